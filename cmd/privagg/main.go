@@ -1,0 +1,122 @@
+// Command privagg turns raw customer events into aggregate-only,
+// differentially private tables. See README.md.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/privagg/privagg/pipeline"
+	"github.com/privagg/privagg/privacy"
+)
+
+// commands are added by each command's file in its init function.
+var commands []func(*globals) *cobra.Command
+
+func register(c func(*globals) *cobra.Command) { commands = append(commands, c) }
+
+// globals are the flags every command shares.
+type globals struct {
+	ledger    string // --ledger: overrides the job's ledger and PRIVAGG_LEDGER
+	logFormat string // --log-format: text | json
+	quiet     bool
+	stdout    io.Writer
+	stderr    io.Writer
+	logger    *slog.Logger
+}
+
+// usageError marks command-line mistakes (exit 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func newRootCmd(stdout, stderr io.Writer) (*cobra.Command, *globals) {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "privagg",
+		Short:         "Aggregate-only, differentially private tables from raw customer events",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			switch g.logFormat {
+			case "text":
+				level := slog.LevelInfo
+				if g.quiet {
+					level = slog.LevelWarn
+				}
+				g.logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+			case "json":
+				g.logger = slog.New(slog.NewJSONHandler(g.stderr, nil))
+			default:
+				return usageError{fmt.Errorf("--log-format: %q must be text or json", g.logFormat)}
+			}
+			return nil
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentFlags().StringVar(&g.ledger, "ledger", "", "ledger file (overrides the job's ledger: and PRIVAGG_LEDGER)")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text | json")
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "log warnings and errors only")
+	for _, c := range commands {
+		root.AddCommand(c(g))
+	}
+	return root, g
+}
+
+// exitCode maps an error to the documented exit code.
+func exitCode(err error) int {
+	var (
+		cfg    *pipeline.ConfigError
+		input  *pipeline.InputError
+		budget *privacy.BudgetError
+		usage  usageError
+	)
+	switch {
+	case err == nil:
+		return pipeline.ExitOK
+	case errors.As(err, &cfg), errors.As(err, &usage):
+		return pipeline.ExitConfig
+	case errors.As(err, &budget):
+		return pipeline.ExitBudget
+	case errors.As(err, &input):
+		return pipeline.ExitInput
+	default:
+		return pipeline.ExitRuntime
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	root, _ := newRootCmd(stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err != nil {
+		fmt.Fprintf(stderr, "privagg: %v\n", err)
+	}
+	code := exitCode(err)
+	if err != nil && code == pipeline.ExitRuntime && isUsage(err) {
+		code = pipeline.ExitConfig
+	}
+	return code
+}
+
+// isUsage recognizes cobra's own argument errors (unknown command, wrong arg count).
+func isUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -1,0 +1,96 @@
+package privacy
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// Column names of the per-partition aggregate batches that the pipeline hands
+// to a Releaser (see docs/ARCHITECTURE.md). Group-by key columns come first,
+// as strings, named as in the job; then UnitsColumn; then per metric i the
+// statistics that metric needs, named StatColumn(i, stat).
+const UnitsColumn = "__units" // BIGINT: distinct privacy units in the partition after bounding
+
+// Statistics a metric can need.
+const (
+	StatN     = "n"     // BIGINT: bounded row count (count) or units with a value (mean, variance)
+	StatSum   = "sum"   // DOUBLE: sum of clamped per-unit totals (sum), or of (total - midpoint) (mean, variance)
+	StatSumSq = "sumsq" // DOUBLE: sum of squared (total - midpoint) (variance)
+	StatValue = "value" // DOUBLE: one clamped per-unit total per row (quantiles stream)
+)
+
+// StatColumn names statistic stat of metric i in an aggregate batch.
+func StatColumn(i int, stat string) string { return fmt.Sprintf("__m%d_%s", i, stat) }
+
+// Metadata describes a release.
+type Metadata struct {
+	ID      string
+	Job     string
+	Dataset string
+	Purpose string
+	Epsilon float64
+	Delta   float64
+	K       int64
+	Noise   NoiseKind
+	Created time.Time
+}
+
+// MetricInfo says how one released metric column was made.
+type MetricInfo struct {
+	Name      string
+	Kind      MetricKind
+	Columns   []string // output columns holding this metric (value and _ci95 columns)
+	Epsilon   float64
+	Delta     float64
+	Mechanism string  // e.g. "laplace"
+	L0        int64   // partitions per unit
+	LInf      float64 // per-partition sensitivity of the noised statistic
+	StdDev    float64 // noise standard deviation of the main statistic (count, sum); 0 where not constant
+}
+
+// Table is one released output: group-by columns, noisy metric columns and
+// their _ci95 half-widths, rows sorted by key.
+type Table struct {
+	name    string
+	record  arrow.RecordBatch
+	metrics []MetricInfo
+	groupBy []string
+}
+
+// Name is the output name.
+func (t *Table) Name() string { return t.name }
+
+// Record returns the released rows. The Table owns the record; callers must
+// not Release it and must Retain it if they keep it beyond the Release.
+func (t *Table) Record() arrow.RecordBatch { return t.record }
+
+// Metrics describes the metric columns.
+func (t *Table) Metrics() []MetricInfo { return t.metrics }
+
+// GroupBy names the key columns.
+func (t *Table) GroupBy() []string { return t.groupBy }
+
+// Release is a set of differentially private tables. Only this package can
+// make one, and a sink accepts nothing else.
+type Release struct {
+	meta   Metadata
+	tables []*Table
+}
+
+// Metadata describes the release.
+func (r *Release) Metadata() Metadata { return r.meta }
+
+// Tables returns the released tables in job order.
+func (r *Release) Tables() []*Table { return r.tables }
+
+// Free releases the Arrow memory of all tables.
+func (r *Release) Free() {
+	for _, t := range r.tables {
+		if t.record != nil {
+			t.record.Release()
+			t.record = nil
+		}
+	}
+}

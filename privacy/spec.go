@@ -1,0 +1,56 @@
+// Package privacy holds everything that touches privacy loss: the budget
+// split, the mechanisms (all noise, partition selection and confidence
+// intervals come from github.com/google/differential-privacy/go/v3), the
+// ledger and Release, the only value a sink accepts.
+package privacy
+
+// NoiseKind names a noise distribution.
+type NoiseKind string
+
+// Supported noise kinds.
+const (
+	Laplace  NoiseKind = "laplace"
+	Gaussian NoiseKind = "gaussian"
+)
+
+// MetricKind names an aggregate.
+type MetricKind string
+
+// Supported metrics.
+const (
+	Count      MetricKind = "count"       // rows, at most MaxPerUnit per (unit, partition)
+	CountUnits MetricKind = "count_units" // distinct privacy units
+	Sum        MetricKind = "sum"         // sum of per-unit partition totals clamped to [Min, Max]
+	Mean       MetricKind = "mean"        // mean of per-unit partition totals clamped to [Min, Max]
+	Variance   MetricKind = "variance"    // variance of per-unit partition totals clamped to [Min, Max]
+	Quantiles  MetricKind = "quantiles"   // quantiles of per-unit partition totals clamped to [Min, Max]
+)
+
+// MetricSpec is one metric of an output, as the privacy layer sees it.
+type MetricSpec struct {
+	Name       string
+	Kind       MetricKind
+	MaxPerUnit int64 // Count only: Linf rows per (unit, partition)
+	Min, Max   float64
+	Ranks      []float64 // Quantiles only, each in [0, 1]
+}
+
+// OutputSpec is one output table, as the privacy layer sees it.
+type OutputSpec struct {
+	Name                 string
+	GroupBy              []string
+	MaxPartitionsPerUnit int64 // L0
+	Metrics              []MetricSpec
+	// PublicPartitions: keys come from public lists, so no budget goes to
+	// partition selection and every listed key is released.
+	PublicPartitions bool
+}
+
+// JobSpec is the privacy-relevant part of a job.
+type JobSpec struct {
+	Epsilon float64
+	Delta   float64
+	Noise   NoiseKind
+	K       int64 // pre-threshold: minimum distinct units behind a released row
+	Outputs []OutputSpec
+}
