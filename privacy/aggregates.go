@@ -1,0 +1,165 @@
+package privacy
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// aggBinding locates the columns of an aggregate batch, once per output.
+type aggBinding struct {
+	keyIdx []int
+	units  int
+	stat   []map[string]int // [metric index][stat] -> column index
+}
+
+func bindAggregates(s *arrow.Schema, op *OutputPlan) (*aggBinding, error) {
+	b := &aggBinding{stat: make([]map[string]int, len(op.Metrics))}
+	var err error
+	if b.keyIdx, err = fieldIndexes(s, op.Spec.GroupBy); err != nil {
+		return nil, err
+	}
+	u, err := typedField(s, UnitsColumn, arrow.INT64)
+	if err != nil {
+		return nil, err
+	}
+	b.units = u
+	for i, mp := range op.Metrics {
+		b.stat[i] = map[string]int{}
+		var need map[string]arrow.Type
+		switch mp.Spec.Kind {
+		case Count:
+			need = map[string]arrow.Type{StatN: arrow.INT64}
+		case Sum:
+			need = map[string]arrow.Type{StatSum: arrow.FLOAT64}
+		case Mean:
+			need = map[string]arrow.Type{StatN: arrow.INT64, StatSum: arrow.FLOAT64}
+		case Variance:
+			need = map[string]arrow.Type{StatN: arrow.INT64, StatSum: arrow.FLOAT64, StatSumSq: arrow.FLOAT64}
+		}
+		for stat, typ := range need {
+			idx, err := typedField(s, StatColumn(i, stat), typ)
+			if err != nil {
+				return nil, fmt.Errorf("metric %q: %w", mp.Spec.Name, err)
+			}
+			b.stat[i][stat] = idx
+		}
+	}
+	return b, nil
+}
+
+func fieldIndexes(s *arrow.Schema, names []string) ([]int, error) {
+	out := make([]int, len(names))
+	for i, n := range names {
+		idx := s.FieldIndices(n)
+		if len(idx) != 1 {
+			return nil, fmt.Errorf("aggregates: column %q: want exactly one, found %d", n, len(idx))
+		}
+		out[i] = idx[0]
+	}
+	return out, nil
+}
+
+func typedField(s *arrow.Schema, name string, t arrow.Type) (int, error) {
+	idx, err := fieldIndexes(s, []string{name})
+	if err != nil {
+		return 0, err
+	}
+	if got := s.Field(idx[0]).Type.ID(); got != t {
+		return 0, fmt.Errorf("aggregates: column %q has type %s, want %s", name, got, t)
+	}
+	return idx[0], nil
+}
+
+// stringColumn is the part of Arrow's string arrays a key needs.
+type stringColumn interface {
+	IsNull(i int) bool
+	Value(i int) string
+}
+
+func keyColumns(rec arrow.RecordBatch, idx []int) ([]stringColumn, error) {
+	out := make([]stringColumn, len(idx))
+	for i, c := range idx {
+		switch col := rec.Column(c).(type) {
+		case *array.String:
+			out[i] = col
+		case *array.LargeString:
+			out[i] = col
+		case *array.StringView:
+			out[i] = col
+		default:
+			return nil, fmt.Errorf("aggregates: key column %q has type %s, want a string type",
+				rec.ColumnName(c), rec.Column(c).DataType())
+		}
+	}
+	return out, nil
+}
+
+type keyValue struct {
+	v    string
+	null bool
+}
+
+// keyTuple is one partition key. Keys order like DuckDB's
+// ORDER BY ... ASC NULLS LAST with the default binary collation.
+type keyTuple []keyValue
+
+func keyAt(cols []stringColumn, row int) keyTuple {
+	k := make(keyTuple, len(cols))
+	for i, c := range cols {
+		if c.IsNull(row) {
+			k[i] = keyValue{null: true}
+		} else {
+			k[i] = keyValue{v: c.Value(row)}
+		}
+	}
+	return k
+}
+
+func compareKeys(a, b keyTuple) int {
+	for i := range a {
+		switch {
+		case a[i].null && b[i].null:
+			continue
+		case a[i].null:
+			return 1
+		case b[i].null:
+			return -1
+		case a[i].v < b[i].v:
+			return -1
+		case a[i].v > b[i].v:
+			return 1
+		}
+	}
+	return 0
+}
+
+// int64At reads a statistic; NULL (a partition without values) reads as 0.
+func int64At(rec arrow.RecordBatch, col, row int) (int64, error) {
+	a, ok := rec.Column(col).(*array.Int64)
+	if !ok {
+		return 0, fmt.Errorf("aggregates: column %q is not BIGINT", rec.ColumnName(col))
+	}
+	if a.IsNull(row) {
+		return 0, nil
+	}
+	return a.Value(row), nil
+}
+
+// float64At reads a statistic; NULL (a partition without values) reads as 0.
+func float64At(rec arrow.RecordBatch, col, row int) (float64, error) {
+	v, _, err := nullableFloat64At(rec, col, row)
+	return v, err
+}
+
+func nullableFloat64At(rec arrow.RecordBatch, col, row int) (float64, bool, error) {
+	a, ok := rec.Column(col).(*array.Float64)
+	if !ok {
+		return 0, false, fmt.Errorf("aggregates: column %q is not DOUBLE", rec.ColumnName(col))
+	}
+	if a.IsNull(row) {
+		return 0, true, nil
+	}
+	return a.Value(row), false, nil
+}
