@@ -164,7 +164,7 @@ func TestGenerateSchemaAndCounts(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		name, file, format string
-		events               int64
+		events             int64
 	}{
 		{"parquet", "e.parquet", FormatParquet, 12_345},
 		{"csv", "e.csv", FormatCSV, 1},
