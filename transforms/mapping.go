@@ -38,7 +38,7 @@ type Map struct {
 	file, def  string
 	keys, vals []string // in file order
 	lookup     map[string]string
-	valuesSQL  string   // the VALUES list of the lookup table
+	valuesSQL  string // the VALUES list of the lookup table
 }
 
 // Names of the lookup table and its columns inside Map's SQL; they start with

@@ -35,7 +35,7 @@ func (p *Prefix) Source() string { return p.from }
 // Len returns the number of characters kept.
 func (p *Prefix) Len() int { return p.n }
 
-// SQL returns nullif(left(trim(CAST(src AS VARCHAR), ...), n), '').
+// SQL returns nullif(left(trim(CAST(src AS VARCHAR), ...), n), ”).
 func (p *Prefix) SQL(src string) string {
 	return "nullif(left(" + trimmedText(src) + ", " + strconv.Itoa(p.n) + "), '')"
 }

@@ -1,0 +1,1 @@
+coalesce((SELECT __privagg_map.__privagg_map_value FROM (VALUES ('DE', 'EU'), ('FR', 'EU'), ('US', 'NA'), ('O''Brien', 'Quote''s "label"'), ('k', 'v'), ('Ö', 'Europe (Ö)')) __privagg_map(__privagg_map_key, __privagg_map_value) WHERE __privagg_map.__privagg_map_key = trim(CAST("country" AS VARCHAR), E' \t\n\r')), 'other')
