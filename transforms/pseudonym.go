@@ -61,10 +61,12 @@ var keyVersionRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}$`)
 // A Pseudonymizer is safe for concurrent use. Its key is never printed: all
 // fmt verbs render it as "Pseudonymizer(v<version>, key redacted)".
 type Pseudonymizer struct {
-	key     []byte
 	version string
-	prefix  string    // "v" + version + ":"
-	macs    sync.Pool // of hash.Hash, each keyed with key
+	prefix  string // "v" + version + ":"
+	// macs holds HMAC states keyed with the key. The key itself lives only in
+	// the closure of macs.New, never in a field, so that even printing a
+	// copy of the struct cannot show it.
+	macs sync.Pool // of hash.Hash
 }
 
 // NewPseudonymizer returns a Pseudonymizer for key, which must hold at least
@@ -84,8 +86,9 @@ func NewPseudonymizer(key []byte, keyVersion string) (*Pseudonymizer, error) {
 // newPseudonymizer builds a Pseudonymizer without checking the key, so tests
 // can run the short keys of RFC 4231 through the real code path.
 func newPseudonymizer(key []byte, version string) *Pseudonymizer {
-	p := &Pseudonymizer{key: append([]byte(nil), key...), version: version, prefix: "v" + version + ":"}
-	p.macs.New = func() any { return hmac.New(sha256.New, p.key) }
+	key = append([]byte(nil), key...)
+	p := &Pseudonymizer{version: version, prefix: "v" + version + ":"}
+	p.macs.New = func() any { return hmac.New(sha256.New, key) }
 	return p
 }
 
