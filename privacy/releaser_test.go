@@ -16,7 +16,7 @@ import (
 // intervals. It lives only in this _test.go file.
 type noNoise struct{}
 
-func (noNoise) AddNoiseInt64(x, _, _ int64, _, _ float64) (int64, error)           { return x, nil }
+func (noNoise) AddNoiseInt64(x, _, _ int64, _, _ float64) (int64, error)             { return x, nil }
 func (noNoise) AddNoiseFloat64(x float64, _ int64, _, _, _ float64) (float64, error) { return x, nil }
 func (noNoise) Threshold(int64, float64, float64, float64, float64) (float64, error) { return 0, nil }
 func (noNoise) DeltaForThreshold(int64, float64, float64, float64, float64) (float64, error) {
