@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/privagg/privagg/pipeline"
+)
+
+func init() { register(newRunCmd) }
+
+func newRunCmd(g *globals) *cobra.Command {
+	var opts pipeline.RunOptions
+	cmd := &cobra.Command{
+		Use:   "run JOB.yaml",
+		Short: "Run a job: read, bound, aggregate, add noise, publish aggregate-only tables",
+		Long: `Run a job end to end. The budget is reserved in the ledger before any noise
+is drawn; a release that is already published is re-published byte for byte
+at no cost. Exit codes: 0 ok, 1 runtime failure, 2 config or usage,
+3 budget refused, 4 input rejected.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			job, err := pipeline.LoadJob(args[0])
+			if err != nil {
+				return err
+			}
+			if g.ledger != "" {
+				opts.Ledger = g.ledger
+			}
+			opts.Logger = g.logger
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			res, err := pipeline.Run(ctx, job, opts)
+			if err != nil {
+				return err
+			}
+			verb := "published"
+			if res.Republished {
+				verb = "re-published (no new noise, no new charge)"
+			}
+			_, err = fmt.Fprintf(g.stdout, "release %s %s: %d files in %s\n", res.ReleaseID, verb, len(res.Files), res.OutputDir)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.ReleaseID, "release-id", "", "release id (default: fingerprint of the job file and input files)")
+	f.StringVar(&opts.MemoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (overrides privacy.memory_limit)")
+	f.StringVar(&opts.TempDir, "temp-dir", "", "DuckDB spill folder (overrides privacy.temp_dir)")
+	return cmd
+}

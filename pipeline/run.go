@@ -1,0 +1,586 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/google/differential-privacy/go/v3/noise"
+
+	"github.com/privagg/privagg/pipeline/engine"
+	"github.com/privagg/privagg/privacy"
+)
+
+// RunOptions configures Run. The zero value is what `privagg run` uses
+// without flags.
+type RunOptions struct {
+	// ReleaseID names the release. Optional; defaults to Fingerprint(job):
+	// the same job file on the same input files is the same release, which is
+	// re-published, never re-noised.
+	ReleaseID string
+	// Ledger overrides the job's ledger path. Optional.
+	Ledger string
+	// MemoryLimit and TempDir override privacy.memory_limit and
+	// privacy.temp_dir. Optional.
+	MemoryLimit string
+	TempDir     string
+	// Logger receives progress and stage messages. Optional; nil discards.
+	// Nothing identifying is ever logged.
+	Logger *slog.Logger
+	// Noise replaces the library noise (see privacy.ReleaserOptions.Noise).
+	// For tests only; the privagg command never sets it.
+	Noise noise.Noise
+}
+
+// RunResult describes a finished run.
+type RunResult struct {
+	ReleaseID   string
+	Republished bool     // the release was already stored; nothing was charged or noised
+	OutputDir   string   // where the tables were published
+	Files       []string // published file names in OutputDir
+	Report      RunReport
+}
+
+// RunReport is the internal report of one run. Its counts are true, not
+// noisy: it is for the data owner and privacy officers, never for marketing,
+// and is written beside the ledger, never into output.dir.
+type RunReport struct {
+	Note                  string                         `json:"note"`
+	ReleaseID             string                         `json:"release_id"`
+	Job                   string                         `json:"job"`
+	Dataset               string                         `json:"dataset"`
+	Purpose               string                         `json:"purpose"`
+	Status                string                         `json:"status"` // published | republished | failed
+	Error                 string                         `json:"error,omitempty"`
+	RowsRead              int64                          `json:"rows_read"`
+	RowsRejected          int64                          `json:"rows_rejected"`
+	RowsExcludedByConsent int64                          `json:"rows_excluded_by_consent"`
+	Outputs               map[string]privacy.OutputStats `json:"outputs,omitempty"`
+	Started               time.Time                      `json:"started"`
+	Finished              time.Time                      `json:"finished"`
+	Seconds               float64                        `json:"seconds"`
+}
+
+const reportNote = "INTERNAL - NOT FOR MARKETING: these counts are exact, not differentially private."
+
+// Run executes a job end to end: read, consent, derive, bound, aggregate,
+// reserve budget, release with noise, store, publish, mark published. A
+// failed run publishes nothing and leaves no file in output.dir.
+func Run(ctx context.Context, job *Job, opts RunOptions) (res *RunResult, err error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	start := time.Now()
+	report := RunReport{Note: reportNote, Job: job.Name, Dataset: job.Dataset, Purpose: job.Purpose, Started: start.UTC()}
+	ledgerPath := job.Ledger
+	if opts.Ledger != "" {
+		ledgerPath = opts.Ledger
+	}
+	id := opts.ReleaseID
+	if id == "" {
+		if id, err = Fingerprint(job); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkReleaseID(id); err != nil {
+		return nil, err
+	}
+	report.ReleaseID = id
+	defer func() {
+		report.Finished = time.Now().UTC()
+		report.Seconds = time.Since(start).Seconds()
+		if err != nil {
+			report.Status = "failed"
+			report.Error = err.Error()
+		}
+		if werr := writeRunReport(ledgerPath, report); werr != nil {
+			log.Warn("could not write the internal run report", "err", werr)
+		}
+		if res != nil {
+			res.Report = report
+		}
+	}()
+
+	led, err := privacy.OpenLedger(ledgerPath)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := led.Lookup(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if rec != nil && rec.Dataset != job.Dataset {
+		return nil, &ConfigError{File: job.File, Problems: []Problem{{Key: "--release-id", Value: id, Rule: fmt.Sprintf("belongs to dataset %q, not %q", rec.Dataset, job.Dataset)}}}
+	}
+	if rec != nil && (rec.State == privacy.StateStored || rec.State == privacy.StatePublished) {
+		files, err := republish(ctx, led, id, job.Output.Dir)
+		if err != nil {
+			return nil, err
+		}
+		report.Status = "republished"
+		log.Info("release already stored: re-published without new noise or charge", "release", id, "files", len(files))
+		return &RunResult{ReleaseID: id, Republished: true, OutputDir: job.Output.Dir, Files: files}, nil
+	}
+
+	plan, err := privacy.NewPlan(job.PrivacySpec())
+	if err != nil {
+		return nil, &ConfigError{File: job.File, Problems: []Problem{{Key: "privacy", Rule: err.Error()}}}
+	}
+	if rec == nil {
+		// Refuse early, before reading any data. Reserve checks again atomically.
+		if _, err := led.Check(ctx, job.Dataset, plan.Total.Epsilon, plan.Total.Delta); err != nil {
+			return nil, err
+		}
+	}
+	var pseudo *pseudonymizer
+	if job.Staging != nil {
+		if pseudo, err = newPseudonymizer(job); err != nil {
+			return nil, err
+		}
+	}
+
+	qp, err := newQueryPlan(job, secretSeed())
+	if err != nil {
+		return nil, err
+	}
+	memLimit, tempDir := job.Privacy.MemoryLimit, job.Privacy.TempDir
+	if opts.MemoryLimit != "" {
+		memLimit = opts.MemoryLimit
+	}
+	if opts.TempDir != "" {
+		tempDir = opts.TempDir
+	}
+	eng, err := engine.Open(ctx, engine.Options{MemoryLimit: memLimit, TempDir: tempDir, Threads: job.Privacy.Threads})
+	if err != nil {
+		return nil, err
+	}
+	defer eng.Close()
+
+	if err := prepareInput(ctx, eng, qp); err != nil {
+		return nil, err
+	}
+	log.Info("reading input", "format", job.Input.Format)
+	scanStart := time.Now()
+	counts, err := countRows(ctx, eng, qp)
+	if err != nil {
+		return nil, err
+	}
+	report.RowsRead, report.RowsRejected, report.RowsExcludedByConsent = counts.read, counts.rejected, counts.excluded
+	secs := time.Since(scanStart).Seconds()
+	log.Info("input scanned", "rows", counts.read, "seconds", round(secs), "rows_per_second", int64(float64(counts.read)/max(secs, 1e-9)))
+	if counts.read > 0 && float64(counts.rejected) > job.Input.MaxRejectFraction*float64(counts.read) {
+		return nil, &InputError{
+			Reason:   fmt.Sprintf("malformed rows exceed input.max_reject_fraction %v", job.Input.MaxRejectFraction),
+			Read:     counts.read,
+			Rejected: counts.rejected,
+		}
+	}
+
+	var staging *stagedFile
+	if pseudo != nil {
+		if staging, err = writeStaging(ctx, eng, qp, pseudo, id); err != nil {
+			return nil, err
+		}
+		defer staging.discard()
+	}
+
+	reservation, err := led.Reserve(ctx, privacy.ReserveRequest{
+		ReleaseID: id,
+		Dataset:   job.Dataset,
+		Job:       job.Name,
+		Purpose:   job.Purpose,
+		Epsilon:   plan.Total.Epsilon,
+		Delta:     plan.Total.Delta,
+		Outputs:   outputNames(job),
+		OutputDir: job.Output.Dir,
+		JobSHA256: fileSHA256(job.File),
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("budget reserved", "release", id, "epsilon", plan.Total.Epsilon, "delta", plan.Total.Delta)
+
+	rel, stats, err := release(ctx, eng, qp, plan, reservation, opts.Noise)
+	if err != nil {
+		return nil, fmt.Errorf("release %s (budget stays charged): %w", id, err)
+	}
+	defer rel.Free()
+	report.Outputs = stats
+
+	files, err := store(ctx, led, id, job, rel)
+	if err != nil {
+		return nil, fmt.Errorf("release %s (budget stays charged): %w", id, err)
+	}
+	if err := Publish(ctx, led.StoreDir(id), job.Output.Dir, files); err != nil {
+		return nil, fmt.Errorf("publish release %s (stored; re-run to publish): %w", id, err)
+	}
+	if err := led.MarkPublished(ctx, id); err != nil {
+		return nil, fmt.Errorf("mark release %s published: %w", id, err)
+	}
+	if staging != nil {
+		if err := staging.commit(); err != nil {
+			return nil, fmt.Errorf("staging: %w", err)
+		}
+	}
+	report.Status = "published"
+	log.Info("release published", "release", id, "dir", job.Output.Dir, "files", len(files))
+	return &RunResult{ReleaseID: id, OutputDir: job.Output.Dir, Files: files}, nil
+}
+
+// release runs the aggregate queries and hands them to a Releaser.
+func release(ctx context.Context, eng *engine.Engine, qp *queryPlan, plan *privacy.Plan, res *privacy.Reservation, nz noise.Noise) (*privacy.Release, map[string]privacy.OutputStats, error) {
+	job := qp.job
+	r, err := privacy.NewReleaser(plan, res, privacy.Metadata{
+		Job: job.Name, Dataset: job.Dataset, Purpose: job.Purpose, Created: time.Now().UTC(),
+	}, privacy.ReleaserOptions{Noise: nz})
+	if err != nil {
+		return nil, nil, err
+	}
+	for o, out := range job.Outputs {
+		for _, s := range qp.publicSQL(o) {
+			if err := eng.Exec(ctx, s); err != nil {
+				return nil, nil, fmt.Errorf("output %q: public partitions: %w", out.Name, err)
+			}
+		}
+		bounded := "(" + qp.boundedSQL(o) + ")"
+		if qp.hasQuantiles(o) {
+			// Quantiles read the bounded rows a second time: materialize them
+			// so both reads see the same L0 choice and the input is scanned once.
+			tab := fmt.Sprintf("__bounded_%d", o)
+			if err := eng.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", tab, qp.boundedSQL(o))); err != nil {
+				return nil, nil, fmt.Errorf("output %q: bound contributions: %w", out.Name, err)
+			}
+			bounded = tab
+		}
+		agg, err := eng.QueryArrow(ctx, qp.aggregateSQL(o, bounded))
+		if err != nil {
+			return nil, nil, fmt.Errorf("output %q: aggregate: %w", out.Name, err)
+		}
+		var qs privacy.QuantileSource
+		if qp.hasQuantiles(o) {
+			qsql := qp.quantileSQL(o, bounded)
+			qs = func(ctx context.Context) (array.RecordReader, error) { return eng.QueryArrow(ctx, qsql) }
+		}
+		err = r.ReleaseOutput(ctx, out.Name, agg, qs)
+		agg.Release()
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	rel, err := r.Finish()
+	if err != nil {
+		return nil, nil, err
+	}
+	return rel, r.Stats(), nil
+}
+
+// publishedList is the file in the release store naming the files to publish.
+const publishedList = "published-files.json"
+
+// store writes the release into the release store and marks it stored.
+func store(ctx context.Context, led *privacy.Ledger, id string, job *Job, rel *privacy.Release) ([]string, error) {
+	dir := led.StoreDir(id)
+	// A reserved release being recomputed may have left partial files.
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	sink, err := NewSink(job.Output.Format)
+	if err != nil {
+		return nil, err
+	}
+	written, err := sink.Write(ctx, rel, dir)
+	if err != nil {
+		return nil, err
+	}
+	files := FileNames(written)
+	if jobBytes, err := os.ReadFile(job.File); err == nil {
+		if err := writeFileAtomic(filepath.Join(dir, "job.yaml"), jobBytes); err != nil {
+			return nil, err
+		}
+	}
+	list, err := json.MarshalIndent(files, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, publishedList), list); err != nil {
+		return nil, err
+	}
+	if err := led.MarkStored(ctx, id); err != nil {
+		return nil, err
+	}
+	return files, nil
+}
+
+// republish copies a stored release to outDir again, byte for byte.
+func republish(ctx context.Context, led *privacy.Ledger, id, outDir string) ([]string, error) {
+	dir := led.StoreDir(id)
+	data, err := os.ReadFile(filepath.Join(dir, publishedList))
+	if err != nil {
+		return nil, &privacy.LedgerError{Path: dir, Reason: "release store is missing the stored release", Hint: "restore the release store from backup", Err: err}
+	}
+	var files []string
+	if err := json.Unmarshal(data, &files); err != nil {
+		return nil, &privacy.LedgerError{Path: dir, Reason: "release store is damaged", Hint: "restore the release store from backup", Err: err}
+	}
+	if err := Publish(ctx, dir, outDir, files); err != nil {
+		return nil, err
+	}
+	rec, err := led.Lookup(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if rec.State != privacy.StatePublished {
+		if err := led.MarkPublished(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
+type rowCounts struct{ read, rejected, excluded int64 }
+
+// prepareInput checks the input files and columns and creates the views.
+func prepareInput(ctx context.Context, eng *engine.Engine, qp *queryPlan) error {
+	job := qp.job
+	matches, err := filepath.Glob(job.Input.Path)
+	if err != nil {
+		return &ConfigError{File: job.File, Problems: []Problem{{Key: "input.path", Value: job.Input.Path, Rule: "is not a valid glob"}}}
+	}
+	if len(matches) == 0 {
+		return &InputError{Reason: fmt.Sprintf("input.path %s matches no file", job.Input.Path)}
+	}
+	for _, m := range matches {
+		f, err := os.Open(m)
+		if err != nil {
+			return &InputError{Reason: "cannot open an input file", Err: err}
+		}
+		f.Close()
+	}
+	// Which columns does the input have? Only names are read here.
+	rows, err := eng.QueryRows(ctx, fmt.Sprintf("SELECT column_name FROM (DESCRIBE SELECT * FROM %s)", qp.readerSQL()))
+	if err != nil {
+		return &InputError{Reason: "cannot read the input's columns", Err: scrub(err)}
+	}
+	have := map[string]bool{}
+	for _, r := range rows {
+		if s, ok := r[0].(string); ok {
+			have[s] = true
+		}
+	}
+	var problems []Problem
+	for _, c := range job.InputColumns() {
+		if !have[c] {
+			problems = append(problems, Problem{Key: "input.path", Value: job.Input.Path, Rule: fmt.Sprintf("has no column %q that the job uses", c)})
+		}
+	}
+	if len(problems) > 0 {
+		return &ConfigError{File: job.File, Problems: problems}
+	}
+	if s := qp.consentSQL(); s != "" {
+		if err := eng.Exec(ctx, s); err != nil {
+			return &InputError{Reason: "cannot read consent.table", Err: scrub(err)}
+		}
+	}
+	for _, s := range qp.viewsSQL() {
+		if err := eng.Exec(ctx, s); err != nil {
+			return fmt.Errorf("prepare query: %w", scrub(err))
+		}
+	}
+	return nil
+}
+
+// countRows scans the input once for the row counts of the run report and the
+// reject check.
+func countRows(ctx context.Context, eng *engine.Engine, qp *queryPlan) (rowCounts, error) {
+	rows, err := eng.QueryRows(ctx, qp.countSQL())
+	if err != nil {
+		return rowCounts{}, &InputError{Reason: "cannot read the input", Err: scrub(err)}
+	}
+	c := rowCounts{read: toInt64(rows[0][0]), rejected: toInt64(rows[0][1]), excluded: toInt64(rows[0][2])}
+	if qp.job.Input.Format == "csv" {
+		// Lines the CSV reader itself rejected (wrong column count, values
+		// that do not fit the column type) never reach the views.
+		rej, err := eng.QueryRows(ctx, fmt.Sprintf("SELECT count(DISTINCT (scan_id, file_id, line))::BIGINT FROM %s", tabRejects))
+		if err == nil && len(rej) == 1 {
+			n := toInt64(rej[0][0])
+			c.read += n
+			c.rejected += n
+		}
+	}
+	return c, nil
+}
+
+func toInt64(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case int32:
+		return int64(x)
+	case uint64:
+		return int64(x)
+	}
+	return 0
+}
+
+// scrub keeps DuckDB errors but drops what could quote raw values: DuckDB's
+// conversion errors cite the offending value, so only their first line's
+// error class is kept.
+func scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for i, c := range msg {
+		if c == ':' && i > 0 {
+			class := msg[:i]
+			if len(class) < 40 {
+				return errors.New(class + " (details withheld: they may quote input values)")
+			}
+			break
+		}
+	}
+	return errors.New("engine error (details withheld: they may quote input values)")
+}
+
+// Fingerprint is the default release id: the job name and a hash of the job
+// file and of the input files' paths, sizes and modification times.
+func Fingerprint(job *Job) (string, error) {
+	h := sha256.New()
+	data, err := os.ReadFile(job.File)
+	if err != nil {
+		return "", fmt.Errorf("fingerprint: %w", err)
+	}
+	h.Write(data)
+	paths, _ := filepath.Glob(job.Input.Path)
+	for _, extra := range job.referencedFiles() {
+		paths = append(paths, extra)
+	}
+	slices.Sort(paths)
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			fmt.Fprintf(h, "%s\x00missing\x00", p)
+			continue
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00%d\x00", p, st.Size(), st.ModTime().UnixNano())
+	}
+	return job.Name + "-" + hex.EncodeToString(h.Sum(nil))[:12], nil
+}
+
+// referencedFiles are the files besides the input that change a release.
+func (j *Job) referencedFiles() []string {
+	var out []string
+	if j.Consent.Table != nil {
+		out = append(out, j.Consent.Table.Path)
+	}
+	for _, c := range j.Columns {
+		if c.Map != nil {
+			out = append(out, c.Map.File)
+		}
+	}
+	for _, o := range j.Outputs {
+		for _, pp := range o.PublicPartitions {
+			if pp.File != "" {
+				out = append(out, pp.File)
+			}
+		}
+	}
+	return out
+}
+
+func checkReleaseID(id string) error {
+	ok := len(id) > 0 && len(id) <= 128
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			ok = false
+		}
+	}
+	if !ok || id[0] == '.' {
+		return &ConfigError{Problems: []Problem{{Key: "--release-id", Value: id, Rule: "must be 1-128 characters of letters, digits, '-', '_' or '.', not starting with '.'"}}}
+	}
+	return nil
+}
+
+// secretSeed is the per-run secret that keys the random choice of L0
+// partitions per unit. It comes from crypto/rand and is never stored or logged.
+func secretSeed() uint64 {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // crypto/rand.Read never fails on supported platforms
+	}
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// writeRunReport writes the internal report beside the ledger.
+func writeRunReport(ledgerPath string, r RunReport) error {
+	dir := filepath.Join(filepath.Dir(ledgerPath), "privagg-runs")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	name := fmt.Sprintf("%s.%s.json", r.ReleaseID, r.Started.Format("20060102T150405.000Z"))
+	return writeFileAtomic(filepath.Join(dir, name), data)
+}
+
+// writeFileAtomic writes data to path through a temp file in the same folder,
+// fsync and rename.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+func outputNames(job *Job) []string {
+	out := make([]string, len(job.Outputs))
+	for i, o := range job.Outputs {
+		out[i] = o.Name
+	}
+	return out
+}
+
+// fileSHA256 is the hex SHA-256 of the file at path, or "" if it cannot be read.
+func fileSHA256(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+func round(f float64) float64 { return float64(int64(f*1000)) / 1000 }
