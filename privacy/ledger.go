@@ -957,12 +957,14 @@ func (l *Ledger) withSession(ctx context.Context, write bool, fn func(*session) 
 		return l.busy(ctx, err)
 	}
 	defer unlock()
-	if !write {
-		if _, err := os.Stat(l.path); errors.Is(err, fs.ErrNotExist) {
-			s, err := l.journalOnly()
-			if err == nil {
-				return fn(s)
-			}
+	if _, err := os.Stat(l.path); errors.Is(err, fs.ErrNotExist) {
+		// Check the journal before DuckDB creates the file: a lost ledger
+		// file must not be replaced by an empty one.
+		s, err := l.journalOnly()
+		switch {
+		case err == nil && !write:
+			return fn(s)
+		case err != nil:
 			if _, serr := os.Stat(l.path); serr != nil {
 				return err
 			}
@@ -1099,7 +1101,7 @@ func (s *session) load(ctx context.Context) error {
 	case entries < applied:
 		return l.ledgerError(fmt.Sprintf("the journal has %d entries but the ledger has applied %d: the journal is missing entries", entries, applied), nil)
 	case entries > applied+1 && !hasSchema:
-		return l.ledgerError(fmt.Sprintf("the ledger file is missing or empty but its journal has %d entries", entries), nil)
+		return l.ledgerError(fmt.Sprintf("the ledger file is empty but its journal has %d entries", entries), nil)
 	case entries > applied+1:
 		return l.ledgerError(fmt.Sprintf("the journal has %d entries but the ledger has applied only %d: the ledger is missing entries", entries, applied), nil)
 	}
