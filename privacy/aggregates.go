@@ -2,6 +2,7 @@ package privacy
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -111,7 +112,9 @@ func keyAt(cols []stringColumn, row int) keyTuple {
 		if c.IsNull(row) {
 			k[i] = keyValue{null: true}
 		} else {
-			k[i] = keyValue{v: c.Value(row)}
+			// Value aliases the Arrow buffer, which is reused once the
+			// batch is released: keep a copy.
+			k[i] = keyValue{v: strings.Clone(c.Value(row))}
 		}
 	}
 	return k

@@ -33,9 +33,9 @@ type QuantileSource func(ctx context.Context) (array.RecordReader, error)
 // OutputStats are internal, non-private counts about one output. They go to the
 // internal run report only, never into a Release.
 type OutputStats struct {
-	Partitions int64 // partitions in the bounded data (or public keys)
-	Released   int64
-	Suppressed int64 // dropped by partition selection
+	Partitions int64 `json:"partitions"` // partitions in the bounded data (or public keys)
+	Released   int64 `json:"released"`
+	Suppressed int64 `json:"suppressed"` // dropped by partition selection
 }
 
 // Releaser turns per-partition aggregates into a Release: it selects
