@@ -1,0 +1,19 @@
+# Benchmark targets (issue 5), included by the Makefile. See benchmarks/README.md.
+#   make bench                                  1M and 10M events
+#   make bench-large                            adds 100M events
+#   make bench BENCH_FLAGS="--memory-limit 4GB --reps 5"
+BENCH_FLAGS ?=
+BENCH_SIZES ?= 1M,10M
+BENCH_LARGE_SIZES ?= 1M,10M,100M
+
+.PHONY: bench bench-large bench-tools
+
+bench-tools: build
+	go build -o bin/plainquery ./benchmarks/cmd/plainquery
+	go build -o bin/bench ./benchmarks/cmd/bench
+
+bench: bench-tools
+	bin/bench --privagg $(BIN) --plainquery bin/plainquery --sizes $(BENCH_SIZES) $(BENCH_FLAGS)
+
+bench-large: bench-tools
+	bin/bench --privagg $(BIN) --plainquery bin/plainquery --sizes $(BENCH_LARGE_SIZES) $(BENCH_FLAGS)

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Markers delimiting the generated part of RESULTS.md; text outside them is kept.
+const (
+	beginMarker = "<!-- bench:begin -->"
+	endMarker   = "<!-- bench:end -->"
+)
+
+type machineInfo struct {
+	cpus     int
+	cpuModel string
+	memory   string
+	kernel   string
+	goVer    string
+	duckdb   string
+	privagg  string
+}
+
+// readMachine reads the CPU model, total memory and kernel release from the
+// given /proc files; missing files leave "unknown".
+func readMachine(cpuinfo, meminfo, osrelease string) machineInfo {
+	m := machineInfo{cpus: runtime.NumCPU(), cpuModel: "unknown", memory: "unknown", kernel: "unknown", goVer: runtime.Version()}
+	if v, ok := procField(cpuinfo, "model name"); ok {
+		m.cpuModel = v
+	}
+	if v, ok := procField(meminfo, "MemTotal"); ok {
+		var kb int64
+		if _, err := fmt.Sscanf(v, "%d kB", &kb); err == nil {
+			m.memory = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+		}
+	}
+	if b, err := os.ReadFile(osrelease); err == nil {
+		m.kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+// procField returns the value of the first "key: value" line of a /proc file.
+func procField(path, key string) (string, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
+}
+
+// sizeResult holds the timed measurements of one event count.
+type sizeResult struct {
+	events  int64
+	groups  int64 // partitions of the plain query
+	plain   []measurement
+	private []measurement
+}
+
+func medianWall(ms []measurement) time.Duration {
+	if len(ms) == 0 {
+		return 0
+	}
+	w := make([]time.Duration, len(ms))
+	for i, m := range ms {
+		w[i] = m.wall
+	}
+	slices.Sort(w)
+	if len(w)%2 == 1 {
+		return w[len(w)/2]
+	}
+	return (w[len(w)/2-1] + w[len(w)/2]) / 2
+}
+
+func peakRSS(ms []measurement) int64 {
+	var p int64
+	for _, m := range ms {
+		p = max(p, m.peakRSS)
+	}
+	return p
+}
+
+func eventsPerSecond(n int64, d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fM", float64(n)/d.Seconds()/1e6)
+}
+
+func seconds(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f s", d.Seconds())
+}
+
+// ratio is median private / median plain wall time.
+func (r sizeResult) ratio() string {
+	a, b := medianWall(r.plain), medianWall(r.private)
+	if a <= 0 || b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", b.Seconds()/a.Seconds())
+}
+
+func (r sizeResult) row() string {
+	a, b := medianWall(r.plain), medianWall(r.private)
+	rss := func(ms []measurement) string {
+		if len(ms) == 0 {
+			return "-"
+		}
+		return mib(peakRSS(ms))
+	}
+	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s |",
+		label(r.events), seconds(a), rss(r.plain), eventsPerSecond(r.events, a),
+		seconds(b), rss(r.private), eventsPerSecond(r.events, b), r.ratio())
+}
+
+// line is the one-line progress summary of a size.
+func (r sizeResult) line() string {
+	return fmt.Sprintf("%s events: plain %s, private %s, ratio %s",
+		label(r.events), seconds(medianWall(r.plain)), seconds(medianWall(r.private)), r.ratio())
+}
+
+// renderReport is the generated part of RESULTS.md, markers included.
+func renderReport(m machineInfo, c config, rs []sizeResult, now time.Time) string {
+	var b strings.Builder
+	fmt.Fprintln(&b, beginMarker)
+	fmt.Fprintf(&b, "Measured %s with `%s`.\n\n", now.UTC().Format("2006-01-02 15:04 UTC"), commandLine(c))
+	fmt.Fprintf(&b, "- Machine: %d CPUs (%s), %s memory, Linux %s\n", m.cpus, m.cpuModel, m.memory, m.kernel)
+	fmt.Fprintf(&b, "- Versions: %s; DuckDB %s; harness built with %s\n", orUnknown(m.privagg), orUnknown(m.duckdb), m.goVer)
+	threads := "all cores"
+	if c.threads > 0 {
+		threads = fmt.Sprint(c.threads)
+	}
+	memory := "DuckDB default"
+	if c.memoryLimit != "" {
+		memory = c.memoryLimit
+	}
+	fmt.Fprintf(&b, "- Settings: threads %s, memory limit %s, %d timed + %d warm-up runs of each side, alternating; "+
+		"data `privagg gen --seed %d`, users = events / %d\n\n", threads, memory, c.reps, c.warmup, c.seed, c.eventsPerUser)
+	fmt.Fprintln(&b, "| events | plain: median wall | plain: peak RSS | plain: events/s | privagg run: median wall | privagg run: peak RSS | privagg run: events/s | ratio run/plain |")
+	fmt.Fprintln(&b, "|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range rs {
+		fmt.Fprintln(&b, r.row())
+	}
+	if c.plainOnly {
+		fmt.Fprintln(&b, "\n(`--plain-only`: privagg run was not measured.)")
+	}
+	fmt.Fprintln(&b, endMarker)
+	return b.String()
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// commandLine reproduces the run for the report.
+func commandLine(c config) string {
+	sizes := make([]string, len(c.sizes))
+	for i, n := range c.sizes {
+		sizes[i] = label(n)
+	}
+	s := fmt.Sprintf("bench --sizes %s --reps %d", strings.Join(sizes, ","), c.reps)
+	if c.threads > 0 {
+		s += fmt.Sprintf(" --threads %d", c.threads)
+	}
+	if c.memoryLimit != "" {
+		s += " --memory-limit " + c.memoryLimit
+	}
+	if c.plainOnly {
+		s += " --plain-only"
+	}
+	return s
+}
+
+// updateResults replaces the marked section of path with report, or appends
+// it (creating the file with a title) if there is none. The file is replaced
+// atomically.
+func updateResults(path, report string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	text := spliceReport(string(old), report)
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(text); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func spliceReport(old, report string) string {
+	i := strings.Index(old, beginMarker)
+	j := strings.Index(old, endMarker)
+	if i >= 0 && j > i {
+		rest := old[j+len(endMarker):]
+		rest = strings.TrimPrefix(rest, "\n")
+		return old[:i] + report + rest
+	}
+	if strings.TrimSpace(old) == "" {
+		return "# Benchmark results\n\nGenerated by `make bench` (see README.md in this folder); the part between the markers is rewritten on every run.\n\n" + report
+	}
+	return strings.TrimRight(old, "\n") + "\n\n" + report
+}
