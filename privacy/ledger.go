@@ -89,6 +89,9 @@ type Ledger struct {
 	journalPath string
 	lockTimeout time.Duration
 	now         func() time.Time
+
+	mu            sync.Mutex
+	openRecovered string // what OpenLedger's check recovered, until Inspect reports it
 }
 
 // LedgerOption configures OpenLedger.
@@ -136,9 +139,11 @@ func OpenLedger(path string, opts ...LedgerOption) (*Ledger, error) {
 			return nil, fmt.Errorf("open ledger %s: %w", path, err)
 		}
 	}
-	if err := l.Verify(context.Background()); err != nil {
+	sum, err := l.Inspect(context.Background())
+	if err != nil {
 		return nil, err
 	}
+	l.openRecovered = sum.Recovered
 	return l, nil
 }
 
@@ -173,7 +178,8 @@ type LedgerSummary struct {
 	Budgets     int
 	Releases    map[ReleaseState]int
 	// Recovered says what an interrupted write left behind and this check
-	// completed or removed; empty if nothing.
+	// (or, the first time, OpenLedger's check) completed or removed; empty if
+	// nothing.
 	Recovered string
 }
 
@@ -191,6 +197,12 @@ func (l *Ledger) Inspect(ctx context.Context) (LedgerSummary, error) {
 			Releases:    map[ReleaseState]int{},
 			Recovered:   s.recovered,
 		}
+		l.mu.Lock()
+		if sum.Recovered == "" {
+			sum.Recovered = l.openRecovered
+		}
+		l.openRecovered = ""
+		l.mu.Unlock()
 		for _, r := range s.st.releases {
 			sum.Releases[ReleaseState(r.State)]++
 		}

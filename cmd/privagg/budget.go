@@ -1,0 +1,265 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/privagg/privagg/pipeline"
+	"github.com/privagg/privagg/privacy"
+)
+
+func init() { register(newBudgetCmd) }
+
+// ledgerPath is the ledger a command uses: --ledger, else PRIVAGG_LEDGER,
+// else fromJob (the job's ledger:, empty if there is no job), else
+// ./privagg-ledger.duckdb.
+func ledgerPath(g *globals, fromJob string) string {
+	switch {
+	case g.ledger != "":
+		return g.ledger
+	case os.Getenv("PRIVAGG_LEDGER") != "":
+		return os.Getenv("PRIVAGG_LEDGER")
+	case fromJob != "":
+		return fromJob
+	default:
+		return pipeline.DefaultLedger
+	}
+}
+
+func newBudgetCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "budget",
+		Short: "Set and inspect the privacy budgets in the ledger",
+		Long: `Privacy budgets per dataset, kept in the ledger (--ledger, else PRIVAGG_LEDGER,
+else ./privagg-ledger.duckdb) and its hash-chained journal beside it.
+A dataset without a budget refuses every job (exit 3).`,
+	}
+	cmd.AddCommand(newBudgetSetCmd(g), newBudgetShowCmd(g), newBudgetHistoryCmd(g), newBudgetVerifyCmd(g))
+	return cmd
+}
+
+func newBudgetSetCmd(g *globals) *cobra.Command {
+	var (
+		epsilon, delta float64
+		period         string
+	)
+	cmd := &cobra.Command{
+		Use:   "set DATASET --epsilon E [--delta D] [--period none|month|Nd]",
+		Short: "Set (or replace) a dataset's budget",
+		Long: `Set how much privacy loss jobs on DATASET may spend per period:
+  none   the budget is for all time
+  month  per calendar month (UTC)
+  Nd     per rolling window of N days, e.g. 30d
+Spends already made keep counting against the new budget.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("epsilon") {
+				return usageError{fmt.Errorf("--epsilon: required")}
+			}
+			if math.IsNaN(epsilon) || math.IsInf(epsilon, 0) || epsilon <= 0 {
+				return usageError{fmt.Errorf("--epsilon: %v must be a finite number > 0", epsilon)}
+			}
+			if math.IsNaN(delta) || delta < 0 || delta >= 1 {
+				return usageError{fmt.Errorf("--delta: %v must be >= 0 and < 1", delta)}
+			}
+			if _, err := privacy.ParsePeriod(period); err != nil {
+				return usageError{fmt.Errorf("--period: %w", err)}
+			}
+			l, err := privacy.OpenLedger(ledgerPath(g, ""))
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if err := l.SetBudget(ctx, args[0], epsilon, delta, period); err != nil {
+				return err
+			}
+			st, err := l.Status(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(g.stdout, "budget of dataset %s: epsilon %s, delta %s, period %s; spent in the current period: epsilon %s, delta %s\n",
+				st.Dataset, st.EpsilonTotal, st.DeltaTotal, st.Period, st.EpsilonSpent, st.DeltaSpent)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.Float64Var(&epsilon, "epsilon", 0, "epsilon per period (required, > 0)")
+	f.Float64Var(&delta, "delta", 0, "delta per period (>= 0, < 1)")
+	f.StringVar(&period, "period", "none", "budget period: none | month | Nd (rolling N days, e.g. 30d)")
+	return cmd
+}
+
+func budgetFormatFlag(cmd *cobra.Command, format *string) {
+	cmd.Flags().StringVar(format, "format", "table", "output format: table | json")
+}
+
+func checkBudgetFormat(format string) error {
+	if format != "table" && format != "json" {
+		return usageError{fmt.Errorf("--format: %q must be table or json", format)}
+	}
+	return nil
+}
+
+// writeJSON writes v as indented JSON (shared by the commands with --format json).
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newBudgetShowCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "show [DATASET]",
+		Short: "Show budgets: total, spent and remaining in the current period",
+		Long: `Show the budget of DATASET, or of every dataset. Spent counts every release
+charged in the current period (reserved, stored or published: there are no
+refunds). With --format json, one object for DATASET, else an array, with the
+fields dataset, epsilon_total, delta_total, epsilon_spent, delta_spent,
+epsilon_remaining, delta_remaining, period, period_start, period_end.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkBudgetFormat(format); err != nil {
+				return err
+			}
+			l, err := privacy.OpenLedger(ledgerPath(g, ""))
+			if err != nil {
+				return err
+			}
+			var sts []privacy.BudgetStatus
+			if len(args) == 1 {
+				st, err := l.Status(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if format == "json" {
+					return writeJSON(g.stdout, st)
+				}
+				sts = []privacy.BudgetStatus{st}
+			} else if sts, err = l.Statuses(cmd.Context()); err != nil {
+				return err
+			}
+			if format == "json" {
+				if sts == nil {
+					sts = []privacy.BudgetStatus{}
+				}
+				return writeJSON(g.stdout, sts)
+			}
+			if len(sts) == 0 {
+				_, err := fmt.Fprintln(g.stdout, "no budgets; set one with privagg budget set DATASET --epsilon E --delta D")
+				return err
+			}
+			return budgetTable(g.stdout, sts)
+		},
+	}
+	budgetFormatFlag(cmd, &format)
+	return cmd
+}
+
+func timeOrDash(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func budgetTable(w io.Writer, sts []privacy.BudgetStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DATASET\tPERIOD\tEPSILON SPENT\tEPSILON REMAINING\tEPSILON TOTAL\tDELTA SPENT\tDELTA REMAINING\tDELTA TOTAL\tPERIOD START\tPERIOD END")
+	for _, s := range sts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Dataset, s.Period,
+			s.EpsilonSpent, s.EpsilonRemaining, s.EpsilonTotal, s.DeltaSpent, s.DeltaRemaining, s.DeltaTotal,
+			timeOrDash(s.PeriodStart), timeOrDash(s.PeriodEnd))
+	}
+	return tw.Flush()
+}
+
+func newBudgetHistoryCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "history DATASET",
+		Short: "List the releases charged to a dataset's budget, oldest first",
+		Long: `List every release charged to DATASET: release id, state (reserved: charged,
+not complete; stored: in the release store; published: copied to its output
+folder), job, purpose, epsilon, delta and when each state was reached.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkBudgetFormat(format); err != nil {
+				return err
+			}
+			l, err := privacy.OpenLedger(ledgerPath(g, ""))
+			if err != nil {
+				return err
+			}
+			recs, err := l.History(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				if recs == nil {
+					recs = []privacy.ReleaseRecord{}
+				}
+				return writeJSON(g.stdout, recs)
+			}
+			if len(recs) == 0 {
+				_, err := fmt.Fprintf(g.stdout, "no releases charged to dataset %s\n", args[0])
+				return err
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "RELEASE ID\tSTATE\tJOB\tPURPOSE\tEPSILON\tDELTA\tRESERVED AT\tSTORED AT\tPUBLISHED AT")
+			for _, r := range recs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ReleaseID, r.State, r.Job, r.Purpose,
+					r.Epsilon, r.Delta, timeOrDash(&r.ReservedAt), timeOrDash(r.StoredAt), timeOrDash(r.PublishedAt))
+			}
+			return tw.Flush()
+		},
+	}
+	budgetFormatFlag(cmd, &format)
+	return cmd
+}
+
+func newBudgetVerifyCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify",
+		Short: "Check the ledger against its journal and say what state they are in",
+		Long: `Check the journal's hash chain and that the ledger holds exactly the entries
+of the journal. Exits 0 if they agree, 1 with the reason and how to restore if
+not (nothing is released until they agree). An interrupted write (a crash
+between the journal and the ledger) is completed or removed and reported.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path := ledgerPath(g, "")
+			l, err := privacy.OpenLedger(path)
+			if err != nil {
+				return err
+			}
+			sum, err := l.Inspect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := g.stdout
+			if !sum.Exists {
+				_, err := fmt.Fprintf(w, "ledger %s does not exist yet: no budgets, no releases; `privagg budget set` creates it\n", sum.Path)
+				return err
+			}
+			var b strings.Builder
+			fmt.Fprintf(&b, "ledger OK: %s\n", sum.Path)
+			fmt.Fprintf(&b, "journal: %s, %d entries, all applied; last line sha256 %s\n", sum.JournalPath, sum.Entries, sum.Head)
+			fmt.Fprintf(&b, "budgets: %d; releases: %d reserved, %d stored, %d published\n", sum.Budgets,
+				sum.Releases[privacy.StateReserved], sum.Releases[privacy.StateStored], sum.Releases[privacy.StatePublished])
+			if sum.Recovered != "" {
+				fmt.Fprintf(&b, "recovered: %s\n", sum.Recovered)
+			}
+			_, err = io.WriteString(w, b.String())
+			return err
+		},
+	}
+}
