@@ -133,6 +133,34 @@ func TestMapSQL(t *testing.T) {
 			checkEval(t, db, m, []evalCase{{"'DE'", "EU"}})
 		}
 	})
+	t.Run("in a CTE with GROUP BY and a window", func(t *testing.T) {
+		// The shape the pipeline uses: derive in a CTE, then bound with a
+		// window function and aggregate by the derived column.
+		q := "WITH src AS (SELECT * FROM (VALUES (1, 'DE'), (1, 'FR'), (2, ' US'), (3, NULL), (4, 'XX')) t(u, country)), " +
+			"derived AS (SELECT u, " + regions.SQL(`src."country"`) + " AS region FROM src), " +
+			"bounded AS (SELECT *, row_number() OVER (PARTITION BY u ORDER BY region) AS rn FROM derived) " +
+			"SELECT region, count(DISTINCT u) FROM bounded WHERE rn = 1 GROUP BY region ORDER BY region"
+		rows, err := db.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var got []string
+		for rows.Next() {
+			var region string
+			var n int
+			if err := rows.Scan(&region, &n); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%s=%d", region, n))
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"EU=1", "NA=1", "other=2"}; !slices.Equal(got, want) {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	})
 	t.Run("many rows", func(t *testing.T) {
 		// Two map columns over 100,000 rows with a 10,000-entry map: every row
 		// gets its label, in one query.
