@@ -81,6 +81,15 @@ func TestMedianAndPeak(t *testing.T) {
 	}
 }
 
+func TestLoadAverage(t *testing.T) {
+	if got := loadAverage("testdata/loadavg"); got != "0.52" {
+		t.Errorf("loadAverage = %q, want 0.52", got)
+	}
+	if got := loadAverage("testdata/none"); got != "unknown" {
+		t.Errorf("loadAverage of a missing file = %q, want unknown", got)
+	}
+}
+
 func TestReadMachine(t *testing.T) {
 	m := readMachine("testdata/cpuinfo", "testdata/meminfo", "testdata/osrelease")
 	if m.cpuModel != "Intel(R) Xeon(R) Test CPU @ 2.00GHz" || m.memory != "23.5 GiB" || m.kernel != "6.1.0-test" {
@@ -94,7 +103,8 @@ func TestReadMachine(t *testing.T) {
 
 func goldenReport() string {
 	m := machineInfo{cpus: 2, cpuModel: "Test CPU", memory: "23.5 GiB", kernel: "6.1.0-test", goVer: "go1.26.8",
-		duckdb: "v1.5.5", privagg: "privagg dev (go1.26.8, linux/amd64)"}
+		duckdb: "v1.5.5", privagg: "privagg dev (go1.26.8, linux/amd64)",
+		loadStart: "0.15", loadEnd: "1.90"}
 	c := config{sizes: []int64{1_000_000, 10_000_000}, reps: 3, warmup: 1, seed: 1, eventsPerUser: 10, memoryLimit: "4GB"}
 	rs := []sizeResult{
 		{events: 1_000_000, plain: ms(200*time.Millisecond, 210*time.Millisecond, 190*time.Millisecond),

@@ -159,6 +159,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	m.loadStart = loadAverage("/proc/loadavg")
 	var results []sizeResult
 	for _, n := range c.sizes {
 		res, err := r.size(ctx, n)
@@ -169,6 +170,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, res.line())
 	}
 	m.duckdb = r.duckdb
+	m.loadEnd = loadAverage("/proc/loadavg")
 	report := renderReport(m, c, results, time.Now())
 	fmt.Fprintln(stdout)
 	fmt.Fprint(stdout, report)

@@ -25,6 +25,22 @@ type machineInfo struct {
 	goVer    string
 	duckdb   string
 	privagg  string
+	// load averages (1 min) at the start and the end of the benchmark: other
+	// work on the machine makes timings meaningless, so the report says so.
+	loadStart, loadEnd string
+}
+
+// loadAverage returns the 1-minute load average from a /proc/loadavg file.
+func loadAverage(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "unknown"
+	}
+	return f[0]
 }
 
 // readMachine reads the CPU model, total memory and kernel release from the
@@ -142,6 +158,7 @@ func renderReport(m machineInfo, c config, rs []sizeResult, now time.Time) strin
 	fmt.Fprintln(&b, beginMarker)
 	fmt.Fprintf(&b, "Measured %s with `%s`.\n\n", now.UTC().Format("2006-01-02 15:04 UTC"), commandLine(c))
 	fmt.Fprintf(&b, "- Machine: %d CPUs (%s), %s memory, Linux %s\n", m.cpus, m.cpuModel, m.memory, m.kernel)
+	fmt.Fprintf(&b, "- Load average (1 min) at start / end: %s / %s (should be well below the CPU count)\n", orUnknown(m.loadStart), orUnknown(m.loadEnd))
 	fmt.Fprintf(&b, "- Versions: %s; DuckDB %s; harness built with %s\n", orUnknown(m.privagg), orUnknown(m.duckdb), m.goVer)
 	threads := "all cores"
 	if c.threads > 0 {
