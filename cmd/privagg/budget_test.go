@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/privagg/privagg/privacy"
+)
+
+// runBudget runs the command line and returns exit code, stdout and stderr.
+func runBudget(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestBudgetSetShowJSON(t *testing.T) {
+	ledger := filepath.Join(t.TempDir(), "l.duckdb")
+	code, out, errs := runBudget(t, "--ledger", ledger, "budget", "set", "web_events", "--epsilon", "1", "--delta", "1e-6", "--period", "month")
+	if code != 0 {
+		t.Fatalf("budget set: exit %d\n%s%s", code, out, errs)
+	}
+	if !strings.Contains(out, "budget of dataset web_events: epsilon 1, delta 0.000001, period month") {
+		t.Errorf("budget set printed %q", out)
+	}
+
+	l, err := privacy.OpenLedger(ledger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"r1", "r2"} {
+		if _, err := l.Reserve(context.Background(), privacy.ReserveRequest{ReleaseID: id, Dataset: "web_events", Job: "j", Epsilon: 0.1, Delta: 1e-7}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	code, out, errs = runBudget(t, "--ledger", ledger, "budget", "show", "web_events", "--format", "json")
+	if code != 0 {
+		t.Fatalf("budget show: exit %d\n%s", code, errs)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("budget show --format json: %v\n%s", err, out)
+	}
+	wantKeys := []string{"dataset", "delta_remaining", "delta_spent", "delta_total", "epsilon_remaining", "epsilon_spent",
+		"epsilon_total", "period", "period_end", "period_start"}
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if !slices.Equal(keys, wantKeys) {
+		t.Errorf("JSON fields %v, want %v", keys, wantKeys)
+	}
+	for k, want := range map[string]string{
+		"dataset": `"web_events"`, "epsilon_total": "1", "epsilon_spent": "0.2", "epsilon_remaining": "0.8",
+		"delta_total": "0.000001", "delta_spent": "0.0000002", "delta_remaining": "0.0000008", "period": `"month"`,
+	} {
+		if string(m[k]) != want {
+			t.Errorf("%s = %s, want %s", k, m[k], want)
+		}
+	}
+
+	code, out, _ = runBudget(t, "--ledger", ledger, "budget", "show", "--format", "json")
+	var all []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &all) != nil || len(all) != 1 {
+		t.Errorf("budget show (all) --format json: exit %d, %s", code, out)
+	}
+
+	code, out, _ = runBudget(t, "--ledger", ledger, "budget", "show")
+	if code != 0 || !strings.Contains(out, "EPSILON SPENT") || !strings.Contains(out, "web_events  month   0.2") {
+		t.Errorf("budget show table: exit %d\n%s", code, out)
+	}
+}
+
+func TestBudgetShowTable(t *testing.T) {
+	ledger := filepath.Join(t.TempDir(), "l.duckdb")
+	for _, args := range [][]string{
+		{"budget", "set", "web_events", "--epsilon", "2", "--delta", "0.00001"},
+		{"budget", "set", "crm", "--epsilon", "0.5"},
+	} {
+		if code, _, errs := runBudget(t, append([]string{"--ledger", ledger}, args...)...); code != 0 {
+			t.Fatalf("%v: %s", args, errs)
+		}
+	}
+	_, out, _ := runBudget(t, "--ledger", ledger, "budget", "show")
+	want := `DATASET     PERIOD  EPSILON SPENT  EPSILON REMAINING  EPSILON TOTAL  DELTA SPENT  DELTA REMAINING  DELTA TOTAL  PERIOD START  PERIOD END
+crm         none    0              0.5                0.5            0            0                0            -             -
+web_events  none    0              2                  2              0            0.00001          0.00001      -             -
+`
+	if out != want {
+		t.Errorf("budget show:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+func TestBudgetExitCodes(t *testing.T) {
+	ledger := filepath.Join(t.TempDir(), "l.duckdb")
+	if code, _, errs := runBudget(t, "--ledger", ledger, "budget", "set", "d", "--epsilon", "1"); code != 0 {
+		t.Fatalf("budget set: %s", errs)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no budget", []string{"budget", "show", "other"}, 3, `dataset "other" has no budget; set one with privagg budget set other --epsilon E --delta D`},
+		{"missing epsilon", []string{"budget", "set", "d"}, 2, "--epsilon: required"},
+		{"zero epsilon", []string{"budget", "set", "d", "--epsilon", "0"}, 2, "--epsilon: 0 must be"},
+		{"delta 1", []string{"budget", "set", "d", "--epsilon", "1", "--delta", "1"}, 2, "--delta: 1 must be >= 0 and < 1"},
+		{"bad period", []string{"budget", "set", "d", "--epsilon", "1", "--period", "weekly"}, 2, "--period: period \"weekly\""},
+		{"bad format", []string{"budget", "show", "--format", "xml"}, 2, `--format: "xml" must be table or json`},
+		{"history needs a dataset", []string{"budget", "history"}, 2, "accepts 1 arg"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errs := runBudget(t, append([]string{"--ledger", ledger}, tc.args...)...)
+			if code != tc.code || !strings.Contains(errs, tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, errs, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+func TestBudgetHistory(t *testing.T) {
+	ledger := filepath.Join(t.TempDir(), "l.duckdb")
+	runBudget(t, "--ledger", ledger, "budget", "set", "d", "--epsilon", "1")
+	code, out, _ := runBudget(t, "--ledger", ledger, "budget", "history", "d")
+	if code != 0 || !strings.Contains(out, "no releases charged to dataset d") {
+		t.Errorf("empty history: exit %d, %q", code, out)
+	}
+	code, out, _ = runBudget(t, "--ledger", ledger, "budget", "history", "d", "--format", "json")
+	if code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Errorf("empty history json: exit %d, %q", code, out)
+	}
+	l, err := privacy.OpenLedger(ledger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := l.Reserve(ctx, privacy.ReserveRequest{ReleaseID: "rel-1", Dataset: "d", Job: "weekly", Purpose: "marketing", Epsilon: 0.25, Outputs: []string{"a", "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.MarkStored(ctx, "rel-1"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runBudget(t, "--ledger", ledger, "budget", "history", "d", "--format", "json")
+	var recs []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &recs) != nil || len(recs) != 1 {
+		t.Fatalf("history json: exit %d, %s", code, out)
+	}
+	r := recs[0]
+	if r["release_id"] != "rel-1" || r["state"] != "stored" || r["epsilon"] != 0.25 || r["published_at"] != nil || r["stored_at"] == nil {
+		t.Errorf("history record %v", r)
+	}
+	code, out, _ = runBudget(t, "--ledger", ledger, "budget", "history", "d")
+	if code != 0 || !strings.Contains(out, "rel-1") || !strings.Contains(out, "stored") {
+		t.Errorf("history table: exit %d\n%s", code, out)
+	}
+}
+
+func TestBudgetVerify(t *testing.T) {
+	dir := t.TempDir()
+	ledger := filepath.Join(dir, "l.duckdb")
+	code, out, _ := runBudget(t, "--ledger", ledger, "budget", "verify")
+	if code != 0 || !strings.Contains(out, "does not exist yet") {
+		t.Errorf("verify of a new ledger: exit %d, %q", code, out)
+	}
+	runBudget(t, "--ledger", ledger, "budget", "set", "d", "--epsilon", "1")
+	code, out, _ = runBudget(t, "--ledger", ledger, "budget", "verify")
+	if code != 0 || !strings.Contains(out, "ledger OK") || !strings.Contains(out, "2 entries") {
+		t.Errorf("verify: exit %d, %q", code, out)
+	}
+	if err := os.Remove(ledger + privacy.JournalSuffix); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := runBudget(t, "--ledger", ledger, "budget", "verify")
+	if code != 1 || !strings.Contains(errs, "journal") || !strings.Contains(errs, "backup") {
+		t.Errorf("verify without journal: exit %d, %q", code, errs)
+	}
+	code, _, _ = runBudget(t, "--ledger", ledger, "budget", "show")
+	if code != 1 {
+		t.Errorf("show without journal: exit %d, want 1 (fail closed)", code)
+	}
+}
+
+func TestLedgerPathPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("PRIVAGG_LEDGER", "")
+	if code, _, errs := runBudget(t, "budget", "set", "d", "--epsilon", "1"); code != 0 {
+		t.Fatal(errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "privagg-ledger.duckdb")); err != nil {
+		t.Errorf("default ledger: %v", err)
+	}
+	env := filepath.Join(dir, "env.duckdb")
+	t.Setenv("PRIVAGG_LEDGER", env)
+	runBudget(t, "budget", "set", "e", "--epsilon", "1")
+	if _, err := os.Stat(env); err != nil {
+		t.Errorf("PRIVAGG_LEDGER ledger: %v", err)
+	}
+	flag := filepath.Join(dir, "flag.duckdb")
+	runBudget(t, "--ledger", flag, "budget", "set", "f", "--epsilon", "1")
+	if _, err := os.Stat(flag); err != nil {
+		t.Errorf("--ledger ledger: %v", err)
+	}
+	g := &globals{}
+	if got := ledgerPath(g, "job.duckdb"); got != env {
+		t.Errorf("ledgerPath with env and job = %s, want the env's", got)
+	}
+	t.Setenv("PRIVAGG_LEDGER", "")
+	if got := ledgerPath(g, "job.duckdb"); got != "job.duckdb" {
+		t.Errorf("ledgerPath with job = %s", got)
+	}
+}
