@@ -1,0 +1,190 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/privagg/privagg/pipeline"
+)
+
+func init() { register(newPlanCmd) }
+
+func newPlanCmd(g *globals) *cobra.Command {
+	var format, whatIf string
+	cmd := &cobra.Command{
+		Use:   "plan JOB.yaml",
+		Short: "Show the budget split, noise and expected error of a job without reading data",
+		Long: `Show, per output and metric, the epsilon/delta share, mechanism, noise
+standard deviation and 95% confidence half-width; for outputs whose keys come
+from the data, how many people a row needs for a 50% and a 95% chance of
+release; and the ledger before and after. Exits 3 when the job would not fit
+the dataset's budget. --what-if epsilon=0.25,0.5,1,2 compares budgets.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "table" && format != "json" {
+				return usageError{fmt.Errorf("--format: %q must be table or json", format)}
+			}
+			job, err := pipeline.LoadJob(args[0])
+			if err != nil {
+				return err
+			}
+			ledger := job.Ledger
+			if g.ledger != "" {
+				ledger = g.ledger
+			}
+			if whatIf != "" {
+				eps, err := parseWhatIf(whatIf)
+				if err != nil {
+					return usageError{err}
+				}
+				var reports []*pipeline.PlanReport
+				for _, e := range eps {
+					r, err := pipeline.Explain(cmd.Context(), job, e, ledger, true)
+					if err != nil {
+						return err
+					}
+					reports = append(reports, r)
+				}
+				if format == "json" {
+					return writeJSON(g.stdout, reports)
+				}
+				return printWhatIf(g.stdout, reports)
+			}
+			r, err := pipeline.Explain(cmd.Context(), job, 0, ledger, true)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				err = writeJSON(g.stdout, r)
+			} else {
+				err = printPlan(g.stdout, r)
+			}
+			if err != nil {
+				return err
+			}
+			if r.Ledger != nil && r.Ledger.Err != nil {
+				return r.Ledger.Err
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "table | json")
+	cmd.Flags().StringVar(&whatIf, "what-if", "", "compare budgets, e.g. epsilon=0.25,0.5,1,2")
+	return cmd
+}
+
+func parseWhatIf(s string) ([]float64, error) {
+	name, list, ok := strings.Cut(s, "=")
+	if !ok || strings.TrimSpace(name) != "epsilon" {
+		return nil, fmt.Errorf("--what-if: %q must look like epsilon=0.25,0.5,1", s)
+	}
+	var out []float64
+	for _, f := range strings.Split(list, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || !(v > 0) {
+			return nil, fmt.Errorf("--what-if: epsilon %q must be a number > 0", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func g4(f float64) string { return strconv.FormatFloat(f, 'g', 4, 64) }
+
+func printPlan(w io.Writer, r *pipeline.PlanReport) error {
+	fmt.Fprintf(w, "job %s  dataset %s  purpose %s\n", r.Job, r.Dataset, r.Purpose)
+	fmt.Fprintf(w, "budget of the job: epsilon %s, delta %s; a run spends epsilon %s, delta %s (%s noise, k = %d)\n\n",
+		g4(r.Epsilon), g4(r.Delta), g4(r.Spend.Epsilon), g4(r.Spend.Delta), r.Noise, r.K)
+	for _, o := range r.Outputs {
+		keys := "partitions from data (DP selection)"
+		if o.Public {
+			keys = "public partitions (every listed key is released)"
+		}
+		fmt.Fprintf(w, "output %s  group by %s  L0 %d  %s  spends epsilon %s, delta %s\n",
+			o.Name, strings.Join(o.GroupBy, ", "), o.L0, keys, g4(o.Spend.Epsilon), g4(o.Spend.Delta))
+		if s := o.Selection; s != nil {
+			fmt.Fprintf(w, "  selection: epsilon %s, delta %s, k %d: a row needs %d people for a 50%% and %d for a 95%% chance of release\n",
+				g4(s.Epsilon), g4(s.Delta), s.K, s.People50, s.People95)
+		}
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  metric\ttype\tepsilon\tdelta\tmechanism\tstd dev\t95% CI ±")
+		for _, m := range o.Metrics {
+			sd, ci := g4(m.StdDev), g4(m.CI95)
+			switch {
+			case m.CI95ByPeople != nil:
+				var parts []string
+				for _, n := range pipeline.PeopleScale {
+					key := strconv.FormatInt(n, 10)
+					parts = append(parts, fmt.Sprintf("%s@%d people", g4(m.CI95ByPeople[key]), n))
+				}
+				sd, ci = "-", strings.Join(parts, ", ")
+			case m.Type == "quantiles":
+				sd, ci = "-", "tree noise sd "+g4(m.Components[0].Scale)+" per node count"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Type, g4(m.Epsilon), g4(m.Delta), m.Mechanism, sd, ci)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+	if l := r.Ledger; l != nil {
+		fmt.Fprintf(w, "ledger %s\n", l.Path)
+		if l.Before != nil {
+			fmt.Fprintf(w, "  before: epsilon %s of %s remaining, delta %s of %s remaining\n",
+				l.Before.EpsilonRemaining, l.Before.EpsilonTotal, l.Before.DeltaRemaining, l.Before.DeltaTotal)
+		}
+		if l.Fits && l.After != nil {
+			fmt.Fprintf(w, "  after:  epsilon %s remaining, delta %s remaining\n", g4(l.After.EpsilonRemaining), g4(l.After.DeltaRemaining))
+		} else if !l.Fits {
+			fmt.Fprintf(w, "  the job does NOT fit: %s\n", l.Problem)
+		}
+	}
+	return nil
+}
+
+func printWhatIf(w io.Writer, reports []*pipeline.PlanReport) error {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	head := []string{"epsilon", "fits"}
+	first := reports[0]
+	for _, o := range first.Outputs {
+		if o.Selection != nil {
+			head = append(head, o.Name+": people for 50%/95% release")
+		}
+		for _, m := range o.Metrics {
+			switch {
+			case m.CI95ByPeople != nil:
+				head = append(head, fmt.Sprintf("%s.%s ±95%% @1000 people", o.Name, m.Name))
+			case m.Type != "quantiles":
+				head = append(head, fmt.Sprintf("%s.%s ±95%%", o.Name, m.Name))
+			}
+		}
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, r := range reports {
+		row := []string{g4(r.Epsilon), "-"}
+		if r.Ledger != nil {
+			row[1] = strconv.FormatBool(r.Ledger.Fits)
+		}
+		for _, o := range r.Outputs {
+			if s := o.Selection; s != nil {
+				row = append(row, fmt.Sprintf("%d / %d", s.People50, s.People95))
+			}
+			for _, m := range o.Metrics {
+				switch {
+				case m.CI95ByPeople != nil:
+					row = append(row, g4(m.CI95ByPeople["1000"]))
+				case m.Type != "quantiles":
+					row = append(row, g4(m.CI95))
+				}
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	return tw.Flush()
+}
