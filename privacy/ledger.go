@@ -1434,7 +1434,9 @@ func (s *session) status(dataset string) (BudgetStatus, error) {
 	if !ok {
 		return BudgetStatus{}, noBudget(dataset)
 	}
-	bad := func(err error) (BudgetStatus, error) { return BudgetStatus{}, s.damaged("the budget of dataset "+strconv.Quote(dataset), err) }
+	bad := func(err error) (BudgetStatus, error) {
+		return BudgetStatus{}, s.damaged("the budget of dataset "+strconv.Quote(dataset), err)
+	}
 	st := BudgetStatus{Dataset: dataset, Period: b.Period}
 	var err error
 	if st.EpsilonTotal, err = ParseAmount(b.Epsilon); err != nil {
