@@ -148,8 +148,8 @@ func (r sizeResult) row() string {
 
 // line is the one-line progress summary of a size.
 func (r sizeResult) line() string {
-	return fmt.Sprintf("%s events: plain %s, private %s, ratio %s",
-		label(r.events), seconds(medianWall(r.plain)), seconds(medianWall(r.private)), r.ratio())
+	return fmt.Sprintf("%s events (%d partitions before selection): plain %s, private %s, ratio %s",
+		label(r.events), r.groups, seconds(medianWall(r.plain)), seconds(medianWall(r.private)), r.ratio())
 }
 
 // renderReport is the generated part of RESULTS.md, markers included.
