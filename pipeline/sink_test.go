@@ -785,3 +785,116 @@ func BenchmarkSink10kRows(b *testing.B) {
 		})
 	}
 }
+
+// TestSinkEndToEnd runs the release protocol's write half through the real
+// privacy layer: ledger reservation, Releaser with library noise over a
+// hand-made aggregate batch with public partitions, each Sink into the
+// release store, then Publish into an output folder.
+func TestSinkEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	for _, format := range formats {
+		t.Run(format, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			root := t.TempDir()
+			ledger, err := privacy.OpenLedger(filepath.Join(root, "ledger.duckdb"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ledger.SetBudget(ctx, "web_events", 10, 1e-5, "none"); err != nil {
+				t.Fatal(err)
+			}
+			plan, err := privacy.NewPlan(privacy.JobSpec{
+				Epsilon: 1, Delta: 1e-6, Noise: privacy.Laplace, K: 10,
+				Outputs: []privacy.OutputSpec{{
+					Name: "by_channel", GroupBy: []string{"channel"}, MaxPartitionsPerUnit: 1, PublicPartitions: true,
+					Metrics: []privacy.MetricSpec{
+						{Name: "events", Kind: privacy.Count, MaxPerUnit: 3},
+						{Name: "people", Kind: privacy.CountUnits},
+						{Name: "revenue", Kind: privacy.Sum, Min: 0, Max: 500},
+					},
+				}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := ledger.Reserve(ctx, privacy.ReserveRequest{
+				ReleaseID: "e2e-" + format, Dataset: "web_events", Job: "campaign_weekly", Purpose: "marketing",
+				Epsilon: plan.Total.Epsilon, Delta: plan.Total.Delta, Outputs: []string{"by_channel"},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rr, err := privacy.NewReleaser(plan, res, privacy.Metadata{Job: "campaign_weekly", Dataset: "web_events", Purpose: "marketing", Created: testMeta.Created}, privacy.ReleaserOptions{Allocator: mem})
+			if err != nil {
+				t.Fatal(err)
+			}
+			agg := testRecord(t, mem,
+				[]string{"channel", privacy.UnitsColumn, privacy.StatColumn(0, privacy.StatN), privacy.StatColumn(2, privacy.StatSum)},
+				strs{sp("email"), sp("search"), sp("social")},
+				i64s{ip(120), ip(0), ip(3000)},
+				i64s{ip(300), ip(0), ip(7000)},
+				f64s{fp(1234.5), fp(0), fp(99000)},
+			)
+			reader, err := array.NewRecordReader(agg.Schema(), []arrow.RecordBatch{agg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = rr.ReleaseOutput(ctx, "by_channel", reader, nil)
+			reader.Release()
+			agg.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rel, err := rr.Finish()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rel.Free()
+
+			sink, err := NewSink(format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			store := ledger.StoreDir(res.ReleaseID())
+			files, err := sink.Write(ctx, rel, store)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tables, _ := tablesOf(rel)
+			checkWritten(t, store, files, tables)
+			out := filepath.Join(root, "out")
+			if err := Publish(ctx, store, out, FileNames(files)); err != nil {
+				t.Fatal(err)
+			}
+			if a, b := listDir(t, store), listDir(t, out); fmt.Sprint(a) != fmt.Sprint(b) {
+				t.Errorf("published files differ from the store:\n%v\n%v", a, b)
+			}
+
+			f, err := os.Open(filepath.Join(out, "by_channel"+ManifestSuffix))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := ReadManifest(f)
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta := rel.Metadata()
+			if m.ReleaseID != "e2e-"+format || m.Epsilon != meta.Epsilon || m.Delta != meta.Delta || m.K != 10 || m.Noise != "laplace" || m.Rows != 3 {
+				t.Errorf("manifest does not describe the release: %+v", m)
+			}
+			var cols []string
+			for _, c := range m.Columns {
+				cols = append(cols, c.Name+":"+c.Type)
+			}
+			want := []string{"channel:VARCHAR", "events:BIGINT", "events_ci95:DOUBLE", "people:BIGINT", "people_ci95:DOUBLE", "revenue:DOUBLE", "revenue_ci95:DOUBLE"}
+			if !slices.Equal(cols, want) {
+				t.Errorf("columns %v, want %v", cols, want)
+			}
+			if len(m.Metrics) != 3 || m.Metrics[0].NoiseStdDev == nil || m.Metrics[0].Mechanism != "laplace" {
+				t.Errorf("metrics %+v", m.Metrics)
+			}
+		})
+	}
+}
