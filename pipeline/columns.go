@@ -66,8 +66,8 @@ func (j *Job) isDerived(name string) bool {
 }
 
 // rawColumnRefs holds the input columns the job names outside group_by and
-// metrics: the privacy unit, the consent column and derived sources. A derived
-// column may not take one of these names.
+// metrics: the privacy unit, the consent column and derived sources that are
+// not themselves derived. A derived column may not take one of these names.
 func (j *Job) rawColumnRefs() nameSet {
 	s := nameSet{}
 	if j.PrivacyUnit != "" && j.PrivacyUnit != RowUnit {
@@ -77,7 +77,7 @@ func (j *Job) rawColumnRefs() nameSet {
 		s.add(j.Consent.Column)
 	}
 	for _, c := range j.Columns {
-		if c.From != "" {
+		if c.From != "" && !j.isDerived(c.From) { // chaining is reported on its own
 			s.add(c.From)
 		}
 	}

@@ -239,26 +239,37 @@ func parentKey(k string) string {
 
 // decode decodes the tree into a Job strictly: unknown keys and values of the
 // wrong type become problems, and the rest of the job is still decoded.
+//
+// It decodes twice. With ErrorUnused, mapstructure refuses a whole mapping
+// that holds an unknown key, which would leave e.g. consent.table nil and make
+// validation report it missing; so the job comes from a pass without it, and
+// a second pass with ErrorUnused, into a throwaway Job, names the unknown keys.
 func (c *checker) decode(tree map[string]any) *Job {
 	job := &Job{}
-	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
-		Result:      job,
-		ErrorUnused: true,
-		DecodeHook: mapstructure.ComposeDecodeHookFunc(
-			publicPartitionsHook, stringToScalarHook, floatToIntHook),
-	})
-	if err != nil { // only for a bad Result, a programming error
-		c.add("yaml", nil, "cannot build the decoder: %v", err)
-		return job
-	}
-	if err := dec.Decode(tree); err != nil {
-		var ps []Problem
-		collectDecodeProblems(err, &ps)
-		sort.SliceStable(ps, func(i, j int) bool { return ps[i].Key < ps[j].Key })
-		for _, p := range ps {
-			c.problems = append(c.problems, p)
-			c.failed[p.Key] = true
+	var ps []Problem
+	for _, strict := range []bool{false, true} {
+		result := job
+		if strict {
+			result = &Job{}
 		}
+		dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+			Result:      result,
+			ErrorUnused: strict,
+			DecodeHook: mapstructure.ComposeDecodeHookFunc(
+				publicPartitionsHook, stringToScalarHook, floatToIntHook),
+		})
+		if err != nil { // only for a bad Result, a programming error
+			c.add("yaml", nil, "cannot build the decoder: %v", err)
+			return job
+		}
+		if err := dec.Decode(tree); err != nil {
+			collectDecodeProblems(err, &ps, strict)
+		}
+	}
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Key < ps[j].Key })
+	for _, p := range ps {
+		c.problems = append(c.problems, p)
+		c.failed[p.Key] = true
 	}
 	return job
 }
@@ -270,37 +281,43 @@ var mapKeyInName = regexp.MustCompile(`(columns|public_partitions)\[([^\]]*)\]`)
 func configKey(name string) string { return mapKeyInName.ReplaceAllString(name, "$1.$2") }
 
 // collectDecodeProblems turns mapstructure's tree of joined errors into
-// problems naming the full config path.
-func collectDecodeProblems(err error, out *[]Problem) {
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range joined.Unwrap() {
-			collectDecodeProblems(e, out)
+// problems naming the full config path: unknown keys only when unknownKeys is
+// set, every other decode error only when it is not.
+func collectDecodeProblems(err error, out *[]Problem, unknownKeys bool) {
+	var de *mapstructure.DecodeError
+	if !errors.As(err, &de) || de != err {
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				collectDecodeProblems(e, out, unknownKeys)
+			}
+		case interface{ Unwrap() error }:
+			collectDecodeProblems(u.Unwrap(), out, unknownKeys)
+		default:
+			if !unknownKeys {
+				*out = append(*out, Problem{Key: "yaml", Rule: err.Error()})
+			}
 		}
 		return
 	}
-	var de *mapstructure.DecodeError
-	if !errors.As(err, &de) {
-		*out = append(*out, Problem{Key: "yaml", Rule: err.Error()})
-		return
-	}
 	inner := de.Unwrap()
-	if _, ok := inner.(interface{ Unwrap() []error }); ok {
-		collectDecodeProblems(inner, out)
-		return
-	}
 	var nested *mapstructure.DecodeError
-	if errors.As(inner, &nested) {
-		collectDecodeProblems(inner, out)
+	if _, ok := inner.(interface{ Unwrap() []error }); ok || errors.As(inner, &nested) {
+		collectDecodeProblems(inner, out, unknownKeys)
 		return
 	}
 	key := configKey(de.Name())
 	msg := inner.Error()
-	if keys, ok := strings.CutPrefix(msg, "has invalid keys: "); ok {
+	keys, isUnknown := strings.CutPrefix(msg, "has invalid keys: ")
+	if isUnknown != unknownKeys {
+		return
+	}
+	if isUnknown {
+		parent := key
+		if parent == reflect.TypeFor[Job]().String() {
+			parent = "" // mapstructure's name for the root
+		}
 		for _, k := range strings.Split(keys, ", ") {
-			parent := key
-			if parent == reflect.TypeFor[Job]().String() {
-				parent = "" // mapstructure's name for the root
-			}
 			full := k
 			if parent != "" {
 				full = parent + "." + k
@@ -310,11 +327,18 @@ func collectDecodeProblems(err error, out *[]Problem) {
 		return
 	}
 	var ute *mapstructure.UnconvertibleTypeError
-	if errors.As(inner, &ute) {
-		*out = append(*out, Problem{Key: key, Value: scalarOrNil(ute.Value), Rule: "must be " + describeType(ute.Expected.Type())})
-		return
+	switch {
+	case errors.As(inner, &ute):
+		rule := "must be " + describeType(ute.Expected.Type())
+		if _, isString := ute.Value.(string); !isString && ute.Expected.Kind() == reflect.String && scalarOrNil(ute.Value) != nil {
+			rule += " (quote it)"
+		}
+		*out = append(*out, Problem{Key: key, Value: scalarOrNil(ute.Value), Rule: rule})
+	case strings.HasPrefix(msg, "source data must be an array or slice"):
+		*out = append(*out, Problem{Key: key, Rule: "must be a list"})
+	default:
+		*out = append(*out, Problem{Key: key, Rule: msg})
 	}
-	*out = append(*out, Problem{Key: key, Rule: msg})
 }
 
 // scalarOrNil keeps scalars for error messages and drops lists and mappings.
@@ -329,7 +353,7 @@ func scalarOrNil(v any) any {
 func describeType(t reflect.Type) string {
 	switch t.Kind() {
 	case reflect.String:
-		return "a string (quote it)"
+		return "a string"
 	case reflect.Bool:
 		return "true or false"
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:

@@ -134,6 +134,8 @@ func (c *checker) validateColumns(job *Job, ids nameSet) {
 		switch {
 		case ids.has(name):
 			c.add(key, name, "is listed in identifiers: a derived column needs a name of its own")
+		case strings.EqualFold(col.From, name):
+			c.add(key, name, "is also the name of its source column: give the derived column a name of its own")
 		case raw.has(name):
 			c.add(key, name, "is also an input column this job reads: give the derived column a name of its own "+
 				"(group_by and metric columns would otherwise be ambiguous)")
@@ -142,7 +144,7 @@ func (c *checker) validateColumns(job *Job, ids nameSet) {
 			switch {
 			case ids.has(col.From):
 				c.add(key+".from", col.From, "is listed in identifiers, which are never read")
-			case job.isDerived(col.From):
+			case job.isDerived(col.From) && !strings.EqualFold(col.From, name):
 				c.add(key+".from", col.From, "is a derived column: from must name an input column")
 			}
 		}
