@@ -1,0 +1,33 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/privagg/privagg/pipeline"
+)
+
+func init() { register(newValidateCmd) }
+
+func newValidateCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate JOB.yaml",
+		Short: "Check a job file without reading data, secrets or the ledger",
+		Long: "Loads the job file with its PRIVAGG_* environment overrides, applies the defaults and checks\n" +
+			"every rule. Prints every problem at once and exits 2 if there is any.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			job, err := pipeline.LoadJob(args[0])
+			if err != nil {
+				return err
+			}
+			metrics := 0
+			for _, o := range job.Outputs {
+				metrics += len(o.Metrics)
+			}
+			_, err = fmt.Fprintf(g.stdout, "ok: %s: %d outputs, %d metrics\n", job.Name, len(job.Outputs), metrics)
+			return err
+		},
+	}
+}
