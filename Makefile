@@ -1,8 +1,12 @@
+# privagg: `make demo` runs the example job on synthetic data; `make test` runs
+# the tests. DuckDB's Arrow interface needs the duckdb_arrow build tag.
 export GOFLAGS := -buildvcs=false -tags=duckdb_arrow
 BIN := bin/privagg
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+DEMO := demo
+LEDGER := $(DEMO)/privagg-ledger.duckdb
 
-.PHONY: build test demo vet bench bench-large verify clean
+.PHONY: build test demo vet clean
 
 build:
 	go build -ldflags "-X github.com/privagg/privagg/pipeline.Version=$(VERSION)" -o $(BIN) ./cmd/privagg
@@ -13,5 +17,20 @@ vet:
 test: vet
 	go test -count=1 ./...
 
+# The demo: 1M synthetic events, a budget for the dataset (set once), the plan,
+# the run, and the released table. Running it again re-publishes the same
+# release (same job, same input) without new noise or charge.
+demo: build
+	@mkdir -p $(DEMO)
+	@test -f $(DEMO)/events.parquet || $(BIN) gen --events 1000000 --users 50000 --seed 1 --out $(DEMO)/events.parquet
+	@test -f $(LEDGER) || $(BIN) budget set web_events --epsilon 10 --delta 1e-4 --period none --ledger $(LEDGER)
+	$(BIN) plan configs/example.yaml
+	$(BIN) run configs/example.yaml
+	$(BIN) query --ledger $(LEDGER) "SELECT * FROM campaign_weekly ORDER BY people DESC LIMIT 15"
+	$(BIN) query --ledger $(LEDGER) "SELECT * FROM audience"
+
 clean:
-	rm -rf bin demo
+	rm -rf bin $(DEMO)
+
+-include bench.mk
+-include beam.mk

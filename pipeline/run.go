@@ -213,7 +213,7 @@ func Run(ctx context.Context, job *Job, opts RunOptions) (res *RunResult, err er
 	}
 	log.Info("budget reserved", "release", id, "epsilon", plan.Total.Epsilon, "delta", plan.Total.Delta)
 
-	rel, stats, err := release(ctx, eng, qp, plan, reservation, opts.Noise)
+	rel, stats, err := release(ctx, eng, qp, plan, reservation, opts.Noise, log)
 	if err != nil {
 		return nil, fmt.Errorf("release %s (budget stays charged): %w", id, err)
 	}
@@ -241,7 +241,7 @@ func Run(ctx context.Context, job *Job, opts RunOptions) (res *RunResult, err er
 }
 
 // release runs the aggregate queries and hands them to a Releaser.
-func release(ctx context.Context, eng *engine.Engine, qp *queryPlan, plan *privacy.Plan, res *privacy.Reservation, nz noise.Noise) (*privacy.Release, map[string]privacy.OutputStats, error) {
+func release(ctx context.Context, eng *engine.Engine, qp *queryPlan, plan *privacy.Plan, res *privacy.Reservation, nz noise.Noise, log *slog.Logger) (*privacy.Release, map[string]privacy.OutputStats, error) {
 	job := qp.job
 	r, err := privacy.NewReleaser(plan, res, privacy.Metadata{
 		Job: job.Name, Dataset: job.Dataset, Purpose: job.Purpose, Created: time.Now().UTC(),
@@ -250,6 +250,7 @@ func release(ctx context.Context, eng *engine.Engine, qp *queryPlan, plan *priva
 		return nil, nil, err
 	}
 	for o, out := range job.Outputs {
+		outStart := time.Now()
 		for _, s := range qp.publicSQL(o) {
 			if err := eng.Exec(ctx, s); err != nil {
 				return nil, nil, fmt.Errorf("output %q: public partitions: %w", out.Name, err)
@@ -279,6 +280,7 @@ func release(ctx context.Context, eng *engine.Engine, qp *queryPlan, plan *priva
 		if err != nil {
 			return nil, nil, err
 		}
+		log.Info("output released", "output", out.Name, "seconds", round(time.Since(outStart).Seconds()))
 	}
 	rel, err := r.Finish()
 	if err != nil {
