@@ -145,6 +145,9 @@ func tablesOf(rel *privacy.Release) ([]outTable, error) {
 // writeRelease validates tables, stages their data with fw and a manifest per
 // table, and commits the whole set atomically into dir.
 func writeRelease(ctx context.Context, fw formatWriter, tables []outTable, meta privacy.Metadata, dir string, ops fsOps) ([]WrittenFile, error) {
+	if meta.ID == "" {
+		return nil, errors.New("release: id must not be empty")
+	}
 	descs, err := validateTables(tables)
 	if err != nil {
 		return nil, err

@@ -569,6 +569,14 @@ func TestSinkRejectsBadTables(t *testing.T) {
 		{"wrong key order", []outTable{{name: "a", record: good, groupBy: []string{"region"}, metrics: metrics}}, `want group-by column "region"`},
 		{"unsupported type", []outTable{{name: "a", record: badType, groupBy: []string{"channel"}, metrics: metrics}}, `column "people": type bool is not one of`},
 	}
+	t.Run("no release id", func(t *testing.T) {
+		meta := testMeta
+		meta.ID = ""
+		tables := []outTable{{name: "a", record: good, groupBy: []string{"channel"}, metrics: metrics}}
+		if _, err := writeRelease(context.Background(), &csvSink{}, tables, meta, t.TempDir(), defaultFSOps); err == nil || !strings.Contains(err.Error(), "id must not be empty") {
+			t.Fatalf("error = %v", err)
+		}
+	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "out")
