@@ -73,6 +73,26 @@ type RunReport struct {
 	Seconds               float64                        `json:"seconds"`
 }
 
+// stepHook, when set (only by tests), is called after each step of the
+// release protocol so crash tests can kill the process there.
+var stepHook func(step string)
+
+func step(name string) {
+	if stepHook != nil {
+		stepHook(name)
+	}
+}
+
+// Protocol steps, in order, passed to stepHook.
+const (
+	StepScanned   = "scanned"   // input read and checked; nothing charged
+	StepReserved  = "reserved"  // budget charged in the ledger; no noise drawn yet
+	StepReleased  = "released"  // noise drawn, tables in memory only
+	StepStored    = "stored"    // tables in the release store, ledger says stored
+	StepPublished = "published" // tables copied to output.dir, ledger not yet marked
+	StepMarked    = "marked"    // ledger says published
+)
+
 const reportNote = "INTERNAL - NOT FOR MARKETING: these counts are exact, not differentially private."
 
 // Run executes a job end to end: read, consent, derive, bound, aggregate,
@@ -189,6 +209,7 @@ func Run(ctx context.Context, job *Job, opts RunOptions) (res *RunResult, err er
 		}
 	}
 
+	step(StepScanned)
 	var staging *stagedFile
 	if pseudo != nil {
 		if staging, err = writeStaging(ctx, eng, qp, pseudo, id); err != nil {
@@ -212,6 +233,7 @@ func Run(ctx context.Context, job *Job, opts RunOptions) (res *RunResult, err er
 		return nil, err
 	}
 	log.Info("budget reserved", "release", id, "epsilon", plan.Total.Epsilon, "delta", plan.Total.Delta)
+	step(StepReserved)
 
 	rel, stats, err := release(ctx, eng, qp, plan, reservation, opts.Noise, log)
 	if err != nil {
@@ -219,17 +241,21 @@ func Run(ctx context.Context, job *Job, opts RunOptions) (res *RunResult, err er
 	}
 	defer rel.Free()
 	report.Outputs = stats
+	step(StepReleased)
 
 	files, err := store(ctx, led, id, job, rel)
 	if err != nil {
 		return nil, fmt.Errorf("release %s (budget stays charged): %w", id, err)
 	}
+	step(StepStored)
 	if err := Publish(ctx, led.StoreDir(id), job.Output.Dir, files); err != nil {
 		return nil, fmt.Errorf("publish release %s (stored; re-run to publish): %w", id, err)
 	}
+	step(StepPublished)
 	if err := led.MarkPublished(ctx, id); err != nil {
 		return nil, fmt.Errorf("mark release %s published: %w", id, err)
 	}
+	step(StepMarked)
 	if staging != nil {
 		if err := staging.commit(); err != nil {
 			return nil, fmt.Errorf("staging: %w", err)
