@@ -144,3 +144,5 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+func removeAll(dir string) error { return os.RemoveAll(dir) }

@@ -227,6 +227,9 @@ func (db *DB) Check(ctx context.Context, sql string) error {
 		}
 		return refuseKind(sql)
 	}
+	if len(ast.Statements) == 0 {
+		return refuse("the query is empty")
+	}
 	if len(ast.Statements) != 1 {
 		return refuse("%d statements: run one query at a time", len(ast.Statements))
 	}
