@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -146,3 +147,5 @@ func TestMain(m *testing.M) {
 }
 
 func removeAll(dir string) error { return os.RemoveAll(dir) }
+
+func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }

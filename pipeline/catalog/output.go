@@ -143,7 +143,8 @@ func cells(col arrow.Array, full bool) cellFunc {
 	}
 }
 
-// fullFloat is the shortest text that reads back to v.
+// fullFloat is the shortest text that reads back to v, without an exponent
+// from 1e-6 to 1e21 (as JavaScript prints numbers).
 func fullFloat(v float64) string {
 	switch {
 	case math.IsNaN(v):
@@ -152,6 +153,9 @@ func fullFloat(v float64) string {
 		return "Infinity"
 	case math.IsInf(v, -1):
 		return "-Infinity"
+	}
+	if a := math.Abs(v); a == 0 || a >= 1e-6 && a < 1e21 {
+		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
@@ -178,6 +182,9 @@ func readableFloat(v float64) string {
 	}
 	return s
 }
+
+// controlChars shows line breaks and tabs inside a table cell as escapes.
+var controlChars = strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", `\t`)
 
 func isNumeric(t arrow.DataType) bool {
 	switch t.ID() {
@@ -206,6 +213,7 @@ func writeTable(ctx context.Context, w io.Writer, rr array.RecordReader) error {
 		for j := range fns {
 			fns[j] = cells(rec.Column(j), false)
 		}
+		// Rows outlive the batch, whose buffers the reader reuses: copy.
 		for i := 0; i < int(rec.NumRows()); i++ {
 			row := make([]string, n)
 			for j, fn := range fns {
@@ -213,7 +221,7 @@ func writeTable(ctx context.Context, w io.Writer, rr array.RecordReader) error {
 				if !ok {
 					s = "NULL"
 				}
-				s = strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(s)
+				s = strings.Clone(controlChars.Replace(s))
 				row[j] = s
 				widths[j] = max(widths[j], utf8.RuneCountInString(s))
 			}
@@ -250,7 +258,11 @@ func writeTable(ctx context.Context, w io.Writer, rr array.RecordReader) error {
 	for _, r := range rows {
 		line(r)
 	}
-	fmt.Fprintf(bw, "(%d rows)\n", len(rows))
+	if len(rows) == 1 {
+		bw.WriteString("(1 row)\n")
+	} else {
+		fmt.Fprintf(bw, "(%d rows)\n", len(rows))
+	}
 	return bw.Flush()
 }
 
@@ -369,7 +381,7 @@ func jsonFloat(v float64) []byte {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return []byte(`"` + fullFloat(v) + `"`)
 	}
-	return strconv.AppendFloat(nil, v, 'g', -1, 64)
+	return []byte(fullFloat(v))
 }
 
 func writeParquet(ctx context.Context, w io.Writer, rr array.RecordReader) error {
