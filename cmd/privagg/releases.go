@@ -1,0 +1,204 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/privagg/privagg/pipeline/catalog"
+	"github.com/privagg/privagg/privacy"
+)
+
+func init() { register(newReleasesCmd) }
+
+func newReleasesCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "releases",
+		Short: "The catalog of releases: what was released, with which guarantee, and where",
+		Long: `The releases recorded in the ledger (--ledger, else PRIVAGG_LEDGER, else
+./privagg-ledger.duckdb), read from the ledger and the manifests in the
+release store beside it.`,
+	}
+	cmd.AddCommand(newReleasesListCmd(g), newReleasesShowCmd(g))
+	return cmd
+}
+
+func loadCatalog(cmd *cobra.Command, g *globals) (*catalog.Catalog, error) {
+	led, err := privacy.OpenLedger(ledgerPath(g, ""))
+	if err != nil {
+		return nil, err
+	}
+	return catalog.Load(cmd.Context(), led)
+}
+
+func newReleasesListCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "list [--format table|json]",
+		Short: "List every release, oldest first",
+		Long: `List every release: id, state (reserved, stored, published), when it was
+published, dataset, purpose, job, epsilon, delta, k, noise, the rows of each
+output, the names to query its tables by, the release store folder and the
+report. --format json prints an array of releases with every field, per
+table its files and per metric its noise and 95% confidence interval.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkBudgetFormat(format); err != nil {
+				return err
+			}
+			cat, err := loadCatalog(cmd, g)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				return writeJSON(g.stdout, cat.Releases)
+			}
+			if len(cat.Releases) == 0 {
+				_, err := fmt.Fprintln(g.stdout, "no releases in the ledger "+cat.LedgerPath)
+				return err
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "RELEASE ID\tSTATE\tTIME\tDATASET\tPURPOSE\tJOB\tEPSILON\tDELTA\tK\tNOISE\tROWS\tQUERY AS\tSTORE\tREPORT")
+			for i := range cat.Releases {
+				r := &cat.Releases[i]
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ReleaseID, r.State, timeOrDash(releaseTime(r)),
+					r.Dataset, r.Purpose, r.Job, r.Epsilon, r.Delta, kOrDash(r.K), orDash(r.Noise), rowsSummary(r), queryNames(r), r.StoreDir, orDash(r.Report))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for i := range cat.Releases {
+				if p := cat.Releases[i].Problem; p != "" {
+					fmt.Fprintf(g.stdout, "release %s: %s\n", cat.Releases[i].ReleaseID, p)
+				}
+			}
+			return nil
+		},
+	}
+	budgetFormatFlag(cmd, &format)
+	return cmd
+}
+
+func newReleasesShowCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "show RELEASE_ID [--format table|json]",
+		Short: "Show one release: its guarantee, tables, metrics' confidence intervals and report",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkBudgetFormat(format); err != nil {
+				return err
+			}
+			cat, err := loadCatalog(cmd, g)
+			if err != nil {
+				return err
+			}
+			r := cat.Release(args[0])
+			if r == nil {
+				return usageError{fmt.Errorf("release %q: %w in ledger %s (see privagg releases list)", args[0], privacy.ErrUnknownRelease, cat.LedgerPath)}
+			}
+			if format == "json" {
+				return writeJSON(g.stdout, r)
+			}
+			return showRelease(g.stdout, r)
+		},
+	}
+	budgetFormatFlag(cmd, &format)
+	return cmd
+}
+
+func showRelease(w io.Writer, r *catalog.Release) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "release %s: %s\n", r.ReleaseID, r.State)
+	fmt.Fprintf(&b, "dataset %s, purpose %s, job %s\n", r.Dataset, r.Purpose, r.Job)
+	fmt.Fprintf(&b, "guarantee: epsilon %s, delta %s (whole release), k %s, noise %s\n", r.Epsilon, r.Delta, kOrDash(r.K), orDash(r.Noise))
+	fmt.Fprintf(&b, "reserved %s, stored %s, published %s\n", timeOrDash(&r.ReservedAt), timeOrDash(r.StoredAt), timeOrDash(r.PublishedAt))
+	fmt.Fprintf(&b, "output dir: %s\nrelease store: %s\nreport: %s\n", orDash(r.OutputDir), r.StoreDir, orDash(r.Report))
+	if r.Problem != "" {
+		fmt.Fprintf(&b, "problem: %s\n", r.Problem)
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	for _, t := range r.Tables {
+		fmt.Fprintf(w, "\ntable %s: %d rows, %s, group by %s\n  file: %s\n", t.Output, t.Rows, t.Format, strings.Join(t.GroupBy, ", "), t.Path)
+		if t.DuckDBTable != "" {
+			fmt.Fprintf(w, "  duckdb table: %s\n", t.DuckDBTable)
+		}
+		if t.QueryName != "" {
+			q := t.QueryName
+			if t.Latest {
+				q += " (and " + t.Output + ": the latest release)"
+			}
+			fmt.Fprintf(w, "  query as: %s\n", q)
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  METRIC\tKIND\tMECHANISM\tEPSILON\tDELTA\tL0\tLINF\tNOISE SD\t95% CI HALF-WIDTH")
+		for _, m := range t.Metrics {
+			sd, ci := "varies by row", "see the row's "+m.Name+"_ci95"
+			if m.NoiseStdDev != nil && m.CI95 != nil {
+				sd, ci = "±"+strconv.FormatFloat(*m.NoiseStdDev, 'g', 4, 64), "±"+strconv.FormatFloat(*m.CI95, 'g', 4, 64)
+			}
+			if !slices.Contains(m.Columns, m.Name+"_ci95") {
+				ci = "none (no _ci95 column)"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%g\t%g\t%d\t%g\t%s\t%s\n", m.Name, m.Kind, m.Mechanism, m.Epsilon, m.Delta, m.L0, m.LInf, sd, ci)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// releaseTime is when the release reached its state.
+func releaseTime(r *catalog.Release) *time.Time {
+	switch {
+	case r.PublishedAt != nil:
+		return r.PublishedAt
+	case r.StoredAt != nil:
+		return r.StoredAt
+	}
+	return &r.ReservedAt
+}
+
+func rowsSummary(r *catalog.Release) string {
+	if len(r.Tables) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(r.Tables))
+	for i, t := range r.Tables {
+		parts[i] = fmt.Sprintf("%s=%d", t.Output, t.Rows)
+	}
+	return strings.Join(parts, ",")
+}
+
+func queryNames(r *catalog.Release) string {
+	var names []string
+	for _, t := range r.Tables {
+		if t.QueryName != "" {
+			names = append(names, t.QueryName)
+		}
+	}
+	return orDash(strings.Join(names, ","))
+}
+
+func kOrDash(k int64) string {
+	if k == 0 {
+		return "-"
+	}
+	return strconv.FormatInt(k, 10)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
