@@ -209,5 +209,10 @@ func openPlan(t *testing.T, job *Job, seed uint64) (*engine.Engine, *queryPlan) 
 	if err := prepareInput(context.Background(), eng, qp); err != nil {
 		t.Fatal(err)
 	}
+	for o := range job.Outputs {
+		if err := prepareOutput(context.Background(), eng, qp, o); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return eng, qp
 }

@@ -30,6 +30,10 @@ type queryPlan struct {
 	derived  map[string]transforms.Derived
 	measures []string // metric columns, index j -> __v<j>
 	seed     uint64
+	prepared map[int]bool // outputs whose pairs table exists
+	// types are the DuckDB types of the input columns, by name, once
+	// prepareInput has described the input.
+	types map[string]string
 }
 
 const (
@@ -46,7 +50,7 @@ const (
 )
 
 func newQueryPlan(job *Job, seed uint64) (*queryPlan, error) {
-	q := &queryPlan{job: job, derived: map[string]transforms.Derived{}, seed: seed}
+	q := &queryPlan{job: job, derived: map[string]transforms.Derived{}, seed: seed, prepared: map[int]bool{}}
 	names := make([]string, 0, len(job.Columns))
 	for n := range job.Columns {
 		names = append(names, n)
@@ -126,27 +130,37 @@ func (p *queryPlan) viewsSQL() []string {
 
 	var sel []string
 	if j.PrivacyUnit == RowUnit {
-		sel = append(sel, fmt.Sprintf("CAST(row_number() OVER () AS VARCHAR) AS %s", colUnit))
+		sel = append(sel, fmt.Sprintf("row_number() OVER () AS %s", colUnit))
 	} else {
-		sel = append(sel, fmt.Sprintf("CAST(%s AS VARCHAR) AS %s", q(j.PrivacyUnit), colUnit))
+		sel = append(sel, fmt.Sprintf("%s AS %s", q(j.PrivacyUnit), colUnit))
 	}
 	for _, k := range p.keyColumns() {
-		if d, ok := p.derived[k]; ok {
+		switch d := p.derived[k].(type) {
+		case *transforms.Truncate:
+			sel = append(sel, fmt.Sprintf("%s AS %s", d.NativeSQLTyped(q(d.Source()), p.types[d.Source()]), q(k)))
+		case transforms.Native:
+			sel = append(sel, fmt.Sprintf("%s AS %s", d.NativeSQL(q(d.Source())), q(k)))
+		case transforms.Derived:
 			sel = append(sel, fmt.Sprintf("%s AS %s", d.SQL(q(d.Source())), q(k)))
-		} else {
-			sel = append(sel, fmt.Sprintf("CAST(%s AS VARCHAR) AS %s", q(k), q(k)))
+		default:
+			sel = append(sel, q(k)) // raw: grouped in its own type, formatted per partition
 		}
 	}
 	bad := []string{fmt.Sprintf("%s IS NULL", q(j.PrivacyUnit))}
-	if j.PrivacyUnit == RowUnit {
+	switch {
+	case j.PrivacyUnit == RowUnit:
 		bad = bad[:0]
-	} else {
-		bad = append(bad, fmt.Sprintf("trim(CAST(%s AS VARCHAR)) = ''", q(j.PrivacyUnit)))
+	case p.types[j.PrivacyUnit] == "VARCHAR" || p.types[j.PrivacyUnit] == "":
+		bad = append(bad, fmt.Sprintf("trim(%s) = ''", q(j.PrivacyUnit)))
 	}
 	for i, m := range p.measures {
-		sel = append(sel, fmt.Sprintf("TRY_CAST(%s AS DOUBLE) AS __v%d", q(m), i))
+		v := fmt.Sprintf("TRY_CAST(%s AS DOUBLE)", q(m))
+		if p.types[m] == "DOUBLE" {
+			v = q(m)
+		}
+		sel = append(sel, fmt.Sprintf("%s AS __v%d", v, i))
 		// Present but not a finite number (unparsable, NaN, ±Inf): malformed.
-		bad = append(bad, fmt.Sprintf("(%s IS NOT NULL AND NOT coalesce(isfinite(TRY_CAST(%s AS DOUBLE)), false))", q(m), q(m)))
+		bad = append(bad, fmt.Sprintf("(%s IS NOT NULL AND NOT coalesce(isfinite(%s), false))", q(m), v))
 	}
 	badExpr := "false"
 	if len(bad) > 0 {
@@ -157,7 +171,7 @@ func (p *queryPlan) viewsSQL() []string {
 	case j.Consent.Column != "":
 		sel = append(sel, fmt.Sprintf("coalesce(TRY_CAST(%s AS BOOLEAN), false) AS %s", q(j.Consent.Column), colConsent))
 	case j.Consent.Table != nil:
-		sel = append(sel, fmt.Sprintf("(CAST(%s AS VARCHAR) IN (SELECT u FROM %s)) AS %s", q(j.PrivacyUnit), tabConsent, colConsent))
+		sel = append(sel, fmt.Sprintf("coalesce(CAST(%s AS VARCHAR) IN (SELECT u FROM %s), false) AS %s", q(j.PrivacyUnit), tabConsent, colConsent))
 	default:
 		sel = append(sel, "true AS "+colConsent)
 	}
@@ -194,12 +208,6 @@ func consentReader(path string) string {
 		return fmt.Sprintf("read_json(%s, format='newline_delimited')", lit(path))
 	}
 	return fmt.Sprintf("read_csv(%s, header=true)", lit(path))
-}
-
-// countSQL counts rows read, malformed and without consent, in one scan.
-func (p *queryPlan) countSQL() string {
-	return fmt.Sprintf(`SELECT count(*)::BIGINT, count(*) FILTER (WHERE %s)::BIGINT, count(*) FILTER (WHERE NOT %s AND NOT %s)::BIGINT FROM %s`,
-		colBad, colBad, colConsent, viewEvents)
 }
 
 // keyColumns are the group-by columns of all outputs, sorted.
@@ -260,38 +268,80 @@ func (p *queryPlan) allPublic(o int) bool {
 	return true
 }
 
-// boundedSQL is the query of the bounded (unit, partition) rows of output o:
-// keys, __rows and per measure the unit's partition total __t<j>, at most L0
-// partitions per unit.
-func (p *queryPlan) boundedSQL(o int) string {
+// formatKey renders key column k of a pairs/bounded relation as the
+// released text.
+func (p *queryPlan) formatKey(k, expr string) string {
+	switch d := p.derived[k].(type) {
+	case transforms.Native:
+		return d.FormatSQL(expr)
+	case transforms.Derived:
+		return expr // already text
+	}
+	return "CAST(" + expr + " AS VARCHAR)"
+}
+
+// pairsTable names the temp table of output o's (unit, partition) pairs.
+func pairsTable(o int) string { return fmt.Sprintf("__pairs_%d", o) }
+
+// pairsSQL materializes output o's (unit, partition) pairs: the row count
+// __rows, per measure the unit's partition total __t<j>, and the keyed hash
+// __h = hash(unit, partition, secret seed) that decides which partitions a
+// unit keeps. For the first output it also counts every row read, rejected
+// and excluded by consent (__all, __rej, __excl), so the input is scanned
+// only once; then rows that are not clean are grouped too, with __rows 0.
+func (p *queryPlan) pairsSQL(o int) string {
 	out := p.job.Outputs[o]
 	keys := quoteAll(out.GroupBy)
-	var where []string
-	for gi, g := range out.GroupBy {
-		if _, ok := out.PublicPartitions[g]; ok {
-			where = append(where, fmt.Sprintf("%s IN (SELECT v FROM %s)", q(g), publicTable(o, gi)))
+	clean := fmt.Sprintf("NOT %s AND %s", colBad, colConsent)
+	filter := func(agg string) string {
+		if o == 0 {
+			return agg + " FILTER (WHERE " + clean + ")"
 		}
+		return agg
 	}
-	whereSQL := ""
-	if len(where) > 0 {
-		whereSQL = "WHERE " + strings.Join(where, " AND ")
-	}
-	var totals []string
-	for _, j := range p.outputMeasures(o) {
-		totals = append(totals, fmt.Sprintf("sum(__v%d) AS __t%d", j, j))
-	}
-	pairSel := append([]string{colUnit}, keys...)
-	pairSel = append(pairSel, "count(*) AS "+colRows)
-	pairSel = append(pairSel, totals...)
+	sel := append([]string{colUnit}, keys...)
 	hashArgs := append([]string{colUnit}, keys...)
 	hashArgs = append(hashArgs, fmt.Sprintf("%d::UBIGINT", p.seed))
-	return fmt.Sprintf(`SELECT * FROM (
-  SELECT *, row_number() OVER (PARTITION BY %s ORDER BY hash(%s)) AS %s
-  FROM (SELECT %s FROM %s %s GROUP BY ALL)
-) WHERE %s <= %d`,
-		colUnit, strings.Join(hashArgs, ", "), colRank,
-		strings.Join(pairSel, ", "), viewClean, whereSQL,
-		colRank, out.MaxPartitionsPerUnit)
+	sel = append(sel, filter("count(*)")+" AS "+colRows)
+	for _, j := range p.outputMeasures(o) {
+		sel = append(sel, fmt.Sprintf("%s AS __t%d", filter(fmt.Sprintf("sum(__v%d)", j)), j))
+	}
+	from := viewClean
+	if o == 0 {
+		from = viewEvents
+		sel = append(sel,
+			"count(*) AS __all",
+			fmt.Sprintf("count(*) FILTER (WHERE %s) AS __rej", colBad),
+			fmt.Sprintf("count(*) FILTER (WHERE NOT %s AND NOT %s) AS __excl", colBad, colConsent))
+	}
+	// The hash is computed per pair, after grouping.
+	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT *, hash(%s) AS __h FROM (SELECT %s FROM %s GROUP BY ALL)",
+		pairsTable(o), strings.Join(hashArgs, ", "), strings.Join(sel, ", "), from)
+}
+
+// countsSQL sums the row counts folded into the first output's pairs.
+func countsSQL() string {
+	return fmt.Sprintf("SELECT coalesce(sum(__all), 0)::BIGINT, coalesce(sum(__rej), 0)::BIGINT, coalesce(sum(__excl), 0)::BIGINT FROM %s", pairsTable(0))
+}
+
+// boundedSQL is the query of output o's bounded (unit, partition) pairs: each
+// unit keeps at most L0 partitions, those with the smallest keyed hash, i.e.
+// a uniformly random choice per unit that nobody without the per-run seed can
+// predict. A unit keeps more than L0 partitions only if two of its partitions
+// had equal 64-bit hashes, which for a person with n partitions has
+// probability below n²/2^65.
+func (p *queryPlan) boundedSQL(o int) string {
+	out := p.job.Outputs[o]
+	where := []string{colRows + " > 0"}
+	for gi, g := range out.GroupBy {
+		if _, ok := out.PublicPartitions[g]; ok {
+			where = append(where, fmt.Sprintf("%s IN (SELECT v FROM %s)", p.formatKey(g, q(g)), publicTable(o, gi)))
+		}
+	}
+	cond := strings.Join(where, " AND ")
+	return fmt.Sprintf(`SELECT p.* FROM %s p JOIN (SELECT %s, list_max(min(__h, %d)) AS __tau FROM %s WHERE %s GROUP BY %s) t USING (%s)
+WHERE %s AND p.__h <= t.__tau`,
+		pairsTable(o), colUnit, out.MaxPartitionsPerUnit, pairsTable(o), cond, colUnit, colUnit, cond)
 }
 
 // outputMeasures are the measure indexes output o uses.
@@ -324,30 +374,35 @@ func (p *queryPlan) aggregateSQL(o int, bounded string) string {
 	keys := quoteAll(out.GroupBy)
 	sel := append([]string{}, keys...)
 	sel = append(sel, fmt.Sprintf("count(*)::BIGINT AS %s", privacy.UnitsColumn))
-	var zero []string // columns to coalesce with public partitions
-	zero = append(zero, privacy.UnitsColumn)
+	stats := []string{privacy.UnitsColumn}
 	for i, m := range out.Metrics {
 		col := func(stat string) string { return q(privacy.StatColumn(i, stat)) }
 		switch privacy.MetricKind(m.Type) {
 		case privacy.Count:
 			sel = append(sel, fmt.Sprintf("sum(least(%s, %d))::BIGINT AS %s", colRows, m.MaxPerUnit, col(privacy.StatN)))
-			zero = append(zero, privacy.StatColumn(i, privacy.StatN))
+			stats = append(stats, privacy.StatColumn(i, privacy.StatN))
 		case privacy.Sum:
 			sel = append(sel, fmt.Sprintf("coalesce(sum(%s), 0)::DOUBLE AS %s", p.clampSQL(m), col(privacy.StatSum)))
-			zero = append(zero, privacy.StatColumn(i, privacy.StatSum))
+			stats = append(stats, privacy.StatColumn(i, privacy.StatSum))
 		case privacy.Mean, privacy.Variance:
 			mid := fmtFloat(*m.Min + (*m.Max-*m.Min)/2)
 			sel = append(sel,
 				fmt.Sprintf("count(%s)::BIGINT AS %s", p.clampSQL(m), col(privacy.StatN)),
 				fmt.Sprintf("coalesce(sum(%s - %s), 0)::DOUBLE AS %s", p.clampSQL(m), mid, col(privacy.StatSum)))
-			zero = append(zero, privacy.StatColumn(i, privacy.StatN), privacy.StatColumn(i, privacy.StatSum))
+			stats = append(stats, privacy.StatColumn(i, privacy.StatN), privacy.StatColumn(i, privacy.StatSum))
 			if privacy.MetricKind(m.Type) == privacy.Variance {
 				sel = append(sel, fmt.Sprintf("coalesce(sum(power(%s - %s, 2)), 0)::DOUBLE AS %s", p.clampSQL(m), mid, col(privacy.StatSumSq)))
-				zero = append(zero, privacy.StatColumn(i, privacy.StatSumSq))
+				stats = append(stats, privacy.StatColumn(i, privacy.StatSumSq))
 			}
 		}
 	}
-	agg := fmt.Sprintf("SELECT %s FROM %s GROUP BY ALL", strings.Join(sel, ", "), bounded)
+	// Group natively, then format the keys of each partition as text.
+	formatted := make([]string, len(out.GroupBy))
+	for i, g := range out.GroupBy {
+		formatted[i] = fmt.Sprintf("%s AS %s", p.formatKey(g, q(g)), q(g))
+	}
+	agg := fmt.Sprintf("SELECT %s, %s FROM (SELECT %s FROM %s GROUP BY ALL)",
+		strings.Join(formatted, ", "), strings.Join(quoteAll(stats), ", "), strings.Join(sel, ", "), bounded)
 	if !p.allPublic(o) {
 		return agg + " ORDER BY " + orderBy(keys)
 	}
@@ -357,7 +412,7 @@ func (p *queryPlan) aggregateSQL(o int, bounded string) string {
 		cross = append(cross, fmt.Sprintf("(SELECT v AS %s FROM %s) p%d", q(g), publicTable(o, i), i))
 	}
 	outer := append([]string{}, prefixAll("k.", keys)...)
-	for _, z := range zero {
+	for _, z := range stats {
 		outer = append(outer, fmt.Sprintf("coalesce(a.%s, 0) AS %s", q(z), q(z)))
 	}
 	return fmt.Sprintf("SELECT %s FROM (SELECT * FROM %s) k LEFT JOIN (%s) a USING (%s) ORDER BY %s",
@@ -379,7 +434,10 @@ func (p *queryPlan) hasQuantiles(o int) bool {
 func (p *queryPlan) quantileSQL(o int, bounded string) string {
 	out := p.job.Outputs[o]
 	keys := quoteAll(out.GroupBy)
-	sel := append([]string{}, keys...)
+	var sel []string
+	for _, g := range out.GroupBy {
+		sel = append(sel, fmt.Sprintf("%s AS %s", p.formatKey(g, q(g)), q(g)))
+	}
 	for i, m := range out.Metrics {
 		if privacy.MetricKind(m.Type) == privacy.Quantiles {
 			sel = append(sel, fmt.Sprintf("%s AS %s", p.clampSQL(m), q(privacy.StatColumn(i, privacy.StatValue))))

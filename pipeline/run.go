@@ -243,7 +243,7 @@ func Run(ctx context.Context, job *Job, opts RunOptions) (res *RunResult, err er
 	report.Outputs = stats
 	step(StepReleased)
 
-	files, err := store(ctx, led, id, job, rel)
+	files, err := store(ctx, led, id, job, rel, report)
 	if err != nil {
 		return nil, fmt.Errorf("release %s (budget stays charged): %w", id, err)
 	}
@@ -277,10 +277,8 @@ func release(ctx context.Context, eng *engine.Engine, qp *queryPlan, plan *priva
 	}
 	for o, out := range job.Outputs {
 		outStart := time.Now()
-		for _, s := range qp.publicSQL(o) {
-			if err := eng.Exec(ctx, s); err != nil {
-				return nil, nil, fmt.Errorf("output %q: public partitions: %w", out.Name, err)
-			}
+		if err := prepareOutput(ctx, eng, qp, o); err != nil {
+			return nil, nil, err
 		}
 		bounded := "(" + qp.boundedSQL(o) + ")"
 		if qp.hasQuantiles(o) {
@@ -306,6 +304,9 @@ func release(ctx context.Context, eng *engine.Engine, qp *queryPlan, plan *priva
 		if err != nil {
 			return nil, nil, err
 		}
+		if err := eng.Exec(ctx, "DROP TABLE IF EXISTS "+pairsTable(o)); err != nil {
+			return nil, nil, err
+		}
 		log.Info("output released", "output", out.Name, "seconds", round(time.Since(outStart).Seconds()))
 	}
 	rel, err := r.Finish()
@@ -319,7 +320,7 @@ func release(ctx context.Context, eng *engine.Engine, qp *queryPlan, plan *priva
 const publishedList = "published-files.json"
 
 // store writes the release into the release store and marks it stored.
-func store(ctx context.Context, led *privacy.Ledger, id string, job *Job, rel *privacy.Release) ([]string, error) {
+func store(ctx context.Context, led *privacy.Ledger, id string, job *Job, rel *privacy.Release, report RunReport) ([]string, error) {
 	dir := led.StoreDir(id)
 	// A reserved release being recomputed may have left partial files.
 	if err := os.RemoveAll(dir); err != nil {
@@ -347,6 +348,10 @@ func store(ctx context.Context, led *privacy.Ledger, id string, job *Job, rel *p
 		return nil, err
 	}
 	if err := writeFileAtomic(filepath.Join(dir, publishedList), list); err != nil {
+		return nil, err
+	}
+	// Release report (report.go): part of the stored release, so written before MarkStored.
+	if err := writeReleaseReport(ctx, led, id, job, rel, report); err != nil {
 		return nil, err
 	}
 	if err := led.MarkStored(ctx, id); err != nil {
@@ -401,15 +406,17 @@ func prepareInput(ctx context.Context, eng *engine.Engine, qp *queryPlan) error 
 		f.Close()
 	}
 	// Which columns does the input have? Only names are read here.
-	rows, err := eng.QueryRows(ctx, fmt.Sprintf("SELECT column_name FROM (DESCRIBE SELECT * FROM %s)", qp.readerSQL()))
+	rows, err := eng.QueryRows(ctx, fmt.Sprintf("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM %s)", qp.readerSQL()))
 	if err != nil {
 		return &InputError{Reason: "cannot read the input's columns", Err: scrub(err)}
 	}
 	have := map[string]bool{}
+	qp.types = map[string]string{}
 	for _, r := range rows {
-		if s, ok := r[0].(string); ok {
-			have[s] = true
-		}
+		name, _ := r[0].(string)
+		typ, _ := r[1].(string)
+		have[name] = true
+		qp.types[name] = typ
 	}
 	var problems []Problem
 	for _, c := range job.InputColumns() {
@@ -433,10 +440,30 @@ func prepareInput(ctx context.Context, eng *engine.Engine, qp *queryPlan) error 
 	return nil
 }
 
-// countRows scans the input once for the row counts of the run report and the
+// prepareOutput creates output o's public-partition tables and its pairs
+// table, once.
+func prepareOutput(ctx context.Context, eng *engine.Engine, qp *queryPlan, o int) error {
+	if qp.prepared[o] {
+		return nil
+	}
+	stmts := append(qp.publicSQL(o), qp.pairsSQL(o))
+	for _, s := range stmts {
+		if err := eng.Exec(ctx, s); err != nil {
+			return &InputError{Reason: fmt.Sprintf("cannot read the input for output %q", qp.job.Outputs[o].Name), Err: scrub(err)}
+		}
+	}
+	qp.prepared[o] = true
+	return nil
+}
+
+// countRows reads the input once, into the first output's pairs, and counts
+// rows read, rejected and excluded by consent for the run report and the
 // reject check.
 func countRows(ctx context.Context, eng *engine.Engine, qp *queryPlan) (rowCounts, error) {
-	rows, err := eng.QueryRows(ctx, qp.countSQL())
+	if err := prepareOutput(ctx, eng, qp, 0); err != nil {
+		return rowCounts{}, err
+	}
+	rows, err := eng.QueryRows(ctx, countsSQL())
 	if err != nil {
 		return rowCounts{}, &InputError{Reason: "cannot read the input", Err: scrub(err)}
 	}

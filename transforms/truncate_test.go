@@ -60,3 +60,26 @@ func TestTruncateSQL(t *testing.T) {
 		})
 	}
 }
+
+// TestTruncateNativeMatchesSQL: formatting the native value gives exactly the
+// text SQL gives, for every unit and many inputs.
+func TestTruncateNativeMatchesSQL(t *testing.T) {
+	db := openDB(t)
+	db.SetMaxOpenConns(1)
+	for _, unit := range []string{UnitHour, UnitDay, UnitWeek, UnitMonth} {
+		tr, err := NewTruncate("t", "ts", unit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := "SELECT count(*) FROM (SELECT " + tr.SQL("ts") + " AS a, " + tr.FormatSQL(tr.NativeSQL("ts")) + " AS b FROM " +
+			"(SELECT (TIMESTAMP '2025-12-01 00:00:00' + INTERVAL (i * 7919) SECOND)::VARCHAR AS ts FROM range(20000) r(i) " +
+			"UNION ALL SELECT 'garbage' UNION ALL SELECT NULL UNION ALL SELECT '2026-03-29 01:30:00+02:00')) WHERE a IS DISTINCT FROM b"
+		var n int
+		if err := db.QueryRow(q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("%s: %d inputs where native+format differs from SQL", unit, n)
+		}
+	}
+}

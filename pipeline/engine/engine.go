@@ -72,6 +72,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		"SET enable_progress_bar = false",
 		"SET autoinstall_known_extensions = false",
 		"SET autoload_known_extensions = false",
+		"SET TimeZone = 'UTC'", // derived time columns are UTC
 	}
 	if opts.MemoryLimit != "" {
 		settings = append(settings, fmt.Sprintf("SET memory_limit = '%s'", opts.MemoryLimit))
