@@ -22,12 +22,13 @@ test: vet
 # release (same job, same input) without new noise or charge.
 demo: build
 	@mkdir -p $(DEMO)
-	@test -f $(DEMO)/events.parquet || $(BIN) gen --events 1000000 --users 50000 --seed 1 --out $(DEMO)/events.parquet
+	@test -f $(DEMO)/events.parquet || $(BIN) gen --events 1000000 --users 100000 --seed 1 --out $(DEMO)/events.parquet
 	@test -f $(LEDGER) || $(BIN) budget set web_events --epsilon 10 --delta 1e-4 --period none --ledger $(LEDGER)
 	$(BIN) plan configs/example.yaml
-	$(BIN) run configs/example.yaml
-	$(BIN) query --ledger $(LEDGER) "SELECT * FROM campaign_weekly ORDER BY people DESC LIMIT 15"
-	$(BIN) query --ledger $(LEDGER) "SELECT * FROM audience"
+	$(BIN) run -q configs/example.yaml
+	$(BIN) query --ledger $(LEDGER) --format table "SELECT * FROM campaign_weekly ORDER BY campaign, week LIMIT 12"
+	$(BIN) query --ledger $(LEDGER) --format table "SELECT * FROM campaign_value"
+	$(BIN) query --ledger $(LEDGER) --format table "SELECT * FROM audience WHERE region = 'europe'"
 
 clean:
 	rm -rf bin $(DEMO)
