@@ -26,6 +26,7 @@ type globals struct {
 	ledger    string // --ledger: overrides the job's ledger and PRIVAGG_LEDGER
 	logFormat string // --log-format: text | json
 	quiet     bool
+	verbose   bool
 	stdout    io.Writer
 	stderr    io.Writer
 	logger    *slog.Logger
@@ -45,15 +46,19 @@ func newRootCmd(stdout, stderr io.Writer) (*cobra.Command, *globals) {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// Progress (stage, rows read, rate) shows on a terminal; a
+			// scheduler gets warnings and errors only, unless it asks for
+			// JSON lines or --verbose.
+			level := slog.LevelInfo
+			if g.quiet || (!isTerminal(g.stderr) && !g.verbose && g.logFormat != "json") {
+				level = slog.LevelWarn
+			}
+			opts := &slog.HandlerOptions{Level: level}
 			switch g.logFormat {
 			case "text":
-				level := slog.LevelInfo
-				if g.quiet {
-					level = slog.LevelWarn
-				}
-				g.logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+				g.logger = slog.New(slog.NewTextHandler(g.stderr, opts))
 			case "json":
-				g.logger = slog.New(slog.NewJSONHandler(g.stderr, nil))
+				g.logger = slog.New(slog.NewJSONHandler(g.stderr, opts))
 			default:
 				return usageError{fmt.Errorf("--log-format: %q must be text or json", g.logFormat)}
 			}
@@ -66,6 +71,7 @@ func newRootCmd(stdout, stderr io.Writer) (*cobra.Command, *globals) {
 	root.PersistentFlags().StringVar(&g.ledger, "ledger", "", "ledger file (overrides the job's ledger: and PRIVAGG_LEDGER)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text | json")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "log warnings and errors only")
+	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log progress even when stderr is not a terminal")
 	for _, c := range commands {
 		root.AddCommand(c(g))
 	}
@@ -117,6 +123,16 @@ func isUsage(err error) bool {
 		}
 	}
 	return false
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

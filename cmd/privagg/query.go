@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -124,15 +123,6 @@ func queryFormat(format, out string, stdout io.Writer) (catalog.Format, error) {
 		return "", usageError{errors.New("--format parquet: requires --out FILE")}
 	}
 	return f, nil
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func queryTables(w io.Writer, tables []catalog.QueryTable) error {
