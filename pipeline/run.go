@@ -286,13 +286,13 @@ func release(ctx context.Context, eng *engine.Engine, qp *queryPlan, plan *priva
 			// so both reads see the same L0 choice and the input is scanned once.
 			tab := fmt.Sprintf("__bounded_%d", o)
 			if err := eng.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", tab, qp.boundedSQL(o))); err != nil {
-				return nil, nil, fmt.Errorf("output %q: bound contributions: %w", out.Name, err)
+				return nil, nil, fmt.Errorf("output %q: bound contributions: %w", out.Name, scrub(err))
 			}
 			bounded = tab
 		}
 		agg, err := eng.QueryArrow(ctx, qp.aggregateSQL(o, bounded))
 		if err != nil {
-			return nil, nil, fmt.Errorf("output %q: aggregate: %w", out.Name, err)
+			return nil, nil, fmt.Errorf("output %q: aggregate: %w", out.Name, scrub(err))
 		}
 		var qs privacy.QuantileSource
 		if qp.hasQuantiles(o) {
