@@ -380,8 +380,10 @@ func (r *ReleaseReport) view() reportView {
 func budgetBar(label string, own, total, spent, remaining privacy.Amount) budgetBarView {
 	t, s, o := total.Float64(), spent.Float64(), own.Float64()
 	scale := math.Max(t, s)
-	b := budgetBarView{Label: label, Total: total.String(), Spent: spent.String(), Remaining: remaining.String(),
-		Own: own.String(), SpentBefore: fmtNum(math.Max(s-o, 0)), Over: s > t}
+	// Amounts are exact decimals (1/15 has 25 digits); the page rounds them
+	// to 4 significant digits and report.json keeps them exact.
+	b := budgetBarView{Label: label, Total: fmtNum(t), Spent: fmtNum(s), Remaining: fmtNum(remaining.Float64()),
+		Own: fmtNum(o), SpentBefore: fmtNum(math.Max(s-o, 0)), Over: s > t}
 	if !(scale > 0) {
 		return b
 	}
@@ -422,8 +424,7 @@ func metricChart(m ReportMetric, countScale float64) metricView {
 		mv.Error = strings.Join(parts, "; ")
 	case m.Type == string(privacy.Quantiles):
 		if len(m.Components) > 0 {
-			mv.Quantile = "noise on the counts of the quantile tree, standard deviation " + fmtNum(m.Components[0].Scale) +
-				" per node; the error of a quantile depends on the data's spread"
+			mv.Quantile = "noise standard deviation " + fmtNum(m.Components[0].Scale) + " per node count of the quantile tree"
 		}
 		return mv
 	default:
@@ -487,6 +488,7 @@ func formatInt(n int64) string {
 
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"num":  fmtNum,
+	"amt":  func(a privacy.Amount) string { return fmtNum(a.Float64()) },
 	"int":  formatInt,
 	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"join": func(s []string) string { return strings.Join(s, ", ") },
@@ -555,7 +557,7 @@ section.internal table th { background: #f9dcd9; }
 </dl>
 
 <h2 id="budget">Privacy budget</h2>
-<p>This release spent <strong>epsilon {{.R.Budget.Epsilon}}</strong> and <strong>delta {{.R.Budget.Delta}}</strong> of the budget of dataset <strong>{{.R.Dataset}}</strong>{{with .R.Budget.Dataset}}{{if .PeriodStart}} for the period {{time .PeriodStart}} to {{time .PeriodEnd}}{{else}} (a lifetime budget){{end}}{{end}}. The charge is permanent: there are no refunds.</p>
+<p>This release spent <strong>epsilon {{amt .R.Budget.Epsilon}}</strong> and <strong>delta {{amt .R.Budget.Delta}}</strong> of the budget of dataset <strong>{{.R.Dataset}}</strong>{{with .R.Budget.Dataset}}{{if .PeriodStart}} for the period {{time .PeriodStart}} to {{time .PeriodEnd}}{{else}} (a lifetime budget){{end}}{{end}}. The charge is permanent: there are no refunds.</p>
 {{range .Bars}}<h3>{{.Label}}: {{.Spent}} spent of {{.Total}}, {{.Remaining}} remaining</h3>
 <svg width="560" height="30" viewBox="0 0 560 30" role="img" aria-label="{{.Label}} budget: {{.Spent}} spent of {{.Total}}, of which {{.Own}} by this release; {{.Remaining}} remaining">
 <rect x="0" y="0" width="560" height="22" fill="#e9edf1" stroke="#aab4be"/>
@@ -566,7 +568,7 @@ section.internal table th { background: #f9dcd9; }
 {{if .Over}}<p class="warn">More has been spent than the current budget allows (the budget was lowered after these spends).</p>{{end}}
 <p class="legend"><span><i class="sw" style="background:#8a96a3"></i>spent by earlier releases: {{.SpentBefore}}</span><span><i class="sw" style="background:#1f6feb"></i>this release: {{.Own}}</span><span><i class="sw" style="background:#9fd8ae"></i>remaining: {{.Remaining}}</span></p>
 {{end}}
-<p class="note">Budget status of the dataset when this release was stored, this release included.</p>
+<p class="note">Budget status of the dataset when this release was stored, this release included. Amounts are rounded to 4 significant digits here; report.json holds them exactly.</p>
 
 <h2 id="accuracy">Outputs and expected error</h2>
 <p class="note">Every released number carries differential-privacy noise. The bars show the expected error around the true value: the box is ±1 standard deviation of the noise, the whisker the 95% confidence half-width (the <code>_ci95</code> column of the table). Mean and variance are more precise in rows standing on more people. The values are the plan's (privagg plan); no data value is shown here.</p>
@@ -575,7 +577,7 @@ section.internal table th { background: #f9dcd9; }
 <table>
 <thead><tr><th>metric</th><th>type</th><th>mechanism</th><th>epsilon</th><th>delta</th><th>L0</th><th>Linf</th><th>expected error</th><th>error bars</th></tr></thead>
 <tbody>
-{{range .Metrics}}<tr><td><code>{{.M.Name}}</code></td><td>{{.M.Type}}</td><td>{{.M.Mechanism}}</td><td class="num">{{num .M.Epsilon}}</td><td class="num">{{num .M.Delta}}</td><td class="num">{{.M.L0}}</td><td class="num">{{if gt (len .M.Components) 1}}{{range $i, $c := .M.Components}}{{if $i}}<br/>{{end}}{{$c.Stat}}: {{num $c.LInf}}{{end}}{{else}}{{num .M.LInf}}{{end}}</td><td>{{if .Quantile}}{{.Quantile}}{{else}}{{.Error}}{{end}}</td><td>{{with .Chart}}<svg width="360" height="{{.Height}}" viewBox="0 0 360 {{.Height}}" role="img" aria-label="expected error">
+{{range .Metrics}}<tr><td><code>{{.M.Name}}</code></td><td>{{.M.Type}}</td><td>{{.M.Mechanism}}</td><td class="num">{{num .M.Epsilon}}</td><td class="num">{{num .M.Delta}}</td><td class="num">{{.M.L0}}</td><td class="num">{{if gt (len .M.Components) 1}}{{range $i, $c := .M.Components}}{{if $i}}<br/>{{end}}{{$c.Stat}}: {{num $c.LInf}}{{end}}{{else}}{{num .M.LInf}}{{end}}</td><td>{{if .Quantile}}{{.Quantile}}{{else}}{{.Error}}{{end}}</td><td>{{if .Quantile}}<span class="note">the error of a quantile depends on how spread out the data are</span>{{end}}{{with .Chart}}<svg width="360" height="{{.Height}}" viewBox="0 0 360 {{.Height}}" role="img" aria-label="expected error">
 <line x1="{{.Center}}" y1="0" x2="{{.Center}}" y2="{{.AxisY}}" stroke="#c5ccd3" stroke-dasharray="3 3"/>
 <line x1="{{.Left}}" y1="{{.AxisY}}" x2="{{.Right}}" y2="{{.AxisY}}" stroke="#8a96a3"/>
 <text x="{{.Left}}" y="{{add .AxisY 13}}" text-anchor="middle">-{{.AxisLabel}}</text>
