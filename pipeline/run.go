@@ -42,6 +42,32 @@ type RunOptions struct {
 	// Noise replaces the library noise (see privacy.ReleaserOptions.Noise).
 	// For tests only; the privagg command never sets it.
 	Noise noise.Noise
+	// Engine computes the release. Optional; nil means the embedded DuckDB
+	// engine. Another engine (e.g. Apache Beam) plugs in here and keeps the
+	// whole release protocol: ledger, store, publish, report.
+	Engine Engine
+}
+
+// Engine computes a job's release for Run. Run calls Prepare, then (after
+// the reject check and the budget reservation) Release, then Published once
+// the release is published, and Close in every case.
+type Engine interface {
+	// Prepare reads and checks the input and returns its row counts. It must
+	// draw no noise and need no budget.
+	Prepare(ctx context.Context) (InputCounts, error)
+	// Release computes the noisy tables under the reservation.
+	Release(ctx context.Context, plan *privacy.Plan, res *privacy.Reservation) (*privacy.Release, map[string]privacy.OutputStats, error)
+	// Published is called after the release is published (e.g. to move a
+	// staging file into place).
+	Published() error
+	Close() error
+}
+
+// InputCounts are the exact row counts of an input (internal, not private).
+type InputCounts struct {
+	Read     int64 // rows read, malformed ones included
+	Rejected int64 // malformed rows
+	Excluded int64 // well-formed rows of people without consent for the purpose
 }
 
 // RunResult describes a finished run.
@@ -165,58 +191,33 @@ func Run(ctx context.Context, job *Job, opts RunOptions) (res *RunResult, err er
 			return nil, err
 		}
 	}
-	var pseudo *pseudonymizer
-	if job.Staging != nil {
-		if pseudo, err = newPseudonymizer(job); err != nil {
+	computer := opts.Engine
+	if computer == nil {
+		if computer, err = newDuckDBEngine(job, opts, id, log); err != nil {
 			return nil, err
 		}
+	} else if job.Staging != nil {
+		return nil, &ConfigError{File: job.File, Problems: []Problem{{Key: "staging", Rule: "is written by the duckdb engine only; run the staging job with --engine duckdb"}}}
 	}
+	defer computer.Close()
 
-	qp, err := newQueryPlan(job, secretSeed())
-	if err != nil {
-		return nil, err
-	}
-	memLimit, tempDir := job.Privacy.MemoryLimit, job.Privacy.TempDir
-	if opts.MemoryLimit != "" {
-		memLimit = opts.MemoryLimit
-	}
-	if opts.TempDir != "" {
-		tempDir = opts.TempDir
-	}
-	eng, err := engine.Open(ctx, engine.Options{MemoryLimit: memLimit, TempDir: tempDir, Threads: job.Privacy.Threads})
-	if err != nil {
-		return nil, err
-	}
-	defer eng.Close()
-
-	if err := prepareInput(ctx, eng, qp); err != nil {
-		return nil, err
-	}
 	log.Info("reading input", "format", job.Input.Format)
 	scanStart := time.Now()
-	counts, err := countRows(ctx, eng, qp)
+	counts, err := computer.Prepare(ctx)
 	if err != nil {
 		return nil, err
 	}
-	report.RowsRead, report.RowsRejected, report.RowsExcludedByConsent = counts.read, counts.rejected, counts.excluded
+	report.RowsRead, report.RowsRejected, report.RowsExcludedByConsent = counts.Read, counts.Rejected, counts.Excluded
 	secs := time.Since(scanStart).Seconds()
-	log.Info("input scanned", "rows", counts.read, "seconds", round(secs), "rows_per_second", int64(float64(counts.read)/max(secs, 1e-9)))
-	if counts.read > 0 && float64(counts.rejected) > job.Input.MaxRejectFraction*float64(counts.read) {
+	log.Info("input scanned", "rows", counts.Read, "seconds", round(secs), "rows_per_second", int64(float64(counts.Read)/max(secs, 1e-9)))
+	if counts.Read > 0 && float64(counts.Rejected) > job.Input.MaxRejectFraction*float64(counts.Read) {
 		return nil, &InputError{
 			Reason:   fmt.Sprintf("malformed rows exceed input.max_reject_fraction %v", job.Input.MaxRejectFraction),
-			Read:     counts.read,
-			Rejected: counts.rejected,
+			Read:     counts.Read,
+			Rejected: counts.Rejected,
 		}
 	}
-
 	step(StepScanned)
-	var staging *stagedFile
-	if pseudo != nil {
-		if staging, err = writeStaging(ctx, eng, qp, pseudo, id); err != nil {
-			return nil, err
-		}
-		defer staging.discard()
-	}
 
 	reservation, err := led.Reserve(ctx, privacy.ReserveRequest{
 		ReleaseID: id,
@@ -235,7 +236,7 @@ func Run(ctx context.Context, job *Job, opts RunOptions) (res *RunResult, err er
 	log.Info("budget reserved", "release", id, "epsilon", plan.Total.Epsilon, "delta", plan.Total.Delta)
 	step(StepReserved)
 
-	rel, stats, err := release(ctx, eng, qp, plan, reservation, opts.Noise, log)
+	rel, stats, err := computer.Release(ctx, plan, reservation)
 	if err != nil {
 		return nil, fmt.Errorf("release %s (budget stays charged): %w", id, err)
 	}
@@ -256,10 +257,8 @@ func Run(ctx context.Context, job *Job, opts RunOptions) (res *RunResult, err er
 		return nil, fmt.Errorf("mark release %s published: %w", id, err)
 	}
 	step(StepMarked)
-	if staging != nil {
-		if err := staging.commit(); err != nil {
-			return nil, fmt.Errorf("staging: %w", err)
-		}
+	if err := computer.Published(); err != nil {
+		return nil, err
 	}
 	report.Status = "published"
 	log.Info("release published", "release", id, "dir", job.Output.Dir, "files", len(files))
@@ -639,3 +638,88 @@ func fileSHA256(path string) string {
 }
 
 func round(f float64) float64 { return float64(int64(f*1000)) / 1000 }
+
+// duckDBEngine is the embedded engine: DuckDB does the row-scale work.
+type duckDBEngine struct {
+	job     *Job
+	opts    RunOptions
+	id      string
+	log     *slog.Logger
+	eng     *engine.Engine
+	qp      *queryPlan
+	pseudo  *pseudonymizer
+	staging *stagedFile
+}
+
+var _ Engine = (*duckDBEngine)(nil)
+
+func newDuckDBEngine(job *Job, opts RunOptions, id string, log *slog.Logger) (*duckDBEngine, error) {
+	d := &duckDBEngine{job: job, opts: opts, id: id, log: log}
+	if job.Staging != nil {
+		// Check the key before reading any data.
+		var err error
+		if d.pseudo, err = newPseudonymizer(job); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func (d *duckDBEngine) Prepare(ctx context.Context) (InputCounts, error) {
+	qp, err := newQueryPlan(d.job, secretSeed())
+	if err != nil {
+		return InputCounts{}, err
+	}
+	memLimit, tempDir := d.job.Privacy.MemoryLimit, d.job.Privacy.TempDir
+	if d.opts.MemoryLimit != "" {
+		memLimit = d.opts.MemoryLimit
+	}
+	if d.opts.TempDir != "" {
+		tempDir = d.opts.TempDir
+	}
+	eng, err := engine.Open(ctx, engine.Options{MemoryLimit: memLimit, TempDir: tempDir, Threads: d.job.Privacy.Threads})
+	if err != nil {
+		return InputCounts{}, err
+	}
+	d.eng, d.qp = eng, qp
+	if err := prepareInput(ctx, eng, qp); err != nil {
+		return InputCounts{}, err
+	}
+	c, err := countRows(ctx, eng, qp)
+	if err != nil {
+		return InputCounts{}, err
+	}
+	counts := InputCounts{Read: c.read, Rejected: c.rejected, Excluded: c.excluded}
+	if d.pseudo != nil && !(c.read > 0 && float64(c.rejected) > d.job.Input.MaxRejectFraction*float64(c.read)) {
+		// Staging is written under a temp name now and moved into place only
+		// once the release is published.
+		if d.staging, err = writeStaging(ctx, eng, qp, d.pseudo, d.id); err != nil {
+			return counts, err
+		}
+	}
+	return counts, nil
+}
+
+func (d *duckDBEngine) Release(ctx context.Context, plan *privacy.Plan, res *privacy.Reservation) (*privacy.Release, map[string]privacy.OutputStats, error) {
+	return release(ctx, d.eng, d.qp, plan, res, d.opts.Noise, d.log)
+}
+
+func (d *duckDBEngine) Published() error {
+	if d.staging == nil {
+		return nil
+	}
+	if err := d.staging.commit(); err != nil {
+		return fmt.Errorf("staging: %w", err)
+	}
+	return nil
+}
+
+func (d *duckDBEngine) Close() error {
+	if d.staging != nil {
+		d.staging.discard()
+	}
+	if d.eng != nil {
+		return d.eng.Close()
+	}
+	return nil
+}

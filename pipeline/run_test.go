@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -388,4 +389,79 @@ ledger: privagg-ledger.duckdb
 	if res.Report.RowsExcludedByConsent != 4 {
 		t.Errorf("excluded by consent = %d, want 4", res.Report.RowsExcludedByConsent)
 	}
+}
+
+// TestStaging: with staging configured, a run writes a pseudonymous Parquet
+// copy of the consented, well-formed rows: the unit replaced by its HMAC
+// pseudonym, identifiers dropped, quasi-identifiers generalized, and
+// metadata saying it is not anonymous. Without the key the job fails with a
+// config error before reading data, and no staging file appears.
+func TestStaging(t *testing.T) {
+	stagingJob := goldenJob + `staging:
+  path: staging/events.parquet
+  pseudonym_key_env: PRIVAGG_TEST_STAGING_KEY
+`
+	t.Run("no key", func(t *testing.T) {
+		job := setupJob(t, stagingJob, eventsCSV, 10)
+		t.Setenv("PRIVAGG_TEST_STAGING_KEY", "")
+		_, err := Run(context.Background(), job, RunOptions{})
+		if !isConfig(err) || !strings.Contains(err.Error(), "staging.pseudonym_key_env") {
+			t.Fatalf("err = %v, want a config error naming staging.pseudonym_key_env", err)
+		}
+		if _, err := os.Stat(job.Staging.Path); !os.IsNotExist(err) {
+			t.Errorf("staging file exists after a failed run")
+		}
+	})
+	t.Run("written", func(t *testing.T) {
+		key := "0123456789abcdef-staging-test-key-XYZ"
+		t.Setenv("PRIVAGG_TEST_STAGING_KEY", key)
+		job := setupJob(t, stagingJob, eventsCSV, 10)
+		var logs bytes.Buffer
+		if _, err := Run(context.Background(), job, RunOptions{Logger: newTestLogger(&logs)}); err != nil {
+			t.Fatal(err)
+		}
+		eng, _ := openPlan(t, job, 1)
+		rows, err := eng.QueryRows(context.Background(), fmt.Sprintf(
+			"SELECT count(*)::BIGINT, count(DISTINCT user_id_pseudonym)::BIGINT, min(user_id_pseudonym), min(age_band) FROM read_parquet(%s)", lit(job.Staging.Path)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 13 rows: 1 without consent and 2 malformed are not staged.
+		if rows[0][0].(int64) != 10 || rows[0][1].(int64) != 4 {
+			t.Errorf("staged %v rows of %v people, want 10 rows of 4", rows[0][0], rows[0][1])
+		}
+		if p := rows[0][2].(string); !strings.HasPrefix(p, "v1:") || len(p) != 3+64 {
+			t.Errorf("pseudonym %q is not v1:<64 hex>", p)
+		}
+		cols, err := eng.QueryRows(context.Background(), fmt.Sprintf("SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet(%s))", lit(job.Staging.Path)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, c := range cols {
+			names = append(names, c[0].(string))
+		}
+		for _, forbidden := range []string{"email", "user_id", "age"} {
+			if slices.Contains(names, forbidden) {
+				t.Errorf("staging has column %q (columns %v)", forbidden, names)
+			}
+		}
+		meta, err := eng.QueryRows(context.Background(), fmt.Sprintf("SELECT decode(value) FROM parquet_kv_metadata(%s) WHERE decode(key) = 'privagg.note'", lit(job.Staging.Path)))
+		if err != nil || len(meta) != 1 || !strings.Contains(meta[0][0].(string), "NOT ANONYMOUS") {
+			t.Errorf("staging metadata note = %v, %v", meta, err)
+		}
+		data, _ := os.ReadFile(job.Staging.Path)
+		for _, s := range []string{"alice@example.com", "u1", key} {
+			if bytes.Contains(data, []byte(s)) {
+				t.Errorf("staging file contains %q", s)
+			}
+		}
+		if strings.Contains(logs.String(), key) {
+			t.Error("the pseudonym key appears in the logs")
+		}
+	})
+}
+
+func newTestLogger(w *bytes.Buffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
