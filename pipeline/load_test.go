@@ -545,25 +545,28 @@ func TestExampleJob(t *testing.T) {
 	}
 	p := job.Privacy
 	if job.Name != "campaign_weekly" || job.Dataset != "web_events" || job.Purpose != "marketing" ||
-		p.Epsilon != 1 || p.Delta != 1e-6 || p.K != 10 || p.MaxPartitionsPerUnit != 5 || len(job.Outputs) != 2 {
+		p.Epsilon != 1 || p.Delta != 1e-6 || p.K != 10 || p.MaxPartitionsPerUnit != 3 || len(job.Outputs) != 3 {
 		t.Errorf("example job = %+v", job)
 	}
+	// The example shows every metric type across its outputs.
 	types := map[string]bool{}
-	for _, m := range job.Outputs[0].Metrics {
-		types[m.Type] = true
+	for _, o := range job.Outputs {
+		for _, m := range o.Metrics {
+			types[m.Type] = true
+		}
 	}
 	if len(types) != 6 {
-		t.Errorf("outputs[0] has metric types %v, want all six", types)
+		t.Errorf("the example's metric types are %v, want all six", types)
 	}
-	if job.Outputs[0].PublicKeysOnly() || !job.Outputs[1].PublicKeysOnly() {
-		t.Error("want DP partition selection for outputs[0] and public keys for outputs[1]")
+	if job.Outputs[0].PublicKeysOnly() || job.Outputs[1].PublicKeysOnly() || !job.Outputs[2].PublicKeysOnly() {
+		t.Error("want DP partition selection for outputs[0] and [1] and public keys for outputs[2]")
 	}
-	for _, f := range []string{job.Columns["region"].Map.File, job.Outputs[1].PublicPartitions["region"].File} {
+	for _, f := range []string{job.Columns["region"].Map.File, job.Outputs[2].PublicPartitions["region"].File} {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("example references a missing file: %v", err)
 		}
 	}
-	want := []string{"age", "campaign", "channel", "consent_marketing", "country", "revenue", "ts", "user_id"}
+	want := []string{"age", "campaign", "consent_marketing", "country", "revenue", "ts", "user_id"}
 	if got := job.InputColumns(); !slices.Equal(got, want) {
 		t.Errorf("InputColumns = %v, want %v", got, want)
 	}
