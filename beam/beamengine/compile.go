@@ -1,0 +1,221 @@
+package beamengine
+
+import (
+	"database/sql"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	_ "github.com/duckdb/duckdb-go/v2" // the CSV sniffer, so both engines type CSV columns alike
+	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
+
+	"github.com/privagg/privagg/pipeline"
+	"github.com/privagg/privagg/privacy"
+	"github.com/privagg/privagg/transforms"
+)
+
+// compile turns a validated job and its plan into the Beam pipeline's parts.
+func compile(job *pipeline.Job, plan *privacy.Plan) (*compiled, error) {
+	c := &compiled{job: job, purpose: job.Purpose, noiseKind: pbeam.LaplaceNoise{}}
+	if plan.Spec.Noise == privacy.Gaussian {
+		c.noiseKind = pbeam.GaussianNoise{}
+	}
+	if _, err := localGlob(job.Input.Path); err != nil {
+		return nil, &pipeline.InputError{Reason: fmt.Sprintf("input.path %s matches no file", job.Input.Path)}
+	}
+	cols := job.InputColumns()
+	src, err := newSource(job.Input.Format, job.Input.Path, cols, job.Input.CSV.Delimiter, job.Input.CSV.Header == nil || *job.Input.CSV.Header)
+	if err != nil {
+		return nil, err
+	}
+	if src.Format == "csv" {
+		var problems []pipeline.Problem
+		for _, col := range cols {
+			if !slices.Contains(src.Header, col) {
+				problems = append(problems, pipeline.Problem{Key: "input.path", Value: job.Input.Path, Rule: fmt.Sprintf("has no column %q that the job uses", col)})
+			}
+		}
+		if len(problems) > 0 {
+			return nil, &pipeline.ConfigError{File: job.File, Problems: problems}
+		}
+	}
+	c.src = *src
+
+	var keys []string
+	for _, o := range job.Outputs {
+		for _, g := range o.GroupBy {
+			if !slices.Contains(keys, g) {
+				keys = append(keys, g)
+			}
+		}
+	}
+	slices.Sort(keys)
+	var measures []string
+	for _, o := range job.Outputs {
+		for _, m := range o.Metrics {
+			if m.Column != "" && !slices.Contains(measures, m.Column) {
+				measures = append(measures, m.Column)
+			}
+		}
+	}
+	c.ev = eventSpec{Columns: cols, ConsentColumn: job.Consent.Column, Keys: keys, Measures: measures, Derived: map[string]pipeline.DerivedColumn{}}
+	if job.PrivacyUnit != pipeline.RowUnit {
+		c.ev.Unit = job.PrivacyUnit
+	}
+	for _, k := range keys {
+		if dc, ok := job.Columns[k]; ok {
+			c.ev.Derived[k] = dc
+		}
+	}
+	if err := c.ev.setup(); err != nil { // validates the derived columns and map files now
+		return nil, &pipeline.ConfigError{File: job.File, Problems: []pipeline.Problem{{Key: "columns", Rule: err.Error()}}}
+	}
+	if t := job.Consent.Table; t != nil {
+		cs, err := newSource(formatOf(t.Path), t.Path, []string{t.Unit, t.Purpose, t.Granted, t.At}, ",", true)
+		if err != nil {
+			return nil, &pipeline.InputError{Reason: "cannot read consent.table", Err: err}
+		}
+		c.consent = cs
+	}
+
+	for o, out := range job.Outputs {
+		os := outSpec{Public: map[int][]string{}}
+		for _, g := range out.GroupBy {
+			os.KeyIdx = append(os.KeyIdx, slices.Index(keys, g))
+		}
+		for _, m := range out.Metrics {
+			os.Values = append(os.Values, slices.Index(measures, m.Column))
+		}
+		lists := make([][]string, len(out.GroupBy))
+		for gi, g := range out.GroupBy {
+			pp, ok := out.PublicPartitions[g]
+			if !ok {
+				continue
+			}
+			vals, err := publicValues(pp)
+			if err != nil {
+				return nil, &pipeline.ConfigError{File: job.File, Problems: []pipeline.Problem{{
+					Key: fmt.Sprintf("outputs[%d].public_partitions.%s", o, g), Value: pp.File, Rule: err.Error()}}}
+			}
+			os.Public[gi], lists[gi] = vals, vals
+		}
+		c.outs = append(c.outs, os)
+		var public []string
+		if plan.Outputs[o].Selection == nil {
+			public = crossProduct(lists)
+		}
+		c.public = append(c.public, public)
+	}
+	return c, nil
+}
+
+func formatOf(path string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".parquet":
+		return "parquet"
+	case ".json", ".jsonl", ".ndjson":
+		return "json"
+	}
+	return "csv"
+}
+
+// newSource describes how to read path. For local CSV files the header and
+// the column types come from DuckDB's sniffer, as in the embedded engine.
+func newSource(format, path string, cols []string, delim string, header bool) (*source, error) {
+	if format == "" {
+		format = formatOf(path)
+	}
+	if delim == "" {
+		delim = ","
+	}
+	s := &source{Format: format, Columns: cols, Delim: delim, HasHeader: header, Types: map[string]string{}}
+	if format != "csv" {
+		return s, nil
+	}
+	files, err := localGlob(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("csv input %s: the header must be readable from the driver (remote CSV is not supported; use Parquet or NDJSON)", path)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	q := fmt.Sprintf("DESCRIBE SELECT * FROM read_csv(%s, delim=%s, header=%t)",
+		transforms.QuoteString(files[0]), transforms.QuoteString(delim), header)
+	rows, err := db.Query(q)
+	if err != nil {
+		return nil, fmt.Errorf("sniff csv columns of %s: %w", files[0], err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, typ string
+		var null, key, def, extra sql.NullString
+		if err := rows.Scan(&name, &typ, &null, &key, &def, &extra); err != nil {
+			return nil, err
+		}
+		s.Header = append(s.Header, name)
+		s.Types[name] = typ
+	}
+	return s, rows.Err()
+}
+
+// publicValues reads a public list like the embedded engine: inline values,
+// or the first column of a CSV file with a header, trimmed, empty dropped,
+// distinct.
+func publicValues(pp pipeline.PublicPartitions) ([]string, error) {
+	vals := pp.Values
+	if pp.File != "" {
+		f, err := os.Open(pp.File)
+		if err != nil {
+			return nil, fmt.Errorf("cannot be read: %w", err)
+		}
+		defer f.Close()
+		r := csv.NewReader(f)
+		r.FieldsPerRecord = -1
+		for first := true; ; first = false {
+			rec, err := r.Read()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("is not a valid CSV file: %w", err)
+			}
+			if first || len(rec) == 0 {
+				continue
+			}
+			if v := strings.TrimSpace(rec[0]); v != "" {
+				vals = append(vals, v)
+			}
+		}
+	}
+	out := slices.Clone(vals)
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// crossProduct encodes every combination of the lists as a partition key.
+func crossProduct(lists [][]string) []string {
+	keys := [][]string{{}}
+	for _, l := range lists {
+		var next [][]string
+		for _, k := range keys {
+			for _, v := range l {
+				next = append(next, append(slices.Clone(k), v))
+			}
+		}
+		keys = next
+	}
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = partKey(k, make([]bool, len(k)))
+	}
+	return out
+}

@@ -1,0 +1,258 @@
+package beamengine
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/privagg/privagg/transforms"
+)
+
+// source says how to turn one input line or file into rows of the projected
+// columns. It is part of DoFns, so its fields are exported and serialize to
+// JSON for remote workers.
+type source struct {
+	Format    string            // csv | json | parquet
+	Columns   []string          // projected columns, in row order
+	Delim     string            // csv
+	Header    []string          // csv: column names of the files (from the first file's header)
+	HasHeader bool              // csv: every file starts with a header line
+	Types     map[string]string // csv: DuckDB's sniffed type per column (BIGINT, DOUBLE, ...); missing = text
+}
+
+// errBadRow marks a line that cannot be parsed (wrong column count,
+// malformed JSON); it is counted as rejected, like DuckDB's ignore_errors.
+var errBadRow = errors.New("malformed row")
+
+// headerLine reports whether line is a CSV header line to skip.
+func (s *source) headerLine(line string) bool {
+	if !s.HasHeader {
+		return false
+	}
+	rec, err := s.splitCSV(line)
+	if err != nil || len(rec) != len(s.Header) {
+		return false
+	}
+	for i := range rec {
+		if strings.TrimSpace(rec[i]) != s.Header[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *source) splitCSV(line string) ([]string, error) {
+	r := csv.NewReader(strings.NewReader(line))
+	if s.Delim != "" {
+		r.Comma = []rune(s.Delim)[0]
+	}
+	r.FieldsPerRecord = -1
+	r.LazyQuotes = true
+	return r.Read()
+}
+
+// parseLine parses one CSV or NDJSON line into the projected columns. skip
+// is true for blank and header lines.
+func (s *source) parseLine(line string) (vals []transforms.Value, skip bool, err error) {
+	if strings.TrimSpace(line) == "" {
+		return nil, true, nil
+	}
+	switch s.Format {
+	case "csv":
+		if s.headerLine(line) {
+			return nil, true, nil
+		}
+		rec, err := s.splitCSV(line)
+		if err != nil || len(rec) != len(s.Header) {
+			return nil, false, errBadRow
+		}
+		vals = make([]transforms.Value, len(s.Columns))
+		for i, c := range s.Columns {
+			idx := indexOf(s.Header, c)
+			if idx < 0 {
+				continue // NULL
+			}
+			v, ok := csvValue(rec[idx], s.Types[c])
+			if !ok {
+				return nil, false, errBadRow // DuckDB rejects a value that does not fit the sniffed type
+			}
+			vals[i] = v
+		}
+		return vals, false, nil
+	case "json":
+		d := json.NewDecoder(strings.NewReader(line))
+		d.UseNumber()
+		var obj map[string]any
+		if err := d.Decode(&obj); err != nil {
+			return nil, false, errBadRow
+		}
+		vals = make([]transforms.Value, len(s.Columns))
+		for i, c := range s.Columns {
+			vals[i] = jsonValue(obj[c])
+		}
+		return vals, false, nil
+	}
+	return nil, false, fmt.Errorf("input format %q is not read line by line", s.Format)
+}
+
+// csvValue types a CSV field like DuckDB's reader with the sniffed type: an
+// empty field is NULL; BIGINT and DOUBLE fields must parse.
+func csvValue(f, typ string) (transforms.Value, bool) {
+	if f == "" {
+		return transforms.Value{}, true
+	}
+	switch typ {
+	case "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER":
+		n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+		if err != nil {
+			return transforms.Value{}, false
+		}
+		return transforms.Value{Kind: transforms.KindInt, I: n}, true
+	case "DOUBLE", "FLOAT":
+		x, ok := transforms.ParseDouble(f)
+		if !ok {
+			return transforms.Value{}, false
+		}
+		return transforms.Value{Kind: transforms.KindFloat, F: x}, true
+	case "BOOLEAN":
+		b, ok := transforms.ParseBool(strings.TrimSpace(f))
+		if !ok {
+			return transforms.Value{}, false
+		}
+		return transforms.Value{Kind: transforms.KindBool, B: b}, true
+	}
+	return transforms.Value{Kind: transforms.KindText, S: f}, true
+}
+
+func jsonValue(v any) transforms.Value {
+	switch x := v.(type) {
+	case nil:
+		return transforms.Value{}
+	case string:
+		return transforms.Value{Kind: transforms.KindText, S: x}
+	case bool:
+		return transforms.Value{Kind: transforms.KindBool, B: x}
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return transforms.Value{Kind: transforms.KindInt, I: n}
+		}
+		f, _ := x.Float64()
+		return transforms.Value{Kind: transforms.KindFloat, F: f}
+	default:
+		b, _ := json.Marshal(x)
+		return transforms.Value{Kind: transforms.KindText, S: string(b)}
+	}
+}
+
+// parquetRows reads the projected columns of one Parquet file and calls fn
+// per row. A projected column the file lacks reads as NULL.
+func (s *source) parquetRows(ctx context.Context, r io.ReadCloser, fn func([]transforms.Value) error) error {
+	data, err := io.ReadAll(r)
+	r.Close()
+	if err != nil {
+		return err
+	}
+	pf, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("open parquet: %w", err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 64 << 10}, memory.DefaultAllocator)
+	if err != nil {
+		return fmt.Errorf("open parquet: %w", err)
+	}
+	schema, err := fr.Schema()
+	if err != nil {
+		return fmt.Errorf("parquet schema: %w", err)
+	}
+	var leaves []int
+	pos := make([]int, len(s.Columns)) // projected column -> field index in the read record, or -1
+	for i, c := range s.Columns {
+		pos[i] = -1
+		if idx := schema.FieldIndices(c); len(idx) == 1 {
+			pos[i] = len(leaves)
+			leaves = append(leaves, pf.MetaData().Schema.ColumnIndexByName(c))
+		}
+	}
+	rr, err := fr.GetRecordReader(ctx, leaves, nil)
+	if err != nil {
+		return fmt.Errorf("read parquet: %w", err)
+	}
+	defer rr.Release()
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		for row := 0; row < int(rec.NumRows()); row++ {
+			vals := make([]transforms.Value, len(s.Columns))
+			for i, p := range pos {
+				if p >= 0 {
+					vals[i] = arrowValue(rec.Column(p), row)
+				}
+			}
+			if err := fn(vals); err != nil {
+				return err
+			}
+		}
+	}
+	return rr.Err()
+}
+
+// arrowValue converts one Arrow cell; types privagg does not group or
+// measure by read as their text form.
+func arrowValue(col arrow.Array, row int) transforms.Value {
+	if col.IsNull(row) {
+		return transforms.Value{}
+	}
+	switch a := col.(type) {
+	case *array.String:
+		return transforms.Value{Kind: transforms.KindText, S: a.Value(row)}
+	case *array.LargeString:
+		return transforms.Value{Kind: transforms.KindText, S: a.Value(row)}
+	case *array.Int64:
+		return transforms.Value{Kind: transforms.KindInt, I: a.Value(row)}
+	case *array.Int32:
+		return transforms.Value{Kind: transforms.KindInt, I: int64(a.Value(row))}
+	case *array.Int16:
+		return transforms.Value{Kind: transforms.KindInt, I: int64(a.Value(row))}
+	case *array.Int8:
+		return transforms.Value{Kind: transforms.KindInt, I: int64(a.Value(row))}
+	case *array.Float64:
+		return transforms.Value{Kind: transforms.KindFloat, F: a.Value(row)}
+	case *array.Float32:
+		return transforms.Value{Kind: transforms.KindFloat, F: float64(a.Value(row))}
+	case *array.Boolean:
+		return transforms.Value{Kind: transforms.KindBool, B: a.Value(row)}
+	case *array.Timestamp:
+		unit := a.DataType().(*arrow.TimestampType).Unit
+		return transforms.Value{Kind: transforms.KindTime, T: a.Value(row).ToTime(unit)}
+	case *array.Date32:
+		return transforms.Value{Kind: transforms.KindTime, T: a.Value(row).ToTime()}
+	case *array.Date64:
+		return transforms.Value{Kind: transforms.KindTime, T: a.Value(row).ToTime()}
+	}
+	return transforms.Value{Kind: transforms.KindText, S: col.ValueStr(row)}
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// unixNanos is the serializable form of a consent timestamp.
+func unixNanos(t time.Time) int64 { return t.UnixNano() }

@@ -1,0 +1,51 @@
+package beamengine
+
+import (
+	"context"
+	"reflect"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/fileio"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/gcs"   // gs:// inputs and results
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local" // local files
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct" // the default runner
+)
+
+// Registration lets remote workers (Dataflow, Flink, Spark) find the DoFns
+// and types by name and run them without reflection.
+func init() {
+	beam.RegisterType(reflect.TypeOf((*event)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*orow)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*pv)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*consentRec)(nil)).Elem())
+
+	register.DoFn2x0[string, func(event)](&eventLineFn{})
+	register.DoFn3x1[context.Context, fileio.ReadableFile, func(event), error](&eventFileFn{})
+	register.DoFn2x0[string, func(string, consentRec)](&consentLineFn{})
+	register.DoFn3x1[context.Context, fileio.ReadableFile, func(string, consentRec), error](&consentFileFn{})
+	register.Combiner1[consentRec](&latestConsentFn{})
+	register.Function4x0(applyConsentFn)
+	register.Function1x2(keyByUnit)
+	register.DoFn2x0[event, func(orow)](&outputRowsFn{})
+	register.Function1x2(unitPart)
+	register.DoFn2x0[orow, func(string, pv)](&metricValueFn{})
+	register.DoFn2x0[orow, func(string, float64)](&unitTotalFn{})
+	register.Function2x1(sumFloat)
+	register.DoFn3x0[string, float64, func(string, pv)](&totalFn{})
+	register.Function1x1(pvPart)
+	register.Function1x2(pvKV)
+	register.DoFn2x2[string, int64, string, error](&fmtIntFn{})
+	register.DoFn2x2[string, float64, string, error](&fmtFloatFn{})
+	register.DoFn2x2[string, []float64, string, error](&fmtFloatsFn{})
+	register.Function2x0(statusTag)
+	register.Function2x1(formatCount)
+	register.Emitter1[event]()
+	register.Emitter1[orow]()
+	register.Emitter1[string]()
+	register.Emitter2[string, pv]()
+	register.Emitter2[string, float64]()
+	register.Emitter2[string, consentRec]()
+	register.Iter1[event]()
+	register.Iter1[consentRec]()
+}
