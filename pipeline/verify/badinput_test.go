@@ -145,4 +145,3 @@ func TestVerifyBadInput(t *testing.T) {
 		t.Error(err)
 	}
 }
-
