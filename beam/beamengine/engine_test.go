@@ -223,8 +223,9 @@ func TestEnginesAgreeWithoutNoise(t *testing.T) {
 // relative standard deviation of sqrt((κ-1)/n) = sqrt(5/2000) = 0.05 (κ = 6);
 // the test accepts [0.7, 1.3] × 2, a 6σ band: a false failure is rarer than
 // 1e-6 even with the heavy tail (Chebyshev on the fourth moment bounds it
-// below 3%; the normal approximation at n = 2000 gives ~1e-9). A mechanism
-// with the wrong sensitivity (L0 = 2 ignored: variance 8) fails it.
+// below 3%; the normal approximation at n = 2000 gives ~1e-9). Noise off
+// by the factor a sensitivity mistake gives (scale x2: variance 8; x0.5:
+// variance 0.5) fails it; so does a 30% error in scale (variance x1.69).
 func TestNoiseScale(t *testing.T) {
 	const parts, per = 2000, 10
 	var keys, events strings.Builder
