@@ -213,6 +213,8 @@ func (h *auditHarness) trial() released {
 	h.t.Helper()
 	ctx := context.Background()
 	h.qp.seed = secretSeed()
+	// A fresh Run has no pairs table yet: release() builds it with this seed.
+	clear(h.qp.prepared)
 	if h.selectByThreshold > 0 {
 		return h.thresholdTrial(ctx)
 	}
@@ -254,10 +256,11 @@ func (h *auditHarness) trial() released {
 // aggregates runs the production bounding and aggregate SQL of output o.
 func (h *auditHarness) aggregates(ctx context.Context, o int) []arrow.RecordBatch {
 	h.t.Helper()
-	for _, s := range h.qp.publicSQL(o) {
-		if err := h.eng.Exec(ctx, s); err != nil {
-			h.t.Fatal(err)
-		}
+	// As in release(): the output's tables (built with the current seed),
+	// then the aggregate query.
+	delete(h.qp.prepared, o)
+	if err := prepareOutput(ctx, h.eng, h.qp, o); err != nil {
+		h.t.Fatal(err)
 	}
 	rr, err := h.eng.QueryArrow(ctx, h.qp.aggregateSQL(o, "("+h.qp.boundedSQL(o)+")"))
 	if err != nil {
@@ -496,9 +499,9 @@ func reportAudit(t *testing.T, section, path string, wantExceeded bool, results 
 }
 
 const (
-	releasePath = "release step of pipeline.Run: bounding + aggregate SQL each trial, privacy.Releaser, library noise"
-	cachedPath  = "privacy.Releaser with library noise on the production aggregate batch (seed-independent, checked)"
-	runPath     = "pipeline.Run end to end (CSV in, published CSV out, ledger charge per run)"
+	releasePath = "release(): SQL bounding+aggregates each trial, Releaser, library noise"
+	cachedPath  = "Releaser + library noise on the production aggregate batch"
+	runPath     = "pipeline.Run end to end"
 )
 
 // TestVerifyAuditMetrics audits count, count_units, sum and mean with
@@ -521,7 +524,7 @@ func TestVerifyAuditMetrics(t *testing.T) {
 // one partition more than L0: every D2 trial re-runs the bounding SQL with a
 // fresh secret seed.
 func TestVerifyAuditL0(t *testing.T) {
-	n := verify.Size(600, 10000)
+	n := verify.Size(600, 5000)
 	kinds := []privacy.NoiseKind{privacy.Laplace}
 	if verify.Full() {
 		kinds = append(kinds, privacy.Gaussian)
@@ -557,7 +560,7 @@ func TestVerifyAuditSelection(t *testing.T) {
 // shows the end-to-end path gives the same kind of output the faster audits
 // test, with a valid (if loose) bound.
 func TestVerifyAuditRun(t *testing.T) {
-	n := verify.Size(5, 300)
+	n := verify.Size(5, 100)
 	job := auditL0Job(privacy.Laplace)
 	jd, jd2 := setupJob(t, job, auditEvents(), 1e6), setupJob(t, job, auditEvents("p1", "p2", "p3"), 1e6)
 	plan, err := privacy.NewPlan(jd.PrivacySpec())
@@ -666,7 +669,7 @@ func TestVerifyAuditPower(t *testing.T) {
 	t.Run("L0 not enforced", func(t *testing.T) {
 		l0 := auditL0Job(privacy.Laplace)
 		d, d2 := newAuditHarness(t, l0, auditEvents(), withoutL0(), withCachedAggregates()), newAuditHarness(t, l0, auditEvents("p1", "p2", "p3"), withoutL0())
-		res := runAudit(t, d, d2, verify.Size(1000, 10000), []auditEvent{l0Event(d.plan)})
+		res := runAudit(t, d, d2, verify.Size(1000, 5000), []auditEvent{l0Event(d.plan)})
 		reportAudit(t, "power", "bounding SQL without the L0 limit", true, res)
 	})
 	t.Run("k without DP selection", func(t *testing.T) {
@@ -678,4 +681,3 @@ func TestVerifyAuditPower(t *testing.T) {
 		reportAudit(t, "power", "k threshold on the true count, no DP selection", true, res)
 	})
 }
-

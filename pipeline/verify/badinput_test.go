@@ -141,7 +141,7 @@ func TestVerifyBadInput(t *testing.T) {
 			t.Fatalf("exit code %d (err %v), want %d", got, err, pipeline.ExitInput)
 		}
 	})
-	if err := Write(Record{Section: "bad-input", Check: "malformed CSV/JSON/Parquet corpus through pipeline.Run", Path: "pipeline.Run", Trials: tried, Pass: !t.Failed()}); err != nil {
+	if err := Write(Record{Section: "bad-input", Check: "malformed CSV/JSON/Parquet corpus, exit codes, counts", Path: "pipeline.Run", Trials: tried, Pass: !t.Failed()}); err != nil {
 		t.Error(err)
 	}
 }

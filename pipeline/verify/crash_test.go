@@ -128,7 +128,7 @@ func TestVerifyCrashSoak(t *testing.T) {
 	}
 	leakScan(t, job, nil, []string{"uid-000001-soak", "s1.soak@example.com", "+1-555-900001", "198.51.100.1,"})
 	t.Logf("killed in state: %v", stats)
-	if err := Write(Record{Section: "crash", Check: "kill -9 of run at random moments, then checks and re-run", Path: "test binary re-exec'd as run (pipeline.Run)",
+	if err := Write(Record{Section: "crash", Check: "kill -9 at random moments, checks, re-run", Path: "re-exec'd test binary as run",
 		Trials: kills, Pass: !t.Failed(), Note: fmt.Sprintf("ledger state at kill: %v", stats)}); err != nil {
 		t.Error(err)
 	}

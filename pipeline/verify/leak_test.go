@@ -51,7 +51,7 @@ func TestVerifyLeakScanWithStaging(t *testing.T) {
 		t.Error("no log lines were captured: the scan would prove nothing")
 	}
 	t.Logf("scanned %d files and %d log bytes for %d secrets", files, logs.Len(), len(secrets))
-	if err := Write(Record{Section: "leak", Check: "output.dir, store, run reports, logs vs identifiers, pseudonyms and key (staging run)",
+	if err := Write(Record{Section: "leak", Check: "ids, pseudonyms, key in files + logs (staging run)",
 		Path: "pipeline.Run", Trials: files, Pass: !t.Failed()}); err != nil {
 		t.Error(err)
 	}
