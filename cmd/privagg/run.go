@@ -16,6 +16,7 @@ func init() { register(newRunCmd) }
 
 func newRunCmd(g *globals) *cobra.Command {
 	var opts pipeline.RunOptions
+	var ef *engineFlags
 	cmd := &cobra.Command{
 		Use:   "run JOB.yaml",
 		Short: "Run a job: read, bound, aggregate, add noise, publish aggregate-only tables",
@@ -25,6 +26,9 @@ at no cost. Exit codes: 0 ok, 1 runtime failure, 2 config or usage,
 3 budget refused, 4 input rejected.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if ef.external() {
+				return ef.run(cmd.Context(), g, args[0], opts)
+			}
 			job, err := pipeline.LoadJob(args[0])
 			if err != nil {
 				return err
@@ -54,5 +58,6 @@ at no cost. Exit codes: 0 ok, 1 runtime failure, 2 config or usage,
 	f.StringVar(&opts.ReleaseID, "release-id", "", "release id (default: fingerprint of the job file and input files)")
 	f.StringVar(&opts.MemoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (overrides privacy.memory_limit)")
 	f.StringVar(&opts.TempDir, "temp-dir", "", "DuckDB spill folder (overrides privacy.temp_dir)")
+	ef = addEngineFlags(cmd)
 	return cmd
 }
