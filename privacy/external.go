@@ -164,10 +164,7 @@ func (r *Releaser) finishNoised(mp MetricPlan, m NoisedMetric, cols *outputColum
 		cols.flts[ms.Name] = append(cols.flts[ms.Name], mean)
 		cols.flts[ms.Name+"_ci95"] = append(cols.flts[ms.Name+"_ci95"], half)
 	case Variance:
-		den := math.Max(float64(m.N), 1)
-		mean := m.Sum / den
-		half := (ms.Max - ms.Min) / 2
-		cols.flts[ms.Name] = append(cols.flts[ms.Name], clamp(m.SumSq/den-mean*mean, 0, half*half))
+		cols.flts[ms.Name] = append(cols.flts[ms.Name], varianceFromNoisy(m.N, m.Sum, m.SumSq, ms))
 	case Quantiles:
 		if len(m.Quantiles) != len(ms.Ranks) {
 			return fmt.Errorf("has %d quantiles, want %d", len(m.Quantiles), len(ms.Ranks))
@@ -182,9 +179,11 @@ func (r *Releaser) finishNoised(mp MetricPlan, m NoisedMetric, cols *outputColum
 	return nil
 }
 
-// meanFromNoisy is the post-processing of Releaser.noisyMean: the clamped
-// mean of the noisy parts and the half-width of its 95% interval, combined
-// like dpagg.BoundedMean.ComputeConfidenceInterval.
+// meanFromNoisy is the post-processing of a mean, shared by Releaser.noisyMean
+// and external engines: the clamped mean of the noisy count and the noisy sum
+// of totals minus the midpoint, and the half-width of its 95% interval,
+// combined like dpagg.BoundedMean.ComputeConfidenceInterval (1 - Alpha =
+// (1 - alphaNum) * (1 - alphaDen), alphaNum = Alpha/2).
 func (r *Releaser) meanFromNoisy(noisyN int64, noisyS float64, mp MetricPlan) (float64, float64, error) {
 	ms := mp.Spec
 	cn, cs := mp.Components[0], mp.Components[1]
@@ -215,4 +214,15 @@ func (r *Releaser) meanFromNoisy(noisyN int64, noisyS float64, mp MetricPlan) (f
 	}
 	lo, hi = clamp(lo+mid, ms.Min, ms.Max), clamp(hi+mid, ms.Min, ms.Max)
 	return mean, (hi - lo) / 2, nil
+}
+
+// varianceFromNoisy is the post-processing of a variance, shared by
+// Releaser.noisyVariance and external engines, as in dpagg.BoundedVariance:
+// from the noisy count and the noisy sums of totals minus the midpoint and of
+// their squares, clamped to [0, ((max-min)/2)²].
+func varianceFromNoisy(noisyN int64, noisyS, noisySq float64, ms MetricSpec) float64 {
+	den := math.Max(float64(noisyN), 1)
+	mean := noisyS / den
+	half := (ms.Max - ms.Min) / 2
+	return clamp(noisySq/den-mean*mean, 0, half*half)
 }

@@ -308,9 +308,9 @@ func (r *Releaser) noisyFloat(x float64, c Component) (float64, float64, error) 
 
 // noisyMean follows dpagg.BoundedMean: a noisy count and a noisy normalized
 // sum, each with half the metric's budget; its confidence interval combines
-// the two intervals like BoundedMean.ComputeConfidenceInterval.
+// the two intervals like BoundedMean.ComputeConfidenceInterval (meanFromNoisy,
+// shared with external engines).
 func (r *Releaser) noisyMean(rec arrow.RecordBatch, in *aggBinding, i, row int, mp MetricPlan) (float64, float64, error) {
-	ms := mp.Spec
 	n, err := int64At(rec, in.stat[i][StatN], row)
 	if err != nil {
 		return 0, 0, err
@@ -328,35 +328,7 @@ func (r *Releaser) noisyMean(rec arrow.RecordBatch, in *aggBinding, i, row int, 
 	if err != nil {
 		return 0, 0, err
 	}
-	mid := ms.Min + (ms.Max-ms.Min)/2
-	den := math.Max(float64(noisyN), 1)
-	mean := clamp(mid+noisyS/den, ms.Min, ms.Max)
-
-	// 1 - Alpha = (1 - alphaNum) * (1 - alphaDen), alphaNum = Alpha/2.
-	alphaNum := Alpha / 2
-	alphaDen := (Alpha - alphaNum) / (1 - alphaNum)
-	ciN, err := r.nz.ComputeConfidenceIntervalFloat64(noisyS, cs.L0, cs.LInf, cs.Share.Epsilon, cs.Share.Delta, alphaNum)
-	if err != nil {
-		return 0, 0, err
-	}
-	ciD, err := r.nz.ComputeConfidenceIntervalInt64(noisyN, cn.L0, int64(cn.LInf), cn.Share.Epsilon, cn.Share.Delta, alphaDen)
-	if err != nil {
-		return 0, 0, err
-	}
-	dLo, dHi := math.Max(ciD.LowerBound, 1), math.Max(ciD.UpperBound, 1)
-	var lo, hi float64
-	if ciN.LowerBound >= 0 {
-		lo = ciN.LowerBound / dHi
-	} else {
-		lo = ciN.LowerBound / dLo
-	}
-	if ciN.UpperBound >= 0 {
-		hi = ciN.UpperBound / dLo
-	} else {
-		hi = ciN.UpperBound / dHi
-	}
-	lo, hi = clamp(lo+mid, ms.Min, ms.Max), clamp(hi+mid, ms.Min, ms.Max)
-	return mean, (hi - lo) / 2, nil
+	return r.meanFromNoisy(noisyN, noisyS, mp)
 }
 
 // noisyVariance follows dpagg.BoundedVariance: noisy count, normalized sum and
@@ -388,10 +360,7 @@ func (r *Releaser) noisyVariance(rec arrow.RecordBatch, in *aggBinding, i, row i
 	if err != nil {
 		return 0, err
 	}
-	den := math.Max(float64(noisyN), 1)
-	mean := noisyS / den
-	half := (ms.Max - ms.Min) / 2
-	return clamp(noisyQ/den-mean*mean, 0, half*half), nil
+	return varianceFromNoisy(noisyN, noisyS, noisyQ, ms), nil
 }
 
 // quantiles merge-joins the sorted quantile stream with the released keys and
