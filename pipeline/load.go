@@ -244,8 +244,16 @@ func parentKey(k string) string {
 // that holds an unknown key, which would leave e.g. consent.table nil and make
 // validation report it missing; so the job comes from a pass without it, and
 // a second pass with ErrorUnused, into a throwaway Job, names the unknown keys.
-func (c *checker) decode(tree map[string]any) *Job {
-	job := &Job{}
+func (c *checker) decode(tree map[string]any) (job *Job) {
+	job = &Job{}
+	tree = c.stringKeys(tree, "").(map[string]any)
+	// The decoder must never panic on input; if a corner of mapstructure
+	// does, report it as a problem of the file rather than crash.
+	defer func() {
+		if r := recover(); r != nil {
+			c.add("yaml", nil, "cannot be decoded: %v", r)
+		}
+	}()
 	var ps []Problem
 	for _, strict := range []bool{false, true} {
 		result := job
@@ -272,6 +280,44 @@ func (c *checker) decode(tree map[string]any) *Job {
 		c.failed[p.Key] = true
 	}
 	return job
+}
+
+// stringKeys returns v with every map key a string. YAML allows other keys
+// ({0: x}, {true: y}); job files use only names, so such a key is a problem,
+// reported with its path, and kept as its text so decoding can go on.
+func (c *checker) stringKeys(v any, path string) any {
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	switch m := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(m))
+		for k, x := range m {
+			out[k] = c.stringKeys(x, join(k))
+		}
+		return out
+	case map[any]any:
+		out := make(map[string]any, len(m))
+		for k, x := range m {
+			ks, ok := k.(string)
+			if !ok {
+				ks = fmt.Sprint(k)
+				c.add(join(ks), nil, "keys must be names, not %T values", k)
+			}
+			out[ks] = c.stringKeys(x, join(ks))
+		}
+		return out
+	case []any:
+		out := make([]any, len(m))
+		for i, x := range m {
+			out[i] = c.stringKeys(x, fmt.Sprintf("%s[%d]", path, i))
+		}
+		return out
+	}
+	return v
 }
 
 var mapKeyInName = regexp.MustCompile(`(columns|public_partitions)\[([^\]]*)\]`)
