@@ -279,23 +279,15 @@ func release(ctx context.Context, eng *engine.Engine, qp *queryPlan, plan *priva
 		if err := prepareOutput(ctx, eng, qp, o); err != nil {
 			return nil, nil, err
 		}
-		bounded := "(" + qp.boundedSQL(o) + ")"
-		if qp.hasQuantiles(o) {
-			// Quantiles read the bounded rows a second time: materialize them
-			// so both reads see the same L0 choice and the input is scanned once.
-			tab := fmt.Sprintf("__bounded_%d", o)
-			if err := eng.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", tab, qp.boundedSQL(o))); err != nil {
-				return nil, nil, fmt.Errorf("output %q: bound contributions: %w", out.Name, scrub(err))
-			}
-			bounded = tab
-		}
-		agg, err := eng.QueryArrow(ctx, qp.aggregateSQL(o, bounded))
+		agg, err := eng.QueryArrow(ctx, qp.releaseSQL(o, statsTable(o)))
 		if err != nil {
 			return nil, nil, fmt.Errorf("output %q: aggregate: %w", out.Name, scrub(err))
 		}
 		var qs privacy.QuantileSource
 		if qp.hasQuantiles(o) {
-			qsql := qp.quantileSQL(o, bounded)
+			// The bounded rows again: the L0 choice is a function of the data
+			// and the seed, so this read keeps the same partitions.
+			qsql := qp.quantileSQL(o, "("+qp.boundedSQL(o)+")")
 			qs = func(ctx context.Context) (array.RecordReader, error) { return eng.QueryArrow(ctx, qsql) }
 		}
 		err = r.ReleaseOutput(ctx, out.Name, agg, qs)
@@ -303,9 +295,10 @@ func release(ctx context.Context, eng *engine.Engine, qp *queryPlan, plan *priva
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := eng.Exec(ctx, "DROP TABLE IF EXISTS "+pairsTable(o)); err != nil {
+		if err := eng.Exec(ctx, "DROP TABLE IF EXISTS "+statsTable(o)); err != nil {
 			return nil, nil, err
 		}
+		delete(qp.prepared, o)
 		log.Info("output released", "output", out.Name, "seconds", round(time.Since(outStart).Seconds()))
 	}
 	rel, err := r.Finish()
@@ -439,13 +432,15 @@ func prepareInput(ctx context.Context, eng *engine.Engine, qp *queryPlan) error 
 	return nil
 }
 
-// prepareOutput creates output o's public-partition tables and its pairs
-// table, once.
+// prepareOutput creates output o's public-partition tables and its
+// per-partition statistics table (bounding and aggregation in one query over
+// the input), once. No noise is drawn here; release reads the table and
+// drops it.
 func prepareOutput(ctx context.Context, eng *engine.Engine, qp *queryPlan, o int) error {
 	if qp.prepared[o] {
 		return nil
 	}
-	stmts := append(qp.publicSQL(o), qp.pairsSQL(o))
+	stmts := append(qp.publicSQL(o), qp.preparedStatsSQL(o))
 	for _, s := range stmts {
 		if err := eng.Exec(ctx, s); err != nil {
 			return &InputError{Reason: fmt.Sprintf("cannot read the input for output %q", qp.job.Outputs[o].Name), Err: scrub(err)}
@@ -455,7 +450,7 @@ func prepareOutput(ctx context.Context, eng *engine.Engine, qp *queryPlan, o int
 	return nil
 }
 
-// countRows reads the input once, into the first output's pairs, and counts
+// countRows reads the input once, into the first output's statistics, and counts
 // rows read, rejected and excluded by consent for the run report and the
 // reject check.
 func countRows(ctx context.Context, eng *engine.Engine, qp *queryPlan) (rowCounts, error) {
@@ -690,6 +685,14 @@ func (d *duckDBEngine) Prepare(ctx context.Context) (InputCounts, error) {
 		return InputCounts{}, err
 	}
 	counts := InputCounts{Read: c.read, Rejected: c.rejected, Excluded: c.excluded}
+	// Read the input for every output now, before any budget is reserved:
+	// after the reservation only noise is drawn and files are written, so an
+	// input the engine cannot read fails the job without a charge.
+	for o := range d.job.Outputs {
+		if err := prepareOutput(ctx, eng, qp, o); err != nil {
+			return counts, err
+		}
+	}
 	if d.pseudo != nil && !(c.read > 0 && float64(c.rejected) > d.job.Input.MaxRejectFraction*float64(c.read)) {
 		// Staging is written under a temp name now and moved into place only
 		// once the release is published.
