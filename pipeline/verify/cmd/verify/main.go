@@ -155,14 +155,24 @@ func printTable(w io.Writer, recs []verify.Record, mode string, took time.Durati
 		counts[r.Section] += r.Trials
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nchecks: %d; audit trials per dataset: %d; broken mechanisms caught: %d; crashes survived: %d; bad inputs tried: %d; fuzz inputs: %d\n",
-		len(recs), counts["dp-audit"], countPass(recs, "power"), counts["crash"], counts["bad-input"], counts["fuzz"])
+	fmt.Fprintf(w, "\nchecks: %d; audit runs (D and D'): %d; broken mechanisms caught: %d of %d; crashes survived: %d; bad inputs tried: %d; fuzz inputs: %d\n",
+		len(recs), 2*(counts["dp-audit"]+counts["power"]), countPass(recs, "power"), countAll(recs, "power"), counts["crash"], counts["bad-input"], counts["fuzz"])
 }
 
 func countPass(recs []verify.Record, section string) int {
 	n := 0
 	for _, r := range recs {
 		if r.Section == section && r.Pass {
+			n++
+		}
+	}
+	return n
+}
+
+func countAll(recs []verify.Record, section string) int {
+	n := 0
+	for _, r := range recs {
+		if r.Section == section {
 			n++
 		}
 	}
