@@ -280,70 +280,127 @@ func (p *queryPlan) formatKey(k, expr string) string {
 	return "CAST(" + expr + " AS VARCHAR)"
 }
 
-// pairsTable names the temp table of output o's (unit, partition) pairs.
-func pairsTable(o int) string { return fmt.Sprintf("__pairs_%d", o) }
+// statsTable names the temp table of output o's per-partition statistics.
+func statsTable(o int) string { return fmt.Sprintf("__stats_%d", o) }
 
-// pairsSQL materializes output o's (unit, partition) pairs: the row count
+// counted reports whether output o also counts the rows read, rejected and
+// excluded by consent. The first output does, so the input is scanned once.
+func counted(o int) bool { return o == 0 }
+
+// pairsSQL is the query of output o's (unit, partition) pairs: the row count
 // __rows, per measure the unit's partition total __t<j>, and the keyed hash
 // __h = hash(unit, partition, secret seed) that decides which partitions a
-// unit keeps. For the first output it also counts every row read, rejected
-// and excluded by consent (__all, __rej, __excl), so the input is scanned
-// only once; then rows that are not clean are grouped too, with __rows 0.
+// unit keeps. The hash is computed per pair, after grouping.
+//
+// The counted output groups every row, clean or not: rows that are malformed
+// or without consent get a NULL __unit, so they fold into at most one group
+// per partition and carry the counts (__rej: malformed rows). They never
+// reach an aggregate (see statsSQL). With public partitions its pairs carry
+// __pub (the partition is listed) instead of being filtered, so rows in
+// unlisted partitions are still counted.
 func (p *queryPlan) pairsSQL(o int) string {
 	out := p.job.Outputs[o]
 	keys := quoteAll(out.GroupBy)
-	clean := fmt.Sprintf("NOT %s AND %s", colBad, colConsent)
-	filter := func(agg string) string {
-		if o == 0 {
-			return agg + " FILTER (WHERE " + clean + ")"
-		}
-		return agg
+	unit, from := colUnit, viewClean
+	if counted(o) {
+		unit = fmt.Sprintf("CASE WHEN NOT %s AND %s THEN %s END AS %s", colBad, colConsent, colUnit, colUnit)
+		from = viewEvents
 	}
-	sel := append([]string{colUnit}, keys...)
+	sel := append([]string{unit}, keys...)
+	sel = append(sel, "count(*) AS "+colRows)
+	for _, j := range p.outputMeasures(o) {
+		sel = append(sel, fmt.Sprintf("sum(__v%d) AS __t%d", j, j))
+	}
+	if counted(o) {
+		sel = append(sel, fmt.Sprintf("count(*) FILTER (WHERE %s) AS __rej", colBad))
+	}
 	hashArgs := append([]string{colUnit}, keys...)
 	hashArgs = append(hashArgs, fmt.Sprintf("%d::UBIGINT", p.seed))
-	sel = append(sel, filter("count(*)")+" AS "+colRows)
-	for _, j := range p.outputMeasures(o) {
-		sel = append(sel, fmt.Sprintf("%s AS __t%d", filter(fmt.Sprintf("sum(__v%d)", j)), j))
+	extra, where := "", ""
+	if pub := p.publicCond(o); pub != "" {
+		if counted(o) {
+			extra = ", " + pub + " AS __pub"
+		} else {
+			where = " WHERE " + pub
+		}
 	}
-	from := viewClean
-	if o == 0 {
-		from = viewEvents
-		sel = append(sel,
-			"count(*) AS __all",
-			fmt.Sprintf("count(*) FILTER (WHERE %s) AS __rej", colBad),
-			fmt.Sprintf("count(*) FILTER (WHERE NOT %s AND NOT %s) AS __excl", colBad, colConsent))
-	}
-	// The hash is computed per pair, after grouping.
-	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT *, hash(%s) AS __h FROM (SELECT %s FROM %s GROUP BY ALL)",
-		pairsTable(o), strings.Join(hashArgs, ", "), strings.Join(sel, ", "), from)
+	return fmt.Sprintf("SELECT *, hash(%s) AS __h%s FROM (SELECT %s FROM %s GROUP BY ALL)%s",
+		strings.Join(hashArgs, ", "), extra, strings.Join(sel, ", "), from, where)
 }
 
-// countsSQL sums the row counts folded into the first output's pairs.
-func countsSQL() string {
-	return fmt.Sprintf("SELECT coalesce(sum(__all), 0)::BIGINT, coalesce(sum(__rej), 0)::BIGINT, coalesce(sum(__excl), 0)::BIGINT FROM %s", pairsTable(0))
-}
-
-// boundedSQL is the query of output o's bounded (unit, partition) pairs: each
-// unit keeps at most L0 partitions, those with the smallest keyed hash, i.e.
-// a uniformly random choice per unit that nobody without the per-run seed can
-// predict. A unit keeps more than L0 partitions only if two of its partitions
-// had equal 64-bit hashes, which for a person with n partitions has
-// probability below n²/2^65.
-func (p *queryPlan) boundedSQL(o int) string {
+// publicCond is the condition that a pair's partition is on output o's
+// public lists, or "" if it has none.
+func (p *queryPlan) publicCond(o int) string {
 	out := p.job.Outputs[o]
-	where := []string{colRows + " > 0"}
+	var where []string
 	for gi, g := range out.GroupBy {
 		if _, ok := out.PublicPartitions[g]; ok {
 			where = append(where, fmt.Sprintf("%s IN (SELECT v FROM %s)", p.formatKey(g, q(g)), publicTable(o, gi)))
 		}
 	}
-	cond := strings.Join(where, " AND ")
-	return fmt.Sprintf(`SELECT p.* FROM %s p JOIN (SELECT %s, list_max(min(__h, %d)) AS __tau FROM %s WHERE %s GROUP BY %s) t USING (%s)
-WHERE %s AND p.__h <= t.__tau`,
-		pairsTable(o), colUnit, out.MaxPartitionsPerUnit, pairsTable(o), cond, colUnit, colUnit, cond)
+	return strings.Join(where, " AND ")
 }
 
+// rankedSQL ranks each unit's partitions by the keyed hash and keeps the
+// first L0: a uniformly random choice per unit that nobody without the
+// per-run seed can predict or steer. One streaming window over the pairs
+// (no temp table, no join): DuckDB partitions by unit and sorts by hash.
+// A unit keeps more than L0 partitions only if two of its partitions had
+// equal 64-bit hashes (rank ties), which for a person with n partitions has
+// probability below n²/2^65.
+//
+// For the counted output, rows without a unit (not clean) pass through, and
+// __urows is the unit's clean row total, read once per unit (at rank 1). With
+// public lists, units are ranked among their listed partitions only.
+func (p *queryPlan) rankedSQL(o int) string {
+	out := p.job.Outputs[o]
+	part := colUnit
+	if counted(o) && p.publicCond(o) != "" {
+		part += ", __pub"
+	}
+	win := fmt.Sprintf("PARTITION BY %s ORDER BY __h", part)
+	if !counted(o) {
+		return fmt.Sprintf("SELECT * FROM (%s) QUALIFY rank() OVER (%s) <= %d", p.pairsSQL(o), win, out.MaxPartitionsPerUnit)
+	}
+	return fmt.Sprintf(`SELECT *, rank() OVER w AS %s, sum(%s) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS __urows
+FROM (%s) WINDOW w AS (%s) QUALIFY %s IS NULL OR %s <= %d`,
+		colRank, colRows, p.pairsSQL(o), win, colUnit, colRank, out.MaxPartitionsPerUnit)
+}
+
+// boundedSQL is the query of output o's bounded (unit, partition) pairs:
+// __unit, the group-by columns, __rows and the totals __t<j>; each unit keeps
+// at most L0 partitions (see rankedSQL).
+func (p *queryPlan) boundedSQL(o int) string {
+	cols := append([]string{colUnit}, quoteAll(p.job.Outputs[o].GroupBy)...)
+	cols = append(cols, colRows)
+	for _, j := range p.outputMeasures(o) {
+		cols = append(cols, fmt.Sprintf("__t%d", j))
+	}
+	where := colUnit + " IS NOT NULL"
+	if counted(o) && p.publicCond(o) != "" {
+		where += " AND __pub"
+	}
+	return fmt.Sprintf("SELECT %s FROM (%s) WHERE %s", strings.Join(cols, ", "), p.rankedSQL(o), where)
+}
+
+// Row count columns of the counted output's statistics.
+const (
+	colCleanRows = "__clean_rows" // rows of units with consent, well formed
+	colOtherRows = "__other_rows" // rows malformed or without consent
+	colRejRows   = "__rej_rows"   // malformed rows
+)
+
+// preparedStatsSQL creates output o's statistics table from the input: one
+// scan, one aggregation into pairs, one window, one small aggregate.
+func (p *queryPlan) preparedStatsSQL(o int) string {
+	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", statsTable(o), p.statsSQL(o, "("+p.rankedSQL(o)+")", counted(o)))
+}
+
+// countsSQL sums the row counts in the counted output's statistics.
+func countsSQL() string {
+	return fmt.Sprintf("SELECT coalesce(sum(%s + %s), 0)::BIGINT, coalesce(sum(%s), 0)::BIGINT, coalesce(sum(%s - %s), 0)::BIGINT FROM %s",
+		colCleanRows, colOtherRows, colRejRows, colOtherRows, colRejRows, statsTable(0))
+}
 // outputMeasures are the measure indexes output o uses.
 func (p *queryPlan) outputMeasures(o int) []int {
 	var js []int
@@ -370,39 +427,81 @@ func (p *queryPlan) clampSQL(m Metric) string {
 // bounded rows in relation bounded, in the column layout privacy.Releaser
 // reads (docs/ARCHITECTURE.md).
 func (p *queryPlan) aggregateSQL(o int, bounded string) string {
+	return p.releaseSQL(o, "("+p.statsSQL(o, bounded, false)+")")
+}
+
+// statsSQL aggregates a bounded or ranked relation into one row per
+// partition: the group-by columns in their native types, then the
+// statistics of docs/ARCHITECTURE.md. Rows without a unit, or (for the
+// counted output with public lists) in unlisted partitions, feed no
+// statistic; with withCounts they are counted in the row count columns.
+func (p *queryPlan) statsSQL(o int, rel string, withCounts bool) string {
 	out := p.job.Outputs[o]
-	keys := quoteAll(out.GroupBy)
-	sel := append([]string{}, keys...)
-	sel = append(sel, fmt.Sprintf("count(*)::BIGINT AS %s", privacy.UnitsColumn))
-	stats := []string{privacy.UnitsColumn}
+	keep := colUnit + " IS NOT NULL"
+	if withCounts && p.publicCond(o) != "" {
+		keep += " AND __pub"
+	}
+	f := func(agg string) string { return agg + " FILTER (WHERE " + keep + ")" }
+	sel := quoteAll(out.GroupBy)
+	sel = append(sel, fmt.Sprintf("%s::BIGINT AS %s", f("count(*)"), privacy.UnitsColumn))
 	for i, m := range out.Metrics {
 		col := func(stat string) string { return q(privacy.StatColumn(i, stat)) }
 		switch privacy.MetricKind(m.Type) {
 		case privacy.Count:
-			sel = append(sel, fmt.Sprintf("sum(least(%s, %d))::BIGINT AS %s", colRows, m.MaxPerUnit, col(privacy.StatN)))
-			stats = append(stats, privacy.StatColumn(i, privacy.StatN))
+			sel = append(sel, fmt.Sprintf("coalesce(%s, 0)::BIGINT AS %s", f(fmt.Sprintf("sum(least(%s, %d))", colRows, m.MaxPerUnit)), col(privacy.StatN)))
 		case privacy.Sum:
-			sel = append(sel, fmt.Sprintf("coalesce(sum(%s), 0)::DOUBLE AS %s", p.clampSQL(m), col(privacy.StatSum)))
-			stats = append(stats, privacy.StatColumn(i, privacy.StatSum))
+			sel = append(sel, fmt.Sprintf("coalesce(%s, 0)::DOUBLE AS %s", f(fmt.Sprintf("sum(%s)", p.clampSQL(m))), col(privacy.StatSum)))
 		case privacy.Mean, privacy.Variance:
 			mid := fmtFloat(*m.Min + (*m.Max-*m.Min)/2)
 			sel = append(sel,
-				fmt.Sprintf("count(%s)::BIGINT AS %s", p.clampSQL(m), col(privacy.StatN)),
-				fmt.Sprintf("coalesce(sum(%s - %s), 0)::DOUBLE AS %s", p.clampSQL(m), mid, col(privacy.StatSum)))
-			stats = append(stats, privacy.StatColumn(i, privacy.StatN), privacy.StatColumn(i, privacy.StatSum))
+				fmt.Sprintf("%s::BIGINT AS %s", f(fmt.Sprintf("count(%s)", p.clampSQL(m))), col(privacy.StatN)),
+				fmt.Sprintf("coalesce(%s, 0)::DOUBLE AS %s", f(fmt.Sprintf("sum(%s - %s)", p.clampSQL(m), mid)), col(privacy.StatSum)))
 			if privacy.MetricKind(m.Type) == privacy.Variance {
-				sel = append(sel, fmt.Sprintf("coalesce(sum(power(%s - %s, 2)), 0)::DOUBLE AS %s", p.clampSQL(m), mid, col(privacy.StatSumSq)))
-				stats = append(stats, privacy.StatColumn(i, privacy.StatSumSq))
+				sel = append(sel, fmt.Sprintf("coalesce(%s, 0)::DOUBLE AS %s", f(fmt.Sprintf("sum(power(%s - %s, 2))", p.clampSQL(m), mid)), col(privacy.StatSumSq)))
 			}
 		}
 	}
+	if withCounts {
+		sel = append(sel,
+			fmt.Sprintf("coalesce(sum(__urows) FILTER (WHERE %s IS NOT NULL AND %s = 1), 0)::BIGINT AS %s", colUnit, colRank, colCleanRows),
+			fmt.Sprintf("coalesce(sum(%s) FILTER (WHERE %s IS NULL), 0)::BIGINT AS %s", colRows, colUnit, colOtherRows),
+			fmt.Sprintf("coalesce(sum(__rej), 0)::BIGINT AS %s", colRejRows))
+	}
+	return fmt.Sprintf("SELECT %s FROM %s GROUP BY ALL", strings.Join(sel, ", "), rel)
+}
+
+// statColumns are the statistics columns of output o, in layout order.
+func (p *queryPlan) statColumns(o int) []string {
+	stats := []string{privacy.UnitsColumn}
+	for i, m := range p.job.Outputs[o].Metrics {
+		switch privacy.MetricKind(m.Type) {
+		case privacy.Count:
+			stats = append(stats, privacy.StatColumn(i, privacy.StatN))
+		case privacy.Sum:
+			stats = append(stats, privacy.StatColumn(i, privacy.StatSum))
+		case privacy.Mean:
+			stats = append(stats, privacy.StatColumn(i, privacy.StatN), privacy.StatColumn(i, privacy.StatSum))
+		case privacy.Variance:
+			stats = append(stats, privacy.StatColumn(i, privacy.StatN), privacy.StatColumn(i, privacy.StatSum), privacy.StatColumn(i, privacy.StatSumSq))
+		}
+	}
+	return stats
+}
+
+// releaseSQL reads output o's statistics relation (statsSQL) in the layout
+// privacy.Releaser reads: keys formatted as text, partitions with at least
+// one unit, ordered by key; with public partitions, every listed key.
+func (p *queryPlan) releaseSQL(o int, stats string) string {
+	out := p.job.Outputs[o]
+	keys := quoteAll(out.GroupBy)
+	statCols := quoteAll(p.statColumns(o))
 	// Group natively, then format the keys of each partition as text.
 	formatted := make([]string, len(out.GroupBy))
 	for i, g := range out.GroupBy {
 		formatted[i] = fmt.Sprintf("%s AS %s", p.formatKey(g, q(g)), q(g))
 	}
-	agg := fmt.Sprintf("SELECT %s, %s FROM (SELECT %s FROM %s GROUP BY ALL)",
-		strings.Join(formatted, ", "), strings.Join(quoteAll(stats), ", "), strings.Join(sel, ", "), bounded)
+	agg := fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s > 0",
+		strings.Join(formatted, ", "), strings.Join(statCols, ", "), stats, q(privacy.UnitsColumn))
 	if !p.allPublic(o) {
 		return agg + " ORDER BY " + orderBy(keys)
 	}
@@ -412,8 +511,8 @@ func (p *queryPlan) aggregateSQL(o int, bounded string) string {
 		cross = append(cross, fmt.Sprintf("(SELECT v AS %s FROM %s) p%d", q(g), publicTable(o, i), i))
 	}
 	outer := append([]string{}, prefixAll("k.", keys)...)
-	for _, z := range stats {
-		outer = append(outer, fmt.Sprintf("coalesce(a.%s, 0) AS %s", q(z), q(z)))
+	for _, z := range statCols {
+		outer = append(outer, fmt.Sprintf("coalesce(a.%s, 0) AS %s", z, z))
 	}
 	return fmt.Sprintf("SELECT %s FROM (SELECT * FROM %s) k LEFT JOIN (%s) a USING (%s) ORDER BY %s",
 		strings.Join(outer, ", "), strings.Join(cross, " CROSS JOIN "), agg, strings.Join(keys, ", "), orderBy(prefixAll("k.", keys)))
