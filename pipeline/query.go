@@ -401,6 +401,7 @@ func countsSQL() string {
 	return fmt.Sprintf("SELECT coalesce(sum(%s + %s), 0)::BIGINT, coalesce(sum(%s), 0)::BIGINT, coalesce(sum(%s - %s), 0)::BIGINT FROM %s",
 		colCleanRows, colOtherRows, colRejRows, colOtherRows, colRejRows, statsTable(0))
 }
+
 // outputMeasures are the measure indexes output o uses.
 func (p *queryPlan) outputMeasures(o int) []int {
 	var js []int
