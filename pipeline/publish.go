@@ -56,6 +56,16 @@ func publish(ctx context.Context, storeDir, outDir string, files []string, ops f
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
+	// One publisher at a time per output folder; under the lock, temporary
+	// files of a publisher that was killed are removed first.
+	unlock, err := lockDir(ad.dir)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	defer unlock()
+	if err := sweepTemps(ad.dir); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
 	err = ad.run(func() error {
 		hashes := map[string]string{}
 		for _, group := range [][]string{data, manifests} {
