@@ -153,7 +153,6 @@ func splitUnitPart(s string) (string, string) {
 
 func pvPart(v pv) string          { return v.Part }
 func pvKV(v pv) (string, float64) { return v.Part, v.V }
-func isOKStatus(ev event) bool    { return ev.Status == statusOK }
 
 // resultLine is one noised statistic, as written to the results file.
 type resultLine struct {
@@ -201,7 +200,7 @@ func (f *fmtFloatsFn) ProcessElement(part string, v []float64) (string, error) {
 // budget for the output: partition selection gets op.Selection's share and
 // the aggregations the rest, each aggregation its component's share, so
 // pbeam's own accounting refuses to spend more than the plan.
-func buildOutput(s beam.Scope, o int, op *privacy.OutputPlan, out outSpec, events beam.PCollection, noiseKind pbeam.NoiseKind, public []string, testMode pbeam.TestMode) (beam.PCollection, error) {
+func buildOutput(s beam.Scope, o int, op *privacy.OutputPlan, out outSpec, events beam.PCollection, noiseKind pbeam.NoiseKind, testMode pbeam.TestMode) (beam.PCollection, error) {
 	s = s.Scope(fmt.Sprintf("output.%s", op.Spec.Name))
 	params := pbeam.PrivacySpecParams{TestMode: testMode}
 	for _, mp := range op.Metrics {
@@ -228,7 +227,7 @@ func buildOutput(s beam.Scope, o int, op *privacy.OutputPlan, out outSpec, event
 	// pre-threshold whose result every metric then uses as its public list.
 	var partitions any
 	if op.Selection == nil {
-		partitions = public
+		partitions = out.publicKeys()
 	} else {
 		selected := pbeam.SelectPartitions(s, pbeam.MakePrivate(s, pairs, spec), pbeam.PartitionSelectionParams{
 			Epsilon: op.Selection.Share.Epsilon, Delta: op.Selection.Share.Delta, MaxPartitionsContributed: l0,

@@ -11,19 +11,15 @@ import (
 	"strings"
 
 	_ "github.com/duckdb/duckdb-go/v2" // the CSV sniffer, so both engines type CSV columns alike
-	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
 
 	"github.com/privagg/privagg/pipeline"
-	"github.com/privagg/privagg/privacy"
 	"github.com/privagg/privagg/transforms"
 )
 
-// compile turns a validated job and its plan into the Beam pipeline's parts.
-func compile(job *pipeline.Job, plan *privacy.Plan) (*compiled, error) {
-	c := &compiled{job: job, purpose: job.Purpose, noiseKind: pbeam.LaplaceNoise{}}
-	if plan.Spec.Noise == privacy.Gaussian {
-		c.noiseKind = pbeam.GaussianNoise{}
-	}
+// compile turns a validated job into the Beam pipeline's parts. It reads
+// the CSV header, the map files and the public lists, not the data.
+func compile(job *pipeline.Job) (*compiled, error) {
+	c := &compiled{job: job, purpose: job.Purpose}
 	if _, err := localGlob(job.Input.Path); err != nil {
 		return nil, &pipeline.InputError{Reason: fmt.Sprintf("input.path %s matches no file", job.Input.Path)}
 	}
@@ -83,14 +79,13 @@ func compile(job *pipeline.Job, plan *privacy.Plan) (*compiled, error) {
 	}
 
 	for o, out := range job.Outputs {
-		os := outSpec{Public: map[int][]string{}}
+		spec := outSpec{Public: map[int][]string{}}
 		for _, g := range out.GroupBy {
-			os.KeyIdx = append(os.KeyIdx, slices.Index(keys, g))
+			spec.KeyIdx = append(spec.KeyIdx, slices.Index(keys, g))
 		}
 		for _, m := range out.Metrics {
-			os.Values = append(os.Values, slices.Index(measures, m.Column))
+			spec.Values = append(spec.Values, slices.Index(measures, m.Column))
 		}
-		lists := make([][]string, len(out.GroupBy))
 		for gi, g := range out.GroupBy {
 			pp, ok := out.PublicPartitions[g]
 			if !ok {
@@ -101,14 +96,9 @@ func compile(job *pipeline.Job, plan *privacy.Plan) (*compiled, error) {
 				return nil, &pipeline.ConfigError{File: job.File, Problems: []pipeline.Problem{{
 					Key: fmt.Sprintf("outputs[%d].public_partitions.%s", o, g), Value: pp.File, Rule: err.Error()}}}
 			}
-			os.Public[gi], lists[gi] = vals, vals
+			spec.Public[gi] = vals
 		}
-		c.outs = append(c.outs, os)
-		var public []string
-		if plan.Outputs[o].Selection == nil {
-			public = crossProduct(lists)
-		}
-		c.public = append(c.public, public)
+		c.outs = append(c.outs, spec)
 	}
 	return c, nil
 }
@@ -199,6 +189,16 @@ func publicValues(pp pipeline.PublicPartitions) ([]string, error) {
 	out := slices.Clone(vals)
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// publicKeys encodes every combination of the output's public lists as a
+// partition key: the released keys when every group-by column has a list.
+func (o *outSpec) publicKeys() []string {
+	lists := make([][]string, len(o.KeyIdx))
+	for g := range lists {
+		lists[g] = o.Public[g]
+	}
+	return crossProduct(lists)
 }
 
 // crossProduct encodes every combination of the lists as a partition key.

@@ -1,8 +1,11 @@
 package beamengine
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -149,102 +152,301 @@ func readTable(t *testing.T, path string, nkeys int) table {
 	return tb
 }
 
-func TestEnginesAgreeWithoutNoise(t *testing.T) {
-	files := map[string]string{"events.csv": eventsCSV}
-	embedded := setupJob(t, equivJob, files, 10)
-	if _, err := pipeline.Run(context.Background(), embedded, pipeline.RunOptions{Noise: noNoise{}, ReleaseID: "equiv-1"}); err != nil {
-		t.Fatalf("embedded engine: %v", err)
-	}
-	onBeam := setupJob(t, equivJob, files, 10)
-	res, err := Run(context.Background(), onBeam, Options{ReleaseID: "equiv-1", testMode: pbeam.TestModeWithContributionBounding})
+// runBeam runs job on the beam engine through pipeline.Run, as privagg-beam
+// does. mode switches pbeam's noise off (test code only).
+func runBeam(t *testing.T, job *pipeline.Job, id string, mode pbeam.TestMode) (*pipeline.RunResult, error) {
+	t.Helper()
+	eng, err := New(job, Options{testMode: mode})
 	if err != nil {
-		t.Fatalf("beam engine: %v", err)
+		t.Fatalf("New: %v", err)
 	}
-	if r := res.Report; r.RowsRead != 12 || r.RowsRejected != 2 || r.RowsExcludedByConsent != 1 {
-		t.Errorf("report counts read=%d rejected=%d excluded=%d, want 12, 2, 1", r.RowsRead, r.RowsRejected, r.RowsExcludedByConsent)
+	defer eng.Close()
+	return pipeline.Run(context.Background(), job, pipeline.RunOptions{Engine: eng, ReleaseID: id})
+}
+
+// parquetOf converts CSV content to Parquet with DuckDB, typed as DuckDB's
+// CSV reader types it (timestamps, integers, doubles with NaN, NULL ids).
+func parquetOf(t *testing.T, csvContent string) string {
+	t.Helper()
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.csv"), filepath.Join(dir, "out.parquet")
+	if err := os.WriteFile(in, []byte(csvContent), 0o644); err != nil {
+		t.Fatal(err)
 	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(fmt.Sprintf("COPY (SELECT * FROM read_csv('%s')) TO '%s' (FORMAT parquet)", in, out)); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// epsilonSpent is the dataset's spent ε in job's ledger.
+func epsilonSpent(t *testing.T, job *pipeline.Job) float64 {
+	t.Helper()
+	led, err := privacy.OpenLedger(job.Ledger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := led.Status(context.Background(), job.Dataset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.EpsilonSpent.Float64()
+}
+
+// dirFiles maps every file name in dir to its content.
+func dirFiles(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[e.Name()] = data
+	}
+	return files
+}
+
+func sortedNames(files map[string][]byte) []string {
+	var names []string
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// TestEnginesAgreeWithoutNoise runs the same job on both engines, on CSV and
+// on Parquet input, with noise removed (the embedded engine's noNoise
+// double, pbeam's test mode): both publish the same files with the same
+// columns and keys, and identical count, count_units, sum and mean values.
+// The beam release goes through pipeline.Run's protocol: the ledger charges
+// the plan's ε once and marks the release published, the release store holds
+// the report, and the internal run report has the exact row counts.
+func TestEnginesAgreeWithoutNoise(t *testing.T) {
 	for _, tc := range []struct {
-		file  string
-		nkeys int
-		exact []string
+		name  string
+		input string
+		data  func(t *testing.T) string
 	}{
-		{"by_channel.csv", 2, []string{"events", "people", "revenue", "avg_revenue"}},
-		{"by_age_week.csv", 2, []string{"people", "revenue"}},
+		{"csv", "events.csv", func(*testing.T) string { return eventsCSV }},
+		{"parquet", "events.parquet", func(t *testing.T) string { return parquetOf(t, eventsCSV) }},
 	} {
-		t.Run(tc.file, func(t *testing.T) {
-			want := readTable(t, filepath.Join(embedded.Output.Dir, tc.file), tc.nkeys)
-			got := readTable(t, filepath.Join(onBeam.Output.Dir, tc.file), tc.nkeys)
-			if !slices.Equal(got.header, want.header) {
-				t.Fatalf("columns %v, embedded engine %v", got.header, want.header)
+		t.Run(tc.name, func(t *testing.T) {
+			jobYAML := strings.Replace(equivJob, "path: events.csv", "path: "+tc.input, 1)
+			files := map[string]string{tc.input: tc.data(t)}
+			embedded := setupJob(t, jobYAML, files, 10)
+			if _, err := pipeline.Run(context.Background(), embedded, pipeline.RunOptions{Noise: noNoise{}, ReleaseID: "equiv-1"}); err != nil {
+				t.Fatalf("embedded engine: %v", err)
 			}
-			if len(got.rows) != len(want.rows) {
-				t.Errorf("%d rows, embedded engine %d", len(got.rows), len(want.rows))
+			onBeam := setupJob(t, jobYAML, files, 10)
+			res, err := runBeam(t, onBeam, "equiv-1", pbeam.TestModeWithContributionBounding)
+			if err != nil {
+				t.Fatalf("beam engine: %v", err)
 			}
-			for k, w := range want.rows {
-				g, ok := got.rows[k]
-				if !ok {
-					t.Errorf("key %s missing", k)
-					continue
-				}
-				for _, col := range tc.exact {
-					i := slices.Index(want.header, col)
-					if g[i] != w[i] {
-						t.Errorf("key %s column %s = %s, embedded engine %s", k, col, g[i], w[i])
-					}
+			if r := res.Report; r.RowsRead != 12 || r.RowsRejected != 2 || r.RowsExcludedByConsent != 1 || r.Status != "published" {
+				t.Errorf("report read=%d rejected=%d excluded=%d status=%q, want 12, 2, 1, published",
+					r.RowsRead, r.RowsRejected, r.RowsExcludedByConsent, r.Status)
+			}
+			wantFiles, gotFiles := dirFiles(t, embedded.Output.Dir), dirFiles(t, onBeam.Output.Dir)
+			if g, w := sortedNames(gotFiles), sortedNames(wantFiles); !slices.Equal(g, w) {
+				t.Errorf("published files %v, embedded engine %v", g, w)
+			}
+			for _, out := range []struct {
+				file  string
+				nkeys int
+				exact []string
+			}{
+				{"by_channel.csv", 2, []string{"events", "people", "revenue", "avg_revenue"}},
+				{"by_age_week.csv", 2, []string{"people", "revenue"}},
+			} {
+				t.Run(out.file, func(t *testing.T) {
+					compareTables(t, readTable(t, filepath.Join(onBeam.Output.Dir, out.file), out.nkeys),
+						readTable(t, filepath.Join(embedded.Output.Dir, out.file), out.nkeys), out.exact)
+				})
+			}
+			checkPublished(t, onBeam, "equiv-1")
+		})
+	}
+}
+
+// compareTables checks that got has want's columns and keys, and the same
+// values in the exact columns.
+func compareTables(t *testing.T, got, want table, exact []string) {
+	t.Helper()
+	if !slices.Equal(got.header, want.header) {
+		t.Fatalf("columns %v, embedded engine %v", got.header, want.header)
+	}
+	if len(got.rows) != len(want.rows) {
+		t.Errorf("%d rows, embedded engine %d", len(got.rows), len(want.rows))
+	}
+	for k, w := range want.rows {
+		g, ok := got.rows[k]
+		if !ok {
+			t.Errorf("key %s missing", k)
+			continue
+		}
+		for _, col := range exact {
+			i := slices.Index(want.header, col)
+			if g[i] != w[i] {
+				t.Errorf("key %s column %s = %s, embedded engine %s", k, col, g[i], w[i])
+			}
+		}
+	}
+}
+
+// checkPublished checks the ledger, release store and run report of a
+// published release of job with ε = 1.
+func checkPublished(t *testing.T, job *pipeline.Job, id string) {
+	t.Helper()
+	if got := epsilonSpent(t, job); math.Abs(got-1) > 1e-9 {
+		t.Errorf("ledger spent epsilon %v, want the job's 1", got)
+	}
+	led, err := privacy.OpenLedger(job.Ledger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := led.Lookup(context.Background(), id)
+	if err != nil || rec == nil || rec.State != privacy.StatePublished {
+		t.Fatalf("ledger record %+v (%v), want state published", rec, err)
+	}
+	for _, name := range []string{"REPORT.html", "report.json", "job.yaml"} {
+		if _, err := os.Stat(filepath.Join(led.StoreDir(id), name)); err != nil {
+			t.Errorf("release store: %v", err)
+		}
+	}
+	reports, _ := filepath.Glob(filepath.Join(filepath.Dir(job.Ledger), "privagg-runs", id+".*.json"))
+	if len(reports) != 1 {
+		t.Errorf("%d internal run reports, want 1", len(reports))
+	}
+}
+
+// TestReleaseRepublishedByTheOtherEngine: a release stored by one engine is
+// re-published by the other, byte for byte, at no cost and without noise.
+func TestReleaseRepublishedByTheOtherEngine(t *testing.T) {
+	run := func(t *testing.T, engine string, job *pipeline.Job) (*pipeline.RunResult, error) {
+		if engine == "beam" {
+			return runBeam(t, job, "cross-1", pbeam.TestModeDisabled)
+		}
+		return pipeline.Run(context.Background(), job, pipeline.RunOptions{ReleaseID: "cross-1"})
+	}
+	for _, tc := range []struct{ first, second string }{{"duckdb", "beam"}, {"beam", "duckdb"}} {
+		t.Run(tc.first+" stores, "+tc.second+" re-publishes", func(t *testing.T) {
+			job := setupJob(t, equivJob, map[string]string{"events.csv": eventsCSV}, 10)
+			first, err := run(t, tc.first, job)
+			if err != nil || first.Republished {
+				t.Fatalf("%s: %v, republished %v", tc.first, err, first != nil && first.Republished)
+			}
+			spent := epsilonSpent(t, job)
+			published := dirFiles(t, job.Output.Dir)
+			if err := os.RemoveAll(job.Output.Dir); err != nil {
+				t.Fatal(err)
+			}
+			second, err := run(t, tc.second, job)
+			if err != nil || !second.Republished {
+				t.Fatalf("%s: %v, republished %v", tc.second, err, second != nil && second.Republished)
+			}
+			if got := epsilonSpent(t, job); got != spent {
+				t.Errorf("epsilon spent %v after re-publishing, %v before", got, spent)
+			}
+			again := dirFiles(t, job.Output.Dir)
+			if !slices.Equal(sortedNames(again), sortedNames(published)) {
+				t.Fatalf("re-published files %v, published %v", sortedNames(again), sortedNames(published))
+			}
+			for name, data := range published {
+				if !bytes.Equal(again[name], data) {
+					t.Errorf("%s differs from the stored release", name)
 				}
 			}
 		})
 	}
-	// The manifest and the ledger charge are the same.
-	for _, e := range []*pipeline.Job{embedded, onBeam} {
-		led, err := privacy.OpenLedger(e.Ledger)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := led.Status(context.Background(), e.Dataset)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if math.Abs(st.EpsilonSpent.Float64()-1) > 1e-9 {
-			t.Errorf("ledger %s spent epsilon %v, want the job's 1", e.Ledger, st.EpsilonSpent)
-		}
-	}
-	// Re-running publishes the stored release again without a charge.
-	again, err := Run(context.Background(), onBeam, Options{ReleaseID: "equiv-1"})
-	if err != nil || !again.Republished {
-		t.Fatalf("re-run: %v, republished %v", err, again != nil && again.Republished)
+}
+
+// TestRefusedBeforeAnyNoise: refusals leave output.dir untouched and the
+// budget uncharged; all but the rejected input happen before a Beam pipeline
+// runs.
+func TestRefusedBeforeAnyNoise(t *testing.T) {
+	strict := strings.Replace(equivJob, "max_reject_fraction: 0.2", "max_reject_fraction: 0", 1)
+	staging := equivJob + "staging: {path: staging/events.parquet, pseudonym_key_env: PRIVAGG_TEST_KEY}\n"
+	missing := strings.Replace(equivJob, "path: events.csv", "path: nothing-*.csv", 1)
+	for _, tc := range []struct {
+		name    string
+		job     string
+		budget  float64
+		runner  string
+		wantErr any
+	}{
+		{"unknown runner", equivJob, 10, "mapreduce", new(*pipeline.ConfigError)},
+		{"budget too small", equivJob, 0.5, "", new(*privacy.BudgetError)},
+		{"staging is duckdb only", staging, 10, "", new(*pipeline.ConfigError)},
+		{"no input file", missing, 10, "", new(*pipeline.InputError)},
+		{"too many malformed rows", strict, 10, "", new(*pipeline.InputError)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			job := setupJob(t, tc.job, map[string]string{"events.csv": eventsCSV}, tc.budget)
+			eng, err := New(job, Options{Runner: tc.runner})
+			if err == nil {
+				defer eng.Close()
+				_, err = pipeline.Run(context.Background(), job, pipeline.RunOptions{Engine: eng, ReleaseID: "refused-1"})
+			}
+			if err == nil || !errors.As(err, tc.wantErr) {
+				t.Fatalf("error %v, want %T", err, tc.wantErr)
+			}
+			if _, serr := os.Stat(job.Output.Dir); !os.IsNotExist(serr) {
+				t.Errorf("output.dir exists after a refusal (%v)", serr)
+			}
+			if got := epsilonSpent(t, job); got != 0 {
+				t.Errorf("epsilon spent %v after a refusal, want 0", got)
+			}
+		})
 	}
 }
 
 // TestNoiseScale checks that the beam engine's noise has the standard
-// deviation the plan (and the library) states: 2000 public partitions with
-// 10 people each, one count_units metric, ε = 1, L0 = 1, so Laplace with
-// scale 1 and variance 2. The sample variance of 2000 Laplace draws has a
-// relative standard deviation of sqrt((κ-1)/n) = sqrt(5/2000) = 0.05 (κ = 6);
-// the test accepts [0.7, 1.3] × 2, a 6σ band: a false failure is rarer than
-// 1e-6 even with the heavy tail (Chebyshev on the fourth moment bounds it
-// below 3%; the normal approximation at n = 2000 gives ~1e-9). Noise off
-// by the factor a sensitivity mistake gives (scale x2: variance 8; x0.5:
-// variance 0.5) fails it; so does a 30% error in scale (variance x1.69).
+// deviation σ the plan (and so the library) states, for Laplace and Gaussian
+// noise: 2000 public partitions with `per` people each and one count_units
+// metric with L0 = 1, so the released value is per + noise; per >= 7σ, so
+// clamping negative counts at 0 almost never happens and then moves one
+// value by a fraction of σ.
+//
+// Laplace (ε = 1: scale 1, variance 2): the sample variance of n = 2000 draws
+// has a relative standard deviation of sqrt((κ-1)/n) = sqrt(5/2000) = 0.05
+// (kurtosis κ = 6); the band [0.7, 1.3] is 6σ, so a false failure is rarer
+// than 1e-6 even with the heavy tail (the normal approximation gives ~1e-9).
+// Gaussian (ε = 2, δ = 1e-5): κ = 3, relative standard deviation
+// sqrt(2/2000) = 0.032, so the same band is 9σ (false failure < 1e-18). Both
+// fail for the factor a sensitivity mistake gives (x2 or x0.5 in scale) or a
+// 30% error in scale, and the Gaussian case fails if Laplace noise (variance
+// 0.5 at ε = 2 instead of the Gaussian's ~4) were drawn instead. The mean
+// must be 0 within 6 standard errors.
 func TestNoiseScale(t *testing.T) {
-	const parts, per = 2000, 10
-	var keys, events strings.Builder
-	keys.WriteString("k\n")
-	events.WriteString("user_id,k,consent\n")
-	for p := range parts {
-		fmt.Fprintf(&keys, "p%04d\n", p)
-		for u := range per {
-			fmt.Fprintf(&events, "u%d_%d,p%04d,true\n", p, u, p)
-		}
-	}
-	job := setupJob(t, `version: 1
+	for _, tc := range []struct{ noise, epsilon, delta string }{
+		{"laplace", "1", "1e-6"},
+		{"gaussian", "2", "1e-5"},
+	} {
+		t.Run(tc.noise, func(t *testing.T) {
+			const parts = 2000
+			jobYAML := `version: 1
 name: scale
 dataset: d
 purpose: marketing
 input: {path: events.csv}
 privacy_unit: user_id
 consent: {column: consent}
-privacy: {epsilon: 1, delta: 1e-6, k: 1, max_partitions_per_unit: 1}
+privacy: {epsilon: ` + tc.epsilon + `, delta: ` + tc.delta + `, k: 1, max_partitions_per_unit: 1, noise: ` + tc.noise + `}
 outputs:
   - name: by_k
     group_by: [k]
@@ -252,31 +454,68 @@ outputs:
     metrics: [{name: people, type: count_units}]
 output: {dir: out, format: csv}
 ledger: ledger/l.duckdb
-`, map[string]string{"events.csv": events.String(), "keys.csv": keys.String()}, 5)
-	if _, err := Run(context.Background(), job, Options{}); err != nil {
+`
+			sd := noiseSD(t, jobYAML)
+			per := max(10, int(math.Ceil(7*sd)))
+			t.Logf("noise sd %.3f, %d people per partition", sd, per)
+			var keys, events strings.Builder
+			keys.WriteString("k\n")
+			events.WriteString("user_id,k,consent\n")
+			for p := range parts {
+				fmt.Fprintf(&keys, "p%04d\n", p)
+				for u := range per {
+					fmt.Fprintf(&events, "u%d_%d,p%04d,true\n", p, u, p)
+				}
+			}
+			job := setupJob(t, jobYAML, map[string]string{"events.csv": events.String(), "keys.csv": keys.String()}, 5)
+			if _, err := runBeam(t, job, "", pbeam.TestModeDisabled); err != nil {
+				t.Fatal(err)
+			}
+			tb := readTable(t, filepath.Join(job.Output.Dir, "by_k.csv"), 1)
+			if len(tb.rows) != parts {
+				t.Fatalf("%d rows, want %d", len(tb.rows), parts)
+			}
+			var sum, sumsq float64
+			for _, r := range tb.rows {
+				v, err := strconv.ParseFloat(r[1], 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				d := v - float64(per)
+				sum += d
+				sumsq += d * d
+			}
+			mean := sum / parts
+			variance := sumsq/parts - mean*mean
+			want := sd * sd
+			if variance < 0.7*want || variance > 1.3*want {
+				t.Errorf("noise variance %.3f, want %.3f ± 30%%", variance, want)
+			}
+			if se := math.Sqrt(want / parts); math.Abs(mean) > 6*se {
+				t.Errorf("noise mean %.3f, want 0 (6 standard errors = %.3f)", mean, 6*se)
+			}
+		})
+	}
+}
+
+// noiseSD is the plan's noise standard deviation of the only metric of a job.
+func noiseSD(t *testing.T, jobYAML string) float64 {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "job.yaml")
+	if err := os.WriteFile(path, []byte(jobYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tb := readTable(t, filepath.Join(job.Output.Dir, "by_k.csv"), 1)
-	if len(tb.rows) != parts {
-		t.Fatalf("%d rows, want %d", len(tb.rows), parts)
+	if err := os.WriteFile(filepath.Join(dir, "keys.csv"), []byte("k\np\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	var sum, sumsq float64
-	for _, r := range tb.rows {
-		v, err := strconv.ParseFloat(r[1], 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := v - per
-		sum += d
-		sumsq += d * d
+	job, err := pipeline.LoadJob(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	mean := sum / parts
-	variance := sumsq/parts - mean*mean
-	want := 2.0 // Laplace(b=1)
-	if variance < 0.7*want || variance > 1.3*want {
-		t.Errorf("noise variance %.3f, want %.1f ± 30%%", variance, want)
+	plan, err := privacy.NewPlan(job.PrivacySpec())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if math.Abs(mean) > 6*math.Sqrt(want/parts) {
-		t.Errorf("noise mean %.3f, want 0 (6σ = %.3f)", mean, 6*math.Sqrt(want/parts))
-	}
+	return plan.Outputs[0].Metrics[0].Components[0].StdDev
 }

@@ -1,12 +1,13 @@
 package beamengine
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
 )
 
 // TestSelectionAndConsentTable runs the private-partition path (one DP
@@ -55,7 +56,7 @@ outputs:
 output: {dir: out, format: csv}
 ledger: ledger/l.duckdb
 `, map[string]string{"events.json": events.String(), "consent.csv": consent.String()}, 20)
-	res, err := Run(context.Background(), job, Options{})
+	res, err := runBeam(t, job, "", pbeam.TestModeDisabled)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,15 +61,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return pipeline.ExitConfig
 	}
 	beam.Init()
-	var h slog.Handler
-	switch {
-	case *logFormat == "json":
-		h = slog.NewJSONHandler(stderr, nil)
-	case *quiet:
-		h = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})
-	default:
-		h = slog.NewTextHandler(stderr, nil)
+	level := slog.LevelInfo
+	if *quiet {
+		level = slog.LevelWarn
 	}
+	var h slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
+	if *logFormat == "json" {
+		h = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
+	}
+	log := slog.New(h)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := func() error {
@@ -77,9 +77,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return err
 		}
-		res, err := beamengine.Run(ctx, job, beamengine.Options{
-			Runner: *runners.Runner, ResultsDir: *resultsDir, ReleaseID: *releaseID, Ledger: *ledger, Logger: slog.New(h),
-		})
+		eng, err := beamengine.New(job, beamengine.Options{Runner: *runners.Runner, ResultsDir: *resultsDir, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer eng.Close()
+		res, err := pipeline.Run(ctx, job, pipeline.RunOptions{Engine: eng, ReleaseID: *releaseID, Ledger: *ledger, Logger: log})
 		if err != nil {
 			return err
 		}
