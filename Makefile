@@ -35,3 +35,4 @@ clean:
 
 -include bench.mk
 -include beam.mk
+-include verify.mk
