@@ -53,6 +53,7 @@ var defaultFSOps = fsOps{rename: os.Rename}
 // an older file, that file is restored.
 type atomicDir struct {
 	dir       string
+	work      string // sibling folder for temporary files: nothing temporary ever appears in dir
 	ops       fsOps
 	staged    []staged
 	extra     []string // other temporary paths to remove on rollback (e.g. DuckDB's .wal)
@@ -73,7 +74,14 @@ func newAtomicDir(dir string, ops fsOps) (*atomicDir, error) {
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("output folder: %w", err)
 	}
-	return &atomicDir{dir: abs, ops: ops, created: created}, nil
+	return &atomicDir{dir: abs, work: workDir(abs), ops: ops, created: created}, nil
+}
+
+// workDir is the hidden sibling folder where atomicDir stages the files of
+// dir: on the same file system, so renames into dir stay atomic, but outside
+// dir, so a process killed mid-write leaves nothing in dir itself.
+func workDir(dir string) string {
+	return filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+".privagg-tmp")
 }
 
 // validFileName reports whether name is a plain file name that stays inside
@@ -89,8 +97,14 @@ func (a *atomicDir) tempPath(name, kind string) (string, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("temporary name for %s: %w", name, err)
 	}
-	return filepath.Join(a.dir, "."+name+"."+kind+"-"+hex.EncodeToString(b[:])), nil
+	if err := os.MkdirAll(a.work, 0o755); err != nil {
+		return "", fmt.Errorf("temporary folder for %s: %w", name, err)
+	}
+	return filepath.Join(a.work, "."+name+"."+kind+"-"+hex.EncodeToString(b[:])), nil
 }
+
+// removeWork removes the work folder if it is empty (best effort).
+func (a *atomicDir) removeWork() { _ = os.Remove(a.work) }
 
 // stage writes a file that will be called name once committed. write gets a
 // buffered writer; stage hashes, flushes, fsyncs and closes the file.
@@ -238,6 +252,7 @@ func (a *atomicDir) finish() {
 		}
 	}
 	a.committed = nil
+	a.removeWork()
 	_ = syncDir(a.dir)
 }
 
@@ -269,6 +284,7 @@ func (a *atomicDir) rollback() error {
 		}
 	}
 	a.committed, a.staged, a.extra = nil, nil, nil
+	a.removeWork()
 	if a.created && len(errs) == 0 {
 		_ = os.Remove(a.dir) // fails, harmlessly, if someone else put a file there meanwhile
 	} else if err := syncDir(a.dir); err != nil && len(errs) == 0 {

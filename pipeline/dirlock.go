@@ -32,19 +32,26 @@ func lockDir(dir string) (unlock func(), err error) {
 	}, nil
 }
 
-// sweepTemps removes temporary files that a killed process left in dir. The
-// caller holds lockDir(dir), so no other privagg is writing them.
+// sweepTemps removes temporary files that a killed process left in dir's
+// work folder (and, from older versions, in dir itself). The caller holds
+// lockDir(dir), so no other privagg is writing them.
 func sweepTemps(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("sweep %s: %w", dir, err)
-	}
-	for _, e := range entries {
-		if e.Type().IsRegular() && tempNameRE.MatchString(e.Name()) {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !os.IsNotExist(err) {
-				return fmt.Errorf("sweep %s: %w", dir, err)
+	for _, d := range []string{workDir(dir), dir} {
+		entries, err := os.ReadDir(d)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sweep %s: %w", d, err)
+		}
+		for _, e := range entries {
+			if e.Type().IsRegular() && tempNameRE.MatchString(e.Name()) {
+				if err := os.Remove(filepath.Join(d, e.Name())); err != nil && !os.IsNotExist(err) {
+					return fmt.Errorf("sweep %s: %w", d, err)
+				}
 			}
 		}
 	}
+	_ = os.Remove(workDir(dir)) // if empty
 	return nil
 }

@@ -11,6 +11,13 @@ import (
 // files, hidden or not, stay.
 func TestSweepTemps(t *testing.T) {
 	dir := t.TempDir()
+	work := workDir(dir)
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, ".b.csv.tmp-0123456789abcdef"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	temps := []string{".a.parquet.tmp-0123456789abcdef", ".a.manifest.json.old-fedcba9876543210", ".releases.duckdb.tmp-00112233445566ff.wal"}
 	keep := []string{"a.parquet", ".keep", ".a.parquet.tmp-xyz", "notes.tmp-0123456789abcdef"}
 	for _, n := range append(slices.Clone(temps), keep...) {
@@ -36,5 +43,8 @@ func TestSweepTemps(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("after sweep: %v, want %v", got, want)
+	}
+	if _, err := os.Stat(work); !os.IsNotExist(err) {
+		t.Errorf("work folder %s still exists after the sweep", work)
 	}
 }
