@@ -129,9 +129,6 @@ func TestVerifyCrashSoak(t *testing.T) {
 	leakScan(t, job, nil, []string{"uid-000001-soak", "s1.soak@example.com", "+1-555-900001", "198.51.100.1,"})
 	t.Logf("killed in state: %v", stats)
 	note := fmt.Sprintf("ledger state at kill: %v", stats)
-	if len(leftoverSeen) > 0 {
-		note += fmt.Sprintf("; known bug: %d publish temp files left", len(leftoverSeen))
-	}
 	if mixedSeen > 0 {
 		note += fmt.Sprintf("; known bug: %d mixed data/manifest after a kill in Publish (re-run repaired)", mixedSeen)
 	}
@@ -140,9 +137,6 @@ func TestVerifyCrashSoak(t *testing.T) {
 		t.Error(err)
 	}
 }
-
-// leftoverSeen records the temp files of the known Publish bug already logged.
-var leftoverSeen = map[string]bool{}
 
 // mixedSeen counts kills that left a data file beside another release's
 // manifest (known bug, logged unless PRIVAGG_VERIFY_BUGS is set).
@@ -155,16 +149,7 @@ func checkOutputDir(t *testing.T, ctx context.Context, led *privacy.Ledger, job 
 	manifests := map[string]*pipeline.Manifest{}
 	for _, n := range names {
 		if strings.HasPrefix(n, ".") || strings.Contains(n, ".tmp") {
-			if os.Getenv("PRIVAGG_VERIFY_BUGS") == "" && !leftoverSeen[n] {
-				// Known bug (TestVerifyRerunRemovesPublishTempFiles): a kill
-				// inside Publish leaves its temp file, and no re-run removes it.
-				leftoverSeen[n] = true
-				t.Logf("%s: known bug: temp file %s left in output.dir by a kill inside Publish", when, n)
-				continue
-			}
-			if !leftoverSeen[n] || os.Getenv("PRIVAGG_VERIFY_BUGS") != "" {
-				t.Errorf("%s: temporary or partial file %s is visible in output.dir", when, n)
-			}
+			t.Errorf("%s: temporary or partial file %s is visible in output.dir", when, n)
 			continue
 		}
 		if !strings.HasSuffix(n, pipeline.ManifestSuffix) {
@@ -218,16 +203,11 @@ func checkOutputDir(t *testing.T, ctx context.Context, led *privacy.Ledger, job 
 }
 
 // TestVerifyRerunRemovesPublishTempFiles: the crash soak found that a kill
-// inside Publish (after a file was staged as .<name>.tmp-<random> in
-// output.dir, before the rename) leaves that temp file in output.dir for
-// good: rollback never runs after SIGKILL, and neither a re-run of the
-// release nor a later release removes it. This test plants such a file, as
-// the kill leaves it, and expects the next run to remove it.
+// inside Publish could leave a temp file (.<name>.tmp-<random>) in
+// output.dir for good. Temp files now live in a sibling work folder, and
+// Publish sweeps stale ones under a folder lock. This test plants such a
+// file, as an older kill left it, and expects the next run to remove it.
 func TestVerifyRerunRemovesPublishTempFiles(t *testing.T) {
-	if os.Getenv("PRIVAGG_VERIFY_BUGS") == "" {
-		t.Skip("known bug: a kill -9 inside pipeline.Publish leaves .<file>.tmp-<random> in output.dir and no later run removes it " +
-			"(atomicDir rollback only runs in-process; publish does not sweep stale temp files)")
-	}
 	good, err := os.ReadFile(filepath.Join("testdata", "badinput", "good.csv"))
 	if err != nil {
 		t.Fatal(err)
