@@ -1,10 +1,18 @@
 # The Apache Beam engine (issue 7): a separate Go module in beam/ so that
 # Beam's dependency tree stays out of bin/privagg. `privagg run --engine beam`
-# runs bin/privagg-beam. Included from the Makefile.
-.PHONY: beam test-beam
+# runs bin/privagg-beam. Included from the Makefile (GOFLAGS come from there).
+# beam-deps downloads the beam module's dependencies (they are not in the top
+# module's go.sum), so both targets work from a clean clone.
+.PHONY: beam beam-deps test-beam
 
-beam:
+beam-deps:
+	cd beam && go mod download
+
+beam: beam-deps
 	cd beam && go build -ldflags "-X github.com/privagg/privagg/pipeline.Version=$(VERSION)" -o ../bin/privagg-beam ./cmd/privagg-beam
 
-test-beam:
+# The beam engine's tests on Beam's local direct runner: equivalence with the
+# embedded engine (CSV and Parquet), noise scale (Laplace and Gaussian),
+# re-publication across engines, refusals, selection and consent table.
+test-beam: beam-deps
 	cd beam && go vet ./... && go test -count=1 ./...

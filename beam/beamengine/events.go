@@ -51,28 +51,13 @@ func (e *eventSpec) setup() error {
 	}
 	e.derived = map[string]transforms.Derived{}
 	for name, dc := range e.Derived {
-		d, err := newDerived(name, dc)
+		d, err := dc.Transform(name)
 		if err != nil {
-			return err
+			return fmt.Errorf("columns.%s: %w", name, err)
 		}
 		e.derived[name] = d
 	}
 	return nil
-}
-
-// newDerived builds a derived column like the embedded engine does.
-func newDerived(name string, c pipeline.DerivedColumn) (transforms.Derived, error) {
-	switch {
-	case len(c.Bins) > 0:
-		return transforms.NewBins(name, c.From, c.Bins)
-	case c.Truncate != "":
-		return transforms.NewTruncate(name, c.From, c.Truncate)
-	case c.Prefix > 0:
-		return transforms.NewPrefix(name, c.From, c.Prefix)
-	case c.Map != nil:
-		return transforms.NewMap(name, c.From, c.Map.File, c.Map.Default)
-	}
-	return nil, fmt.Errorf("columns.%s: one of bins, truncate, prefix or map is required", name)
 }
 
 func (e *eventSpec) value(vals []transforms.Value, col string) transforms.Value {
