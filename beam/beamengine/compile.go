@@ -3,6 +3,7 @@ package beamengine
 import (
 	"database/sql"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,7 +27,7 @@ func compile(job *pipeline.Job) (*compiled, error) {
 	cols := job.InputColumns()
 	src, err := newSource(job.Input.Format, job.Input.Path, cols, job.Input.CSV.Delimiter, job.Input.CSV.Header == nil || *job.Input.CSV.Header)
 	if err != nil {
-		return nil, err
+		return nil, &pipeline.InputError{Reason: "cannot read the input's columns", Err: err}
 	}
 	if src.Format == "csv" {
 		var problems []pipeline.Problem
@@ -142,7 +143,8 @@ func newSource(format, path string, cols []string, delim string, header bool) (*
 		transforms.QuoteString(files[0]), transforms.QuoteString(delim), header)
 	rows, err := db.Query(q)
 	if err != nil {
-		return nil, fmt.Errorf("sniff csv columns of %s: %w", files[0], err)
+		// DuckDB's sniffer errors may quote the file's lines: keep only that it failed.
+		return nil, fmt.Errorf("sniff csv columns of %s: DuckDB's CSV reader failed (details withheld: they may quote input values)", files[0])
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -218,4 +220,19 @@ func crossProduct(lists [][]string) []string {
 		out[i] = partKey(k, make([]bool, len(k)))
 	}
 	return out
+}
+
+var errNoInput = errors.New("input.path matches no file")
+
+// localGlob lists the local files matching path; remote paths (gs://...)
+// are resolved by Beam's filesystem on the workers.
+func localGlob(path string) ([]string, error) {
+	if strings.Contains(path, "://") {
+		return nil, nil
+	}
+	m, err := filepath.Glob(path)
+	if err == nil && len(m) == 0 {
+		return nil, errNoInput
+	}
+	return m, err
 }

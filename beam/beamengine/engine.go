@@ -26,7 +26,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -212,19 +211,4 @@ func (c *compiled) events(s beam.Scope) beam.PCollection {
 	latest := beam.CombinePerKey(cs, &latestConsentFn{}, recs)
 	joined := beam.CoGroupByKey(cs, beam.ParDo(cs, keyByUnit, events), latest)
 	return beam.ParDo(cs, applyConsentFn, joined)
-}
-
-var errNoInput = errors.New("input.path matches no file")
-
-// localGlob lists the local files matching path; remote paths (gs://...)
-// are resolved by Beam's filesystem on the workers.
-func localGlob(path string) ([]string, error) {
-	if strings.Contains(path, "://") {
-		return nil, nil
-	}
-	m, err := filepath.Glob(path)
-	if err == nil && len(m) == 0 {
-		return nil, errNoInput
-	}
-	return m, err
 }

@@ -35,70 +35,22 @@ func (noNoise) ComputeConfidenceIntervalFloat64(x float64, _ int64, _, _, _, _ f
 	return noise.ConfidenceInterval{LowerBound: x, UpperBound: x}, nil
 }
 
-// The input of the equivalence tests (the embedded engine's golden input):
+// testdata/events.csv, the input of the equivalence tests (the embedded
+// engine's golden input), and testdata/equiv_job.yaml, a job over it:
 // Alice is heavy (5 rows in cmp_a/email, Linf 3 keeps 3; total 700 clamped
 // to 500), Dave has no consent, two rows are malformed. No one has more
 // partitions than L0 inside the public lists, so bounding picks nothing at
 // random and both engines must agree exactly without noise.
-const eventsCSV = `email,user_id,campaign,channel,age,revenue,consent_marketing,ts
-alice@example.com,u1,cmp_a,email,34,100,true,2026-01-05 10:00:00
-alice@example.com,u1,cmp_a,email,34,200,true,2026-01-05 11:00:00
-alice@example.com,u1,cmp_a,email,34,300,true,2026-01-06 10:00:00
-alice@example.com,u1,cmp_a,email,34,50,true,2026-01-06 12:00:00
-alice@example.com,u1,cmp_a,email,34,50,true,2026-01-07 10:00:00
-bob@example.com,u2,cmp_a,email,52,20,true,2026-01-05 10:00:00
-carol@example.com,u3,cmp_a,search,19,0,true,2026-01-05 10:00:00
-dave@example.com,u4,cmp_a,email,40,999,false,2026-01-05 10:00:00
-eve@example.com,,cmp_a,email,40,5,true,2026-01-05 10:00:00
-frank@example.com,u6,cmp_a,email,40,nan,true,2026-01-05 10:00:00
-erin@example.com,u5,cmp_b,email,70,1,true,2026-01-12 10:00:00
-erin@example.com,u5,cmp_b,search,70,1,true,2026-01-12 10:00:00
-`
-
-const equivJob = `version: 1
-name: equiv
-dataset: test_events
-purpose: marketing
-input:
-  path: events.csv
-  max_reject_fraction: 0.2
-privacy_unit: user_id
-identifiers: [email]
-consent:
-  column: consent_marketing
-columns:
-  age_band: {from: age, bins: [18, 25, 35, 45, 55, 65]}
-  week: {from: ts, truncate: week}
-privacy:
-  epsilon: 1
-  delta: 1e-6
-  k: 1
-  max_partitions_per_unit: 2
-outputs:
-  - name: by_channel
-    group_by: [campaign, channel]
-    public_partitions:
-      campaign: [cmp_a, cmp_b, cmp_z]
-      channel: [email, search]
-    metrics:
-      - {name: events, type: count, max_per_unit: 3}
-      - {name: people, type: count_units}
-      - {name: revenue, type: sum, column: revenue, min: 0, max: 500}
-      - {name: avg_revenue, type: mean, column: revenue, min: 0, max: 500}
-  - name: by_age_week
-    group_by: [age_band, week]
-    public_partitions:
-      age_band: ["<18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
-      week: ["2026-01-05", "2026-01-12"]
-    max_partitions_per_unit: 1
-    metrics:
-      - {name: people, type: count_units}
-      - {name: revenue, type: sum, column: revenue, min: 0, max: 1000}
-output:
-  dir: out
-  format: csv
-ledger: ledger/privagg-ledger.duckdb
-`
+//
+// fixture reads a file of testdata/.
+func fixture(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
 
 // setupJob writes job and files into a new folder with a budget of eps.
 func setupJob(t *testing.T, jobYAML string, files map[string]string, eps float64) *pipeline.Job {
@@ -242,11 +194,11 @@ func TestEnginesAgreeWithoutNoise(t *testing.T) {
 		input string
 		data  func(t *testing.T) string
 	}{
-		{"csv", "events.csv", func(*testing.T) string { return eventsCSV }},
-		{"parquet", "events.parquet", func(t *testing.T) string { return parquetOf(t, eventsCSV) }},
+		{"csv", "events.csv", func(t *testing.T) string { return fixture(t, "events.csv") }},
+		{"parquet", "events.parquet", func(t *testing.T) string { return parquetOf(t, fixture(t, "events.csv")) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			jobYAML := strings.Replace(equivJob, "path: events.csv", "path: "+tc.input, 1)
+			jobYAML := strings.Replace(fixture(t, "equiv_job.yaml"), "path: events.csv", "path: "+tc.input, 1)
 			files := map[string]string{tc.input: tc.data(t)}
 			embedded := setupJob(t, jobYAML, files, 10)
 			if _, err := pipeline.Run(context.Background(), embedded, pipeline.RunOptions{Noise: noNoise{}, ReleaseID: "equiv-1"}); err != nil {
@@ -345,7 +297,7 @@ func TestReleaseRepublishedByTheOtherEngine(t *testing.T) {
 	}
 	for _, tc := range []struct{ first, second string }{{"duckdb", "beam"}, {"beam", "duckdb"}} {
 		t.Run(tc.first+" stores, "+tc.second+" re-publishes", func(t *testing.T) {
-			job := setupJob(t, equivJob, map[string]string{"events.csv": eventsCSV}, 10)
+			job := setupJob(t, fixture(t, "equiv_job.yaml"), map[string]string{"events.csv": fixture(t, "events.csv")}, 10)
 			first, err := run(t, tc.first, job)
 			if err != nil || first.Republished {
 				t.Fatalf("%s: %v, republished %v", tc.first, err, first != nil && first.Republished)
@@ -379,6 +331,7 @@ func TestReleaseRepublishedByTheOtherEngine(t *testing.T) {
 // budget uncharged; all but the rejected input happen before a Beam pipeline
 // runs.
 func TestRefusedBeforeAnyNoise(t *testing.T) {
+	equivJob, eventsCSV := fixture(t, "equiv_job.yaml"), fixture(t, "events.csv")
 	strict := strings.Replace(equivJob, "max_reject_fraction: 0.2", "max_reject_fraction: 0", 1)
 	staging := equivJob + "staging: {path: staging/events.parquet, pseudonym_key_env: PRIVAGG_TEST_KEY}\n"
 	missing := strings.Replace(equivJob, "path: events.csv", "path: nothing-*.csv", 1)

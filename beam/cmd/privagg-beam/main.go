@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -30,7 +29,6 @@ import (
 
 	"github.com/privagg/privagg/beam/beamengine"
 	"github.com/privagg/privagg/pipeline"
-	"github.com/privagg/privagg/privacy"
 )
 
 var (
@@ -96,25 +94,5 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "privagg-beam: %v\n", err)
 	}
-	return exitCode(err)
-}
-
-// exitCode maps an error to privagg's documented exit codes.
-func exitCode(err error) int {
-	var (
-		cfg    *pipeline.ConfigError
-		input  *pipeline.InputError
-		budget *privacy.BudgetError
-	)
-	switch {
-	case err == nil:
-		return pipeline.ExitOK
-	case errors.As(err, &cfg):
-		return pipeline.ExitConfig
-	case errors.As(err, &budget):
-		return pipeline.ExitBudget
-	case errors.As(err, &input):
-		return pipeline.ExitInput
-	}
-	return pipeline.ExitRuntime
+	return pipeline.ExitCode(err)
 }

@@ -1,0 +1,30 @@
+package pipeline
+
+import (
+	"errors"
+
+	"github.com/privagg/privagg/privacy"
+)
+
+// ExitCode maps an error of LoadJob or Run to the documented exit code:
+// ExitConfig for a *ConfigError, ExitBudget for a *privacy.BudgetError,
+// ExitInput for an *InputError, ExitRuntime for any other error, ExitOK for
+// nil. Commands add their own usage errors on top.
+func ExitCode(err error) int {
+	var (
+		cfg    *ConfigError
+		input  *InputError
+		budget *privacy.BudgetError
+	)
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &cfg):
+		return ExitConfig
+	case errors.As(err, &budget):
+		return ExitBudget
+	case errors.As(err, &input):
+		return ExitInput
+	}
+	return ExitRuntime
+}
