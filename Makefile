@@ -14,8 +14,11 @@ build:
 vet:
 	go vet ./...
 
+# The tests of both modules: the main one, and the Beam engine's (beam/, its own
+# Go module; see beam.mk), on Beam's local direct runner.
 test: vet
 	go test -count=1 ./...
+	$(MAKE) test-beam
 
 # The demo: 1M synthetic events, a budget for the dataset (set once), the plan,
 # the run, and the released table. Running it again re-publishes the same
