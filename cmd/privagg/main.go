@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/privagg/privagg/pipeline"
-	"github.com/privagg/privagg/privacy"
 )
 
 // commands are added by each command's file in its init function.
@@ -78,26 +77,14 @@ func newRootCmd(stdout, stderr io.Writer) (*cobra.Command, *globals) {
 	return root, g
 }
 
-// exitCode maps an error to the documented exit code.
+// exitCode maps an error to the documented exit code: usage errors are 2,
+// the rest as pipeline.ExitCode says.
 func exitCode(err error) int {
-	var (
-		cfg    *pipeline.ConfigError
-		input  *pipeline.InputError
-		budget *privacy.BudgetError
-		usage  usageError
-	)
-	switch {
-	case err == nil:
-		return pipeline.ExitOK
-	case errors.As(err, &cfg), errors.As(err, &usage):
+	var usage usageError
+	if errors.As(err, &usage) {
 		return pipeline.ExitConfig
-	case errors.As(err, &budget):
-		return pipeline.ExitBudget
-	case errors.As(err, &input):
-		return pipeline.ExitInput
-	default:
-		return pipeline.ExitRuntime
 	}
+	return pipeline.ExitCode(err)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
