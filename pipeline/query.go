@@ -345,9 +345,8 @@ func (p *queryPlan) publicCond(o int) string {
 // first L0: a uniformly random choice per unit that nobody without the
 // per-run seed can predict or steer. One streaming window over the pairs
 // (no temp table, no join): DuckDB partitions by unit and sorts by hash.
-// A unit keeps more than L0 partitions only if two of its partitions had
-// equal 64-bit hashes (rank ties), which for a person with n partitions has
-// probability below n²/2^65.
+// Equal hashes (a 64-bit collision) are ordered by the partition keys, so a
+// unit never keeps more than L0 partitions, whatever the input.
 //
 // For the counted output, rows without a unit (not clean) pass through, and
 // __urows is the unit's clean row total, read once per unit (at rank 1). With
@@ -358,7 +357,10 @@ func (p *queryPlan) rankedSQL(o int) string {
 	if counted(o) && p.publicCond(o) != "" {
 		part += ", __pub"
 	}
-	win := fmt.Sprintf("PARTITION BY %s ORDER BY __h", part)
+	// The partition keys break hash ties, so distinct partitions of a unit
+	// never share a rank and no unit keeps more than L0 of them.
+	order := append([]string{"__h"}, quoteAll(out.GroupBy)...)
+	win := fmt.Sprintf("PARTITION BY %s ORDER BY %s", part, strings.Join(order, ", "))
 	if !counted(o) {
 		return fmt.Sprintf("SELECT * FROM (%s) QUALIFY rank() OVER (%s) <= %d", p.pairsSQL(o), win, out.MaxPartitionsPerUnit)
 	}
