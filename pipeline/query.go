@@ -345,8 +345,10 @@ func (p *queryPlan) publicCond(o int) string {
 // first L0: a uniformly random choice per unit that nobody without the
 // per-run seed can predict or steer. One streaming window over the pairs
 // (no temp table, no join): DuckDB partitions by unit and sorts by hash.
-// Equal hashes (a 64-bit collision) are ordered by the partition keys, so a
-// unit never keeps more than L0 partitions, whatever the input.
+// row_number numbers a unit's partitions 1, 2, 3, ... even where two hashes
+// are equal (a 64-bit collision), so a unit never keeps more than L0
+// partitions, whatever the input; it is also cheaper than rank() over a
+// wider sort key.
 //
 // For the counted output, rows without a unit (not clean) pass through, and
 // __urows is the unit's clean row total, read once per unit (at rank 1). With
@@ -357,14 +359,11 @@ func (p *queryPlan) rankedSQL(o int) string {
 	if counted(o) && p.publicCond(o) != "" {
 		part += ", __pub"
 	}
-	// The partition keys break hash ties, so distinct partitions of a unit
-	// never share a rank and no unit keeps more than L0 of them.
-	order := append([]string{"__h"}, quoteAll(out.GroupBy)...)
-	win := fmt.Sprintf("PARTITION BY %s ORDER BY %s", part, strings.Join(order, ", "))
+	win := fmt.Sprintf("PARTITION BY %s ORDER BY __h", part)
 	if !counted(o) {
-		return fmt.Sprintf("SELECT * FROM (%s) QUALIFY rank() OVER (%s) <= %d", p.pairsSQL(o), win, out.MaxPartitionsPerUnit)
+		return fmt.Sprintf("SELECT * FROM (%s) QUALIFY row_number() OVER (%s) <= %d", p.pairsSQL(o), win, out.MaxPartitionsPerUnit)
 	}
-	return fmt.Sprintf(`SELECT *, rank() OVER w AS %s, sum(%s) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS __urows
+	return fmt.Sprintf(`SELECT *, row_number() OVER w AS %s, sum(%s) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS __urows
 FROM (%s) WINDOW w AS (%s) QUALIFY %s IS NULL OR %s <= %d`,
 		colRank, colRows, p.pairsSQL(o), win, colUnit, colRank, out.MaxPartitionsPerUnit)
 }
