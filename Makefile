@@ -1,6 +1,10 @@
 # privagg: `make demo` runs the example job on synthetic data; `make test` runs
 # the tests. DuckDB's Arrow interface needs the duckdb_arrow build tag.
 export GOFLAGS := -buildvcs=false -tags=duckdb_arrow
+# Test builds add privagg_testnoise: only they can swap the library's noise for
+# a test double (privacy/testnoise_hook.go). The binaries are built without it.
+TESTFLAGS := -buildvcs=false -tags=duckdb_arrow,privagg_testnoise
+test vet verify verify-fast test-beam: export GOFLAGS := $(TESTFLAGS)
 BIN := bin/privagg
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 DEMO := demo

@@ -22,7 +22,8 @@ import (
 func runForReport(t *testing.T, jobYAML, id string) (*Job, string) {
 	t.Helper()
 	job := setupJob(t, jobYAML, eventsCSV, 10)
-	if _, err := Run(context.Background(), job, RunOptions{Noise: noNoise{}, ReleaseID: id}); err != nil {
+	defer privacy.SetNoiseForTests(noNoise{})()
+	if _, err := Run(context.Background(), job, RunOptions{ReleaseID: id}); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	led, err := privacy.OpenLedger(job.Ledger)

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/google/differential-privacy/go/v3/noise"
 
 	"github.com/privagg/privagg/pipeline/engine"
 	"github.com/privagg/privagg/privacy"
@@ -39,9 +38,6 @@ type RunOptions struct {
 	// Logger receives progress and stage messages. Optional; nil discards.
 	// Nothing identifying is ever logged.
 	Logger *slog.Logger
-	// Noise replaces the library noise (see privacy.ReleaserOptions.Noise).
-	// For tests only; the privagg command never sets it.
-	Noise noise.Noise
 	// Engine computes the release. Optional; nil means the embedded DuckDB
 	// engine. Another engine (e.g. Apache Beam) plugs in here and keeps the
 	// whole release protocol: ledger, store, publish, report.
@@ -266,11 +262,11 @@ func Run(ctx context.Context, job *Job, opts RunOptions) (res *RunResult, err er
 }
 
 // release runs the aggregate queries and hands them to a Releaser.
-func release(ctx context.Context, eng *engine.Engine, qp *queryPlan, plan *privacy.Plan, res *privacy.Reservation, nz noise.Noise, log *slog.Logger) (*privacy.Release, map[string]privacy.OutputStats, error) {
+func release(ctx context.Context, eng *engine.Engine, qp *queryPlan, plan *privacy.Plan, res *privacy.Reservation, log *slog.Logger) (*privacy.Release, map[string]privacy.OutputStats, error) {
 	job := qp.job
 	r, err := privacy.NewReleaser(plan, res, privacy.Metadata{
 		Job: job.Name, Dataset: job.Dataset, Purpose: job.Purpose, Created: time.Now().UTC(),
-	}, privacy.ReleaserOptions{Noise: nz})
+	}, privacy.ReleaserOptions{})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -704,7 +700,7 @@ func (d *duckDBEngine) Prepare(ctx context.Context) (InputCounts, error) {
 }
 
 func (d *duckDBEngine) Release(ctx context.Context, plan *privacy.Plan, res *privacy.Reservation) (*privacy.Release, map[string]privacy.OutputStats, error) {
-	return release(ctx, d.eng, d.qp, plan, res, d.opts.Noise, d.log)
+	return release(ctx, d.eng, d.qp, plan, res, d.log)
 }
 
 func (d *duckDBEngine) Published() error {

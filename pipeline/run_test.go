@@ -152,7 +152,8 @@ func checkGolden(t *testing.T, got []byte, name string) {
 
 func TestRunGolden(t *testing.T) {
 	job := setupJob(t, goldenJob, eventsCSV, 10)
-	res, err := Run(context.Background(), job, RunOptions{Noise: noNoise{}, ReleaseID: "golden-1"})
+	defer privacy.SetNoiseForTests(noNoise{})()
+	res, err := Run(context.Background(), job, RunOptions{ReleaseID: "golden-1"})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -323,7 +324,8 @@ outputs:
 output: {dir: out, format: csv}
 ledger: privagg-ledger.duckdb
 `, b.String(), 10)
-	res, err := Run(context.Background(), job, RunOptions{Noise: noNoise{}})
+	defer privacy.SetNoiseForTests(noNoise{})()
+	res, err := Run(context.Background(), job, RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +380,8 @@ ledger: privagg-ledger.duckdb
 	if err := os.WriteFile(filepath.Join(filepath.Dir(job.File), "consent.csv"), []byte(consent), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Run(context.Background(), job, RunOptions{Noise: noNoise{}})
+	defer privacy.SetNoiseForTests(noNoise{})()
+	res, err := Run(context.Background(), job, RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

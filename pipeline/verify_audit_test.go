@@ -223,7 +223,7 @@ func (h *auditHarness) trial() released {
 	if h.cached != nil {
 		rel, err = h.releaseCached(ctx)
 	} else {
-		rel, _, err = release(ctx, h.eng, h.qp, h.plan, h.res, h.nz, h.log)
+		rel, _, err = h.release(ctx)
 	}
 	if err != nil {
 		h.t.Fatal(err)
@@ -314,7 +314,7 @@ func (h *auditHarness) cacheAggregates(ctx context.Context) {
 // afresh.
 func (h *auditHarness) releaseCached(ctx context.Context) (*privacy.Release, error) {
 	job := h.qp.job
-	r, err := privacy.NewReleaser(h.plan, h.res, privacy.Metadata{Job: job.Name, Dataset: job.Dataset, Purpose: job.Purpose}, privacy.ReleaserOptions{Noise: h.nz})
+	r, err := h.newReleaser(privacy.Metadata{Job: job.Name, Dataset: job.Dataset, Purpose: job.Purpose})
 	if err != nil {
 		return nil, err
 	}
@@ -680,4 +680,23 @@ func TestVerifyAuditPower(t *testing.T) {
 		res := runAudit(t, d, d1, min(n, 1000), []auditEvent{selectionEvent(d.plan)})
 		reportAudit(t, "power", "k threshold on the true count, no DP selection", true, res)
 	})
+}
+
+// withTestNoise runs fn with the harness's noise (a broken mechanism), or the
+// library's when none is set.
+func (h *auditHarness) withTestNoise(fn func()) {
+	if h.nz != nil {
+		defer privacy.SetNoiseForTests(h.nz)()
+	}
+	fn()
+}
+
+func (h *auditHarness) release(ctx context.Context) (rel *privacy.Release, stats map[string]privacy.OutputStats, err error) {
+	h.withTestNoise(func() { rel, stats, err = release(ctx, h.eng, h.qp, h.plan, h.res, h.log) })
+	return rel, stats, err
+}
+
+func (h *auditHarness) newReleaser(meta privacy.Metadata) (r *privacy.Releaser, err error) {
+	h.withTestNoise(func() { r, err = privacy.NewReleaser(h.plan, h.res, meta, privacy.ReleaserOptions{}) })
+	return r, err
 }

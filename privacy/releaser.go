@@ -15,11 +15,6 @@ import (
 
 // ReleaserOptions configures a Releaser. The zero value is what privagg uses.
 type ReleaserOptions struct {
-	// Noise replaces the library noise of the job's kind. Optional; nil means
-	// noise.Laplace() or noise.Gaussian() from the Google library. Like the
-	// library's own Noise options, this exists for tests, which may pass a
-	// double that adds no noise; the privagg command never sets it.
-	Noise noise.Noise
 	// Allocator for the released records. Optional; defaults to memory.DefaultAllocator.
 	Allocator memory.Allocator
 }
@@ -65,10 +60,9 @@ func NewReleaser(plan *Plan, res *Reservation, meta Metadata, opts ReleaserOptio
 		return nil, fmt.Errorf("new releaser: reservation (epsilon %v, delta %v) is smaller than the plan (epsilon %v, delta %v)",
 			res.Epsilon(), res.Delta(), plan.Total.Epsilon, plan.Total.Delta)
 	}
-	nz := opts.Noise
-	if nz == nil {
-		nz = plan.Spec.Noise.noise()
-	}
+	// Always the library's noise of the job's kind; only a test build
+	// (-tags privagg_testnoise, see testnoise_hook.go) can replace it.
+	nz := testNoise(plan.Spec.Noise.noise())
 	alloc := opts.Allocator
 	if alloc == nil {
 		alloc = memory.DefaultAllocator

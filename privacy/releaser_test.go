@@ -125,7 +125,8 @@ func TestReleaserNoiselessPublicPartitions(t *testing.T) {
 	defer alloc.AssertSize(t, 0)
 	out := OutputSpec{Name: "o", GroupBy: []string{"campaign"}, MaxPartitionsPerUnit: 2, Metrics: allMetrics(), PublicPartitions: true}
 	plan := mustPlan(t, JobSpec{Epsilon: 1, Delta: 1e-6, Noise: Laplace, K: 10, Outputs: []OutputSpec{out}})
-	r, err := NewReleaser(plan, reservationFor(plan), Metadata{Job: "j"}, ReleaserOptions{Noise: noNoise{}, Allocator: alloc})
+	r, err := NewReleaser(plan, reservationFor(plan), Metadata{Job: "j"}, ReleaserOptions{Allocator: alloc})
+	setNoise(r, noNoise{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,8 @@ func TestReleaserRejectsUnsortedAggregates(t *testing.T) {
 	plan := mustPlan(t, JobSpec{Epsilon: 1, Noise: Laplace, K: 1, Outputs: []OutputSpec{out}})
 	for name, keys := range map[string][]string{"descending": {"b", "a"}, "duplicate": {"a", "a"}} {
 		t.Run(name, func(t *testing.T) {
-			r, err := NewReleaser(plan, reservationFor(plan), Metadata{}, ReleaserOptions{Noise: noNoise{}, Allocator: alloc})
+			r, err := NewReleaser(plan, reservationFor(plan), Metadata{}, ReleaserOptions{Allocator: alloc})
+			setNoise(r, noNoise{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -335,7 +337,8 @@ func TestQuantilesNoiseless(t *testing.T) {
 	out := OutputSpec{Name: "o", GroupBy: []string{"k"}, MaxPartitionsPerUnit: 1,
 		Metrics: []MetricSpec{{Name: "q", Kind: Quantiles, Min: 0, Max: 1000, Ranks: []float64{0.5, 0.9}}}, PublicPartitions: true}
 	plan := mustPlan(t, JobSpec{Epsilon: 1, Noise: Laplace, K: 1, Outputs: []OutputSpec{out}})
-	r, err := NewReleaser(plan, reservationFor(plan), Metadata{}, ReleaserOptions{Noise: noNoise{}, Allocator: alloc})
+	r, err := NewReleaser(plan, reservationFor(plan), Metadata{}, ReleaserOptions{Allocator: alloc})
+	setNoise(r, noNoise{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,5 +379,13 @@ func TestQuantilesNoiseless(t *testing.T) {
 		if math.Abs(c.got-c.want) > 1.5 {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
+	}
+}
+
+// setNoise replaces a Releaser's noise with a test double (this package's
+// tests only; other packages use SetNoiseForTests in a test build).
+func setNoise(r *Releaser, n noise.Noise) {
+	if r != nil {
+		r.nz = n
 	}
 }

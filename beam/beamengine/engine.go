@@ -53,9 +53,6 @@ type Options struct {
 	ResultsDir string
 	// Logger receives stage messages. Optional; nil discards.
 	Logger *slog.Logger
-
-	// testMode switches pbeam's noise off; set only by this package's tests.
-	testMode pbeam.TestMode
 }
 
 // Runners are the Beam runners the privagg-beam binary links.
@@ -98,7 +95,7 @@ func New(job *pipeline.Job, opts Options) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Engine{job: job, runner: runner, results: opts.ResultsDir, log: log, test: opts.testMode}, nil
+	return &Engine{job: job, runner: runner, results: opts.ResultsDir, log: log, test: testMode()}, nil
 }
 
 // Prepare compiles the job and runs pass 1, which counts rows read, rejected

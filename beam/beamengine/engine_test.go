@@ -108,7 +108,9 @@ func readTable(t *testing.T, path string, nkeys int) table {
 // does. mode switches pbeam's noise off (test code only).
 func runBeam(t *testing.T, job *pipeline.Job, id string, mode pbeam.TestMode) (*pipeline.RunResult, error) {
 	t.Helper()
-	eng, err := New(job, Options{testMode: mode})
+	restore := setTestModeForTests(mode)
+	eng, err := New(job, Options{})
+	restore()
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -201,7 +203,10 @@ func TestEnginesAgreeWithoutNoise(t *testing.T) {
 			jobYAML := strings.Replace(fixture(t, "equiv_job.yaml"), "path: events.csv", "path: "+tc.input, 1)
 			files := map[string]string{tc.input: tc.data(t)}
 			embedded := setupJob(t, jobYAML, files, 10)
-			if _, err := pipeline.Run(context.Background(), embedded, pipeline.RunOptions{Noise: noNoise{}, ReleaseID: "equiv-1"}); err != nil {
+			restore := privacy.SetNoiseForTests(noNoise{})
+			_, err := pipeline.Run(context.Background(), embedded, pipeline.RunOptions{ReleaseID: "equiv-1"})
+			restore()
+			if err != nil {
 				t.Fatalf("embedded engine: %v", err)
 			}
 			onBeam := setupJob(t, jobYAML, files, 10)

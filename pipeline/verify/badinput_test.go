@@ -105,7 +105,9 @@ func TestVerifyBadInput(t *testing.T) {
 			}
 			job := newJob(t, jobSetup{format: tc.format, input: input, rejectFrac: tc.rejectFrac})
 			var logs logBuffer
-			res, err := pipeline.Run(context.Background(), job, pipeline.RunOptions{Noise: noNoise{}, Logger: logs.logger()})
+			restore := privacy.SetNoiseForTests(noNoise{})
+			res, err := pipeline.Run(context.Background(), job, pipeline.RunOptions{Logger: logs.logger()})
+			restore()
 			tried++
 			if got := exitCode(err); got != tc.wantExit {
 				t.Fatalf("exit code %d (err %v), want %d", got, err, tc.wantExit)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/privagg/privagg/pipeline"
+	"github.com/privagg/privagg/privacy"
 )
 
 // FuzzReadInput feeds fuzzed bytes to the real input readers through
@@ -42,7 +43,9 @@ func FuzzReadInput(f *testing.F) {
 			fm = "json"
 		}
 		job := newJob(t, jobSetup{format: fm, input: data, rejectFrac: 1})
-		res, err := pipeline.Run(context.Background(), job, pipeline.RunOptions{Noise: noNoise{}})
+		restore := privacy.SetNoiseForTests(noNoise{})
+		res, err := pipeline.Run(context.Background(), job, pipeline.RunOptions{})
+		restore()
 		if err != nil {
 			var ce *pipeline.ConfigError
 			var ie *pipeline.InputError
