@@ -43,12 +43,17 @@ type truth struct {
 
 // randomEvents writes random events: units with 1..maxParts partitions and
 // 1..maxRows rows per partition, values far beyond the clamps, rows shuffled.
-func randomEvents(t *testing.T, r *rand.Rand, dir string, units, maxParts, maxRows int) truth {
+//
+// Units are named u0, u1, ... (a text column), or 0, 1, ... with numeric.
+func randomEvents(t *testing.T, r *rand.Rand, dir string, units, maxParts, maxRows int, numeric bool) truth {
 	t.Helper()
 	tr := truth{rows: map[pairKey]int64{}, total: map[pairKey]float64{}, parts: map[string]int{}}
 	var lines []string
 	for u := range units {
 		unit := fmt.Sprintf("u%d", u)
+		if numeric {
+			unit = fmt.Sprint(u)
+		}
 		nParts := 1 + r.IntN(maxParts)
 		perm := r.Perm(maxParts * 2)
 		tr.parts[unit] = nParts
@@ -75,75 +80,114 @@ func randomEvents(t *testing.T, r *rand.Rand, dir string, units, maxParts, maxRo
 // the input no person keeps more than L0 partitions, a person with at most
 // L0 partitions keeps all of them, the kept pairs are real, and the
 // aggregates count at most Linf rows per person and partition and clamp each
-// person's total.
+// person's total. It runs every input through each bounding path:
+//
+//   - hashed: text units, partitioned by their hash, checked for collisions;
+//   - collisions: the same with a unit hash so weak that units do collide,
+//     which must be detected and bounded by the unit itself;
+//   - rank ties: a rank key with (almost) no random bits, so every unit's
+//     partitions tie on the hash and only the partition id separates them;
+//   - integer: numeric units, partitioned by the unit itself.
 func TestBoundingProperties(t *testing.T) {
-	ctx := context.Background()
+	paths := []struct {
+		name     string
+		numeric  bool
+		weakHash bool // unitHash with 3 values
+		ties     bool // rank key without random bits
+	}{
+		{name: "hashed"}, {name: "collisions", weakHash: true}, {name: "rank_ties", ties: true}, {name: "integer", numeric: true},
+	}
 	for seed := uint64(1); seed <= 6; seed++ {
-		r := rand.New(rand.NewPCG(seed, 99))
-		l0, linf := 1+r.IntN(4), 1+r.IntN(3)
-		lo, hi := float64(r.IntN(50))-25, 50+float64(r.IntN(100))
-		t.Run(fmt.Sprintf("seed%d_L0=%d_Linf=%d", seed, l0, linf), func(t *testing.T) {
-			dir := t.TempDir()
-			tr := randomEvents(t, r, dir, 300, 6, 5)
-			jobFile := filepath.Join(dir, "job.yaml")
-			if err := os.WriteFile(jobFile, []byte(fmt.Sprintf(boundingJob, l0, linf, lo, hi)), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			job, err := LoadJob(jobFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			eng, qp := openPlan(t, job, r.Uint64())
-			rows, err := eng.QueryRows(ctx, fmt.Sprintf("SELECT %s, g, %s, __t0 FROM (%s)", colUnit, colRows, qp.boundedSQL(0)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			kept := map[string]int{}
-			wantCount := map[string]int64{}
-			wantSum := map[string]float64{}
-			for _, row := range rows {
-				k := pairKey{row[0].(string), row[1].(string)}
-				kept[k.unit]++
-				if _, ok := tr.rows[k]; !ok {
-					t.Fatalf("bounded pair %v is not in the input", k)
+		for _, path := range paths {
+			r := rand.New(rand.NewPCG(seed, 99))
+			l0, linf := 1+r.IntN(4), 1+r.IntN(3)
+			lo, hi := float64(r.IntN(50))-25, 50+float64(r.IntN(100))
+			t.Run(fmt.Sprintf("%s/seed%d_L0=%d_Linf=%d", path.name, seed, l0, linf), func(t *testing.T) {
+				dir := t.TempDir()
+				tr := randomEvents(t, r, dir, 300, 6, 5, path.numeric)
+				jobFile := filepath.Join(dir, "job.yaml")
+				if err := os.WriteFile(jobFile, []byte(fmt.Sprintf(boundingJob, l0, linf, lo, hi)), 0o644); err != nil {
+					t.Fatal(err)
 				}
-				if row[2].(int64) != tr.rows[k] || row[3].(float64) != tr.total[k] {
-					t.Errorf("pair %v: rows %v total %v, want %d %v", k, row[2], row[3], tr.rows[k], tr.total[k])
+				job, err := LoadJob(jobFile)
+				if err != nil {
+					t.Fatal(err)
 				}
-				wantCount[k.g] += min(tr.rows[k], int64(linf))
-				wantSum[k.g] += math.Min(math.Max(tr.total[k], lo), hi)
-			}
-			for unit, n := range tr.parts {
-				if kept[unit] > l0 {
-					t.Errorf("%s keeps %d partitions, L0 = %d", unit, kept[unit], l0)
-				}
-				if kept[unit] != min(n, l0) {
-					t.Errorf("%s keeps %d of its %d partitions, want min(n, L0) = %d", unit, kept[unit], n, min(n, l0))
-				}
-			}
-			// The aggregate query applies Linf and the clamps to the same
-			// bounded rows (materialized so both reads see one L0 choice).
-			if err := eng.Exec(ctx, "CREATE TEMP TABLE b AS "+qp.boundedSQL(0)); err != nil {
-				t.Fatal(err)
-			}
-			rr, err := eng.QueryArrow(ctx, qp.aggregateSQL(0, "b"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rr.Release()
-			for rr.Next() {
-				rec := rr.RecordBatch()
-				for i := 0; i < int(rec.NumRows()); i++ {
-					g := rec.Column(0).(*array.String).Value(i)
-					if got := rec.Column(2).(*array.Int64).Value(i); got != wantCount[g] {
-						t.Errorf("partition %s: bounded count %d, want %d", g, got, wantCount[g])
+				eng, qp := openPlanWith(t, job, r.Uint64(), func(qp *queryPlan) {
+					if path.weakHash {
+						qp.unitHash = "hash(" + colUnit + ") % 3"
 					}
-					if got := rec.Column(3).(*array.Float64).Value(i); math.Abs(got-wantSum[g]) > 1e-6 {
-						t.Errorf("partition %s: clamped sum %v, want %v", g, got, wantSum[g])
-					}
+				})
+				if qp.unitExact[0] != path.weakHash {
+					t.Fatalf("unitExact = %v after preparing, want %v (a collision must switch to exact unit keys, and only a collision)", qp.unitExact[0], path.weakHash)
 				}
+				if path.ties {
+					qp.partitions[0] = 1 << 62 // the rank key keeps 1 random bit
+				}
+				checkBounding(t, eng, qp, tr, l0, linf, lo, hi)
+			})
+		}
+	}
+}
+
+// checkBounding checks output 0's bounded pairs and aggregates against the
+// truth (see TestBoundingProperties).
+func checkBounding(t *testing.T, eng *engine.Engine, qp *queryPlan, tr truth, l0, linf int, lo, hi float64) {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := eng.QueryRows(ctx, fmt.Sprintf("SELECT CAST(%s AS VARCHAR), g, %s, __t0 FROM (%s)", colUnit, colRows, qp.boundedSQL(0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := map[string]int{}
+	wantCount := map[string]int64{}
+	wantSum := map[string]float64{}
+	for _, row := range rows {
+		k := pairKey{row[0].(string), row[1].(string)}
+		kept[k.unit]++
+		if _, ok := tr.rows[k]; !ok {
+			t.Fatalf("bounded pair %v is not in the input", k)
+		}
+		if row[2].(int64) != tr.rows[k] || row[3].(float64) != tr.total[k] {
+			t.Errorf("pair %v: rows %v total %v, want %d %v", k, row[2], row[3], tr.rows[k], tr.total[k])
+		}
+		wantCount[k.g] += min(tr.rows[k], int64(linf))
+		wantSum[k.g] += math.Min(math.Max(tr.total[k], lo), hi)
+	}
+	for unit, n := range tr.parts {
+		if kept[unit] > l0 {
+			t.Errorf("%s keeps %d partitions, L0 = %d", unit, kept[unit], l0)
+		}
+		if kept[unit] != min(n, l0) {
+			t.Errorf("%s keeps %d of its %d partitions, want min(n, L0) = %d", unit, kept[unit], n, min(n, l0))
+		}
+	}
+	// The aggregate query applies Linf and the clamps to the same bounded
+	// rows (materialized so both reads see one L0 choice).
+	if err := eng.Exec(ctx, "CREATE OR REPLACE TEMP TABLE b AS "+qp.boundedSQL(0)); err != nil {
+		t.Fatal(err)
+	}
+	rr, err := eng.QueryArrow(ctx, qp.aggregateSQL(0, "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	parts := 0
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		for i := 0; i < int(rec.NumRows()); i++ {
+			parts++
+			g := rec.Column(0).(*array.String).Value(i)
+			if got := rec.Column(2).(*array.Int64).Value(i); got != wantCount[g] {
+				t.Errorf("partition %s: bounded count %d, want %d", g, got, wantCount[g])
 			}
-		})
+			if got := rec.Column(3).(*array.Float64).Value(i); math.Abs(got-wantSum[g]) > 1e-6 {
+				t.Errorf("partition %s: clamped sum %v, want %v", g, got, wantSum[g])
+			}
+		}
+	}
+	if parts != len(wantCount) {
+		t.Errorf("aggregate has %d partitions, want %d", parts, len(wantCount))
 	}
 }
 
@@ -194,13 +238,19 @@ func TestBoundingChoiceIsUniform(t *testing.T) {
 	}
 }
 
-// openPlan opens an engine with the job's views, as Run does.
+// openPlan opens an engine with the job's views and output tables, as Run does.
 func openPlan(t *testing.T, job *Job, seed uint64) (*engine.Engine, *queryPlan) {
+	return openPlanWith(t, job, seed, func(*queryPlan) {})
+}
+
+// openPlanWith is openPlan with a change to the plan before any table is made.
+func openPlanWith(t *testing.T, job *Job, seed uint64, change func(*queryPlan)) (*engine.Engine, *queryPlan) {
 	t.Helper()
 	qp, err := newQueryPlan(job, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
+	change(qp)
 	eng, err := engine.Open(context.Background(), engine.Options{})
 	if err != nil {
 		t.Fatal(err)

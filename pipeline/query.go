@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"math/bits"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,21 +17,32 @@ import (
 // the declared columns:
 //
 //	__src     the reader, projecting Job.InputColumns()
-//	__events  privacy unit as __unit, group-by keys (raw or derived) as VARCHAR,
-//	          measures as DOUBLE (__v<j>), and the row flags __bad and __consent
+//	__events  privacy unit as __unit, group-by keys (raw or derived) in their
+//	          native types, measures as DOUBLE (__v<j>), and the row flags
+//	          __bad and __consent
 //	__clean   rows that are neither malformed nor without consent
 //
-// Per output, bounding runs in two steps: rows are first reduced to one row
-// per (unit, partition) holding the row count and the per-unit totals; then
-// each unit keeps at most L0 of its partitions, ranked by a keyed hash of
-// (unit, partition, secret per-run seed), which is a uniformly random choice
-// per unit that no one without the seed can predict or steer.
+// Per output, a small dictionary table maps each partition's keys to a
+// dense integer id (dictSQL; the first output's also counts the rows read,
+// malformed and without consent). One query then bounds and aggregates
+// (pairsSQL, statsSQL): each clean row is joined to its partition id, each
+// unit keeps the rows of at most L0 of its partitions, ranked by a keyed hash
+// of (unit, partition keys, secret per-run seed), which is a uniformly random
+// choice per unit that no one without the seed can predict or steer; the
+// kept rows are summed per (unit, partition), then per partition.
 type queryPlan struct {
 	job      *Job
 	derived  map[string]transforms.Derived
 	measures []string // metric columns, index j -> __v<j>
 	seed     uint64
-	prepared map[int]bool // outputs whose pairs table exists
+	prepared map[int]bool // outputs whose dictionary and statistics tables exist
+	// unitExact marks outputs whose bounding window partitions by the unit
+	// itself, after a hash collision of two units (see unitKey).
+	unitExact map[int]bool
+	// unitHash is the window key of a non-integer unit (see unitKey).
+	unitHash string
+	// partitions is the number of rows of each output's dictionary.
+	partitions map[int]int64
 	// types are the DuckDB types of the input columns, by name, once
 	// prepareInput has described the input.
 	types map[string]string
@@ -44,13 +56,12 @@ const (
 	colBad     = "__bad"
 	colConsent = "__consent"
 	colRows    = "__rows"
-	colRank    = "__rank"
 	tabConsent = "__consent_granted"
 	tabRejects = "__rejects"
 )
 
 func newQueryPlan(job *Job, seed uint64) (*queryPlan, error) {
-	q := &queryPlan{job: job, derived: map[string]transforms.Derived{}, seed: seed, prepared: map[int]bool{}}
+	q := &queryPlan{job: job, derived: map[string]transforms.Derived{}, seed: seed, prepared: map[int]bool{}, unitExact: map[int]bool{}, partitions: map[int]int64{}, unitHash: "hash(" + colUnit + ")"}
 	names := make([]string, 0, len(job.Columns))
 	for n := range job.Columns {
 		names = append(names, n)
@@ -283,52 +294,52 @@ func (p *queryPlan) formatKey(k, expr string) string {
 // statsTable names the temp table of output o's per-partition statistics.
 func statsTable(o int) string { return fmt.Sprintf("__stats_%d", o) }
 
+// dictTable names the temp table of output o's partition dictionary.
+func dictTable(o int) string { return fmt.Sprintf("__dict_%d", o) }
+
 // counted reports whether output o also counts the rows read, rejected and
-// excluded by consent. The first output does, so the input is scanned once.
+// excluded by consent. The first output does, in its dictionary query.
 func counted(o int) bool { return o == 0 }
 
-// pairsSQL is the query of output o's (unit, partition) pairs: the row count
-// __rows, per measure the unit's partition total __t<j>, and the keyed hash
-// __h = hash(unit, partition, secret seed) that decides which partitions a
-// unit keeps. The hash is computed per pair, after grouping.
+// Columns of the partition dictionary and of the bounding queries.
+const (
+	colPid     = "__pid"     // dense partition id, from the dictionary
+	colPh      = "__ph"      // hash of the partition's keys: its label in the L0 ranking
+	colPub     = "__pub"     // the partition is on the output's public lists (or it has none)
+	colUkey    = "__ukey"    // the key the L0 window partitions by (see unitKey)
+	colCollide = "__collide" // two units share one __ukey (see unitKey)
+	colRead    = "__read"    // rows read
+	colRej     = "__rej"     // malformed rows
+	colExcl    = "__excl"    // well-formed rows without consent
+)
+
+// dictSQL creates output o's partition dictionary from the input: one row
+// per distinct key tuple (in the keys' native types) of any row, clean or
+// not, with a dense id __pid, the hash of its keys __ph and whether it is on
+// the public lists __pub. The counted output's dictionary also counts the
+// rows read, malformed (__rej) and without consent (__excl) per key tuple.
 //
-// The counted output groups every row, clean or not: rows that are malformed
-// or without consent get a NULL __unit, so they fold into at most one group
-// per partition and carry the counts (__rej: malformed rows). They never
-// reach an aggregate (see statsSQL). With public partitions its pairs carry
-// __pub (the partition is listed) instead of being filtered, so rows in
-// unlisted partitions are still counted.
-func (p *queryPlan) pairsSQL(o int) string {
-	out := p.job.Outputs[o]
-	keys := quoteAll(out.GroupBy)
-	unit, from := colUnit, viewClean
+// The dictionary is small (one row per partition) and turns the partition
+// keys into one integer, so the bounding window and the pairs aggregation
+// carry 8 bytes per row instead of every key column.
+func (p *queryPlan) dictSQL(o int) string {
+	keys := quoteAll(p.job.Outputs[o].GroupBy)
+	sel := append([]string{}, keys...)
 	if counted(o) {
-		unit = fmt.Sprintf("CASE WHEN NOT %s AND %s THEN %s END AS %s", colBad, colConsent, colUnit, colUnit)
-		from = viewEvents
+		sel = append(sel,
+			"count(*) AS "+colRead,
+			fmt.Sprintf("count(*) FILTER (WHERE %s) AS %s", colBad, colRej),
+			fmt.Sprintf("count(*) FILTER (WHERE NOT %s AND NOT %s) AS %s", colBad, colConsent, colExcl))
 	}
-	sel := append([]string{unit}, keys...)
-	sel = append(sel, "count(*) AS "+colRows)
-	for _, j := range p.outputMeasures(o) {
-		sel = append(sel, fmt.Sprintf("sum(__v%d) AS __t%d", j, j))
+	pub := p.publicCond(o)
+	if pub == "" {
+		pub = "true"
 	}
-	if counted(o) {
-		sel = append(sel, fmt.Sprintf("count(*) FILTER (WHERE %s) AS __rej", colBad))
-	}
-	hashArgs := append([]string{colUnit}, keys...)
-	hashArgs = append(hashArgs, fmt.Sprintf("%d::UBIGINT", p.seed))
-	extra, where := "", ""
-	if pub := p.publicCond(o); pub != "" {
-		if counted(o) {
-			extra = ", " + pub + " AS __pub"
-		} else {
-			where = " WHERE " + pub
-		}
-	}
-	return fmt.Sprintf("SELECT *, hash(%s) AS __h%s FROM (SELECT %s FROM %s GROUP BY ALL)%s",
-		strings.Join(hashArgs, ", "), extra, strings.Join(sel, ", "), from, where)
+	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT row_number() OVER () AS %s, hash(%s) AS %s, %s AS %s, * FROM (SELECT %s FROM %s GROUP BY ALL)",
+		dictTable(o), colPid, strings.Join(keys, ", "), colPh, pub, colPub, strings.Join(sel, ", "), viewEvents)
 }
 
-// publicCond is the condition that a pair's partition is on output o's
+// publicCond is the condition that a partition's keys are on output o's
 // public lists, or "" if it has none.
 func (p *queryPlan) publicCond(o int) string {
 	out := p.job.Outputs[o]
@@ -341,66 +352,127 @@ func (p *queryPlan) publicCond(o int) string {
 	return strings.Join(where, " AND ")
 }
 
-// rankedSQL ranks each unit's partitions by the keyed hash and keeps the
-// first L0: a uniformly random choice per unit that nobody without the
-// per-run seed can predict or steer. One streaming window over the pairs
-// (no temp table, no join): DuckDB partitions by unit and sorts by hash.
-// row_number numbers a unit's partitions 1, 2, 3, ... even where two hashes
-// are equal (a 64-bit collision), so a unit never keeps more than L0
-// partitions, whatever the input; it is also cheaper than rank() over a
-// wider sort key.
+// integerUnits are the DuckDB types of a privacy unit column that the
+// bounding window can partition by directly (fixed width, cheap to sort).
+var integerUnits = map[string]bool{
+	"TINYINT": true, "SMALLINT": true, "INTEGER": true, "BIGINT": true, "HUGEINT": true,
+	"UTINYINT": true, "USMALLINT": true, "UINTEGER": true, "UBIGINT": true, "UHUGEINT": true,
+}
+
+// unitKey is the expression the L0 window of output o partitions by, and
+// whether the query must check it for collisions.
 //
-// For the counted output, rows without a unit (not clean) pass through, and
-// __urows is the unit's clean row total, read once per unit (at rank 1). With
-// public lists, units are ranked among their listed partitions only.
-func (p *queryPlan) rankedSQL(o int) string {
+// DuckDB partitions and sorts a window far faster by a fixed-width integer
+// than by text, so a text (or other non-integer) unit is partitioned by its
+// 64-bit hash. Two units with the same hash would be bounded jointly, which
+// is not the bound the noise assumes; the query therefore compares every row's
+// unit with the first unit of its window partition and flags any difference
+// (__collide), and prepareOutput recomputes the output with the unit itself
+// as key (unitExact) if any flag is set. Integer units (and the row unit) are
+// their own key.
+func (p *queryPlan) unitKey(o int) (expr string, check bool) {
+	if p.job.PrivacyUnit == RowUnit || integerUnits[p.types[p.job.PrivacyUnit]] || p.unitExact[o] {
+		return colUnit, false
+	}
+	return p.unitHash, true
+}
+
+// pairsSQL is the query of output o's bounded (unit, partition) pairs:
+// __ukey, __pid, the row count __rows, per measure the unit's partition total
+// __t<j>, and __collide (see unitKey); with withUnit also the unit itself.
+//
+// Bounding is one window over the clean rows, each joined to its partition's
+// dictionary entry: per unit, partitions are ranked by a keyed hash of (unit,
+// partition keys, secret per-run seed), a uniformly random order per unit
+// that nobody without the seed can predict or steer, and the rows of the
+// first L0 partitions are kept. The rank key replaces the hash's low bits
+// with the partition id (at most bits.Len(partitions) bits, so at least 40
+// random bits remain below 16M partitions): every partition of a unit has
+// its own dense_rank even if two hashes are equal, so a unit never keeps more
+// than L0 partitions, whatever the input. The kept rows are
+// then aggregated per (unit, partition). With public lists, rows in unlisted
+// partitions are dropped first, so units are ranked among their listed
+// partitions only.
+func (p *queryPlan) pairsSQL(o int, withUnit bool) string {
 	out := p.job.Outputs[o]
-	part := colUnit
-	if counted(o) && p.publicCond(o) != "" {
-		part += ", __pub"
+	ukey, check := p.unitKey(o)
+	js := p.outputMeasures(o)
+	var vs []string
+	for _, j := range js {
+		vs = append(vs, fmt.Sprintf("__v%d", j))
 	}
-	win := fmt.Sprintf("PARTITION BY %s ORDER BY __h", part)
-	if !counted(o) {
-		return fmt.Sprintf("SELECT * FROM (%s) QUALIFY row_number() OVER (%s) <= %d", p.pairsSQL(o), win, out.MaxPartitionsPerUnit)
+
+	rowCols := append([]string{colUnit, ukey + " AS " + colUkey, "d." + colPid, "d." + colPh}, prefixAll("c.", vs)...)
+	on := make([]string, len(out.GroupBy))
+	for i, g := range out.GroupBy {
+		on[i] = fmt.Sprintf("c.%s IS NOT DISTINCT FROM d.%s", q(g), q(g))
 	}
-	return fmt.Sprintf(`SELECT *, row_number() OVER w AS %s, sum(%s) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS __urows
-FROM (%s) WINDOW w AS (%s) QUALIFY %s IS NULL OR %s <= %d`,
-		colRank, colRows, p.pairsSQL(o), win, colUnit, colRank, out.MaxPartitionsPerUnit)
+	rows := fmt.Sprintf("SELECT %s FROM %s c JOIN %s d ON %s", strings.Join(rowCols, ", "), viewClean, dictTable(o), strings.Join(on, " AND "))
+	if p.publicCond(o) != "" {
+		rows += " WHERE d." + colPub
+	}
+
+	group := []string{colUkey, colPid}
+	if withUnit && ukey != colUnit {
+		group = append(group, colUnit)
+	}
+	ranked := append(append([]string{}, group...), vs...)
+	keep := fmt.Sprintf("dense_rank() OVER w <= %d", out.MaxPartitionsPerUnit)
+	if check {
+		ranked = append(ranked, fmt.Sprintf("%s <> first_value(%s) OVER w AS %s", colUnit, colUnit, colCollide))
+		keep += " OR " + colCollide
+	}
+	// The rank key: the keyed hash in the high bits, the partition id in the
+	// low bits, so the key is unique per partition and one 8-byte sort key.
+	mask := ^uint64(0) << bits.Len64(uint64(p.partitions[o]))
+	window := fmt.Sprintf("SELECT %s FROM (%s) WINDOW w AS (PARTITION BY %s ORDER BY (hash(%s, %s, %d::UBIGINT) & %d::UBIGINT) | %s::UBIGINT) QUALIFY %s",
+		strings.Join(ranked, ", "), rows, colUkey, colUkey, colPh, p.seed, mask, colPid, keep)
+
+	sel := append(append([]string{}, group...), "count(*) AS "+colRows)
+	for _, j := range js {
+		sel = append(sel, fmt.Sprintf("sum(__v%d) AS __t%d", j, j))
+	}
+	if check {
+		sel = append(sel, fmt.Sprintf("bool_or(%s) AS %s", colCollide, colCollide))
+	} else {
+		sel = append(sel, "false AS "+colCollide)
+	}
+	return fmt.Sprintf("SELECT %s FROM (%s) GROUP BY %s", strings.Join(sel, ", "), window, strings.Join(group, ", "))
 }
 
-// boundedSQL is the query of output o's bounded (unit, partition) pairs:
-// __unit, the group-by columns, __rows and the totals __t<j>; each unit keeps
-// at most L0 partitions (see rankedSQL).
+// boundedSQL is the query of output o's bounded (unit, partition) pairs with
+// the unit and the partition's key columns: __unit, __ukey, the group-by
+// columns, __pid, __rows, the totals __t<j> and __collide. It reads output
+// o's dictionary, so it runs after prepareOutput.
 func (p *queryPlan) boundedSQL(o int) string {
-	cols := append([]string{colUnit}, quoteAll(p.job.Outputs[o].GroupBy)...)
-	cols = append(cols, colRows)
-	for _, j := range p.outputMeasures(o) {
-		cols = append(cols, fmt.Sprintf("__t%d", j))
+	keys := prefixAll("d.", quoteAll(p.job.Outputs[o].GroupBy))
+	cols := append([]string{"b.*"}, keys...)
+	unit := ""
+	if u, _ := p.unitKey(o); u == colUnit {
+		unit = fmt.Sprintf("b.%s AS %s, ", colUkey, colUnit) // the window key is the unit
 	}
-	where := colUnit + " IS NOT NULL"
-	if counted(o) && p.publicCond(o) != "" {
-		where += " AND __pub"
-	}
-	return fmt.Sprintf("SELECT %s FROM (%s) WHERE %s", strings.Join(cols, ", "), p.rankedSQL(o), where)
+	return fmt.Sprintf("SELECT %s%s FROM (%s) b JOIN %s d USING (%s)", unit, strings.Join(cols, ", "), p.pairsSQL(o, true), dictTable(o), colPid)
 }
-
-// Row count columns of the counted output's statistics.
-const (
-	colCleanRows = "__clean_rows" // rows of units with consent, well formed
-	colOtherRows = "__other_rows" // rows malformed or without consent
-	colRejRows   = "__rej_rows"   // malformed rows
-)
 
 // preparedStatsSQL creates output o's statistics table from the input: one
-// scan, one aggregation into pairs, one window, one small aggregate.
+// scan, one join with the dictionary, one window, two small aggregates.
 func (p *queryPlan) preparedStatsSQL(o int) string {
-	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", statsTable(o), p.statsSQL(o, "("+p.rankedSQL(o)+")", counted(o)))
+	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", statsTable(o), p.statsSQL(o, "("+p.pairsSQL(o, false)+")"))
 }
 
-// countsSQL sums the row counts in the counted output's statistics.
+// countsSQL sums the row counts in the counted output's dictionary.
 func countsSQL() string {
-	return fmt.Sprintf("SELECT coalesce(sum(%s + %s), 0)::BIGINT, coalesce(sum(%s), 0)::BIGINT, coalesce(sum(%s - %s), 0)::BIGINT FROM %s",
-		colCleanRows, colOtherRows, colRejRows, colOtherRows, colRejRows, statsTable(0))
+	return fmt.Sprintf("SELECT coalesce(sum(%s), 0)::BIGINT, coalesce(sum(%s), 0)::BIGINT, coalesce(sum(%s), 0)::BIGINT FROM %s",
+		colRead, colRej, colExcl, dictTable(0))
+}
+
+// partitionsSQL counts the partitions in output o's dictionary.
+func partitionsSQL(o int) string { return "SELECT count(*)::BIGINT FROM " + dictTable(o) }
+
+// collisionSQL reports whether output o's statistics saw two units share a
+// window key.
+func collisionSQL(o int) string {
+	return fmt.Sprintf("SELECT coalesce(bool_or(%s), false) FROM %s", colCollide, statsTable(o))
 }
 
 // outputMeasures are the measure indexes output o uses.
@@ -426,50 +498,37 @@ func (p *queryPlan) clampSQL(m Metric) string {
 }
 
 // aggregateSQL is the per-partition aggregate query of output o over the
-// bounded rows in relation bounded, in the column layout privacy.Releaser
-// reads (docs/ARCHITECTURE.md).
+// bounded pairs in relation bounded (boundedSQL), in the column layout
+// privacy.Releaser reads (docs/ARCHITECTURE.md).
 func (p *queryPlan) aggregateSQL(o int, bounded string) string {
-	return p.releaseSQL(o, "("+p.statsSQL(o, bounded, false)+")")
+	return p.releaseSQL(o, "("+p.statsSQL(o, bounded)+")")
 }
 
-// statsSQL aggregates a bounded or ranked relation into one row per
-// partition: the group-by columns in their native types, then the
-// statistics of docs/ARCHITECTURE.md. Rows without a unit, or (for the
-// counted output with public lists) in unlisted partitions, feed no
-// statistic; with withCounts they are counted in the row count columns.
-func (p *queryPlan) statsSQL(o int, rel string, withCounts bool) string {
+// statsSQL aggregates a relation of bounded pairs (pairsSQL, boundedSQL)
+// into one row per partition: __pid, then the statistics of
+// docs/ARCHITECTURE.md, then __collide.
+func (p *queryPlan) statsSQL(o int, pairs string) string {
 	out := p.job.Outputs[o]
-	keep := colUnit + " IS NOT NULL"
-	if withCounts && p.publicCond(o) != "" {
-		keep += " AND __pub"
-	}
-	f := func(agg string) string { return agg + " FILTER (WHERE " + keep + ")" }
-	sel := quoteAll(out.GroupBy)
-	sel = append(sel, fmt.Sprintf("%s::BIGINT AS %s", f("count(*)"), privacy.UnitsColumn))
+	sel := []string{colPid, fmt.Sprintf("count(*)::BIGINT AS %s", privacy.UnitsColumn)}
 	for i, m := range out.Metrics {
 		col := func(stat string) string { return q(privacy.StatColumn(i, stat)) }
 		switch privacy.MetricKind(m.Type) {
 		case privacy.Count:
-			sel = append(sel, fmt.Sprintf("coalesce(%s, 0)::BIGINT AS %s", f(fmt.Sprintf("sum(least(%s, %d))", colRows, m.MaxPerUnit)), col(privacy.StatN)))
+			sel = append(sel, fmt.Sprintf("coalesce(sum(least(%s, %d)), 0)::BIGINT AS %s", colRows, m.MaxPerUnit, col(privacy.StatN)))
 		case privacy.Sum:
-			sel = append(sel, fmt.Sprintf("coalesce(%s, 0)::DOUBLE AS %s", f(fmt.Sprintf("sum(%s)", p.clampSQL(m))), col(privacy.StatSum)))
+			sel = append(sel, fmt.Sprintf("coalesce(sum(%s), 0)::DOUBLE AS %s", p.clampSQL(m), col(privacy.StatSum)))
 		case privacy.Mean, privacy.Variance:
 			mid := fmtFloat(*m.Min + (*m.Max-*m.Min)/2)
 			sel = append(sel,
-				fmt.Sprintf("%s::BIGINT AS %s", f(fmt.Sprintf("count(%s)", p.clampSQL(m))), col(privacy.StatN)),
-				fmt.Sprintf("coalesce(%s, 0)::DOUBLE AS %s", f(fmt.Sprintf("sum(%s - %s)", p.clampSQL(m), mid)), col(privacy.StatSum)))
+				fmt.Sprintf("count(%s)::BIGINT AS %s", p.clampSQL(m), col(privacy.StatN)),
+				fmt.Sprintf("coalesce(sum(%s - %s), 0)::DOUBLE AS %s", p.clampSQL(m), mid, col(privacy.StatSum)))
 			if privacy.MetricKind(m.Type) == privacy.Variance {
-				sel = append(sel, fmt.Sprintf("coalesce(%s, 0)::DOUBLE AS %s", f(fmt.Sprintf("sum(power(%s - %s, 2))", p.clampSQL(m), mid)), col(privacy.StatSumSq)))
+				sel = append(sel, fmt.Sprintf("coalesce(sum(power(%s - %s, 2)), 0)::DOUBLE AS %s", p.clampSQL(m), mid, col(privacy.StatSumSq)))
 			}
 		}
 	}
-	if withCounts {
-		sel = append(sel,
-			fmt.Sprintf("coalesce(sum(__urows) FILTER (WHERE %s IS NOT NULL AND %s = 1), 0)::BIGINT AS %s", colUnit, colRank, colCleanRows),
-			fmt.Sprintf("coalesce(sum(%s) FILTER (WHERE %s IS NULL), 0)::BIGINT AS %s", colRows, colUnit, colOtherRows),
-			fmt.Sprintf("coalesce(sum(__rej), 0)::BIGINT AS %s", colRejRows))
-	}
-	return fmt.Sprintf("SELECT %s FROM %s GROUP BY ALL", strings.Join(sel, ", "), rel)
+	sel = append(sel, fmt.Sprintf("coalesce(bool_or(%s), false) AS %s", colCollide, colCollide))
+	return fmt.Sprintf("SELECT %s FROM %s GROUP BY %s", strings.Join(sel, ", "), pairs, colPid)
 }
 
 // statColumns are the statistics columns of output o, in layout order.
@@ -491,21 +550,22 @@ func (p *queryPlan) statColumns(o int) []string {
 }
 
 // releaseSQL reads output o's statistics relation (statsSQL) in the layout
-// privacy.Releaser reads: keys formatted as text, partitions with at least
-// one unit, ordered by key; with public partitions, every listed key.
+// privacy.Releaser reads: keys from the dictionary, formatted as text,
+// partitions with at least one unit, ordered by key; with public partitions,
+// every listed key.
 func (p *queryPlan) releaseSQL(o int, stats string) string {
 	out := p.job.Outputs[o]
 	keys := quoteAll(out.GroupBy)
 	statCols := quoteAll(p.statColumns(o))
-	// Group natively, then format the keys of each partition as text.
+	// Keys in their native types from the dictionary, formatted as text.
 	formatted := make([]string, len(out.GroupBy))
 	for i, g := range out.GroupBy {
-		formatted[i] = fmt.Sprintf("%s AS %s", p.formatKey(g, q(g)), q(g))
+		formatted[i] = fmt.Sprintf("%s AS %s", p.formatKey(g, "d."+q(g)), q(g))
 	}
-	agg := fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s > 0",
-		strings.Join(formatted, ", "), strings.Join(statCols, ", "), stats, q(privacy.UnitsColumn))
+	agg := fmt.Sprintf("SELECT %s, %s FROM %s s JOIN %s d USING (%s) WHERE s.%s > 0",
+		strings.Join(formatted, ", "), strings.Join(prefixAll("s.", statCols), ", "), stats, dictTable(o), colPid, q(privacy.UnitsColumn))
 	if !p.allPublic(o) {
-		return agg + " ORDER BY " + orderBy(keys)
+		return fmt.Sprintf("SELECT * FROM (%s) ORDER BY %s", agg, orderBy(keys))
 	}
 	// Public partitions: every listed key, zero where there is no data.
 	var cross []string

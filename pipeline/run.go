@@ -291,8 +291,10 @@ func release(ctx context.Context, eng *engine.Engine, qp *queryPlan, plan *priva
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := eng.Exec(ctx, "DROP TABLE IF EXISTS "+statsTable(o)); err != nil {
-			return nil, nil, err
+		for _, t := range []string{statsTable(o), dictTable(o)} {
+			if err := eng.Exec(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
+				return nil, nil, err
+			}
 		}
 		delete(qp.prepared, o)
 		log.Info("output released", "output", out.Name, "seconds", round(time.Since(outStart).Seconds()))
@@ -428,25 +430,49 @@ func prepareInput(ctx context.Context, eng *engine.Engine, qp *queryPlan) error 
 	return nil
 }
 
-// prepareOutput creates output o's public-partition tables and its
-// per-partition statistics table (bounding and aggregation in one query over
-// the input), once. No noise is drawn here; release reads the table and
-// drops it.
+// prepareOutput creates output o's public-partition tables, its partition
+// dictionary and its per-partition statistics table (bounding and
+// aggregation in one query over the input), once. If two units shared a
+// bounding key (see unitKey), the statistics are computed again with the
+// unit itself as key. No noise is drawn here; release reads the tables and
+// drops them.
 func prepareOutput(ctx context.Context, eng *engine.Engine, qp *queryPlan, o int) error {
 	if qp.prepared[o] {
 		return nil
 	}
-	stmts := append(qp.publicSQL(o), qp.preparedStatsSQL(o))
-	for _, s := range stmts {
+	fail := func(err error) error {
+		return &InputError{Reason: fmt.Sprintf("cannot read the input for output %q", qp.job.Outputs[o].Name), Err: scrub(err)}
+	}
+	for _, s := range append(qp.publicSQL(o), qp.dictSQL(o)) {
 		if err := eng.Exec(ctx, s); err != nil {
-			return &InputError{Reason: fmt.Sprintf("cannot read the input for output %q", qp.job.Outputs[o].Name), Err: scrub(err)}
+			return fail(err)
+		}
+	}
+	rows, err := eng.QueryRows(ctx, partitionsSQL(o))
+	if err != nil {
+		return fail(err)
+	}
+	qp.partitions[o] = toInt64(rows[0][0])
+	if err := eng.Exec(ctx, qp.preparedStatsSQL(o)); err != nil {
+		return fail(err)
+	}
+	if _, check := qp.unitKey(o); check {
+		rows, err := eng.QueryRows(ctx, collisionSQL(o))
+		if err != nil {
+			return fail(err)
+		}
+		if collided, _ := rows[0][0].(bool); collided {
+			qp.unitExact[o] = true
+			if err := eng.Exec(ctx, qp.preparedStatsSQL(o)); err != nil {
+				return fail(err)
+			}
 		}
 	}
 	qp.prepared[o] = true
 	return nil
 }
 
-// countRows reads the input once, into the first output's statistics, and counts
+// countRows reads the input once, into the first output's dictionary, and counts
 // rows read, rejected and excluded by consent for the run report and the
 // reject check.
 func countRows(ctx context.Context, eng *engine.Engine, qp *queryPlan) (rowCounts, error) {
@@ -460,8 +486,9 @@ func countRows(ctx context.Context, eng *engine.Engine, qp *queryPlan) (rowCount
 	c := rowCounts{read: toInt64(rows[0][0]), rejected: toInt64(rows[0][1]), excluded: toInt64(rows[0][2])}
 	if qp.job.Input.Format == "csv" {
 		// Lines the CSV reader itself rejected (wrong column count, values
-		// that do not fit the column type) never reach the views.
-		rej, err := eng.QueryRows(ctx, fmt.Sprintf("SELECT count(DISTINCT (scan_id, file_id, line))::BIGINT FROM %s", tabRejects))
+		// that do not fit the column type) never reach the views. Every
+		// scan of the input records them again; a line counts once.
+		rej, err := eng.QueryRows(ctx, fmt.Sprintf("SELECT count(DISTINCT (file_id, line))::BIGINT FROM %s", tabRejects))
 		if err == nil && len(rej) == 1 {
 			n := toInt64(rej[0][0])
 			c.read += n
