@@ -162,7 +162,10 @@ func (p *queryPlan) viewsSQL() []string {
 	case j.PrivacyUnit == RowUnit:
 		bad = bad[:0]
 	case p.types[j.PrivacyUnit] == "VARCHAR" || p.types[j.PrivacyUnit] == "":
-		bad = append(bad, fmt.Sprintf("trim(%s) = ''", q(j.PrivacyUnit)))
+		// Blank units are malformed. trim() decodes Unicode; a unit that
+		// starts with a printable ASCII character other than space is not
+		// blank, which ascii() tells from the first character alone.
+		bad = append(bad, fmt.Sprintf("(CASE WHEN ascii(%s) BETWEEN 33 AND 126 THEN false ELSE trim(%s) = '' END)", q(j.PrivacyUnit), q(j.PrivacyUnit)))
 	}
 	for i, m := range p.measures {
 		v := fmt.Sprintf("TRY_CAST(%s AS DOUBLE)", q(m))
