@@ -310,6 +310,7 @@ const (
 	colPh      = "__ph"      // hash of the partition's keys: its label in the L0 ranking
 	colPub     = "__pub"     // the partition is on the output's public lists (or it has none)
 	colUkey    = "__ukey"    // the key the L0 window partitions by (see unitKey)
+	colRk      = "__rk"      // a partition's rank key in the L0 window (see pairsSQL)
 	colCollide = "__collide" // two units share one __ukey (see unitKey)
 	colRead    = "__read"    // rows read
 	colRej     = "__rej"     // malformed rows
@@ -405,17 +406,24 @@ func (p *queryPlan) pairsSQL(o int, withUnit bool) string {
 		vs = append(vs, fmt.Sprintf("__v%d", j))
 	}
 
-	rowCols := append([]string{colUnit, ukey + " AS " + colUkey, "d." + colPid, "d." + colPh}, prefixAll("c.", vs)...)
+	// Each clean row with its window key, its partition's rank key and its
+	// measures. The rank key holds the keyed hash in the high bits and the
+	// partition id in the low bits: unique per partition, and one 8-byte
+	// sort key that also carries the partition id through the window.
+	pidBits := bits.Len64(uint64(p.partitions[o]))
 	on := make([]string, len(out.GroupBy))
 	for i, g := range out.GroupBy {
 		on[i] = fmt.Sprintf("c.%s IS NOT DISTINCT FROM d.%s", q(g), q(g))
 	}
-	rows := fmt.Sprintf("SELECT %s FROM %s c JOIN %s d ON %s", strings.Join(rowCols, ", "), viewClean, dictTable(o), strings.Join(on, " AND "))
+	joined := fmt.Sprintf("SELECT %s, %s AS %s, d.%s, d.%s, %s FROM %s c JOIN %s d ON %s",
+		colUnit, ukey, colUkey, colPid, colPh, strings.Join(prefixAll("c.", vs), ", "), viewClean, dictTable(o), strings.Join(on, " AND "))
 	if p.publicCond(o) != "" {
-		rows += " WHERE d." + colPub
+		joined += " WHERE d." + colPub
 	}
+	rows := fmt.Sprintf("SELECT %s, %s, (hash(%s, %s, %d::UBIGINT) & %d::UBIGINT) | %s::UBIGINT AS %s, %s FROM (%s)",
+		colUnit, colUkey, colUkey, colPh, p.seed, ^uint64(0)<<pidBits, colPid, colRk, strings.Join(vs, ", "), joined)
 
-	group := []string{colUkey, colPid}
+	group := []string{colUkey, colRk}
 	if withUnit && ukey != colUnit {
 		group = append(group, colUnit)
 	}
@@ -425,13 +433,10 @@ func (p *queryPlan) pairsSQL(o int, withUnit bool) string {
 		ranked = append(ranked, fmt.Sprintf("%s <> first_value(%s) OVER w AS %s", colUnit, colUnit, colCollide))
 		keep += " OR " + colCollide
 	}
-	// The rank key: the keyed hash in the high bits, the partition id in the
-	// low bits, so the key is unique per partition and one 8-byte sort key.
-	mask := ^uint64(0) << bits.Len64(uint64(p.partitions[o]))
-	window := fmt.Sprintf("SELECT %s FROM (%s) WINDOW w AS (PARTITION BY %s ORDER BY (hash(%s, %s, %d::UBIGINT) & %d::UBIGINT) | %s::UBIGINT) QUALIFY %s",
-		strings.Join(ranked, ", "), rows, colUkey, colUkey, colPh, p.seed, mask, colPid, keep)
+	window := fmt.Sprintf("SELECT %s FROM (%s) WINDOW w AS (PARTITION BY %s ORDER BY %s) QUALIFY %s",
+		strings.Join(ranked, ", "), rows, colUkey, colRk, keep)
 
-	sel := append(append([]string{}, group...), "count(*) AS "+colRows)
+	sel := append(append([]string{}, group...), fmt.Sprintf("(%s & %d::UBIGINT)::BIGINT AS %s", colRk, uint64(1)<<pidBits-1, colPid), "count(*) AS "+colRows)
 	for _, j := range js {
 		sel = append(sel, fmt.Sprintf("sum(__v%d) AS __t%d", j, j))
 	}

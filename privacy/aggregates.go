@@ -106,18 +106,49 @@ type keyValue struct {
 // ORDER BY ... ASC NULLS LAST with the default binary collation.
 type keyTuple []keyValue
 
-func keyAt(cols []stringColumn, row int) keyTuple {
-	k := make(keyTuple, len(cols))
-	for i, c := range cols {
-		if c.IsNull(row) {
-			k[i] = keyValue{null: true}
+// batchKeys holds the key values of one batch outside the batch's Arrow
+// buffers (which are reused once the batch is released): per key column,
+// every value concatenated into one string, so a row's value is a substring
+// and reading keys allocates per batch, not per row.
+type batchKeys struct {
+	cols []stringColumn
+	text []string // per column: the values of all rows, concatenated
+	off  [][]int  // per column: row i is text[off[i]:off[i+1]]
+}
+
+func newBatchKeys(cols []stringColumn, rows int) batchKeys {
+	b := batchKeys{cols: cols, text: make([]string, len(cols)), off: make([][]int, len(cols))}
+	var sb strings.Builder
+	for c, col := range cols {
+		n := 0
+		for row := range rows {
+			if !col.IsNull(row) {
+				n += len(col.Value(row))
+			}
+		}
+		sb.Reset()
+		sb.Grow(n)
+		off := make([]int, rows+1)
+		for row := range rows {
+			if !col.IsNull(row) {
+				sb.WriteString(col.Value(row))
+			}
+			off[row+1] = sb.Len()
+		}
+		b.text[c], b.off[c] = sb.String(), off
+	}
+	return b
+}
+
+// at fills k (of length len(cols)) with the key of row.
+func (b *batchKeys) at(row int, k keyTuple) {
+	for c, col := range b.cols {
+		if col.IsNull(row) {
+			k[c] = keyValue{null: true}
 		} else {
-			// Value aliases the Arrow buffer, which is reused once the
-			// batch is released: keep a copy.
-			k[i] = keyValue{v: strings.Clone(c.Value(row))}
+			k[c] = keyValue{v: b.text[c][b.off[c][row]:b.off[c][row+1]]}
 		}
 	}
-	return k
 }
 
 func compareKeys(a, b keyTuple) int {

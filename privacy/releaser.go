@@ -135,6 +135,7 @@ type outputColumns struct {
 	nulls [][]bool
 	ints  map[string][]int64
 	flts  map[string][]float64
+	ci    []string // per metric: the name of its _ci95 column
 }
 
 func (r *Releaser) releaseOutput(ctx context.Context, op *OutputPlan, agg array.RecordReader, qs QuantileSource) (*Table, OutputStats, error) {
@@ -148,8 +149,14 @@ func (r *Releaser) releaseOutput(ctx context.Context, op *OutputPlan, agg array.
 		nulls: make([][]bool, len(op.Spec.GroupBy)),
 		ints:  map[string][]int64{},
 		flts:  map[string][]float64{},
+		ci:    make([]string, len(op.Metrics)),
 	}
-	var prev keyTuple
+	for i, mp := range op.Metrics {
+		cols.ci[i] = mp.Spec.Name + "_ci95"
+	}
+	// Two key buffers, swapped per row: the allocation is per batch.
+	cur, prev := make(keyTuple, len(in.keyIdx)), make(keyTuple, len(in.keyIdx))
+	first := true
 	for agg.Next() {
 		if err := ctx.Err(); err != nil {
 			return nil, stats, err
@@ -159,13 +166,15 @@ func (r *Releaser) releaseOutput(ctx context.Context, op *OutputPlan, agg array.
 		if err != nil {
 			return nil, stats, err
 		}
+		bk := newBatchKeys(keys, int(rec.NumRows()))
 		units := rec.Column(in.units).(*array.Int64)
 		for row := 0; row < int(rec.NumRows()); row++ {
-			k := keyAt(keys, row)
-			if prev != nil && compareKeys(prev, k) >= 0 {
+			bk.at(row, cur)
+			if !first && compareKeys(prev, cur) >= 0 {
 				return nil, stats, errors.New("aggregates are not sorted by key with unique keys")
 			}
-			prev = k
+			first = false
+			cur, prev = prev, cur // prev is this row's key from here on
 			stats.Partitions++
 			if units.IsNull(row) {
 				return nil, stats, fmt.Errorf("%s is NULL", UnitsColumn)
@@ -180,8 +189,8 @@ func (r *Releaser) releaseOutput(ctx context.Context, op *OutputPlan, agg array.
 			}
 			stats.Released++
 			for c := range keys {
-				cols.keys[c] = append(cols.keys[c], k[c].v)
-				cols.nulls[c] = append(cols.nulls[c], k[c].null)
+				cols.keys[c] = append(cols.keys[c], prev[c].v)
+				cols.nulls[c] = append(cols.nulls[c], prev[c].null)
 			}
 			if err := r.noiseRow(op, in, rec, row, units.Value(row), &cols); err != nil {
 				return nil, stats, err
@@ -240,7 +249,7 @@ func (r *Releaser) noiseRow(op *OutputPlan, in *aggBinding, rec arrow.RecordBatc
 				return fmt.Errorf("metric %q: %w", ms.Name, err)
 			}
 			cols.ints[ms.Name] = append(cols.ints[ms.Name], max(noisy, 0))
-			cols.flts[ms.Name+"_ci95"] = append(cols.flts[ms.Name+"_ci95"], half)
+			cols.flts[cols.ci[i]] = append(cols.flts[cols.ci[i]], half)
 		case Sum:
 			s, err := float64At(rec, in.stat[i][StatSum], row)
 			if err != nil {
@@ -254,14 +263,14 @@ func (r *Releaser) noiseRow(op *OutputPlan, in *aggBinding, rec arrow.RecordBatc
 				noisy = math.Max(noisy, 0) // post-processing: a sum of non-negative totals
 			}
 			cols.flts[ms.Name] = append(cols.flts[ms.Name], noisy)
-			cols.flts[ms.Name+"_ci95"] = append(cols.flts[ms.Name+"_ci95"], half)
+			cols.flts[cols.ci[i]] = append(cols.flts[cols.ci[i]], half)
 		case Mean:
 			mean, half, err := r.noisyMean(rec, in, i, row, mp)
 			if err != nil {
 				return fmt.Errorf("metric %q: %w", ms.Name, err)
 			}
 			cols.flts[ms.Name] = append(cols.flts[ms.Name], mean)
-			cols.flts[ms.Name+"_ci95"] = append(cols.flts[ms.Name+"_ci95"], half)
+			cols.flts[cols.ci[i]] = append(cols.flts[cols.ci[i]], half)
 		case Variance:
 			v, err := r.noisyVariance(rec, in, i, row, mp)
 			if err != nil {
@@ -413,6 +422,7 @@ func (r *Releaser) quantiles(ctx context.Context, op *OutputPlan, qs QuantileSou
 			valIdx[i] = idx[0]
 		}
 		pos := 0 // index into released rows
+		k, rk := make(keyTuple, len(keyIdx)), make(keyTuple, len(keyIdx))
 		for rr.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -422,15 +432,16 @@ func (r *Releaser) quantiles(ctx context.Context, op *OutputPlan, qs QuantileSou
 			if err != nil {
 				return err
 			}
+			bk := newBatchKeys(keys, int(rec.NumRows()))
 			for row := 0; row < int(rec.NumRows()); row++ {
-				k := keyAt(keys, row)
-				for pos < released && compareKeys(releasedKey(cols, pos), k) < 0 {
+				bk.at(row, k)
+				for pos < released && compareKeys(releasedKey(cols, pos, rk), k) < 0 {
 					pos++
 				}
 				if pos == released {
 					break
 				}
-				if compareKeys(releasedKey(cols, pos), k) != 0 {
+				if compareKeys(releasedKey(cols, pos, rk), k) != 0 {
 					continue // partition not released
 				}
 				for _, i := range qm {
@@ -481,8 +492,8 @@ func (r *Releaser) quantiles(ctx context.Context, op *OutputPlan, qs QuantileSou
 	return nil
 }
 
-func releasedKey(cols *outputColumns, pos int) keyTuple {
-	k := make(keyTuple, len(cols.keys))
+// releasedKey fills k with the key of released row pos and returns it.
+func releasedKey(cols *outputColumns, pos int, k keyTuple) keyTuple {
 	for c := range cols.keys {
 		k[c] = keyValue{v: cols.keys[c][pos], null: cols.nulls[c][pos]}
 	}
