@@ -79,6 +79,10 @@ func (s *parquetSink) writeParquet(w io.Writer, t outTable, meta privacy.Metadat
 		parquet.WithCompression(s.codec),
 		parquet.WithMaxRowGroupLength(max(t.record.NumRows(), 1)),
 		parquet.WithCreatedBy("privagg "+Version),
+		// Plain encoding: released tables have one row per partition, noisy
+		// metrics are all distinct, and arrow-go's dictionary encoder
+		// allocates per value.
+		parquet.WithDictionaryDefault(false),
 	)
 	fw, err := pqarrow.NewFileWriter(t.record.Schema(), w, props,
 		pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem), pqarrow.WithStoreSchema()))
