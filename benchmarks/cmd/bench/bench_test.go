@@ -105,11 +105,15 @@ func goldenReport() string {
 	m := machineInfo{cpus: 2, cpuModel: "Test CPU", memory: "23.5 GiB", kernel: "6.1.0-test", goVer: "go1.26.8",
 		duckdb: "v1.5.5", privagg: "privagg dev (go1.26.8, linux/amd64)",
 		loadStart: "0.15", loadEnd: "1.90"}
-	c := config{sizes: []int64{1_000_000, 10_000_000}, reps: 3, warmup: 1, seed: 1, eventsPerUser: 10, memoryLimit: "4GB"}
+	c := config{sizes: []int64{1_000_000, 10_000_000, 100_000_000}, reps: 3, warmup: 1, seed: 1, eventsPerUser: 10, memoryLimit: "4GB"}
 	rs := []sizeResult{
-		{events: 1_000_000, plain: ms(200*time.Millisecond, 210*time.Millisecond, 190*time.Millisecond),
-			private: ms(300*time.Millisecond, 320*time.Millisecond, 310*time.Millisecond)},
-		{events: 10_000_000, plain: ms(1200*time.Millisecond, 1300*time.Millisecond, 1250*time.Millisecond)},
+		{events: 1_000_000, plain: ms(200*time.Millisecond, 210*time.Millisecond, 190*time.Millisecond)}, // private not measured
+		{events: 10_000_000, plain: ms(1200*time.Millisecond, 1300*time.Millisecond, 1250*time.Millisecond),
+			private: ms(2000*time.Millisecond, 2100*time.Millisecond, 2050*time.Millisecond)},
+		// Per event: private 24.6 s / 100M vs 2.05 s / 10M = 1.20x; plain
+		// 15 s vs 1.25 s = 1.20x.
+		{events: 100_000_000, plain: ms(15*time.Second, 14*time.Second, 16*time.Second),
+			private: ms(24600*time.Millisecond, 24000*time.Millisecond, 25000*time.Millisecond)},
 	}
 	return renderReport(m, c, rs, time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC))
 }

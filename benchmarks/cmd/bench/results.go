@@ -175,11 +175,58 @@ func renderReport(m machineInfo, c config, rs []sizeResult, now time.Time) strin
 	for _, r := range rs {
 		fmt.Fprintln(&b, r.row())
 	}
+	if lines := scalingLines(rs); len(lines) > 0 {
+		fmt.Fprintln(&b)
+		for _, l := range lines {
+			fmt.Fprintln(&b, l)
+		}
+	}
 	if c.plainOnly {
 		fmt.Fprintln(&b, "\n(`--plain-only`: privagg run was not measured.)")
 	}
 	fmt.Fprintln(&b, endMarker)
 	return b.String()
+}
+
+// scalingReference is the size the larger sizes' time per event is compared
+// with (issue 5: at most 1.2x at 100M).
+const scalingReference = 10_000_000
+
+// scalingLines compares, for each size above scalingReference, the median
+// time per event of both sides with that at scalingReference.
+func scalingLines(rs []sizeResult) []string {
+	var ref *sizeResult
+	for i := range rs {
+		if rs[i].events == scalingReference {
+			ref = &rs[i]
+		}
+	}
+	if ref == nil {
+		return nil
+	}
+	perEvent := func(ms []measurement, events int64) float64 {
+		d := medianWall(ms)
+		if d <= 0 {
+			return 0
+		}
+		return d.Seconds() / float64(events)
+	}
+	factor := func(ms, refMs []measurement, events int64) string {
+		a, b := perEvent(refMs, ref.events), perEvent(ms, events)
+		if a <= 0 || b <= 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2fx", b/a)
+	}
+	var out []string
+	for _, r := range rs {
+		if r.events <= scalingReference {
+			continue
+		}
+		out = append(out, fmt.Sprintf("- Time per event at %s, relative to %s: privagg run %s, plain %s (linear scaling is 1.00x)",
+			label(r.events), label(ref.events), factor(r.private, ref.private, r.events), factor(r.plain, ref.plain, r.events)))
+	}
+	return out
 }
 
 func orUnknown(s string) string {
