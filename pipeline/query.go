@@ -323,6 +323,10 @@ const (
 // the public lists __pub. The counted output's dictionary also counts the
 // rows read, malformed (__rej) and without consent (__excl) per key tuple.
 //
+// Ids follow key order, so two partitions compare the same way whatever
+// other partitions exist: where two keys' hashes tie in the L0 ranking (see
+// pairsSQL), the tie breaks the same way with or without any one person.
+//
 // The dictionary is small (one row per partition) and turns the partition
 // keys into one integer, so the bounding window and the pairs aggregation
 // carry 8 bytes per row instead of every key column.
@@ -339,8 +343,8 @@ func (p *queryPlan) dictSQL(o int) string {
 	if pub == "" {
 		pub = "true"
 	}
-	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT row_number() OVER () AS %s, hash(%s) AS %s, %s AS %s, * FROM (SELECT %s FROM %s GROUP BY ALL)",
-		dictTable(o), colPid, strings.Join(keys, ", "), colPh, pub, colPub, strings.Join(sel, ", "), viewEvents)
+	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT row_number() OVER (ORDER BY %s) AS %s, hash(%s) AS %s, %s AS %s, * FROM (SELECT %s FROM %s GROUP BY ALL)",
+		dictTable(o), orderBy(keys), colPid, strings.Join(keys, ", "), colPh, pub, colPub, strings.Join(sel, ", "), viewEvents)
 }
 
 // publicCond is the condition that a partition's keys are on output o's
@@ -393,10 +397,9 @@ func (p *queryPlan) unitKey(o int) (expr string, check bool) {
 // with the partition id (at most bits.Len(partitions) bits, so at least 40
 // random bits remain below 16M partitions): every partition of a unit has
 // its own dense_rank even if two hashes are equal, so a unit never keeps more
-// than L0 partitions, whatever the input. The kept rows are
-// then aggregated per (unit, partition). With public lists, rows in unlisted
-// partitions are dropped first, so units are ranked among their listed
-// partitions only.
+// than L0 partitions, whatever the input. The kept rows are then aggregated
+// per (unit, partition). With public lists, rows in unlisted partitions are
+// dropped first, so units are ranked among their listed partitions only.
 func (p *queryPlan) pairsSQL(o int, withUnit bool) string {
 	out := p.job.Outputs[o]
 	ukey, check := p.unitKey(o)
