@@ -197,3 +197,22 @@ func TestChildFailureIsClear(t *testing.T) {
 		t.Errorf("child = %+v, %q, %v; want output yes, wall and RSS measured", m, out, err)
 	}
 }
+
+func TestScalingLines(t *testing.T) {
+	small := sizeResult{events: 1_000_000, plain: ms(time.Second), private: ms(2 * time.Second)}
+	big := sizeResult{events: 100_000_000, plain: ms(100 * time.Second), private: ms(300 * time.Second)}
+	if got := scalingLines([]sizeResult{small, big}); got != nil {
+		t.Errorf("without a 10M row: %q, want no line", got)
+	}
+	ref := sizeResult{events: 10_000_000, plain: ms(10 * time.Second), private: ms(20 * time.Second)}
+	got := scalingLines([]sizeResult{small, ref, big})
+	want := []string{"- Time per event at 100M, relative to 10M: privagg run 1.50x, plain 1.00x (linear scaling is 1.00x)"}
+	if len(got) != 1 || got[0] != want[0] {
+		t.Errorf("scalingLines = %q, want %q", got, want)
+	}
+	// A side that was not measured has no factor.
+	big.private = nil
+	if got := scalingLines([]sizeResult{ref, big}); len(got) != 1 || !strings.Contains(got[0], "privagg run -,") {
+		t.Errorf("scalingLines without the private side = %q", got)
+	}
+}
