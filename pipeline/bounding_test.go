@@ -238,6 +238,65 @@ func TestBoundingChoiceIsUniform(t *testing.T) {
 	}
 }
 
+// TestBoundingChoiceIsUniformPerPerson: five people each have the same six
+// partitions and keep L0 = 2; the bounding query runs with 1,200 secret
+// seeds. For each person, each partition must be kept in about a third of
+// the runs: Binomial(1200, 1/3), mean 400. A choice that is random across
+// people but not for one person (a seed that only flips bits of a public
+// hash keeps some pairs of partitions together) fails this; the per-person
+// chi-square over the 6 partitions has 5 degrees of freedom and exceeds 36
+// with probability below 1e-6, so the test fails by chance less than once in
+// 200,000 runs.
+func TestBoundingChoiceIsUniformPerPerson(t *testing.T) {
+	const people, parts, seeds = 5, 6, 1200
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("user_id,g,v,ok\n")
+	for u := range people {
+		for p := range parts {
+			fmt.Fprintf(&b, "person-%d,g%d,1,true\n", u, p)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "events.csv"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	jobFile := filepath.Join(dir, "job.yaml")
+	if err := os.WriteFile(jobFile, []byte(fmt.Sprintf(boundingJob, 2, 1, 0.0, 1.0)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	job, err := LoadJob(jobFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, qp := openPlan(t, job, secretSeed())
+	kept := map[pairKey]int{}
+	for range seeds {
+		qp.seed = secretSeed() // the dictionary does not depend on the seed
+		rows, err := eng.QueryRows(context.Background(), fmt.Sprintf("SELECT CAST(%s AS VARCHAR), g FROM (%s)", colUnit, qp.boundedSQL(0)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != people*2 {
+			t.Fatalf("kept %d pairs, want %d", len(rows), people*2)
+		}
+		for _, row := range rows {
+			kept[pairKey{row[0].(string), row[1].(string)}]++
+		}
+	}
+	for u := range people {
+		unit := fmt.Sprintf("person-%d", u)
+		var chi2 float64
+		counts := make([]int, parts)
+		for p := range parts {
+			counts[p] = kept[pairKey{unit, fmt.Sprintf("g%d", p)}]
+			chi2 += math.Pow(float64(counts[p])-400, 2) / 400
+		}
+		if chi2 > 36 {
+			t.Errorf("%s: partitions kept %v times in %d runs (want about 400 each): chi-square %.1f > 36, the L0 choice is not uniform per person", unit, counts, seeds, chi2)
+		}
+	}
+}
+
 // openPlan opens an engine with the job's views and output tables, as Run does.
 func openPlan(t *testing.T, job *Job, seed uint64) (*engine.Engine, *queryPlan) {
 	return openPlanWith(t, job, seed, func(*queryPlan) {})

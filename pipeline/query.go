@@ -413,6 +413,14 @@ func (p *queryPlan) pairsSQL(o int, withUnit bool) string {
 	// measures. The rank key holds the keyed hash in the high bits and the
 	// partition id in the low bits: unique per partition, and one 8-byte
 	// sort key that also carries the partition id through the window.
+	//
+	// DuckDB's hash(a, b, seed) folds the seed in with a final XOR, so on its
+	// own it only flips bits of a public hash: the order of a unit's
+	// partitions would follow a fixed binary trie, and some of its partitions
+	// would be kept far more often than others (one in two instead of one in
+	// three). Hashing it again mixes the seed into every bit, so each unit's
+	// order is a fresh random one per seed
+	// (TestBoundingChoiceIsUniformPerPerson).
 	pidBits := bits.Len64(uint64(p.partitions[o]))
 	on := make([]string, len(out.GroupBy))
 	for i, g := range out.GroupBy {
@@ -423,7 +431,7 @@ func (p *queryPlan) pairsSQL(o int, withUnit bool) string {
 	if p.publicCond(o) != "" {
 		joined += " WHERE d." + colPub
 	}
-	rows := fmt.Sprintf("SELECT %s, %s, (hash(%s, %s, %d::UBIGINT) & %d::UBIGINT) | %s::UBIGINT AS %s, %s FROM (%s)",
+	rows := fmt.Sprintf("SELECT %s, %s, (hash(hash(%s, %s, %d::UBIGINT)) & %d::UBIGINT) | %s::UBIGINT AS %s, %s FROM (%s)",
 		colUnit, colUkey, colUkey, colPh, p.seed, ^uint64(0)<<pidBits, colPid, colRk, strings.Join(vs, ", "), joined)
 
 	group := []string{colUkey, colRk}
