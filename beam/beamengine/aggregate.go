@@ -195,14 +195,18 @@ func (f *fmtFloatsFn) ProcessElement(part string, v []float64) (string, error) {
 	return string(b), err
 }
 
+// baseSpecParams is the PrivacySpec every engine starts from (New copies
+// it): pbeam's defaults, noise on. Nothing in this package changes it; only
+// the package's _test.go files swap in pbeam's noiseless test mode.
+var baseSpecParams = pbeam.PrivacySpecParams{}
+
 // buildOutput adds output o's DP aggregations to the pipeline and returns
 // its result lines. The output's PrivacySpec holds exactly the plan's
 // budget for the output: partition selection gets op.Selection's share and
 // the aggregations the rest, each aggregation its component's share, so
 // pbeam's own accounting refuses to spend more than the plan.
-func buildOutput(s beam.Scope, o int, op *privacy.OutputPlan, out outSpec, events beam.PCollection, noiseKind pbeam.NoiseKind, testMode pbeam.TestMode) (beam.PCollection, error) {
+func buildOutput(s beam.Scope, o int, op *privacy.OutputPlan, out outSpec, events beam.PCollection, noiseKind pbeam.NoiseKind, params pbeam.PrivacySpecParams) (beam.PCollection, error) {
 	s = s.Scope(fmt.Sprintf("output.%s", op.Spec.Name))
-	params := pbeam.PrivacySpecParams{TestMode: testMode}
 	for _, mp := range op.Metrics {
 		for _, c := range mp.Components {
 			params.AggregationEpsilon += c.Share.Epsilon

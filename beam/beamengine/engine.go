@@ -69,7 +69,7 @@ type Engine struct {
 	runner  string
 	results string // Options.ResultsDir, or "" for a temp folder
 	log     *slog.Logger
-	test    pbeam.TestMode
+	params  pbeam.PrivacySpecParams // budget fields are set per output
 
 	c       *compiled // set by Prepare
 	work    string    // this run's folder for intermediate files, set by Prepare
@@ -95,7 +95,7 @@ func New(job *pipeline.Job, opts Options) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Engine{job: job, runner: runner, results: opts.ResultsDir, log: log, test: testMode()}, nil
+	return &Engine{job: job, runner: runner, results: opts.ResultsDir, log: log, params: baseSpecParams}, nil
 }
 
 // Prepare compiles the job and runs pass 1, which counts rows read, rejected
@@ -147,7 +147,7 @@ func (e *Engine) Release(ctx context.Context, plan *privacy.Plan, res *privacy.R
 	lines := make([]beam.PCollection, len(plan.Outputs))
 	for o := range plan.Outputs {
 		var err error
-		if lines[o], err = buildOutput(s, o, &plan.Outputs[o], e.c.outs[o], events, noiseKind, e.test); err != nil {
+		if lines[o], err = buildOutput(s, o, &plan.Outputs[o], e.c.outs[o], events, noiseKind, e.params); err != nil {
 			return nil, nil, err
 		}
 	}

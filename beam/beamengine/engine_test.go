@@ -108,14 +108,22 @@ func readTable(t *testing.T, path string, nkeys int) table {
 // does. mode switches pbeam's noise off (test code only).
 func runBeam(t *testing.T, job *pipeline.Job, id string, mode pbeam.TestMode) (*pipeline.RunResult, error) {
 	t.Helper()
-	restore := setTestModeForTests(mode)
-	eng, err := New(job, Options{})
-	restore()
+	eng, err := newWithTestMode(job, mode)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	defer eng.Close()
 	return pipeline.Run(context.Background(), job, pipeline.RunOptions{Engine: eng, ReleaseID: id})
+}
+
+// newWithTestMode is New with pbeam in mode (e.g.
+// TestModeWithContributionBounding: bounding without noise). The engine
+// keeps the mode; later engines get the normal one again.
+func newWithTestMode(job *pipeline.Job, mode pbeam.TestMode) (*Engine, error) {
+	prev := baseSpecParams
+	baseSpecParams = pbeam.PrivacySpecParams{TestMode: mode}
+	defer func() { baseSpecParams = prev }()
+	return New(job, Options{})
 }
 
 // parquetOf converts CSV content to Parquet with DuckDB, typed as DuckDB's
