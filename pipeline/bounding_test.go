@@ -105,14 +105,7 @@ func TestBoundingProperties(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/seed%d_L0=%d_Linf=%d", path.name, seed, l0, linf), func(t *testing.T) {
 				dir := t.TempDir()
 				tr := randomEvents(t, r, dir, 300, 6, 5, path.numeric)
-				jobFile := filepath.Join(dir, "job.yaml")
-				if err := os.WriteFile(jobFile, []byte(fmt.Sprintf(boundingJob, l0, linf, lo, hi)), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				job, err := LoadJob(jobFile)
-				if err != nil {
-					t.Fatal(err)
-				}
+				job := loadBoundingJob(t, dir, l0, linf, lo, hi)
 				eng, qp := openPlanWith(t, job, r.Uint64(), func(qp *queryPlan) {
 					if path.weakHash {
 						qp.unitHash = "hash(" + colUnit + ") % 3"
@@ -210,15 +203,7 @@ func TestBoundingChoiceIsUniform(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "events.csv"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	jobFile := filepath.Join(dir, "job.yaml")
-	if err := os.WriteFile(jobFile, []byte(fmt.Sprintf(boundingJob, 2, 1, 0.0, 1.0)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	job, err := LoadJob(jobFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, qp := openPlan(t, job, secretSeed())
+	eng, qp := openPlan(t, loadBoundingJob(t, dir, 2, 1, 0, 1), secretSeed())
 	rows, err := eng.QueryRows(context.Background(), fmt.Sprintf("SELECT g, count(*)::BIGINT FROM (%s) GROUP BY g", qp.boundedSQL(0)))
 	if err != nil {
 		t.Fatal(err)
@@ -260,15 +245,7 @@ func TestBoundingChoiceIsUniformPerPerson(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "events.csv"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	jobFile := filepath.Join(dir, "job.yaml")
-	if err := os.WriteFile(jobFile, []byte(fmt.Sprintf(boundingJob, 2, 1, 0.0, 1.0)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	job, err := LoadJob(jobFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, qp := openPlan(t, job, secretSeed())
+	eng, qp := openPlan(t, loadBoundingJob(t, dir, 2, 1, 0, 1), secretSeed())
 	kept := map[pairKey]int{}
 	for range seeds {
 		qp.seed = secretSeed() // the dictionary does not depend on the seed
@@ -295,6 +272,21 @@ func TestBoundingChoiceIsUniformPerPerson(t *testing.T) {
 			t.Errorf("%s: partitions kept %v times in %d runs (want about 400 each): chi-square %.1f > 36, the L0 choice is not uniform per person", unit, counts, seeds, chi2)
 		}
 	}
+}
+
+// loadBoundingJob writes boundingJob with these bounds into dir (beside its
+// events.csv) and loads it.
+func loadBoundingJob(t *testing.T, dir string, l0, linf int, lo, hi float64) *Job {
+	t.Helper()
+	jobFile := filepath.Join(dir, "job.yaml")
+	if err := os.WriteFile(jobFile, []byte(fmt.Sprintf(boundingJob, l0, linf, lo, hi)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	job, err := LoadJob(jobFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return job
 }
 
 // openPlan opens an engine with the job's views and output tables, as Run does.
