@@ -13,7 +13,7 @@ LEDGER := $(DEMO)/privagg-ledger.duckdb
 .PHONY: build test demo vet clean
 
 build:
-	go build -ldflags "-X github.com/privagg/privagg/pipeline.Version=$(VERSION)" -o $(BIN) ./cmd/privagg
+	go build -ldflags "-X github.com/privagg/privagg/internal/version.Version=$(VERSION)" -o $(BIN) ./cmd/privagg
 
 vet:
 	go vet ./...

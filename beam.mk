@@ -9,7 +9,7 @@ beam-deps:
 	cd beam && go mod download
 
 beam: beam-deps
-	cd beam && go build -ldflags "-X github.com/privagg/privagg/pipeline.Version=$(VERSION)" -o ../bin/privagg-beam ./cmd/privagg-beam
+	cd beam && go build -ldflags "-X github.com/privagg/privagg/internal/version.Version=$(VERSION)" -o ../bin/privagg-beam ./cmd/privagg-beam
 
 # The beam engine's tests on Beam's local direct runner: equivalence with the
 # embedded engine (CSV and Parquet), noise scale (Laplace and Gaussian),

@@ -5,7 +5,7 @@
 VERIFY_FUZZTIME ?= 60s
 
 verify:
-	go run ./pipeline/verify/cmd/verify -full -fuzztime $(VERIFY_FUZZTIME)
+	go run ./internal/verify/cmd/verify -full -fuzztime $(VERIFY_FUZZTIME)
 
 verify-fast:
-	go run ./pipeline/verify/cmd/verify
+	go run ./internal/verify/cmd/verify

@@ -17,7 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/internal/verify"
+	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
+	"github.com/privagg/privagg/release"
 )
 
 // The crash tests kill a real `Run` with SIGKILL at each step of the release
@@ -46,7 +50,7 @@ func TestCrashHelper(t *testing.T) {
 // crashHelper runs the job named by the environment and returns the exit
 // code privagg would: 0 ok, 1 runtime, 2 config, 3 budget, 4 input.
 func crashHelper() int {
-	job, err := LoadJob(os.Getenv(envCrashJob))
+	job, err := job.LoadJob(os.Getenv(envCrashJob))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load job:", err)
 		return exitCodeOf(err)
@@ -85,9 +89,9 @@ func crashHelper() int {
 // exitCodeOf maps an error to privagg's exit codes (as cmd/privagg does).
 func exitCodeOf(err error) int {
 	var (
-		ce *ConfigError
+		ce *job.ConfigError
 		be *privacy.BudgetError
-		ie *InputError
+		ie *engine.InputError
 	)
 	switch {
 	case err == nil:
@@ -103,7 +107,7 @@ func exitCodeOf(err error) int {
 }
 
 // helperCmd is a child process that runs job as release id.
-func helperCmd(job *Job, id, killAt, start string, stderr *bytes.Buffer) *exec.Cmd {
+func helperCmd(job *job.Job, id, killAt, start string, stderr *bytes.Buffer) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$", "-test.count=1")
 	cmd.Env = append(os.Environ(),
 		envCrashHelper+"=1",
@@ -132,7 +136,7 @@ func checkKilled(t *testing.T, err error, stderr *bytes.Buffer) {
 // killDuringScan runs the job in a child whose input is a named pipe: the
 // child blocks reading it, and is killed while it reads (before StepScanned,
 // so before anything is charged). The input file is restored afterwards.
-func killDuringScan(t *testing.T, job *Job, id string) {
+func killDuringScan(t *testing.T, job *job.Job, id string) {
 	t.Helper()
 	input := job.Input.Path
 	data, err := os.ReadFile(input)
@@ -187,7 +191,7 @@ func killDuringScan(t *testing.T, job *Job, id string) {
 }
 
 // jobCharge is what a run of job charges.
-func jobCharge(t *testing.T, job *Job) (eps, del privacy.Amount) {
+func jobCharge(t *testing.T, job *job.Job) (eps, del privacy.Amount) {
 	t.Helper()
 	plan, err := privacy.NewPlan(job.PrivacySpec())
 	if err != nil {
@@ -204,7 +208,7 @@ func jobCharge(t *testing.T, job *Job) (eps, del privacy.Amount) {
 
 // checkLedger opens and verifies the ledger and checks the dataset's spend and
 // the state of release id ("" for no record).
-func checkLedger(t *testing.T, job *Job, id string, wantEps, wantDel privacy.Amount, wantState privacy.ReleaseState) *privacy.Ledger {
+func checkLedger(t *testing.T, job *job.Job, id string, wantEps, wantDel privacy.Amount, wantState privacy.ReleaseState) *privacy.Ledger {
 	t.Helper()
 	ctx := context.Background()
 	led, err := privacy.OpenLedger(job.Ledger)
@@ -237,7 +241,7 @@ func checkLedger(t *testing.T, job *Job, id string, wantEps, wantDel privacy.Amo
 // checkOutputDir checks that outDir holds no temporary file and either
 // nothing (wantRelease false) or exactly the files published from storeDir,
 // byte for byte, with a manifest per output naming its data file.
-func checkOutputDir(t *testing.T, job *Job, storeDir string, wantRelease bool) {
+func checkOutputDir(t *testing.T, job *job.Job, storeDir string, wantRelease bool) {
 	t.Helper()
 	got := map[string][]byte{}
 	err := filepath.WalkDir(job.Output.Dir, func(path string, d fs.DirEntry, err error) error {
@@ -271,7 +275,7 @@ func checkOutputDir(t *testing.T, job *Job, storeDir string, wantRelease bool) {
 		}
 		return
 	}
-	list, err := os.ReadFile(filepath.Join(storeDir, publishedList))
+	list, err := os.ReadFile(filepath.Join(storeDir, release.PublishedList))
 	if err != nil {
 		t.Fatalf("release store: %v", err)
 	}
@@ -291,9 +295,9 @@ func checkOutputDir(t *testing.T, job *Job, storeDir string, wantRelease bool) {
 		if !bytes.Equal(got[name], stored) {
 			t.Errorf("%s in output.dir differs from the release store", name)
 		}
-		if strings.HasSuffix(name, ManifestSuffix) {
+		if strings.HasSuffix(name, release.ManifestSuffix) {
 			manifests++
-			m, err := ReadManifest(bytes.NewReader(got[name]))
+			m, err := release.ReadManifest(bytes.NewReader(got[name]))
 			if err != nil {
 				t.Errorf("%s: %v", name, err)
 			} else if _, ok := got[m.File]; !ok {
@@ -332,7 +336,7 @@ func TestCrashAtEachStep(t *testing.T) {
 		{StepMarked, true, privacy.StatePublished, true},
 	} {
 		t.Run(tc.killAt, func(t *testing.T) {
-			job := setupJob(t, crashJob, eventsCSV, 10)
+			job := verify.SetupJob(t, crashJob, eventsCSV, 10)
 			id := "crash-" + strings.ReplaceAll(tc.killAt, " ", "-")
 			eps, del := jobCharge(t, job)
 			zero, _ := privacy.ParseAmount("0")
@@ -353,7 +357,7 @@ func TestCrashAtEachStep(t *testing.T) {
 			store := led.StoreDir(id)
 			checkOutputDir(t, job, store, tc.published)
 			if tc.state == privacy.StateStored || tc.state == privacy.StatePublished {
-				for _, name := range []string{ReportJSONFile, ReportHTMLFile, publishedList} {
+				for _, name := range []string{release.ReportJSONFile, release.ReportHTMLFile, release.PublishedList} {
 					if _, err := os.Stat(filepath.Join(store, name)); err != nil {
 						t.Errorf("stored release lacks %s: %v", name, err)
 					}
@@ -393,7 +397,7 @@ func TestConcurrentRunsOneBudget(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes; skipped with -short")
 	}
-	job := setupJob(t, crashJob, eventsCSV, 1.5) // the job spends epsilon 1
+	job := verify.SetupJob(t, crashJob, eventsCSV, 1.5) // the job spends epsilon 1
 	eps, del := jobCharge(t, job)
 	if del.IsZero() {
 		t.Fatal("the crash job charges no delta; the test wants both charged")

@@ -3,7 +3,18 @@ package pipeline
 import (
 	"errors"
 
+	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
+)
+
+// Exit codes of the privagg command, documented in README.
+const (
+	ExitOK      = 0
+	ExitRuntime = 1 // runtime failure
+	ExitConfig  = 2 // config or usage error
+	ExitBudget  = 3 // budget refused (privacy.BudgetError)
+	ExitInput   = 4 // input rejected
 )
 
 // ExitCode maps an error of LoadJob or Run to the documented exit code:
@@ -12,8 +23,8 @@ import (
 // nil. Commands add their own usage errors on top.
 func ExitCode(err error) int {
 	var (
-		cfg    *ConfigError
-		input  *InputError
+		cfg    *job.ConfigError
+		input  *engine.InputError
 		budget *privacy.BudgetError
 	)
 	switch {

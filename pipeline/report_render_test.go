@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/privagg/privagg/release"
 )
 
 // chromiumBinaries are the names Debian and others give headless Chromium.
@@ -29,7 +31,7 @@ func TestReleaseReportRenders(t *testing.T) {
 		t.Skip("chromium is not installed: skipping the REPORT.html render check (Debian: apt-get install -y chromium; CI installs it in .ci/run)")
 	}
 	_, store := runForReport(t, goldenJob, "render-1")
-	page, err := filepath.Abs(filepath.Join(store, ReportHTMLFile))
+	page, err := filepath.Abs(filepath.Join(store, release.ReportHTMLFile))
 	if err != nil {
 		t.Fatal(err)
 	}

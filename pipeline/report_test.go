@@ -14,14 +14,19 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/privagg/privagg/explain"
+	"github.com/privagg/privagg/internal/verify"
+	"github.com/privagg/privagg/internal/version"
+	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
+	"github.com/privagg/privagg/release"
 )
 
 // runForReport runs jobYAML on eventsCSV without noise and returns the job and
 // its release store folder.
-func runForReport(t *testing.T, jobYAML, id string) (*Job, string) {
+func runForReport(t *testing.T, jobYAML, id string) (*job.Job, string) {
 	t.Helper()
-	job := setupJob(t, jobYAML, eventsCSV, 10)
+	job := verify.SetupJob(t, jobYAML, eventsCSV, 10)
 	defer privacy.SetNoiseForTests(noNoise{})()
 	if _, err := Run(context.Background(), job, RunOptions{ReleaseID: id}); err != nil {
 		t.Fatalf("Run: %v", err)
@@ -35,7 +40,7 @@ func runForReport(t *testing.T, jobYAML, id string) (*Job, string) {
 
 // normalizeReport replaces what changes from run to run (times, the
 // machine, the version, temp paths) with fixed values.
-func normalizeReport(r *ReleaseReport) {
+func normalizeReport(r *release.ReleaseReport) {
 	fixed := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	r.PrivaggVersion = "test"
 	r.RunBy, r.Host = "officer", "host"
@@ -48,15 +53,15 @@ func normalizeReport(r *ReleaseReport) {
 
 func TestReleaseReportGolden(t *testing.T) {
 	job, store := runForReport(t, goldenJob, "golden-1")
-	data, err := os.ReadFile(filepath.Join(store, ReportJSONFile))
+	data, err := os.ReadFile(filepath.Join(store, release.ReportJSONFile))
 	if err != nil {
 		t.Fatalf("report.json not in the release store: %v", err)
 	}
-	r, err := ReadReleaseReport(data)
+	r, err := release.ReadReleaseReport(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.PrivaggVersion != Version || r.RunBy == "" || r.ReservedAt.IsZero() || r.Created.IsZero() || r.Generated.IsZero() {
+	if r.PrivaggVersion != version.Version || r.RunBy == "" || r.ReservedAt.IsZero() || r.Created.IsZero() || r.Generated.IsZero() {
 		t.Errorf("version %q, run_by %q, reserved %v, created %v, generated %v: want all set",
 			r.PrivaggVersion, r.RunBy, r.ReservedAt, r.Created, r.Generated)
 	}
@@ -64,7 +69,7 @@ func TestReleaseReportGolden(t *testing.T) {
 		t.Errorf("job_file.path = %q, want %q", r.JobFile.Path, job.File)
 	}
 	normalizeReport(r)
-	got, err := r.encodeJSON()
+	got, err := r.EncodeJSON()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,15 +93,15 @@ func TestReleaseReportGolden(t *testing.T) {
 // `privagg plan`, not a second computation.
 func TestReleaseReportMatchesPlan(t *testing.T) {
 	job, store := runForReport(t, goldenJob, "plan-1")
-	data, err := os.ReadFile(filepath.Join(store, ReportJSONFile))
+	data, err := os.ReadFile(filepath.Join(store, release.ReportJSONFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := ReadReleaseReport(data)
+	r, err := release.ReadReleaseReport(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := Explain(context.Background(), job, 0, "", true)
+	plan, err := explain.Explain(context.Background(), job, 0, "", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +123,7 @@ func TestReleaseReportMatchesPlan(t *testing.T) {
 // identifier or person, and the report files are never published.
 func TestReleaseReportLeaksNothing(t *testing.T) {
 	job, store := runForReport(t, goldenJob, "leak-1")
-	for _, name := range []string{ReportJSONFile, ReportHTMLFile} {
+	for _, name := range []string{release.ReportJSONFile, release.ReportHTMLFile} {
 		data, err := os.ReadFile(filepath.Join(store, name))
 		if err != nil {
 			t.Fatal(err)
@@ -138,7 +143,7 @@ func TestReleaseReportHTML(t *testing.T) {
 	hostile := strings.Replace(goldenJob, "name: golden\n",
 		"name: golden\n# <script>alert(1)</script> & </pre><img src=x onerror=alert(2)> ]]>\n", 1)
 	_, store := runForReport(t, hostile, "html-1")
-	page, err := os.ReadFile(filepath.Join(store, ReportHTMLFile))
+	page, err := os.ReadFile(filepath.Join(store, release.ReportHTMLFile))
 	if err != nil {
 		t.Fatalf("REPORT.html not in the release store: %v", err)
 	}
@@ -244,51 +249,6 @@ func TestReleaseReportHTML(t *testing.T) {
 			t.Error("exact row counts appear outside the INTERNAL section")
 		}
 	})
-}
-
-func TestBudgetBar(t *testing.T) {
-	amt := func(s string) privacy.Amount {
-		a, err := privacy.ParseAmount(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
-	for _, tc := range []struct {
-		name                    string
-		own, total, spent, left string
-		before, this, remaining float64 // widths in pixels
-		over                    bool
-	}{
-		{"first release", "1", "4", "1", "3", 0, 140, 420, false},
-		{"after others", "0.5", "2", "1.5", "0.5", 280, 140, 140, false},
-		{"budget used up", "1", "2", "2", "0", 280, 280, 0, false},
-		{"budget lowered below spend", "1", "1", "2", "0", 280, 280, 0, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			b := budgetBar("epsilon", amt(tc.own), amt(tc.total), amt(tc.spent), amt(tc.left))
-			if b.Before.W != tc.before || b.This.W != tc.this || b.Left.W != tc.remaining || b.Over != tc.over {
-				t.Errorf("widths before %v this %v remaining %v over %v, want %v %v %v %v",
-					b.Before.W, b.This.W, b.Left.W, b.Over, tc.before, tc.this, tc.remaining, tc.over)
-			}
-			if end := b.Left.X + b.Left.W; !tc.over && end != budgetBarWidth {
-				t.Errorf("bar ends at %v, want %v", end, budgetBarWidth)
-			}
-		})
-	}
-}
-
-func TestFmtNum(t *testing.T) {
-	for _, tc := range []struct {
-		in   float64
-		want string
-	}{
-		{0, "0"}, {1, "1"}, {0.25, "0.25"}, {1e-6, "1e-06"}, {12345.678, "12350"}, {2.99573227, "2.996"}, {1.5e12, "1.5e+12"},
-	} {
-		if got := fmtNum(tc.in); got != tc.want {
-			t.Errorf("fmtNum(%v) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
 }
 
 // checkReportGolden compares got with testdata/report/name (-update rewrites it).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,7 +15,12 @@ import (
 
 	"github.com/google/differential-privacy/go/v3/noise"
 
+	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/engine/duckdb"
+	"github.com/privagg/privagg/internal/verify"
+	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
+	"github.com/privagg/privagg/transforms"
 )
 
 // noNoise is a test double that adds no noise and reports zero-width
@@ -98,38 +104,6 @@ output:
 ledger: ledger/privagg-ledger.duckdb
 `
 
-// setupJob writes the job and input into a temp folder, sets a budget and
-// returns the loaded job.
-func setupJob(t *testing.T, jobYAML, events string, budget float64) *Job {
-	t.Helper()
-	dir := t.TempDir()
-	write := func(name, content string) {
-		t.Helper()
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("events.csv", events)
-	write("job.yaml", jobYAML)
-	job, err := LoadJob(filepath.Join(dir, "job.yaml"))
-	if err != nil {
-		t.Fatalf("LoadJob: %v", err)
-	}
-	if budget > 0 {
-		if err := os.MkdirAll(filepath.Dir(job.Ledger), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		led, err := privacy.OpenLedger(job.Ledger)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := led.SetBudget(context.Background(), job.Dataset, budget, 1e-3, "none"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return job
-}
-
 func checkGolden(t *testing.T, got []byte, name string) {
 	t.Helper()
 	path := filepath.Join("testdata", "golden", name)
@@ -151,7 +125,7 @@ func checkGolden(t *testing.T, got []byte, name string) {
 }
 
 func TestRunGolden(t *testing.T) {
-	job := setupJob(t, goldenJob, eventsCSV, 10)
+	job := verify.SetupJob(t, goldenJob, eventsCSV, 10)
 	defer privacy.SetNoiseForTests(noNoise{})()
 	res, err := Run(context.Background(), job, RunOptions{ReleaseID: "golden-1"})
 	if err != nil {
@@ -181,7 +155,7 @@ func TestRunGolden(t *testing.T) {
 
 // leakScan fails if any published file or manifest contains an identifier or
 // privacy unit value of the input.
-func leakScan(t *testing.T, job *Job, secrets []string) {
+func leakScan(t *testing.T, job *job.Job, secrets []string) {
 	t.Helper()
 	entries, err := os.ReadDir(job.Output.Dir)
 	if err != nil {
@@ -201,7 +175,7 @@ func leakScan(t *testing.T, job *Job, secrets []string) {
 }
 
 func TestRunRepublishesWithoutCharge(t *testing.T) {
-	job := setupJob(t, goldenJob, eventsCSV, 10)
+	job := verify.SetupJob(t, goldenJob, eventsCSV, 10)
 	ctx := context.Background()
 	first, err := Run(ctx, job, RunOptions{})
 	if err != nil {
@@ -276,7 +250,7 @@ func TestRunFailuresReleaseNothing(t *testing.T) {
 		{"wrong arity rows", goldenJob, eventsCSV + "x,u9,cmp_a\nx,u9,cmp_a,email,1,2,true,2026-01-01,extra\n", 10, isInput},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			job := setupJob(t, tc.job, tc.events, tc.budget)
+			job := verify.SetupJob(t, tc.job, tc.events, tc.budget)
 			_, err := Run(context.Background(), job, RunOptions{})
 			if err == nil || !tc.check(err) {
 				t.Fatalf("err = %v (%T)", err, err)
@@ -294,8 +268,8 @@ func TestRunFailuresReleaseNothing(t *testing.T) {
 }
 
 func isBudget(err error) bool { var e *privacy.BudgetError; return errors.As(err, &e) }
-func isInput(err error) bool  { var e *InputError; return errors.As(err, &e) }
-func isConfig(err error) bool { var e *ConfigError; return errors.As(err, &e) }
+func isInput(err error) bool  { var e *engine.InputError; return errors.As(err, &e) }
+func isConfig(err error) bool { var e *job.ConfigError; return errors.As(err, &e) }
 
 // TestRunPrivatePartitions: keys from the data pass DP selection with the k
 // pre-threshold: a campaign with 3 people (k = 5) is never released, one
@@ -309,7 +283,7 @@ func TestRunPrivatePartitions(t *testing.T) {
 	for i := range 3 {
 		fmt.Fprintf(&b, "small%d,cmp_small,true\n", i)
 	}
-	job := setupJob(t, `version: 1
+	job := verify.SetupJob(t, `version: 1
 name: private
 dataset: d
 purpose: marketing
@@ -360,7 +334,7 @@ tie,marketing,true,2026-01-01 00:00:00
 tie,marketing,false,2026-01-01 00:00:00
 other_purpose,analytics,true,2026-01-01 00:00:00
 `
-	job := setupJob(t, `version: 1
+	job := verify.SetupJob(t, `version: 1
 name: consent
 dataset: d
 purpose: marketing
@@ -405,7 +379,7 @@ func TestStaging(t *testing.T) {
   pseudonym_key_env: PRIVAGG_TEST_STAGING_KEY
 `
 	t.Run("no key", func(t *testing.T) {
-		job := setupJob(t, stagingJob, eventsCSV, 10)
+		job := verify.SetupJob(t, stagingJob, eventsCSV, 10)
 		t.Setenv("PRIVAGG_TEST_STAGING_KEY", "")
 		_, err := Run(context.Background(), job, RunOptions{})
 		if !isConfig(err) || !strings.Contains(err.Error(), "staging.pseudonym_key_env") {
@@ -418,14 +392,18 @@ func TestStaging(t *testing.T) {
 	t.Run("written", func(t *testing.T) {
 		key := "0123456789abcdef-staging-test-key-XYZ"
 		t.Setenv("PRIVAGG_TEST_STAGING_KEY", key)
-		job := setupJob(t, stagingJob, eventsCSV, 10)
+		job := verify.SetupJob(t, stagingJob, eventsCSV, 10)
 		var logs bytes.Buffer
 		if _, err := Run(context.Background(), job, RunOptions{Logger: newTestLogger(&logs)}); err != nil {
 			t.Fatal(err)
 		}
-		eng, _ := openPlan(t, job, 1)
+		eng, err := duckdb.OpenDB(context.Background(), duckdb.DBOptions{Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer eng.Close()
 		rows, err := eng.QueryRows(context.Background(), fmt.Sprintf(
-			"SELECT count(*)::BIGINT, count(DISTINCT user_id_pseudonym)::BIGINT, min(user_id_pseudonym), min(age_band) FROM read_parquet(%s)", lit(job.Staging.Path)))
+			"SELECT count(*)::BIGINT, count(DISTINCT user_id_pseudonym)::BIGINT, min(user_id_pseudonym), min(age_band) FROM read_parquet(%s)", transforms.QuoteString(job.Staging.Path)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -436,7 +414,7 @@ func TestStaging(t *testing.T) {
 		if p := rows[0][2].(string); !strings.HasPrefix(p, "v1:") || len(p) != 3+64 {
 			t.Errorf("pseudonym %q is not v1:<64 hex>", p)
 		}
-		cols, err := eng.QueryRows(context.Background(), fmt.Sprintf("SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet(%s))", lit(job.Staging.Path)))
+		cols, err := eng.QueryRows(context.Background(), fmt.Sprintf("SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet(%s))", transforms.QuoteString(job.Staging.Path)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -449,7 +427,7 @@ func TestStaging(t *testing.T) {
 				t.Errorf("staging has column %q (columns %v)", forbidden, names)
 			}
 		}
-		meta, err := eng.QueryRows(context.Background(), fmt.Sprintf("SELECT decode(value) FROM parquet_kv_metadata(%s) WHERE decode(key) = 'privagg.note'", lit(job.Staging.Path)))
+		meta, err := eng.QueryRows(context.Background(), fmt.Sprintf("SELECT decode(value) FROM parquet_kv_metadata(%s) WHERE decode(key) = 'privagg.note'", transforms.QuoteString(job.Staging.Path)))
 		if err != nil || len(meta) != 1 || !strings.Contains(meta[0][0].(string), "NOT ANONYMOUS") {
 			t.Errorf("staging metadata note = %v, %v", meta, err)
 		}
@@ -468,3 +446,5 @@ func TestStaging(t *testing.T) {
 func newTestLogger(w *bytes.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+var updateGolden = flag.Bool("update", false, "rewrite golden files under testdata/")

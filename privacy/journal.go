@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/privagg/privagg/internal/atomicfile"
 )
 
 // JournalSuffix is appended to the ledger's path to name its journal.
@@ -179,7 +181,7 @@ func (j *journal) append(path string, e journalEntry, line []byte) error {
 		return fmt.Errorf("close journal: %w", err)
 	}
 	if !j.exists {
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 			return err
 		}
 		j.exists = true
@@ -214,17 +216,5 @@ func (j *journal) dropPartial(path string) error {
 		return fmt.Errorf("remove incomplete last journal line: %w", err)
 	}
 	j.partial = false
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory: %w", err)
-	}
 	return nil
 }

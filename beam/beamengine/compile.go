@@ -11,39 +11,41 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/job"
+
 	_ "github.com/duckdb/duckdb-go/v2" // the CSV sniffer, so both engines type CSV columns alike
 
-	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/transforms"
 )
 
 // compile turns a validated job into the Beam pipeline's parts. It reads
 // the CSV header, the map files and the public lists, not the data.
-func compile(job *pipeline.Job) (*compiled, error) {
-	c := &compiled{job: job, purpose: job.Purpose}
-	if _, err := localGlob(job.Input.Path); err != nil {
-		return nil, &pipeline.InputError{Reason: fmt.Sprintf("input.path %s matches no file", job.Input.Path)}
+func compile(j *job.Job) (*compiled, error) {
+	c := &compiled{job: j, purpose: j.Purpose}
+	if _, err := localGlob(j.Input.Path); err != nil {
+		return nil, &engine.InputError{Reason: fmt.Sprintf("input.path %s matches no file", j.Input.Path)}
 	}
-	cols := job.InputColumns()
-	src, err := newSource(job.Input.Format, job.Input.Path, cols, job.Input.CSV.Delimiter, job.Input.CSV.Header == nil || *job.Input.CSV.Header)
+	cols := j.InputColumns()
+	src, err := newSource(j.Input.Format, j.Input.Path, cols, j.Input.CSV.Delimiter, j.Input.CSV.Header == nil || *j.Input.CSV.Header)
 	if err != nil {
-		return nil, &pipeline.InputError{Reason: "cannot read the input's columns", Err: err}
+		return nil, &engine.InputError{Reason: "cannot read the input's columns", Err: err}
 	}
 	if src.Format == "csv" {
-		var problems []pipeline.Problem
+		var problems []job.Problem
 		for _, col := range cols {
 			if !slices.Contains(src.Header, col) {
-				problems = append(problems, pipeline.Problem{Key: "input.path", Value: job.Input.Path, Rule: fmt.Sprintf("has no column %q that the job uses", col)})
+				problems = append(problems, job.Problem{Key: "input.path", Value: j.Input.Path, Rule: fmt.Sprintf("has no column %q that the j uses", col)})
 			}
 		}
 		if len(problems) > 0 {
-			return nil, &pipeline.ConfigError{File: job.File, Problems: problems}
+			return nil, &job.ConfigError{File: j.File, Problems: problems}
 		}
 	}
 	c.src = *src
 
 	var keys []string
-	for _, o := range job.Outputs {
+	for _, o := range j.Outputs {
 		for _, g := range o.GroupBy {
 			if !slices.Contains(keys, g) {
 				keys = append(keys, g)
@@ -52,34 +54,34 @@ func compile(job *pipeline.Job) (*compiled, error) {
 	}
 	slices.Sort(keys)
 	var measures []string
-	for _, o := range job.Outputs {
+	for _, o := range j.Outputs {
 		for _, m := range o.Metrics {
 			if m.Column != "" && !slices.Contains(measures, m.Column) {
 				measures = append(measures, m.Column)
 			}
 		}
 	}
-	c.ev = eventSpec{Columns: cols, ConsentColumn: job.Consent.Column, Keys: keys, Measures: measures, Derived: map[string]pipeline.DerivedColumn{}}
-	if job.PrivacyUnit != pipeline.RowUnit {
-		c.ev.Unit = job.PrivacyUnit
+	c.ev = eventSpec{Columns: cols, ConsentColumn: j.Consent.Column, Keys: keys, Measures: measures, Derived: map[string]job.DerivedColumn{}}
+	if j.PrivacyUnit != job.RowUnit {
+		c.ev.Unit = j.PrivacyUnit
 	}
 	for _, k := range keys {
-		if dc, ok := job.Columns[k]; ok {
+		if dc, ok := j.Columns[k]; ok {
 			c.ev.Derived[k] = dc
 		}
 	}
 	if err := c.ev.setup(); err != nil { // validates the derived columns and map files now
-		return nil, &pipeline.ConfigError{File: job.File, Problems: []pipeline.Problem{{Key: "columns", Rule: err.Error()}}}
+		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "columns", Rule: err.Error()}}}
 	}
-	if t := job.Consent.Table; t != nil {
+	if t := j.Consent.Table; t != nil {
 		cs, err := newSource(formatOf(t.Path), t.Path, []string{t.Unit, t.Purpose, t.Granted, t.At}, ",", true)
 		if err != nil {
-			return nil, &pipeline.InputError{Reason: "cannot read consent.table", Err: err}
+			return nil, &engine.InputError{Reason: "cannot read consent.table", Err: err}
 		}
 		c.consent = cs
 	}
 
-	for o, out := range job.Outputs {
+	for o, out := range j.Outputs {
 		spec := outSpec{Public: map[int][]string{}}
 		for _, g := range out.GroupBy {
 			spec.KeyIdx = append(spec.KeyIdx, slices.Index(keys, g))
@@ -94,7 +96,7 @@ func compile(job *pipeline.Job) (*compiled, error) {
 			}
 			vals, err := publicValues(pp)
 			if err != nil {
-				return nil, &pipeline.ConfigError{File: job.File, Problems: []pipeline.Problem{{
+				return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{
 					Key: fmt.Sprintf("outputs[%d].public_partitions.%s", o, g), Value: pp.File, Rule: err.Error()}}}
 			}
 			spec.Public[gi] = vals
@@ -162,7 +164,7 @@ func newSource(format, path string, cols []string, delim string, header bool) (*
 // publicValues reads a public list like the embedded engine: inline values,
 // or the first column of a CSV file with a header, trimmed, empty dropped,
 // distinct.
-func publicValues(pp pipeline.PublicPartitions) ([]string, error) {
+func publicValues(pp job.PublicPartitions) ([]string, error) {
 	vals := pp.Values
 	if pp.File != "" {
 		f, err := os.Open(pp.File)

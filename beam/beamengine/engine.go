@@ -6,7 +6,7 @@
 // pbeam.MakePrivate per output on the privacy unit, and pbeam aggregations
 // with the budget split of privacy.NewPlan.
 //
-// Engine implements pipeline.Engine, so the release protocol is pipeline.Run's
+// Engine implements engine.Engine, so the release protocol is pipeline.Run's
 // own: ledger check and reservation, release store, report, atomic publish,
 // mark published, internal run report and re-publication of a stored
 // release. The noised results come back to the driver and become a
@@ -29,13 +29,15 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/job"
+
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/fileio"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/textio"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
 
-	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"
 )
 
@@ -65,7 +67,7 @@ var Runners = []string{"direct", "dataflow", "flink", "spark", "universal"}
 //	defer eng.Close()
 //	res, err := pipeline.Run(ctx, job, pipeline.RunOptions{Engine: eng, ...})
 type Engine struct {
-	job     *pipeline.Job
+	job     *job.Job
 	runner  string
 	results string // Options.ResultsDir, or "" for a temp folder
 	log     *slog.Logger
@@ -76,42 +78,42 @@ type Engine struct {
 	tempDir string    // local temp folder to remove in Close, or ""
 }
 
-var _ pipeline.Engine = (*Engine)(nil)
+var _ engine.Engine = (*Engine)(nil)
 
 // New validates opts and returns an engine for job. It reads no data.
-func New(job *pipeline.Job, opts Options) (*Engine, error) {
-	if job == nil {
-		return nil, errors.New("beam engine: job is required")
+func New(j *job.Job, opts Options) (*Engine, error) {
+	if j == nil {
+		return nil, errors.New("beam engine: j is required")
 	}
 	runner := opts.Runner
 	if runner == "" {
 		runner = "direct"
 	}
 	if !slices.Contains(Runners, runner) {
-		return nil, &pipeline.ConfigError{Problems: []pipeline.Problem{{Key: "--runner", Value: runner,
+		return nil, &job.ConfigError{Problems: []job.Problem{{Key: "--runner", Value: runner,
 			Rule: "must be one of " + strings.Join(Runners, ", ")}}}
 	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Engine{job: job, runner: runner, results: opts.ResultsDir, log: log, params: baseSpecParams}, nil
+	return &Engine{job: j, runner: runner, results: opts.ResultsDir, log: log, params: baseSpecParams}, nil
 }
 
 // Prepare compiles the job and runs pass 1, which counts rows read, rejected
 // and excluded by consent. It draws no noise and needs no budget.
-func (e *Engine) Prepare(ctx context.Context) (pipeline.InputCounts, error) {
+func (e *Engine) Prepare(ctx context.Context) (engine.InputCounts, error) {
 	if e.c != nil {
-		return pipeline.InputCounts{}, errors.New("beam engine: Prepare called twice")
+		return engine.InputCounts{}, errors.New("beam engine: Prepare called twice")
 	}
 	c, err := compile(e.job)
 	if err != nil {
-		return pipeline.InputCounts{}, err
+		return engine.InputCounts{}, err
 	}
 	dir := e.results
 	if dir == "" {
 		if e.tempDir, err = os.MkdirTemp("", "privagg-beam-*"); err != nil {
-			return pipeline.InputCounts{}, fmt.Errorf("beam engine: results folder: %w", err)
+			return engine.InputCounts{}, fmt.Errorf("beam engine: results folder: %w", err)
 		}
 		dir = e.tempDir
 	}
@@ -123,7 +125,7 @@ func (e *Engine) Prepare(ctx context.Context) (pipeline.InputCounts, error) {
 	tags := beam.ParDo(s, statusTag, c.events(s))
 	textio.Write(s, countsFile, beam.ParDo(s, formatCount, stats.Count(s, tags)))
 	if _, err := beam.Run(ctx, e.runner, p); err != nil {
-		return pipeline.InputCounts{}, &pipeline.InputError{Reason: "beam pipeline (row counts) failed", Err: err}
+		return engine.InputCounts{}, &engine.InputError{Reason: "beam pipeline (row counts) failed", Err: err}
 	}
 	return readCounts(ctx, countsFile)
 }
@@ -175,7 +177,7 @@ func (e *Engine) Close() error {
 
 // compiled is the job compiled for Beam.
 type compiled struct {
-	job     *pipeline.Job
+	job     *job.Job
 	src     source
 	ev      eventSpec
 	consent *source // consent table reader, or nil

@@ -15,6 +15,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/job"
+
 	"github.com/google/differential-privacy/go/v3/noise"
 	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
 
@@ -53,7 +56,7 @@ func fixture(t *testing.T, name string) string {
 }
 
 // setupJob writes job and files into a new folder with a budget of eps.
-func setupJob(t *testing.T, jobYAML string, files map[string]string, eps float64) *pipeline.Job {
+func setupJob(t *testing.T, jobYAML string, files map[string]string, eps float64) *job.Job {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range files {
@@ -64,7 +67,7 @@ func setupJob(t *testing.T, jobYAML string, files map[string]string, eps float64
 	if err := os.WriteFile(filepath.Join(dir, "job.yaml"), []byte(jobYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	job, err := pipeline.LoadJob(filepath.Join(dir, "job.yaml"))
+	job, err := job.LoadJob(filepath.Join(dir, "job.yaml"))
 	if err != nil {
 		t.Fatalf("LoadJob: %v", err)
 	}
@@ -106,7 +109,7 @@ func readTable(t *testing.T, path string, nkeys int) table {
 
 // runBeam runs job on the beam engine through pipeline.Run, as privagg-beam
 // does. mode switches pbeam's noise off (test code only).
-func runBeam(t *testing.T, job *pipeline.Job, id string, mode pbeam.TestMode) (*pipeline.RunResult, error) {
+func runBeam(t *testing.T, job *job.Job, id string, mode pbeam.TestMode) (*pipeline.RunResult, error) {
 	t.Helper()
 	eng, err := newWithTestMode(job, mode)
 	if err != nil {
@@ -119,7 +122,7 @@ func runBeam(t *testing.T, job *pipeline.Job, id string, mode pbeam.TestMode) (*
 // newWithTestMode is New with pbeam in mode (e.g.
 // TestModeWithContributionBounding: bounding without noise). The engine
 // keeps the mode; later engines get the normal one again.
-func newWithTestMode(job *pipeline.Job, mode pbeam.TestMode) (*Engine, error) {
+func newWithTestMode(job *job.Job, mode pbeam.TestMode) (*Engine, error) {
 	prev := baseSpecParams
 	baseSpecParams = pbeam.PrivacySpecParams{TestMode: mode}
 	defer func() { baseSpecParams = prev }()
@@ -151,7 +154,7 @@ func parquetOf(t *testing.T, csvContent string) string {
 }
 
 // epsilonSpent is the dataset's spent ε in job's ledger.
-func epsilonSpent(t *testing.T, job *pipeline.Job) float64 {
+func epsilonSpent(t *testing.T, job *job.Job) float64 {
 	t.Helper()
 	led, err := privacy.OpenLedger(job.Ledger)
 	if err != nil {
@@ -275,7 +278,7 @@ func compareTables(t *testing.T, got, want table, exact []string) {
 
 // checkPublished checks the ledger, release store and run report of a
 // published release of job with ε = 1.
-func checkPublished(t *testing.T, job *pipeline.Job, id string) {
+func checkPublished(t *testing.T, job *job.Job, id string) {
 	t.Helper()
 	if got := epsilonSpent(t, job); math.Abs(got-1) > 1e-9 {
 		t.Errorf("ledger spent epsilon %v, want the job's 1", got)
@@ -302,7 +305,7 @@ func checkPublished(t *testing.T, job *pipeline.Job, id string) {
 // TestReleaseRepublishedByTheOtherEngine: a release stored by one engine is
 // re-published by the other, byte for byte, at no cost and without noise.
 func TestReleaseRepublishedByTheOtherEngine(t *testing.T) {
-	run := func(t *testing.T, engine string, job *pipeline.Job) (*pipeline.RunResult, error) {
+	run := func(t *testing.T, engine string, job *job.Job) (*pipeline.RunResult, error) {
 		if engine == "beam" {
 			return runBeam(t, job, "cross-1", pbeam.TestModeDisabled)
 		}
@@ -355,11 +358,11 @@ func TestRefusedBeforeAnyNoise(t *testing.T) {
 		runner  string
 		wantErr any
 	}{
-		{"unknown runner", equivJob, 10, "mapreduce", new(*pipeline.ConfigError)},
+		{"unknown runner", equivJob, 10, "mapreduce", new(*job.ConfigError)},
 		{"budget too small", equivJob, 0.5, "", new(*privacy.BudgetError)},
-		{"staging is duckdb only", staging, 10, "", new(*pipeline.ConfigError)},
-		{"no input file", missing, 10, "", new(*pipeline.InputError)},
-		{"too many malformed rows", strict, 10, "", new(*pipeline.InputError)},
+		{"staging is duckdb only", staging, 10, "", new(*job.ConfigError)},
+		{"no input file", missing, 10, "", new(*engine.InputError)},
+		{"too many malformed rows", strict, 10, "", new(*engine.InputError)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			job := setupJob(t, tc.job, map[string]string{"events.csv": eventsCSV}, tc.budget)
@@ -475,7 +478,7 @@ func noiseSD(t *testing.T, jobYAML string) float64 {
 	if err := os.WriteFile(filepath.Join(dir, "keys.csv"), []byte("k\np\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	job, err := pipeline.LoadJob(path)
+	job, err := job.LoadJob(path)
 	if err != nil {
 		t.Fatal(err)
 	}

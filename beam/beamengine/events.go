@@ -8,9 +8,10 @@ import (
 	"math"
 	"strings"
 
+	"github.com/privagg/privagg/job"
+
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/fileio"
 
-	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/transforms"
 )
 
@@ -34,13 +35,13 @@ type event struct {
 
 // eventSpec maps projected columns to an event. Serialized into DoFns.
 type eventSpec struct {
-	Columns       []string                          // projected input columns (Job.InputColumns)
-	Unit          string                            // privacy unit column, or "" for privacy_unit: row
-	ConsentColumn string                            // boolean consent column, or ""
-	Keys          []string                          // group-by columns of all outputs, sorted
-	Derived       map[string]pipeline.DerivedColumn // derived columns among Keys
-	Measures      []string                          // metric columns
-	derived       map[string]transforms.Derived     // built in setup
+	Columns       []string                      // projected input columns (Job.InputColumns)
+	Unit          string                        // privacy unit column, or "" for privacy_unit: row
+	ConsentColumn string                        // boolean consent column, or ""
+	Keys          []string                      // group-by columns of all outputs, sorted
+	Derived       map[string]job.DerivedColumn  // derived columns among Keys
+	Measures      []string                      // metric columns
+	derived       map[string]transforms.Derived // built in setup
 	colIdx        map[string]int
 }
 

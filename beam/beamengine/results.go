@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/job"
+
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
-	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"
 )
 
@@ -56,7 +58,7 @@ func readLines(ctx context.Context, path string, fn func([]byte) error) error {
 }
 
 // readCounts reads pass 1's row counts.
-func readCounts(ctx context.Context, path string) (pipeline.InputCounts, error) {
+func readCounts(ctx context.Context, path string) (engine.InputCounts, error) {
 	counts := map[string]int64{}
 	err := readLines(ctx, path, func(b []byte) error {
 		var c struct {
@@ -70,13 +72,13 @@ func readCounts(ctx context.Context, path string) (pipeline.InputCounts, error) 
 		return nil
 	})
 	if err != nil {
-		return pipeline.InputCounts{}, fmt.Errorf("read row counts: %w", err)
+		return engine.InputCounts{}, fmt.Errorf("read row counts: %w", err)
 	}
-	return pipeline.InputCounts{Read: counts["read"], Rejected: counts["rejected"], Excluded: counts["excluded"]}, nil
+	return engine.InputCounts{Read: counts["read"], Rejected: counts["rejected"], Excluded: counts["excluded"]}, nil
 }
 
 // collect reads the noised statistics and builds the Release.
-func collect(ctx context.Context, path string, plan *privacy.Plan, res *privacy.Reservation, job *pipeline.Job) (*privacy.Release, map[string]privacy.OutputStats, error) {
+func collect(ctx context.Context, path string, plan *privacy.Plan, res *privacy.Reservation, job *job.Job) (*privacy.Release, map[string]privacy.OutputStats, error) {
 	parts := make([]map[string]*privacy.NoisedPartition, len(plan.Outputs))
 	seen := make([]map[string]map[string]bool, len(plan.Outputs)) // output -> part -> "metric/stat"
 	for o := range parts {

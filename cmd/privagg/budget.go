@@ -10,9 +10,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/privagg/privagg/job"
+
 	"github.com/spf13/cobra"
 
-	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"
 )
 
@@ -30,7 +31,7 @@ func ledgerPath(g *globals, fromJob string) string {
 	case fromJob != "":
 		return fromJob
 	default:
-		return pipeline.DefaultLedger
+		return job.DefaultLedger
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	"github.com/privagg/privagg/engine"
+
 	"github.com/spf13/cobra"
 
 	"github.com/privagg/privagg/pipeline"
@@ -90,7 +92,7 @@ func (e *engineFlags) run(ctx context.Context, g *globals, job string, opts pipe
 	case pipeline.ExitBudget:
 		return &privacy.BudgetError{Reason: msg}
 	case pipeline.ExitInput:
-		return &pipeline.InputError{Reason: msg}
+		return &engine.InputError{Reason: msg}
 	}
 	return errors.New(msg)
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/privagg/privagg/pipeline/gen"
+	"github.com/privagg/privagg/internal/gen"
 )
 
 func init() { register(newGenCmd) }

@@ -7,9 +7,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/spf13/cobra"
+	"github.com/privagg/privagg/explain"
+	"github.com/privagg/privagg/job"
 
-	"github.com/privagg/privagg/pipeline"
+	"github.com/spf13/cobra"
 )
 
 func init() { register(newPlanCmd) }
@@ -29,7 +30,7 @@ the dataset's budget. --what-if epsilon=0.25,0.5,1,2 compares budgets.`,
 			if format != "table" && format != "json" {
 				return usageError{fmt.Errorf("--format: %q must be table or json", format)}
 			}
-			job, err := pipeline.LoadJob(args[0])
+			job, err := job.LoadJob(args[0])
 			if err != nil {
 				return err
 			}
@@ -42,9 +43,9 @@ the dataset's budget. --what-if epsilon=0.25,0.5,1,2 compares budgets.`,
 				if err != nil {
 					return usageError{err}
 				}
-				var reports []*pipeline.PlanReport
+				var reports []*explain.PlanReport
 				for _, e := range eps {
-					r, err := pipeline.Explain(cmd.Context(), job, e, ledger, true)
+					r, err := explain.Explain(cmd.Context(), job, e, ledger, true)
 					if err != nil {
 						return err
 					}
@@ -55,7 +56,7 @@ the dataset's budget. --what-if epsilon=0.25,0.5,1,2 compares budgets.`,
 				}
 				return printWhatIf(g.stdout, reports)
 			}
-			r, err := pipeline.Explain(cmd.Context(), job, 0, ledger, true)
+			r, err := explain.Explain(cmd.Context(), job, 0, ledger, true)
 			if err != nil {
 				return err
 			}
@@ -96,7 +97,7 @@ func parseWhatIf(s string) ([]float64, error) {
 
 func g4(f float64) string { return strconv.FormatFloat(f, 'g', 4, 64) }
 
-func printPlan(w io.Writer, r *pipeline.PlanReport) error {
+func printPlan(w io.Writer, r *explain.PlanReport) error {
 	fmt.Fprintf(w, "job %s  dataset %s  purpose %s\n", r.Job, r.Dataset, r.Purpose)
 	fmt.Fprintf(w, "budget of the job: epsilon %s, delta %s; a run spends epsilon %s, delta %s (%s noise, k = %d)\n\n",
 		g4(r.Epsilon), g4(r.Delta), g4(r.Spend.Epsilon), g4(r.Spend.Delta), r.Noise, r.K)
@@ -118,7 +119,7 @@ func printPlan(w io.Writer, r *pipeline.PlanReport) error {
 			switch {
 			case m.CI95ByPeople != nil:
 				var parts []string
-				for _, n := range pipeline.PeopleScale {
+				for _, n := range explain.PeopleScale {
 					key := strconv.FormatInt(n, 10)
 					parts = append(parts, fmt.Sprintf("%s@%d people", g4(m.CI95ByPeople[key]), n))
 				}
@@ -148,7 +149,7 @@ func printPlan(w io.Writer, r *pipeline.PlanReport) error {
 	return nil
 }
 
-func printWhatIf(w io.Writer, reports []*pipeline.PlanReport) error {
+func printWhatIf(w io.Writer, reports []*explain.PlanReport) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	head := []string{"epsilon", "fits"}
 	first := reports[0]

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/privagg/privagg/pipeline/catalog"
+	"github.com/privagg/privagg/catalog"
 	"github.com/privagg/privagg/privacy"
 )
 

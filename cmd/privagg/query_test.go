@@ -8,8 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/privagg/privagg/job"
+
+	duckdb "github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/pipeline"
-	"github.com/privagg/privagg/pipeline/engine"
 	"github.com/privagg/privagg/privacy"
 )
 
@@ -72,7 +74,7 @@ func publishTwo(t *testing.T) (dir, ledger string) {
 		if err := os.WriteFile(path, []byte(catalogJob(r.format)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		job, err := pipeline.LoadJob(path)
+		job, err := job.LoadJob(path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +127,7 @@ func TestQueryCommand(t *testing.T) {
 		})
 	}
 	// The parquet file reads back as the released table.
-	eng, err := engine.Open(context.Background(), engine.Options{Threads: 1})
+	eng, err := duckdb.OpenDB(context.Background(), duckdb.DBOptions{Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

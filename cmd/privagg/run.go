@@ -7,6 +7,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/privagg/privagg/job"
+
 	"github.com/spf13/cobra"
 
 	"github.com/privagg/privagg/pipeline"
@@ -29,7 +31,7 @@ at no cost. Exit codes: 0 ok, 1 runtime failure, 2 config or usage,
 			if ef.external() {
 				return ef.run(cmd.Context(), g, args[0], opts)
 			}
-			job, err := pipeline.LoadJob(args[0])
+			job, err := job.LoadJob(args[0])
 			if err != nil {
 				return err
 			}

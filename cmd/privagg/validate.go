@@ -3,9 +3,9 @@ package main
 import (
 	"fmt"
 
-	"github.com/spf13/cobra"
+	"github.com/privagg/privagg/job"
 
-	"github.com/privagg/privagg/pipeline"
+	"github.com/spf13/cobra"
 )
 
 func init() { register(newValidateCmd) }
@@ -18,7 +18,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 			"every rule. Prints every problem at once and exits 2 if there is any.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			job, err := pipeline.LoadJob(args[0])
+			job, err := job.LoadJob(args[0])
 			if err != nil {
 				return err
 			}

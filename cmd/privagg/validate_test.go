@@ -6,14 +6,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/privagg/privagg/job"
+
 	"github.com/privagg/privagg/pipeline"
 )
 
 func TestValidateCommand(t *testing.T) {
-	for _, k := range pipeline.EnvKeys {
-		t.Setenv(pipeline.EnvVar(k), "")
+	for _, k := range job.EnvKeys {
+		t.Setenv(job.EnvVar(k), "")
 	}
-	corpus := filepath.Join("..", "..", "pipeline", "testdata", "configs")
+	corpus := filepath.Join("..", "..", "job", "testdata", "configs")
 	tests := []struct {
 		name       string
 		args       []string
@@ -65,8 +67,8 @@ func TestValidateCommand(t *testing.T) {
 }
 
 func TestValidateEnvOverride(t *testing.T) {
-	for _, k := range pipeline.EnvKeys {
-		t.Setenv(pipeline.EnvVar(k), "")
+	for _, k := range job.EnvKeys {
+		t.Setenv(job.EnvVar(k), "")
 	}
 	t.Setenv("PRIVAGG_PRIVACY_EPSILON", "0")
 	var stdout, stderr bytes.Buffer

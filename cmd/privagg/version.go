@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/privagg/privagg/internal/version"
 	"github.com/spf13/cobra"
-
-	"github.com/privagg/privagg/pipeline"
 )
 
 func init() { register(newVersionCmd) }
@@ -17,7 +16,7 @@ func newVersionCmd(g *globals) *cobra.Command {
 		Short: "Print the privagg version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintf(g.stdout, "privagg %s (%s, %s/%s)\n", pipeline.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			_, err := fmt.Fprintf(g.stdout, "privagg %s (%s, %s/%s)\n", version.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return err
 		},
 	}

@@ -1,0 +1,343 @@
+package duckdb
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/job"
+	"github.com/privagg/privagg/privacy"
+)
+
+// release runs the aggregate queries and hands them to a Releaser.
+func release(ctx context.Context, eng *DB, qp *queryPlan, plan *privacy.Plan, res *privacy.Reservation, log *slog.Logger) (*privacy.Release, map[string]privacy.OutputStats, error) {
+	job := qp.job
+	r, err := privacy.NewReleaser(plan, res, privacy.Metadata{
+		Job: job.Name, Dataset: job.Dataset, Purpose: job.Purpose, Created: time.Now().UTC(),
+	}, privacy.ReleaserOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	for o, out := range job.Outputs {
+		outStart := time.Now()
+		if err := prepareOutput(ctx, eng, qp, o); err != nil {
+			return nil, nil, err
+		}
+		agg, err := eng.QueryArrow(ctx, qp.releaseSQL(o, statsTable(o)))
+		if err != nil {
+			return nil, nil, fmt.Errorf("output %q: aggregate: %w", out.Name, scrub(err))
+		}
+		var qs privacy.QuantileSource
+		if qp.hasQuantiles(o) {
+			// The bounded rows again: the L0 choice is a function of the data
+			// and the seed, so this read keeps the same partitions.
+			qsql := qp.quantileSQL(o, "("+qp.boundedSQL(o)+")")
+			qs = func(ctx context.Context) (array.RecordReader, error) { return eng.QueryArrow(ctx, qsql) }
+		}
+		err = r.ReleaseOutput(ctx, out.Name, agg, qs)
+		agg.Release()
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, t := range []string{statsTable(o), dictTable(o)} {
+			if err := eng.Exec(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
+				return nil, nil, err
+			}
+		}
+		delete(qp.prepared, o)
+		log.Info("output released", "output", out.Name, "seconds", round(time.Since(outStart).Seconds()))
+	}
+	rel, err := r.Finish()
+	if err != nil {
+		return nil, nil, err
+	}
+	return rel, r.Stats(), nil
+}
+
+type rowCounts struct{ read, rejected, excluded int64 }
+
+// prepareInput checks the input files and columns and creates the views.
+func prepareInput(ctx context.Context, eng *DB, qp *queryPlan) error {
+	j := qp.job
+	matches, err := filepath.Glob(j.Input.Path)
+	if err != nil {
+		return &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "input.path", Value: j.Input.Path, Rule: "is not a valid glob"}}}
+	}
+	if len(matches) == 0 {
+		return &engine.InputError{Reason: fmt.Sprintf("input.path %s matches no file", j.Input.Path)}
+	}
+	for _, m := range matches {
+		f, err := os.Open(m)
+		if err != nil {
+			return &engine.InputError{Reason: "cannot open an input file", Err: err}
+		}
+		f.Close()
+	}
+	// Which columns does the input have? Only names are read here.
+	rows, err := eng.QueryRows(ctx, fmt.Sprintf("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM %s)", qp.readerSQL()))
+	if err != nil {
+		return &engine.InputError{Reason: "cannot read the input's columns", Err: scrub(err)}
+	}
+	have := map[string]bool{}
+	qp.types = map[string]string{}
+	for _, r := range rows {
+		name, _ := r[0].(string)
+		typ, _ := r[1].(string)
+		have[name] = true
+		qp.types[name] = typ
+	}
+	var problems []job.Problem
+	for _, c := range j.InputColumns() {
+		if !have[c] {
+			problems = append(problems, job.Problem{Key: "input.path", Value: j.Input.Path, Rule: fmt.Sprintf("has no column %q that the j uses", c)})
+		}
+	}
+	if len(problems) > 0 {
+		return &job.ConfigError{File: j.File, Problems: problems}
+	}
+	if s := qp.consentSQL(); s != "" {
+		if err := eng.Exec(ctx, s); err != nil {
+			return &engine.InputError{Reason: "cannot read consent.table", Err: scrub(err)}
+		}
+	}
+	for _, s := range qp.viewsSQL() {
+		if err := eng.Exec(ctx, s); err != nil {
+			return fmt.Errorf("prepare query: %w", scrub(err))
+		}
+	}
+	return nil
+}
+
+// prepareOutput creates output o's public-partition tables, its partition
+// dictionary and its per-partition statistics table (bounding and
+// aggregation in one query over the input), once. If two units shared a
+// bounding key (see unitKey), the statistics are computed again with the
+// unit itself as key. No noise is drawn here; release reads the tables and
+// drops them.
+func prepareOutput(ctx context.Context, eng *DB, qp *queryPlan, o int) error {
+	if qp.prepared[o] {
+		return nil
+	}
+	fail := func(err error) error {
+		return &engine.InputError{Reason: fmt.Sprintf("cannot read the input for output %q", qp.job.Outputs[o].Name), Err: scrub(err)}
+	}
+	for _, s := range append(qp.publicSQL(o), qp.dictSQL(o)) {
+		if err := eng.Exec(ctx, s); err != nil {
+			return fail(err)
+		}
+	}
+	rows, err := eng.QueryRows(ctx, partitionsSQL(o))
+	if err != nil {
+		return fail(err)
+	}
+	qp.partitions[o] = toInt64(rows[0][0])
+	if err := eng.Exec(ctx, qp.preparedStatsSQL(o)); err != nil {
+		return fail(err)
+	}
+	if _, check := qp.unitKey(o); check {
+		rows, err := eng.QueryRows(ctx, collisionSQL(o))
+		if err != nil {
+			return fail(err)
+		}
+		if collided, _ := rows[0][0].(bool); collided {
+			qp.unitExact[o] = true
+			if err := eng.Exec(ctx, qp.preparedStatsSQL(o)); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	qp.prepared[o] = true
+	return nil
+}
+
+// countRows reads the input once, into the first output's dictionary, and counts
+// rows read, rejected and excluded by consent for the run report and the
+// reject check.
+func countRows(ctx context.Context, eng *DB, qp *queryPlan) (rowCounts, error) {
+	if err := prepareOutput(ctx, eng, qp, 0); err != nil {
+		return rowCounts{}, err
+	}
+	rows, err := eng.QueryRows(ctx, countsSQL())
+	if err != nil {
+		return rowCounts{}, &engine.InputError{Reason: "cannot read the input", Err: scrub(err)}
+	}
+	c := rowCounts{read: toInt64(rows[0][0]), rejected: toInt64(rows[0][1]), excluded: toInt64(rows[0][2])}
+	if qp.job.Input.Format == "csv" {
+		// Lines the CSV reader itself rejected (wrong column count, values
+		// that do not fit the column type) never reach the views. Every
+		// scan of the input records them again; a line counts once.
+		rej, err := eng.QueryRows(ctx, fmt.Sprintf("SELECT count(DISTINCT (file_id, line))::BIGINT FROM %s", tabRejects))
+		if err == nil && len(rej) == 1 {
+			n := toInt64(rej[0][0])
+			c.read += n
+			c.rejected += n
+		}
+	}
+	return c, nil
+}
+
+func toInt64(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case int32:
+		return int64(x)
+	case uint64:
+		return int64(x)
+	}
+	return 0
+}
+
+// scrub keeps DuckDB errors but drops what could quote raw values: DuckDB's
+// conversion errors cite the offending value, so only their first line's
+// error class is kept.
+func scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for i, c := range msg {
+		if c == ':' && i > 0 {
+			class := msg[:i]
+			if len(class) < 40 {
+				return errors.New(class + " (details withheld: they may quote input values)")
+			}
+			break
+		}
+	}
+	return errors.New("engine error (details withheld: they may quote input values)")
+}
+
+// secretSeed is the per-run secret that keys the random choice of L0
+// partitions per unit. It comes from crypto/rand and is never stored or logged.
+func secretSeed() uint64 {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // crypto/rand.Read never fails on supported platforms
+	}
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+func round(f float64) float64 { return float64(int64(f*1000)) / 1000 }
+
+// Options configures the embedded engine. The zero value uses the job's
+// privacy.memory_limit, privacy.temp_dir and privacy.threads.
+type Options struct {
+	// ReleaseID names the release the engine computes (staging files carry
+	// it). Required when the job has staging.
+	ReleaseID string
+	// MemoryLimit and TempDir override the job's privacy.memory_limit and
+	// privacy.temp_dir. Optional.
+	MemoryLimit string
+	TempDir     string
+	// Logger receives progress messages. Optional; nil discards.
+	Logger *slog.Logger
+}
+
+// Engine is the embedded engine: DuckDB does the row-scale work.
+type Engine struct {
+	job     *job.Job
+	opts    Options
+	log     *slog.Logger
+	db      *DB
+	qp      *queryPlan
+	pseudo  *pseudonymizer
+	staging *stagedFile
+}
+
+var _ engine.Engine = (*Engine)(nil)
+
+// New checks what can be checked before reading any data (the staging key)
+// and returns the engine for j. It opens no database until Prepare.
+func New(j *job.Job, opts Options) (*Engine, error) {
+	if opts.MemoryLimit != "" && !ValidMemoryLimit(opts.MemoryLimit) {
+		return nil, fmt.Errorf("--memory-limit: %q must look like 4GB, 512MiB or 80%%", opts.MemoryLimit)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Engine{job: j, opts: opts, log: log}
+	if j.Staging != nil {
+		var err error
+		if d.pseudo, err = newPseudonymizer(j); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func (d *Engine) Prepare(ctx context.Context) (engine.InputCounts, error) {
+	qp, err := newQueryPlan(d.job, secretSeed())
+	if err != nil {
+		return engine.InputCounts{}, err
+	}
+	memLimit, tempDir := d.job.Privacy.MemoryLimit, d.job.Privacy.TempDir
+	if d.opts.MemoryLimit != "" {
+		memLimit = d.opts.MemoryLimit
+	}
+	if d.opts.TempDir != "" {
+		tempDir = d.opts.TempDir
+	}
+	eng, err := OpenDB(ctx, DBOptions{MemoryLimit: memLimit, TempDir: tempDir, Threads: d.job.Privacy.Threads})
+	if err != nil {
+		return engine.InputCounts{}, err
+	}
+	d.db, d.qp = eng, qp
+	if err := prepareInput(ctx, eng, qp); err != nil {
+		return engine.InputCounts{}, err
+	}
+	c, err := countRows(ctx, eng, qp)
+	if err != nil {
+		return engine.InputCounts{}, err
+	}
+	counts := engine.InputCounts{Read: c.read, Rejected: c.rejected, Excluded: c.excluded}
+	// Read the input for every output now, before any budget is reserved:
+	// after the reservation only noise is drawn and files are written, so an
+	// input the engine cannot read fails the job without a charge.
+	for o := range d.job.Outputs {
+		if err := prepareOutput(ctx, eng, qp, o); err != nil {
+			return counts, err
+		}
+	}
+	if d.pseudo != nil && !(c.read > 0 && float64(c.rejected) > d.job.Input.MaxRejectFraction*float64(c.read)) {
+		// Staging is written under a temp name now and moved into place only
+		// once the release is published.
+		if d.staging, err = writeStaging(ctx, eng, qp, d.pseudo, d.opts.ReleaseID); err != nil {
+			return counts, err
+		}
+	}
+	return counts, nil
+}
+
+func (d *Engine) Release(ctx context.Context, plan *privacy.Plan, res *privacy.Reservation) (*privacy.Release, map[string]privacy.OutputStats, error) {
+	return release(ctx, d.db, d.qp, plan, res, d.log)
+}
+
+func (d *Engine) Published() error {
+	if d.staging == nil {
+		return nil
+	}
+	if err := d.staging.commit(); err != nil {
+		return fmt.Errorf("staging: %w", err)
+	}
+	return nil
+}
+
+func (d *Engine) Close() error {
+	if d.staging != nil {
+		d.staging.discard()
+	}
+	if d.db != nil {
+		return d.db.Close()
+	}
+	return nil
+}

@@ -1,0 +1,643 @@
+package duckdb
+
+import (
+	"fmt"
+	"math/bits"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/privagg/privagg/job"
+	"github.com/privagg/privagg/privacy"
+	"github.com/privagg/privagg/transforms"
+)
+
+// The SQL of a job, built from the validated Job. Stages are temp views over
+// DuckDB's own readers, so DuckDB plans the whole job at once and reads only
+// the declared columns:
+//
+//	__src     the reader, projecting Job.InputColumns()
+//	__events  privacy unit as __unit, group-by keys (raw or derived) in their
+//	          native types, measures as DOUBLE (__v<j>), and the row flags
+//	          __bad and __consent
+//	__clean   rows that are neither malformed nor without consent
+//
+// Per output, a small dictionary table maps each partition's keys to a
+// dense integer id (dictSQL; the first output's also counts the rows read,
+// malformed and without consent). One query then bounds and aggregates
+// (pairsSQL, statsSQL): each clean row is joined to its partition id, each
+// unit keeps the rows of at most L0 of its partitions, ranked by a keyed hash
+// of (unit, partition keys, secret per-run seed), which is a uniformly random
+// choice per unit that no one without the seed can predict or steer; the
+// kept rows are summed per (unit, partition), then per partition.
+type queryPlan struct {
+	job      *job.Job
+	derived  map[string]transforms.Derived
+	measures []string // metric columns, index j -> __v<j>
+	seed     uint64
+	prepared map[int]bool // outputs whose dictionary and statistics tables exist
+	// unitExact marks outputs whose bounding window partitions by the unit
+	// itself, after a hash collision of two units (see unitKey).
+	unitExact map[int]bool
+	// unitHash is the window key of a non-integer unit (see unitKey).
+	unitHash string
+	// partitions is the number of rows of each output's dictionary.
+	partitions map[int]int64
+	// types are the DuckDB types of the input columns, by name, once
+	// prepareInput has described the input.
+	types map[string]string
+}
+
+const (
+	viewSource = "__src"
+	viewEvents = "__events"
+	viewClean  = "__clean"
+	colUnit    = "__unit"
+	colBad     = "__bad"
+	colConsent = "__consent"
+	colRows    = "__rows"
+	tabConsent = "__consent_granted"
+	tabRejects = "__rejects"
+)
+
+func newQueryPlan(j *job.Job, seed uint64) (*queryPlan, error) {
+	q := &queryPlan{job: j, derived: map[string]transforms.Derived{}, seed: seed, prepared: map[int]bool{}, unitExact: map[int]bool{}, partitions: map[int]int64{}, unitHash: "hash(" + colUnit + ")"}
+	names := make([]string, 0, len(j.Columns))
+	for n := range j.Columns {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var problems []job.Problem
+	for _, n := range names {
+		d, err := j.Columns[n].Transform(n)
+		if err != nil {
+			problems = append(problems, job.Problem{Key: "columns." + n, Rule: err.Error()})
+			continue
+		}
+		q.derived[n] = d
+	}
+	if len(problems) > 0 {
+		return nil, &job.ConfigError{File: j.File, Problems: problems}
+	}
+	seen := map[string]bool{}
+	for _, o := range j.Outputs {
+		for _, m := range o.Metrics {
+			if m.Column != "" && !seen[m.Column] {
+				seen[m.Column] = true
+				q.measures = append(q.measures, m.Column)
+			}
+		}
+	}
+	return q, nil
+}
+
+var q = transforms.QuoteIdent
+var lit = transforms.QuoteString
+
+// readerSQL is the DuckDB table function reading the job's input.
+func (p *queryPlan) readerSQL() string {
+	in := p.job.Input
+	path := lit(in.Path)
+	switch in.Format {
+	case "csv":
+		header := in.CSV.Header == nil || *in.CSV.Header
+		delim := in.CSV.Delimiter
+		if delim == "" {
+			delim = ","
+		}
+		return fmt.Sprintf("read_csv(%s, delim=%s, header=%t, ignore_errors=true, store_rejects=true, rejects_table=%s, rejects_scan=%s)",
+			path, lit(delim), header, lit(tabRejects), lit(tabRejects+"_scans"))
+	case "json":
+		return fmt.Sprintf("read_json(%s, format='newline_delimited', ignore_errors=true)", path)
+	default:
+		return fmt.Sprintf("read_parquet(%s)", path)
+	}
+}
+
+// viewsSQL creates the stage views. Each statement is returned separately.
+func (p *queryPlan) viewsSQL() []string {
+	j := p.job
+	cols := j.InputColumns()
+	proj := make([]string, len(cols))
+	for i, c := range cols {
+		proj[i] = q(c)
+	}
+	stmts := []string{fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s FROM %s", viewSource, strings.Join(proj, ", "), p.readerSQL())}
+
+	var sel []string
+	if j.PrivacyUnit == job.RowUnit {
+		sel = append(sel, fmt.Sprintf("row_number() OVER () AS %s", colUnit))
+	} else {
+		sel = append(sel, fmt.Sprintf("%s AS %s", q(j.PrivacyUnit), colUnit))
+	}
+	for _, k := range p.keyColumns() {
+		switch d := p.derived[k].(type) {
+		case *transforms.Truncate:
+			sel = append(sel, fmt.Sprintf("%s AS %s", d.NativeSQLTyped(q(d.Source()), p.types[d.Source()]), q(k)))
+		case transforms.Native:
+			sel = append(sel, fmt.Sprintf("%s AS %s", d.NativeSQL(q(d.Source())), q(k)))
+		case transforms.Derived:
+			sel = append(sel, fmt.Sprintf("%s AS %s", d.SQL(q(d.Source())), q(k)))
+		default:
+			sel = append(sel, q(k)) // raw: grouped in its own type, formatted per partition
+		}
+	}
+	bad := []string{fmt.Sprintf("%s IS NULL", q(j.PrivacyUnit))}
+	switch {
+	case j.PrivacyUnit == job.RowUnit:
+		bad = bad[:0]
+	case p.types[j.PrivacyUnit] == "VARCHAR" || p.types[j.PrivacyUnit] == "":
+		// Blank units are malformed. trim() decodes Unicode; a unit that
+		// starts with a printable ASCII character other than space is not
+		// blank, which ascii() tells from the first character alone.
+		bad = append(bad, fmt.Sprintf("(CASE WHEN ascii(%s) BETWEEN 33 AND 126 THEN false ELSE trim(%s) = '' END)", q(j.PrivacyUnit), q(j.PrivacyUnit)))
+	}
+	for i, m := range p.measures {
+		v := fmt.Sprintf("TRY_CAST(%s AS DOUBLE)", q(m))
+		if p.types[m] == "DOUBLE" {
+			v = q(m)
+		}
+		sel = append(sel, fmt.Sprintf("%s AS __v%d", v, i))
+		// Present but not a finite number (unparsable, NaN, ±Inf): malformed.
+		bad = append(bad, fmt.Sprintf("(%s IS NOT NULL AND NOT coalesce(isfinite(%s), false))", q(m), v))
+	}
+	badExpr := "false"
+	if len(bad) > 0 {
+		badExpr = "coalesce(" + strings.Join(bad, " OR ") + ", false)"
+	}
+	sel = append(sel, badExpr+" AS "+colBad)
+	switch {
+	case j.Consent.Column != "":
+		sel = append(sel, fmt.Sprintf("coalesce(TRY_CAST(%s AS BOOLEAN), false) AS %s", q(j.Consent.Column), colConsent))
+	case j.Consent.Table != nil:
+		sel = append(sel, fmt.Sprintf("coalesce(CAST(%s AS VARCHAR) IN (SELECT u FROM %s), false) AS %s", q(j.PrivacyUnit), tabConsent, colConsent))
+	default:
+		sel = append(sel, "true AS "+colConsent)
+	}
+	stmts = append(stmts,
+		fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s FROM %s", viewEvents, strings.Join(sel, ",\n  "), viewSource),
+		fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT * FROM %s WHERE NOT %s AND %s", viewClean, viewEvents, colBad, colConsent))
+	return stmts
+}
+
+// consentSQL materializes the units whose latest consent record for the
+// job's purpose grants it. On a tie in time, a refusal wins.
+func (p *queryPlan) consentSQL() string {
+	t := p.job.Consent.Table
+	if t == nil {
+		return ""
+	}
+	return fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
+SELECT u FROM (
+  SELECT CAST(%s AS VARCHAR) AS u,
+         arg_max(coalesce(TRY_CAST(%s AS BOOLEAN), false), struct_pack(t := TRY_CAST(%s AS TIMESTAMP), r := NOT coalesce(TRY_CAST(%s AS BOOLEAN), false))) AS g
+  FROM %s
+  WHERE CAST(%s AS VARCHAR) = %s AND %s IS NOT NULL
+  GROUP BY 1
+) WHERE g`,
+		tabConsent, q(t.Unit), q(t.Granted), q(t.At), q(t.Granted),
+		consentReader(t.Path), q(t.Purpose), lit(p.job.Purpose), q(t.Unit))
+}
+
+func consentReader(path string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".parquet":
+		return fmt.Sprintf("read_parquet(%s)", lit(path))
+	case ".json", ".jsonl", ".ndjson":
+		return fmt.Sprintf("read_json(%s, format='newline_delimited')", lit(path))
+	}
+	return fmt.Sprintf("read_csv(%s, header=true)", lit(path))
+}
+
+// keyColumns are the group-by columns of all outputs, sorted.
+func (p *queryPlan) keyColumns() []string {
+	var out []string
+	for _, o := range p.job.Outputs {
+		for _, g := range o.GroupBy {
+			if !slices.Contains(out, g) {
+				out = append(out, g)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (p *queryPlan) measure(col string) string {
+	return fmt.Sprintf("__v%d", slices.Index(p.measures, col))
+}
+
+// publicTable names the temp table holding the public values of group-by
+// column g of output o.
+func publicTable(o, g int) string { return fmt.Sprintf("__public_%d_%d", o, g) }
+
+// publicSQL creates the public-partition value tables of output o.
+func (p *queryPlan) publicSQL(o int) []string {
+	var stmts []string
+	out := p.job.Outputs[o]
+	for gi, g := range out.GroupBy {
+		pp, ok := out.PublicPartitions[g]
+		if !ok {
+			continue
+		}
+		var src string
+		if pp.File != "" {
+			src = fmt.Sprintf("SELECT DISTINCT trim(CAST(column0 AS VARCHAR)) AS v FROM read_csv(%s, header=true, all_varchar=true, columns={'column0': 'VARCHAR'}) WHERE column0 IS NOT NULL", lit(pp.File))
+		} else {
+			vals := make([]string, len(pp.Values))
+			for i, v := range pp.Values {
+				vals[i] = "(" + lit(v) + ")"
+			}
+			src = "SELECT DISTINCT v FROM (VALUES " + strings.Join(vals, ", ") + ") t(v)"
+		}
+		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", publicTable(o, gi), src))
+	}
+	return stmts
+}
+
+// allPublic reports whether every group-by column of output o has a public
+// list, so keys come from the lists alone and need no DP selection.
+func (p *queryPlan) allPublic(o int) bool {
+	out := p.job.Outputs[o]
+	for _, g := range out.GroupBy {
+		if _, ok := out.PublicPartitions[g]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// formatKey renders key column k of a pairs/bounded relation as the
+// released text.
+func (p *queryPlan) formatKey(k, expr string) string {
+	switch d := p.derived[k].(type) {
+	case transforms.Native:
+		return d.FormatSQL(expr)
+	case transforms.Derived:
+		return expr // already text
+	}
+	return "CAST(" + expr + " AS VARCHAR)"
+}
+
+// statsTable names the temp table of output o's per-partition statistics.
+func statsTable(o int) string { return fmt.Sprintf("__stats_%d", o) }
+
+// dictTable names the temp table of output o's partition dictionary.
+func dictTable(o int) string { return fmt.Sprintf("__dict_%d", o) }
+
+// counted reports whether output o also counts the rows read, rejected and
+// excluded by consent. The first output does, in its dictionary query.
+func counted(o int) bool { return o == 0 }
+
+// Columns of the partition dictionary and of the bounding queries.
+const (
+	colPid     = "__pid"     // dense partition id, from the dictionary
+	colPh      = "__ph"      // hash of the partition's keys: its label in the L0 ranking
+	colPub     = "__pub"     // the partition is on the output's public lists (or it has none)
+	colUkey    = "__ukey"    // the key the L0 window partitions by (see unitKey)
+	colRk      = "__rk"      // a partition's rank key in the L0 window (see pairsSQL)
+	colCollide = "__collide" // two units share one __ukey (see unitKey)
+	colRead    = "__read"    // rows read
+	colRej     = "__rej"     // malformed rows
+	colExcl    = "__excl"    // well-formed rows without consent
+)
+
+// dictSQL creates output o's partition dictionary from the input: one row
+// per distinct key tuple (in the keys' native types) of any row, clean or
+// not, with a dense id __pid, the hash of its keys __ph and whether it is on
+// the public lists __pub. The counted output's dictionary also counts the
+// rows read, malformed (__rej) and without consent (__excl) per key tuple.
+//
+// Ids follow key order, so two partitions compare the same way whatever
+// other partitions exist: where two keys' hashes tie in the L0 ranking (see
+// pairsSQL), the tie breaks the same way with or without any one person.
+//
+// The dictionary is small (one row per partition) and turns the partition
+// keys into one integer, so the bounding window and the pairs aggregation
+// carry 8 bytes per row instead of every key column.
+func (p *queryPlan) dictSQL(o int) string {
+	keys := quoteAll(p.job.Outputs[o].GroupBy)
+	sel := append([]string{}, keys...)
+	if counted(o) {
+		sel = append(sel,
+			"count(*) AS "+colRead,
+			fmt.Sprintf("count(*) FILTER (WHERE %s) AS %s", colBad, colRej),
+			fmt.Sprintf("count(*) FILTER (WHERE NOT %s AND NOT %s) AS %s", colBad, colConsent, colExcl))
+	}
+	pub := p.publicCond(o)
+	if pub == "" {
+		pub = "true"
+	}
+	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT row_number() OVER (ORDER BY %s) AS %s, hash(%s) AS %s, %s AS %s, * FROM (SELECT %s FROM %s GROUP BY ALL)",
+		dictTable(o), orderBy(keys), colPid, strings.Join(keys, ", "), colPh, pub, colPub, strings.Join(sel, ", "), viewEvents)
+}
+
+// publicCond is the condition that a partition's keys are on output o's
+// public lists, or "" if it has none.
+func (p *queryPlan) publicCond(o int) string {
+	out := p.job.Outputs[o]
+	var where []string
+	for gi, g := range out.GroupBy {
+		if _, ok := out.PublicPartitions[g]; ok {
+			where = append(where, fmt.Sprintf("%s IN (SELECT v FROM %s)", p.formatKey(g, q(g)), publicTable(o, gi)))
+		}
+	}
+	return strings.Join(where, " AND ")
+}
+
+// integerUnits are the DuckDB types of a privacy unit column that the
+// bounding window can partition by directly (fixed width, cheap to sort).
+var integerUnits = map[string]bool{
+	"TINYINT": true, "SMALLINT": true, "INTEGER": true, "BIGINT": true, "HUGEINT": true,
+	"UTINYINT": true, "USMALLINT": true, "UINTEGER": true, "UBIGINT": true, "UHUGEINT": true,
+}
+
+// unitKey is the expression the L0 window of output o partitions by, and
+// whether the query must check it for collisions.
+//
+// DuckDB partitions and sorts a window far faster by a fixed-width integer
+// than by text, so a text (or other non-integer) unit is partitioned by its
+// 64-bit hash. Two units with the same hash would be bounded jointly, which
+// is not the bound the noise assumes; the query therefore compares every row's
+// unit with the first unit of its window partition and flags any difference
+// (__collide), and prepareOutput recomputes the output with the unit itself
+// as key (unitExact) if any flag is set. Integer units (and the row unit) are
+// their own key.
+func (p *queryPlan) unitKey(o int) (expr string, check bool) {
+	if p.job.PrivacyUnit == job.RowUnit || integerUnits[p.types[p.job.PrivacyUnit]] || p.unitExact[o] {
+		return colUnit, false
+	}
+	return p.unitHash, true
+}
+
+// pairsSQL is the query of output o's bounded (unit, partition) pairs:
+// __ukey, __pid, the row count __rows, per measure the unit's partition total
+// __t<j>, and __collide (see unitKey); with withUnit also the unit itself.
+//
+// Bounding is one window over the clean rows, each joined to its partition's
+// dictionary entry: per unit, partitions are ranked by a keyed hash of (unit,
+// partition keys, secret per-run seed), a uniformly random order per unit
+// that nobody without the seed can predict or steer, and the rows of the
+// first L0 partitions are kept. The rank key replaces the hash's low bits
+// with the partition id (at most bits.Len(partitions) bits, so at least 40
+// random bits remain below 16M partitions): every partition of a unit has
+// its own dense_rank even if two hashes are equal, so a unit never keeps more
+// than L0 partitions, whatever the input. The kept rows are then aggregated
+// per (unit, partition). With public lists, rows in unlisted partitions are
+// dropped first, so units are ranked among their listed partitions only.
+func (p *queryPlan) pairsSQL(o int, withUnit bool) string {
+	out := p.job.Outputs[o]
+	ukey, check := p.unitKey(o)
+	js := p.outputMeasures(o)
+	var vs []string
+	for _, j := range js {
+		vs = append(vs, fmt.Sprintf("__v%d", j))
+	}
+
+	// Each clean row with its window key, its partition's rank key and its
+	// measures. The rank key holds the keyed hash in the high bits and the
+	// partition id in the low bits: unique per partition, and one 8-byte
+	// sort key that also carries the partition id through the window.
+	//
+	// DuckDB's hash(a, b, seed) folds the seed in with a final XOR, so on its
+	// own it only flips bits of a public hash: the order of a unit's
+	// partitions would follow a fixed binary trie, and some of its partitions
+	// would be kept far more often than others (one in two instead of one in
+	// three). Hashing it again mixes the seed into every bit, so each unit's
+	// order is a fresh random one per seed
+	// (TestBoundingChoiceIsUniformPerPerson).
+	pidBits := bits.Len64(uint64(p.partitions[o]))
+	on := make([]string, len(out.GroupBy))
+	for i, g := range out.GroupBy {
+		on[i] = fmt.Sprintf("c.%s IS NOT DISTINCT FROM d.%s", q(g), q(g))
+	}
+	joined := fmt.Sprintf("SELECT %s, %s AS %s, d.%s, d.%s, %s FROM %s c JOIN %s d ON %s",
+		colUnit, ukey, colUkey, colPid, colPh, strings.Join(prefixAll("c.", vs), ", "), viewClean, dictTable(o), strings.Join(on, " AND "))
+	if p.publicCond(o) != "" {
+		joined += " WHERE d." + colPub
+	}
+	rows := fmt.Sprintf("SELECT %s, %s, (hash(hash(%s, %s, %d::UBIGINT)) & %d::UBIGINT) | %s::UBIGINT AS %s, %s FROM (%s)",
+		colUnit, colUkey, colUkey, colPh, p.seed, ^uint64(0)<<pidBits, colPid, colRk, strings.Join(vs, ", "), joined)
+
+	group := []string{colUkey, colRk}
+	if withUnit && ukey != colUnit {
+		group = append(group, colUnit)
+	}
+	ranked := append(append([]string{}, group...), vs...)
+	keep := fmt.Sprintf("dense_rank() OVER w <= %d", out.MaxPartitionsPerUnit)
+	if check {
+		ranked = append(ranked, fmt.Sprintf("%s <> first_value(%s) OVER w AS %s", colUnit, colUnit, colCollide))
+		keep += " OR " + colCollide
+	}
+	window := fmt.Sprintf("SELECT %s FROM (%s) WINDOW w AS (PARTITION BY %s ORDER BY %s) QUALIFY %s",
+		strings.Join(ranked, ", "), rows, colUkey, colRk, keep)
+
+	sel := append(append([]string{}, group...), fmt.Sprintf("(%s & %d::UBIGINT)::BIGINT AS %s", colRk, uint64(1)<<pidBits-1, colPid), "count(*) AS "+colRows)
+	for _, j := range js {
+		sel = append(sel, fmt.Sprintf("sum(__v%d) AS __t%d", j, j))
+	}
+	if check {
+		sel = append(sel, fmt.Sprintf("bool_or(%s) AS %s", colCollide, colCollide))
+	} else {
+		sel = append(sel, "false AS "+colCollide)
+	}
+	return fmt.Sprintf("SELECT %s FROM (%s) GROUP BY %s", strings.Join(sel, ", "), window, strings.Join(group, ", "))
+}
+
+// boundedSQL is the query of output o's bounded (unit, partition) pairs with
+// the unit and the partition's key columns: __unit, __ukey, the group-by
+// columns, __pid, __rows, the totals __t<j> and __collide. It reads output
+// o's dictionary, so it runs after prepareOutput.
+func (p *queryPlan) boundedSQL(o int) string {
+	keys := prefixAll("d.", quoteAll(p.job.Outputs[o].GroupBy))
+	cols := append([]string{"b.*"}, keys...)
+	unit := ""
+	if u, _ := p.unitKey(o); u == colUnit {
+		unit = fmt.Sprintf("b.%s AS %s, ", colUkey, colUnit) // the window key is the unit
+	}
+	return fmt.Sprintf("SELECT %s%s FROM (%s) b JOIN %s d USING (%s)", unit, strings.Join(cols, ", "), p.pairsSQL(o, true), dictTable(o), colPid)
+}
+
+// preparedStatsSQL creates output o's statistics table from the input: one
+// scan, one join with the dictionary, one window, two small aggregates.
+func (p *queryPlan) preparedStatsSQL(o int) string {
+	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", statsTable(o), p.statsSQL(o, "("+p.pairsSQL(o, false)+")"))
+}
+
+// countsSQL sums the row counts in the counted output's dictionary.
+func countsSQL() string {
+	return fmt.Sprintf("SELECT coalesce(sum(%s), 0)::BIGINT, coalesce(sum(%s), 0)::BIGINT, coalesce(sum(%s), 0)::BIGINT FROM %s",
+		colRead, colRej, colExcl, dictTable(0))
+}
+
+// partitionsSQL counts the partitions in output o's dictionary.
+func partitionsSQL(o int) string { return "SELECT count(*)::BIGINT FROM " + dictTable(o) }
+
+// collisionSQL reports whether output o's statistics saw two units share a
+// window key.
+func collisionSQL(o int) string {
+	return fmt.Sprintf("SELECT coalesce(bool_or(%s), false) FROM %s", colCollide, statsTable(o))
+}
+
+// outputMeasures are the measure indexes output o uses.
+func (p *queryPlan) outputMeasures(o int) []int {
+	var js []int
+	for _, m := range p.job.Outputs[o].Metrics {
+		if m.Column == "" {
+			continue
+		}
+		j := slices.Index(p.measures, m.Column)
+		if !slices.Contains(js, j) {
+			js = append(js, j)
+		}
+	}
+	slices.Sort(js)
+	return js
+}
+
+func (p *queryPlan) clampSQL(m job.Metric) string {
+	j := slices.Index(p.measures, m.Column)
+	// DuckDB's least/greatest skip NULLs; a unit without a value stays NULL.
+	return fmt.Sprintf("(CASE WHEN __t%d IS NULL THEN NULL ELSE least(greatest(__t%d, %s), %s) END)", j, j, fmtFloat(*m.Min), fmtFloat(*m.Max))
+}
+
+// aggregateSQL is the per-partition aggregate query of output o over the
+// bounded pairs in relation bounded (boundedSQL), in the column layout
+// privacy.Releaser reads (docs/ARCHITECTURE.md).
+func (p *queryPlan) aggregateSQL(o int, bounded string) string {
+	return p.releaseSQL(o, "("+p.statsSQL(o, bounded)+")")
+}
+
+// statsSQL aggregates a relation of bounded pairs (pairsSQL, boundedSQL)
+// into one row per partition: __pid, then the statistics of
+// docs/ARCHITECTURE.md, then __collide.
+func (p *queryPlan) statsSQL(o int, pairs string) string {
+	out := p.job.Outputs[o]
+	sel := []string{colPid, fmt.Sprintf("count(*)::BIGINT AS %s", privacy.UnitsColumn)}
+	for i, m := range out.Metrics {
+		col := func(stat string) string { return q(privacy.StatColumn(i, stat)) }
+		switch privacy.MetricKind(m.Type) {
+		case privacy.Count:
+			sel = append(sel, fmt.Sprintf("coalesce(sum(least(%s, %d)), 0)::BIGINT AS %s", colRows, m.MaxPerUnit, col(privacy.StatN)))
+		case privacy.Sum:
+			sel = append(sel, fmt.Sprintf("coalesce(sum(%s), 0)::DOUBLE AS %s", p.clampSQL(m), col(privacy.StatSum)))
+		case privacy.Mean, privacy.Variance:
+			mid := fmtFloat(*m.Min + (*m.Max-*m.Min)/2)
+			sel = append(sel,
+				fmt.Sprintf("count(%s)::BIGINT AS %s", p.clampSQL(m), col(privacy.StatN)),
+				fmt.Sprintf("coalesce(sum(%s - %s), 0)::DOUBLE AS %s", p.clampSQL(m), mid, col(privacy.StatSum)))
+			if privacy.MetricKind(m.Type) == privacy.Variance {
+				sel = append(sel, fmt.Sprintf("coalesce(sum(power(%s - %s, 2)), 0)::DOUBLE AS %s", p.clampSQL(m), mid, col(privacy.StatSumSq)))
+			}
+		}
+	}
+	sel = append(sel, fmt.Sprintf("coalesce(bool_or(%s), false) AS %s", colCollide, colCollide))
+	return fmt.Sprintf("SELECT %s FROM %s GROUP BY %s", strings.Join(sel, ", "), pairs, colPid)
+}
+
+// statColumns are the statistics columns of output o, in layout order.
+func (p *queryPlan) statColumns(o int) []string {
+	stats := []string{privacy.UnitsColumn}
+	for i, m := range p.job.Outputs[o].Metrics {
+		switch privacy.MetricKind(m.Type) {
+		case privacy.Count:
+			stats = append(stats, privacy.StatColumn(i, privacy.StatN))
+		case privacy.Sum:
+			stats = append(stats, privacy.StatColumn(i, privacy.StatSum))
+		case privacy.Mean:
+			stats = append(stats, privacy.StatColumn(i, privacy.StatN), privacy.StatColumn(i, privacy.StatSum))
+		case privacy.Variance:
+			stats = append(stats, privacy.StatColumn(i, privacy.StatN), privacy.StatColumn(i, privacy.StatSum), privacy.StatColumn(i, privacy.StatSumSq))
+		}
+	}
+	return stats
+}
+
+// releaseSQL reads output o's statistics relation (statsSQL) in the layout
+// privacy.Releaser reads: keys from the dictionary, formatted as text,
+// partitions with at least one unit, ordered by key; with public partitions,
+// every listed key.
+func (p *queryPlan) releaseSQL(o int, stats string) string {
+	out := p.job.Outputs[o]
+	keys := quoteAll(out.GroupBy)
+	statCols := quoteAll(p.statColumns(o))
+	// Keys in their native types from the dictionary, formatted as text.
+	formatted := make([]string, len(out.GroupBy))
+	for i, g := range out.GroupBy {
+		formatted[i] = fmt.Sprintf("%s AS %s", p.formatKey(g, "d."+q(g)), q(g))
+	}
+	agg := fmt.Sprintf("SELECT %s, %s FROM %s s JOIN %s d USING (%s) WHERE s.%s > 0",
+		strings.Join(formatted, ", "), strings.Join(prefixAll("s.", statCols), ", "), stats, dictTable(o), colPid, q(privacy.UnitsColumn))
+	if !p.allPublic(o) {
+		return fmt.Sprintf("SELECT * FROM (%s) ORDER BY %s", agg, orderBy(keys))
+	}
+	// Public partitions: every listed key, zero where there is no data.
+	var cross []string
+	for i, g := range out.GroupBy {
+		cross = append(cross, fmt.Sprintf("(SELECT v AS %s FROM %s) p%d", q(g), publicTable(o, i), i))
+	}
+	outer := append([]string{}, prefixAll("k.", keys)...)
+	for _, z := range statCols {
+		outer = append(outer, fmt.Sprintf("coalesce(a.%s, 0) AS %s", z, z))
+	}
+	return fmt.Sprintf("SELECT %s FROM (SELECT * FROM %s) k LEFT JOIN (%s) a USING (%s) ORDER BY %s",
+		strings.Join(outer, ", "), strings.Join(cross, " CROSS JOIN "), agg, strings.Join(keys, ", "), orderBy(prefixAll("k.", keys)))
+}
+
+// hasQuantiles reports whether output o has quantile metrics.
+func (p *queryPlan) hasQuantiles(o int) bool {
+	for _, m := range p.job.Outputs[o].Metrics {
+		if privacy.MetricKind(m.Type) == privacy.Quantiles {
+			return true
+		}
+	}
+	return false
+}
+
+// quantileSQL streams one clamped per-unit total per bounded (unit,
+// partition) row for the quantile metrics of output o.
+func (p *queryPlan) quantileSQL(o int, bounded string) string {
+	out := p.job.Outputs[o]
+	keys := quoteAll(out.GroupBy)
+	var sel []string
+	for _, g := range out.GroupBy {
+		sel = append(sel, fmt.Sprintf("%s AS %s", p.formatKey(g, q(g)), q(g)))
+	}
+	for i, m := range out.Metrics {
+		if privacy.MetricKind(m.Type) == privacy.Quantiles {
+			sel = append(sel, fmt.Sprintf("%s AS %s", p.clampSQL(m), q(privacy.StatColumn(i, privacy.StatValue))))
+		}
+	}
+	return fmt.Sprintf("SELECT %s FROM %s ORDER BY %s", strings.Join(sel, ", "), bounded, orderBy(keys))
+}
+
+func quoteAll(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = q(n)
+	}
+	return out
+}
+
+func prefixAll(prefix string, s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = prefix + v
+	}
+	return out
+}
+
+// orderBy sorts keys like privacy's key comparison: binary collation, NULLs last.
+func orderBy(keys []string) string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k + " ASC NULLS LAST"
+	}
+	return strings.Join(out, ", ")
+}
+
+func fmtFloat(f float64) string {
+	s := strconv.FormatFloat(f, 'g', -1, 64)
+	return "CAST(" + lit(s) + " AS DOUBLE)"
+}

@@ -1,0 +1,54 @@
+// Package engine defines what an engine does for the release protocol.
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/privagg/privagg/privacy"
+)
+
+// Engine computes a job's release for Run. Run calls Prepare, then (after
+// the reject check and the budget reservation) Release, then Published once
+// the release is published, and Close in every case.
+type Engine interface {
+	// Prepare reads and checks the input and returns its row counts. It must
+	// draw no noise and need no budget.
+	Prepare(ctx context.Context) (InputCounts, error)
+	// Release computes the noisy tables under the reservation.
+	Release(ctx context.Context, plan *privacy.Plan, res *privacy.Reservation) (*privacy.Release, map[string]privacy.OutputStats, error)
+	// Published is called after the release is published (e.g. to move a
+	// staging file into place).
+	Published() error
+	Close() error
+}
+
+// InputCounts are the exact row counts of an input (internal, not private).
+type InputCounts struct {
+	Read     int64 // rows read, malformed ones included
+	Rejected int64 // malformed rows
+	Excluded int64 // well-formed rows of people without consent for the purpose
+}
+
+// InputError is returned when the input cannot be used: missing or unreadable
+// files, or more malformed rows than max_reject_fraction allows. It never
+// carries raw values.
+type InputError struct {
+	Reason   string
+	Read     int64 // rows read
+	Rejected int64 // rows rejected
+	Err      error
+}
+
+func (e *InputError) Error() string {
+	msg := "input rejected: " + e.Reason
+	if e.Read > 0 || e.Rejected > 0 {
+		msg += fmt.Sprintf(" (%d of %d rows rejected)", e.Rejected, e.Read)
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *InputError) Unwrap() error { return e.Err }

@@ -1,0 +1,201 @@
+// Package explain describes what a job will spend and release before any data is read:
+// the budget split, the noise and expected error per metric, the people a row
+// needs to be released, and the ledger before and after. `privagg plan`
+// prints it; the release report embeds it.
+package explain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+
+	"github.com/privagg/privagg/job"
+	"github.com/privagg/privagg/privacy"
+)
+
+// PlanReport is what `privagg plan` shows: the budget split, mechanisms and
+// expected error of a job, and its effect on the ledger. It reads no data.
+type PlanReport struct {
+	Job     string        `json:"job"`
+	Dataset string        `json:"dataset"`
+	Purpose string        `json:"purpose"`
+	Noise   string        `json:"noise"`
+	K       int64         `json:"k"`
+	Epsilon float64       `json:"epsilon"` // declared by the job
+	Delta   float64       `json:"delta"`
+	Spend   privacy.Share `json:"spend"` // what a run charges
+	Outputs []PlanOutput  `json:"outputs"`
+	Ledger  *PlanLedger   `json:"ledger,omitempty"`
+}
+
+// PlanOutput is the plan of one output.
+type PlanOutput struct {
+	Name      string         `json:"name"`
+	GroupBy   []string       `json:"group_by"`
+	L0        int64          `json:"max_partitions_per_unit"`
+	Public    bool           `json:"public_partitions"`
+	Spend     privacy.Share  `json:"spend"`
+	Selection *PlanSelection `json:"selection,omitempty"`
+	Metrics   []PlanMetric   `json:"metrics"`
+}
+
+// PlanSelection describes DP partition selection of an output.
+type PlanSelection struct {
+	Epsilon float64 `json:"epsilon"`
+	Delta   float64 `json:"delta"`
+	K       int64   `json:"k"`
+	// People a partition needs for a 50% and a 95% chance to be released.
+	People50 int64 `json:"people_for_50pct_release"`
+	People95 int64 `json:"people_for_95pct_release"`
+}
+
+// PlanMetric is the plan of one metric.
+type PlanMetric struct {
+	Name      string  `json:"name"`
+	Type      string  `json:"type"`
+	Epsilon   float64 `json:"epsilon"`
+	Delta     float64 `json:"delta"`
+	Mechanism string  `json:"mechanism"`
+	// StdDev and CI95 are the noise of the released value for count,
+	// count_units and sum (absolute, the same for every row).
+	StdDev float64 `json:"stddev,omitempty"`
+	CI95   float64 `json:"ci95,omitempty"`
+	// CI95ByPeople is, for mean and variance, the approximate 95% error
+	// half-width for a partition with that many people (keys "100", ...).
+	CI95ByPeople map[string]float64 `json:"ci95_by_people,omitempty"`
+	Components   []PlanComponent    `json:"components"`
+	Columns      []string           `json:"columns"`
+}
+
+// PlanComponent is one noised statistic.
+type PlanComponent struct {
+	Stat    string  `json:"stat"`
+	Epsilon float64 `json:"epsilon"`
+	Delta   float64 `json:"delta"`
+	L0      int64   `json:"l0"`
+	LInf    float64 `json:"linf"`
+	Scale   float64 `json:"stddev"`
+	CI95    float64 `json:"ci95"`
+	Comment string  `json:"comment"`
+}
+
+// PlanLedger is the dataset's budget before and after a run.
+type PlanLedger struct {
+	Path    string                `json:"path"`
+	Before  *privacy.BudgetStatus `json:"before,omitempty"`
+	After   *PlanBudgetAfter      `json:"after,omitempty"`
+	Fits    bool                  `json:"fits"`
+	Problem string                `json:"problem,omitempty"`
+	Err     *privacy.BudgetError  `json:"-"`
+}
+
+// PlanBudgetAfter is what would remain after the run.
+type PlanBudgetAfter struct {
+	EpsilonRemaining float64 `json:"epsilon_remaining"`
+	DeltaRemaining   float64 `json:"delta_remaining"`
+}
+
+// PeopleScale are the partition sizes for which mean and variance errors are shown.
+var PeopleScale = []int64{100, 1000, 10000}
+
+// Explain builds the plan report of job with its epsilon replaced by epsilon
+// when epsilon > 0 (for what-if tables). ledgerPath, when not empty and the
+// ledger exists, adds the budget before and after.
+func Explain(ctx context.Context, j *job.Job, epsilon float64, ledgerPath string, withChance bool) (*PlanReport, error) {
+	spec := j.PrivacySpec()
+	if epsilon > 0 {
+		spec.Epsilon = epsilon
+	}
+	plan, err := privacy.NewPlan(spec)
+	if err != nil {
+		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "privacy", Rule: err.Error()}}}
+	}
+	r := &PlanReport{
+		Job: j.Name, Dataset: j.Dataset, Purpose: j.Purpose, Noise: string(spec.Noise), K: spec.K,
+		Epsilon: spec.Epsilon, Delta: spec.Delta, Spend: plan.Total,
+	}
+	for _, op := range plan.Outputs {
+		po := PlanOutput{Name: op.Spec.Name, GroupBy: op.Spec.GroupBy, L0: op.Spec.MaxPartitionsPerUnit, Public: op.Spec.PublicPartitions, Spend: op.Share}
+		if op.Selection != nil {
+			ps := &PlanSelection{Epsilon: op.Selection.Share.Epsilon, Delta: op.Selection.Share.Delta, K: op.Selection.K}
+			if withChance {
+				if ps.People50, ps.People95, err = op.Selection.ReleaseChance(); err != nil {
+					return nil, err
+				}
+			}
+			po.Selection = ps
+		}
+		for _, mp := range op.Metrics {
+			pm := PlanMetric{Name: mp.Spec.Name, Type: string(mp.Spec.Kind), Epsilon: mp.Share.Epsilon, Delta: mp.Share.Delta,
+				Mechanism: string(spec.Noise), Columns: mp.Columns}
+			for _, c := range mp.Components {
+				pm.Components = append(pm.Components, PlanComponent{Stat: c.Stat, Epsilon: c.Share.Epsilon, Delta: c.Share.Delta,
+					L0: c.L0, LInf: c.LInf, Scale: c.StdDev, CI95: c.CI95, Comment: c.Comment})
+			}
+			switch mp.Spec.Kind {
+			case privacy.Count, privacy.CountUnits, privacy.Sum:
+				pm.StdDev, pm.CI95 = mp.Components[0].StdDev, mp.Components[0].CI95
+			case privacy.Mean, privacy.Variance:
+				pm.CI95ByPeople = map[string]float64{}
+				half := (mp.Spec.Max - mp.Spec.Min) / 2
+				for _, n := range PeopleScale {
+					pm.CI95ByPeople[fmt.Sprint(n)] = approxCI(mp, half, float64(n))
+				}
+			}
+			po.Metrics = append(po.Metrics, pm)
+		}
+		r.Outputs = append(r.Outputs, po)
+	}
+	if ledgerPath != "" {
+		r.Ledger = explainLedger(ctx, ledgerPath, j.Dataset, plan.Total)
+	}
+	return r, nil
+}
+
+// approxCI is a first-order 95% error bound of a mean or variance over n
+// people: the numerator noise over n, plus the denominator noise times the
+// largest deviation over n.
+func approxCI(mp privacy.MetricPlan, half, n float64) float64 {
+	c := mp.Components
+	switch mp.Spec.Kind {
+	case privacy.Mean:
+		return math.Min((c[1].CI95+half*c[0].CI95)/n, 2*half)
+	case privacy.Variance:
+		return math.Min((c[2].CI95+2*half*c[1].CI95+half*half*c[0].CI95)/n, half*half)
+	}
+	return 0
+}
+
+func explainLedger(ctx context.Context, path, dataset string, spend privacy.Share) *PlanLedger {
+	pl := &PlanLedger{Path: path}
+	if _, err := os.Stat(path); err != nil {
+		pl.Problem = "no ledger file yet: set a budget with privagg budget set " + dataset
+		pl.Err = &privacy.BudgetError{Dataset: dataset, Reason: "the ledger " + path + " does not exist"}
+		return pl
+	}
+	led, err := privacy.OpenLedger(path)
+	if err != nil {
+		pl.Problem = err.Error()
+		return pl
+	}
+	st, err := led.Check(ctx, dataset, spend.Epsilon, spend.Delta)
+	var be *privacy.BudgetError
+	switch {
+	case err == nil:
+		pl.Fits = true
+	case errors.As(err, &be):
+		pl.Problem, pl.Err = be.Reason, be
+	default:
+		pl.Problem = err.Error()
+	}
+	if st.Dataset != "" {
+		pl.Before = &st
+		pl.After = &PlanBudgetAfter{
+			EpsilonRemaining: st.EpsilonRemaining.Float64() - spend.Epsilon,
+			DeltaRemaining:   st.DeltaRemaining.Float64() - spend.Delta,
+		}
+	}
+	return pl
+}

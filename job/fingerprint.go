@@ -1,0 +1,79 @@
+package job
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// Fingerprint is the default release id: the job name and a hash of the job
+// file and of the input files' paths, sizes and modification times.
+func Fingerprint(job *Job) (string, error) {
+	h := sha256.New()
+	data, err := os.ReadFile(job.File)
+	if err != nil {
+		return "", fmt.Errorf("fingerprint: %w", err)
+	}
+	h.Write(data)
+	paths, _ := filepath.Glob(job.Input.Path)
+	for _, extra := range job.referencedFiles() {
+		paths = append(paths, extra)
+	}
+	slices.Sort(paths)
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			fmt.Fprintf(h, "%s\x00missing\x00", p)
+			continue
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00%d\x00", p, st.Size(), st.ModTime().UnixNano())
+	}
+	return job.Name + "-" + hex.EncodeToString(h.Sum(nil))[:12], nil
+}
+
+// referencedFiles are the files besides the input that change a release.
+func (j *Job) referencedFiles() []string {
+	var out []string
+	if j.Consent.Table != nil {
+		out = append(out, j.Consent.Table.Path)
+	}
+	for _, c := range j.Columns {
+		if c.Map != nil {
+			out = append(out, c.Map.File)
+		}
+	}
+	for _, o := range j.Outputs {
+		for _, pp := range o.PublicPartitions {
+			if pp.File != "" {
+				out = append(out, pp.File)
+			}
+		}
+	}
+	return out
+}
+
+func CheckReleaseID(id string) error {
+	ok := len(id) > 0 && len(id) <= 128
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			ok = false
+		}
+	}
+	if !ok || id[0] == '.' {
+		return &ConfigError{Problems: []Problem{{Key: "--release-id", Value: id, Rule: "must be 1-128 characters of letters, digits, '-', '_' or '.', not starting with '.'"}}}
+	}
+	return nil
+}
+
+// FileSHA256 is the hex SHA-256 of the job file, or "" if it cannot be read.
+func (j *Job) FileSHA256() string {
+	data, err := os.ReadFile(j.File)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}

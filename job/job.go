@@ -1,0 +1,127 @@
+package job
+
+// Job is a validated job file. LoadJob is the only way to get one; every field
+// has been checked and defaults have been applied. Relative paths in the file
+// are resolved against the folder of the job file.
+type Job struct {
+	Version     int      `mapstructure:"version"`
+	Name        string   `mapstructure:"name"`
+	Dataset     string   `mapstructure:"dataset"`
+	Purpose     string   `mapstructure:"purpose"`
+	Input       Input    `mapstructure:"input"`
+	PrivacyUnit string   `mapstructure:"privacy_unit"` // a column name, or RowUnit
+	Identifiers []string `mapstructure:"identifiers"`
+	Consent     Consent  `mapstructure:"consent"`
+	// Columns are the derived (generalized) columns, by name.
+	Columns map[string]DerivedColumn `mapstructure:"columns"`
+	Privacy Privacy                  `mapstructure:"privacy"`
+	Outputs []Output                 `mapstructure:"outputs"`
+	Output  OutputSink               `mapstructure:"output"`
+	Ledger  string                   `mapstructure:"ledger"`
+	Staging *Staging                 `mapstructure:"staging"`
+
+	// File is the absolute path of the job file (not part of the YAML).
+	File string `mapstructure:"-"`
+}
+
+// RowUnit as privacy_unit makes each input row its own privacy unit.
+const RowUnit = "row"
+
+// Input describes the raw event files.
+type Input struct {
+	Path              string   `mapstructure:"path"`   // a file or a glob, resolved against the job folder
+	Format            string   `mapstructure:"format"` // csv | parquet | json; default from the extension
+	CSV               CSVInput `mapstructure:"csv"`
+	MaxRejectFraction float64  `mapstructure:"max_reject_fraction"`
+}
+
+// CSVInput holds CSV reader options.
+type CSVInput struct {
+	Delimiter string `mapstructure:"delimiter"` // default ","
+	Header    *bool  `mapstructure:"header"`    // default true
+}
+
+// Consent says who may be counted for the job's purpose: either a boolean
+// column in the events or a consent table. Exactly one is set.
+type Consent struct {
+	Column string        `mapstructure:"column"`
+	Table  *ConsentTable `mapstructure:"table"`
+}
+
+// ConsentTable is a file of consent records; the latest record per
+// (unit, purpose) wins and a unit with no record for the purpose is excluded.
+type ConsentTable struct {
+	Path    string `mapstructure:"path"`
+	Unit    string `mapstructure:"unit"`    // column with the privacy unit
+	Purpose string `mapstructure:"purpose"` // column with the purpose
+	Granted string `mapstructure:"granted"` // boolean column
+	At      string `mapstructure:"at"`      // timestamp column ordering the records
+}
+
+// DerivedColumn is one generalized column. Exactly one of Bins, Truncate,
+// Prefix or Map is set.
+type DerivedColumn struct {
+	From     string    `mapstructure:"from"`
+	Bins     []float64 `mapstructure:"bins"`     // ascending edges; labels "<b0", "b0-(b1-1)", ..., "bn+"
+	Truncate string    `mapstructure:"truncate"` // hour | day | week | month
+	Prefix   int       `mapstructure:"prefix"`   // keep the first N characters
+	Map      *MapSpec  `mapstructure:"map"`
+}
+
+// MapSpec maps values through a two-column CSV file; unmapped values become Default.
+type MapSpec struct {
+	File    string `mapstructure:"file"`
+	Default string `mapstructure:"default"` // default "other"
+}
+
+// Privacy holds the job-wide privacy parameters.
+type Privacy struct {
+	Epsilon              float64 `mapstructure:"epsilon"`
+	Delta                float64 `mapstructure:"delta"`
+	Noise                string  `mapstructure:"noise"` // laplace | gaussian; default laplace
+	K                    int64   `mapstructure:"k"`     // minimum distinct people behind a released row
+	MaxPartitionsPerUnit int64   `mapstructure:"max_partitions_per_unit"`
+	MemoryLimit          string  `mapstructure:"memory_limit"` // DuckDB memory limit, e.g. "4GB"
+	TempDir              string  `mapstructure:"temp_dir"`     // DuckDB spill folder
+	Threads              int     `mapstructure:"threads"`      // 0 = all cores
+}
+
+// Output is one released table.
+type Output struct {
+	Name                 string                      `mapstructure:"name"`
+	GroupBy              []string                    `mapstructure:"group_by"`
+	PublicPartitions     map[string]PublicPartitions `mapstructure:"public_partitions"`
+	MaxPartitionsPerUnit int64                       `mapstructure:"max_partitions_per_unit"` // default privacy.max_partitions_per_unit
+	Metrics              []Metric                    `mapstructure:"metrics"`
+}
+
+// PublicPartitions is the public list of values for one group-by column:
+// inline values or a one-column CSV file with a header.
+type PublicPartitions struct {
+	Values []string
+	File   string
+}
+
+// Metric is one aggregate of an output.
+type Metric struct {
+	Name       string    `mapstructure:"name"`
+	Type       string    `mapstructure:"type"` // count | count_units | sum | mean | variance | quantiles
+	Column     string    `mapstructure:"column"`
+	MaxPerUnit int64     `mapstructure:"max_per_unit"` // count: Linf rows per (unit, partition); default 1
+	Min        *float64  `mapstructure:"min"`
+	Max        *float64  `mapstructure:"max"`
+	Ranks      []float64 `mapstructure:"ranks"`
+}
+
+// OutputSink says where released tables go.
+type OutputSink struct {
+	Dir    string `mapstructure:"dir"`
+	Format string `mapstructure:"format"` // parquet | csv | duckdb; default parquet
+}
+
+// Staging asks for a pseudonymized event-level copy for internal reuse.
+type Staging struct {
+	Path            string `mapstructure:"path"`
+	PseudonymKeyEnv string `mapstructure:"pseudonym_key_env"`
+	KeyVersion      string `mapstructure:"key_version"` // recorded in the file metadata; default "1"
+}

@@ -1,0 +1,42 @@
+package job
+
+import "github.com/privagg/privagg/privacy"
+
+// PrivacySpec is the privacy-relevant part of the job, for privacy.NewPlan.
+func (j *Job) PrivacySpec() privacy.JobSpec {
+	spec := privacy.JobSpec{
+		Epsilon: j.Privacy.Epsilon,
+		Delta:   j.Privacy.Delta,
+		Noise:   privacy.NoiseKind(j.Privacy.Noise),
+		K:       j.Privacy.K,
+	}
+	if spec.Noise == "" {
+		spec.Noise = privacy.Laplace
+	}
+	for _, o := range j.Outputs {
+		os := privacy.OutputSpec{
+			Name:                 o.Name,
+			GroupBy:              o.GroupBy,
+			MaxPartitionsPerUnit: o.MaxPartitionsPerUnit,
+			PublicPartitions:     len(o.GroupBy) > 0 && len(o.PublicPartitions) == len(o.GroupBy),
+		}
+		if os.MaxPartitionsPerUnit == 0 {
+			os.MaxPartitionsPerUnit = j.Privacy.MaxPartitionsPerUnit
+		}
+		for _, m := range o.Metrics {
+			ms := privacy.MetricSpec{Name: m.Name, Kind: privacy.MetricKind(m.Type), MaxPerUnit: m.MaxPerUnit, Ranks: m.Ranks}
+			if m.Min != nil {
+				ms.Min = *m.Min
+			}
+			if m.Max != nil {
+				ms.Max = *m.Max
+			}
+			if ms.Kind == privacy.Count && ms.MaxPerUnit == 0 {
+				ms.MaxPerUnit = 1
+			}
+			os.Metrics = append(os.Metrics, ms)
+		}
+		spec.Outputs = append(spec.Outputs, os)
+	}
+	return spec
+}

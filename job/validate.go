@@ -1,0 +1,484 @@
+package job
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/privagg/privagg/privacy"
+)
+
+// Names of the job, outputs, metrics and derived columns become file, table
+// and column names.
+var (
+	namePattern   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	envVarPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// memoryPattern accepts what DuckDB's memory_limit accepts: a number with
+	// an optional decimal or binary unit, e.g. 4GB, 512MiB, 1.5 GB.
+	memoryPattern = regexp.MustCompile(`(?i)^\s*[0-9]+(\.[0-9]+)?\s*([KMGT]i?B|[KMGT]|B|bytes)?\s*$`)
+)
+
+const maxNameLen = 128
+
+var (
+	inputFormats  = []string{"csv", "parquet", "json"}
+	outputFormats = []string{"parquet", "csv", "duckdb"}
+	noiseKinds    = []string{string(privacy.Laplace), string(privacy.Gaussian)}
+	truncations   = []string{"hour", "day", "week", "month"}
+	metricTypes   = []string{
+		string(privacy.Count), string(privacy.CountUnits), string(privacy.Sum),
+		string(privacy.Mean), string(privacy.Variance), string(privacy.Quantiles),
+	}
+)
+
+// validate checks every rule of a decoded, completed and path-resolved job.
+func (c *checker) validate(job *Job) {
+	ids := newNameSet(job.Identifiers)
+	c.validateHeader(job)
+	c.validateIdentifiers(job)
+	c.validateInput(job)
+	c.validateConsent(job, ids)
+	c.validateColumns(job, ids)
+	c.validatePrivacy(job)
+	c.validateOutputs(job, ids)
+	c.validateSinks(job)
+}
+
+func (c *checker) validateHeader(job *Job) {
+	switch job.Version {
+	case 1:
+	case 0:
+		c.add("version", nil, "is required; the only version is 1")
+	default:
+		c.add("version", job.Version, "must be 1")
+	}
+	c.checkName("name", job.Name)
+	c.required("dataset", job.Dataset)
+	c.required("purpose", job.Purpose)
+	c.required("privacy_unit", job.PrivacyUnit)
+}
+
+func (c *checker) validateIdentifiers(job *Job) {
+	seen := newNameSet(nil)
+	for i, id := range job.Identifiers {
+		key := fmt.Sprintf("identifiers[%d]", i)
+		switch {
+		case strings.TrimSpace(id) == "":
+			c.add(key, nil, "must not be empty")
+		case seen.has(id):
+			c.add(key, id, "is listed twice")
+		}
+		seen.add(id)
+	}
+	if job.PrivacyUnit != "" && job.PrivacyUnit != RowUnit && newNameSet(job.Identifiers).has(job.PrivacyUnit) {
+		c.add("privacy_unit", job.PrivacyUnit, "is listed in identifiers, which are never read; "+
+			"a privacy unit may be an identifier-like id, but then remove it from identifiers "+
+			"(the unit is read only to bound each person's contribution and is never released)")
+	}
+}
+
+func (c *checker) validateInput(job *Job) {
+	in := job.Input
+	if c.required("input.path", in.Path) {
+		switch {
+		case in.Format == "":
+			c.add("input.format", nil, "is required: the extension of input.path does not tell (csv, parquet or json)")
+		case !slices.Contains(inputFormats, in.Format):
+			c.add("input.format", in.Format, "must be one of csv, parquet, json")
+		}
+	}
+	switch d := in.CSV.Delimiter; {
+	case utf8.RuneCountInString(d) != 1:
+		c.add("input.csv.delimiter", fmt.Sprintf("%q", d), "must be exactly one character")
+	case d == "\n" || d == "\r" || d == `"`:
+		c.add("input.csv.delimiter", fmt.Sprintf("%q", d), "must not be a line break or the quote character")
+	}
+	if f := in.MaxRejectFraction; !(f >= 0 && f <= 1) {
+		c.add("input.max_reject_fraction", f, "must be in [0, 1]")
+	}
+}
+
+func (c *checker) validateConsent(job *Job, ids nameSet) {
+	cs := job.Consent
+	switch {
+	case cs.Column == "" && cs.Table == nil:
+		c.add("consent", nil, "is required: set column (a boolean column of the events) or table (a consent file)")
+	case cs.Column != "" && cs.Table != nil:
+		c.add("consent", nil, "must set exactly one of column or table, not both")
+	}
+	if cs.Column != "" && ids.has(cs.Column) {
+		c.add("consent.column", cs.Column, "is listed in identifiers, which are never read")
+	}
+	if t := cs.Table; t != nil {
+		c.required("consent.table.path", t.Path)
+		c.required("consent.table.unit", t.Unit)
+		c.required("consent.table.purpose", t.Purpose)
+		c.required("consent.table.granted", t.Granted)
+		c.required("consent.table.at", t.At)
+		if job.PrivacyUnit == RowUnit {
+			c.add("consent.table", nil, "needs privacy_unit to be a column, not %q: consent records are joined on the unit", RowUnit)
+		}
+	}
+}
+
+func (c *checker) validateColumns(job *Job, ids nameSet) {
+	raw := job.rawColumnRefs()
+	for _, name := range sortedKeys(job.Columns) {
+		col := job.Columns[name]
+		key := "columns." + name
+		c.checkName(key, name)
+		switch {
+		case ids.has(name):
+			c.add(key, name, "is listed in identifiers: a derived column needs a name of its own")
+		case strings.EqualFold(col.From, name):
+			c.add(key, name, "is also the name of its source column: give the derived column a name of its own")
+		case raw.has(name):
+			c.add(key, name, "is also an input column this job reads: give the derived column a name of its own "+
+				"(group_by and metric columns would otherwise be ambiguous)")
+		}
+		if c.required(key+".from", col.From) {
+			switch {
+			case ids.has(col.From):
+				c.add(key+".from", col.From, "is listed in identifiers, which are never read")
+			case job.isDerived(col.From) && !strings.EqualFold(col.From, name):
+				c.add(key+".from", col.From, "is a derived column: from must name an input column")
+			}
+		}
+		kinds := 0
+		if len(col.Bins) > 0 || present(c.tree, "columns", name, "bins") {
+			kinds++
+			c.checkBins(key+".bins", col.Bins)
+		}
+		if col.Truncate != "" {
+			kinds++
+			if !slices.Contains(truncations, col.Truncate) {
+				c.add(key+".truncate", col.Truncate, "must be one of hour, day, week, month")
+			}
+		}
+		if col.Prefix != 0 || present(c.tree, "columns", name, "prefix") {
+			kinds++
+			if col.Prefix < 1 {
+				c.add(key+".prefix", col.Prefix, "must be >= 1")
+			}
+		}
+		if col.Map != nil {
+			kinds++
+			c.required(key+".map.file", col.Map.File)
+			if col.Map.Default == "" {
+				c.add(key+".map.default", nil, "must not be empty (leave it out for %q)", DefaultMapLabel)
+			}
+		}
+		if kinds != 1 && !c.failed[key] {
+			c.add(key, nil, "must set exactly one of bins, truncate, prefix or map (has %d)", kinds)
+		}
+	}
+}
+
+func (c *checker) checkBins(key string, bins []float64) {
+	if len(bins) == 0 {
+		c.add(key, nil, "must list at least one edge")
+		return
+	}
+	for i, b := range bins {
+		switch {
+		case math.IsNaN(b) || math.IsInf(b, 0):
+			c.add(fmt.Sprintf("%s[%d]", key, i), b, "must be finite")
+		case i > 0 && !(b > bins[i-1]):
+			c.add(fmt.Sprintf("%s[%d]", key, i), b, "must be greater than the edge before it (%v): edges are strictly ascending", bins[i-1])
+		}
+	}
+}
+
+func (c *checker) validatePrivacy(job *Job) {
+	p := job.Privacy
+	if !(p.Epsilon > 0) || math.IsInf(p.Epsilon, 0) {
+		c.add("privacy.epsilon", p.Epsilon, "must be > 0 and finite")
+	}
+	if !(p.Delta >= 0 && p.Delta < 1) {
+		c.add("privacy.delta", p.Delta, "must be in [0, 1)")
+	}
+	if !slices.Contains(noiseKinds, p.Noise) {
+		c.add("privacy.noise", p.Noise, "must be laplace or gaussian")
+	} else if p.Noise == string(privacy.Gaussian) && p.Delta == 0 {
+		c.add("privacy.delta", p.Delta, "must be > 0 with gaussian noise")
+	}
+	if p.K < 1 {
+		c.add("privacy.k", p.K, "must be >= 1")
+	}
+	if p.MaxPartitionsPerUnit < 1 {
+		c.add("privacy.max_partitions_per_unit", p.MaxPartitionsPerUnit, "must be >= 1")
+	}
+	if p.Threads < 0 {
+		c.add("privacy.threads", p.Threads, "must be >= 0 (0 uses every core)")
+	}
+	if p.MemoryLimit != "" && !memoryPattern.MatchString(p.MemoryLimit) {
+		c.add("privacy.memory_limit", p.MemoryLimit, "must be a size such as 4GB or 512MiB")
+	}
+}
+
+func (c *checker) validateOutputs(job *Job, ids nameSet) {
+	if len(job.Outputs) == 0 {
+		c.add("outputs", nil, "is required: list at least one output")
+		return
+	}
+	names := map[string]int{}
+	for i := range job.Outputs {
+		o := &job.Outputs[i]
+		key := fmt.Sprintf("outputs[%d]", i)
+		if c.checkName(key+".name", o.Name) {
+			switch prev, dup := names[strings.ToLower(o.Name)]; {
+			case dup:
+				c.add(key+".name", o.Name, "is already the name of outputs[%d] (names are compared without case: they become file and table names)", prev)
+			case strings.Contains(o.Name, "__"):
+				c.add(key+".name", o.Name, "must not contain \"__\" (reserved for <output>__<release_id> tables)")
+			}
+			names[strings.ToLower(o.Name)] = i
+		}
+		if o.MaxPartitionsPerUnit < 1 {
+			c.add(key+".max_partitions_per_unit", o.MaxPartitionsPerUnit, "must be >= 1")
+		}
+		c.validateGroupBy(job, o, key, ids)
+		if !o.PublicKeysOnly() && job.Privacy.Delta == 0 && job.Privacy.Noise != string(privacy.Gaussian) {
+			c.add("privacy.delta", job.Privacy.Delta, "must be > 0: %s (%s) selects its partitions from the data with DP partition selection; "+
+				"or list public_partitions for every group_by column", key, o.Name)
+		}
+		c.validateMetrics(job, o, key, ids)
+	}
+}
+
+func (c *checker) validateGroupBy(job *Job, o *Output, key string, ids nameSet) {
+	if len(o.GroupBy) == 0 {
+		c.add(key+".group_by", nil, "is required: list at least one column")
+	}
+	seen := newNameSet(nil)
+	for j, col := range o.GroupBy {
+		k := fmt.Sprintf("%s.group_by[%d]", key, j)
+		switch {
+		case strings.TrimSpace(col) == "":
+			c.add(k, nil, "must not be empty")
+		case seen.has(col):
+			c.add(k, col, "is listed twice")
+		case ids.has(col):
+			c.add(k, col, "is listed in identifiers, which can never be released")
+		case col == job.PrivacyUnit:
+			c.add(k, col, "is the privacy unit: grouping by it would release one row per person")
+		}
+		seen.add(col)
+	}
+	for _, col := range sortedKeys(o.PublicPartitions) {
+		pp := o.PublicPartitions[col]
+		k := key + ".public_partitions." + col
+		if !slices.Contains(o.GroupBy, col) {
+			c.add(k, nil, "names no column of this output's group_by")
+		}
+		if pp.File == "" {
+			if len(pp.Values) == 0 {
+				c.add(k, nil, "must list at least one value")
+			}
+			vals := map[string]bool{}
+			for v, val := range pp.Values {
+				if vals[val] {
+					c.add(fmt.Sprintf("%s[%d]", k, v), fmt.Sprintf("%q", val), "is listed twice")
+				}
+				vals[val] = true
+			}
+		}
+	}
+}
+
+func (c *checker) validateMetrics(job *Job, o *Output, key string, ids nameSet) {
+	if len(o.Metrics) == 0 {
+		c.add(key+".metrics", nil, "is required: list at least one metric")
+		return
+	}
+	// Every column of the released table, lower-cased (DuckDB, CSV readers and
+	// analysts compare column names without case), and who made it.
+	columns := map[string]string{}
+	for _, g := range o.GroupBy {
+		columns[strings.ToLower(g)] = "group_by column " + g
+	}
+	for j := range o.Metrics {
+		m := &o.Metrics[j]
+		k := fmt.Sprintf("%s.metrics[%d]", key, j)
+		nameOK := c.checkName(k+".name", m.Name)
+		if nameOK && strings.HasPrefix(m.Name, "__") {
+			c.add(k+".name", m.Name, "must not start with \"__\" (reserved for internal columns)")
+			nameOK = false
+		}
+		if !slices.Contains(metricTypes, m.Type) {
+			if m.Type == "" {
+				c.add(k+".type", nil, "is required: one of %s", strings.Join(metricTypes, ", "))
+			} else {
+				c.add(k+".type", m.Type, "must be one of %s", strings.Join(metricTypes, ", "))
+			}
+			continue
+		}
+		c.checkMetricFields(job, m, k, ids)
+		if !nameOK {
+			continue
+		}
+		for _, col := range metricColumns(m) {
+			if prev, dup := columns[strings.ToLower(col)]; dup {
+				c.add(k+".name", m.Name, "makes column %s, which collides with %s", col, prev)
+				break
+			}
+		}
+		for _, col := range metricColumns(m) {
+			columns[strings.ToLower(col)] = fmt.Sprintf("column %s of metrics[%d]", col, j)
+		}
+	}
+}
+
+// metricColumns names the released columns of a metric: the value and its
+// _ci95 half-width, or one column per rank for quantiles.
+func metricColumns(m *Metric) []string {
+	if m.Type == string(privacy.Quantiles) {
+		cols := make([]string, 0, len(m.Ranks))
+		for _, r := range m.Ranks {
+			cols = append(cols, privacy.QuantileColumn(m.Name, r))
+		}
+		return cols
+	}
+	return []string{m.Name, m.Name + "_ci95"}
+}
+
+func (c *checker) checkMetricFields(job *Job, m *Metric, k string, ids nameSet) {
+	bounded := m.Type != string(privacy.Count) && m.Type != string(privacy.CountUnits)
+	if m.Type == string(privacy.Count) {
+		if m.MaxPerUnit < 1 {
+			c.add(k+".max_per_unit", m.MaxPerUnit, "must be >= 1")
+		}
+	} else if m.MaxPerUnit != 0 {
+		c.add(k+".max_per_unit", m.MaxPerUnit, "applies to count only (%s bounds each person's total with min and max)", m.Type)
+	}
+	if !bounded {
+		if m.Column != "" {
+			c.add(k+".column", m.Column, "is not used by %s: remove it", m.Type)
+		}
+		if m.Min != nil || m.Max != nil {
+			c.add(k, nil, "min and max apply to sum, mean, variance and quantiles only")
+		}
+	} else {
+		if c.required(k+".column", m.Column) {
+			switch {
+			case ids.has(m.Column):
+				c.add(k+".column", m.Column, "is listed in identifiers, which are never read")
+			case job.isDerived(m.Column):
+				c.add(k+".column", m.Column, "is a derived column: a metric needs a numeric input column")
+			}
+		}
+		switch {
+		case m.Min == nil:
+			c.add(k+".min", nil, "is required for %s", m.Type)
+		case math.IsNaN(*m.Min) || math.IsInf(*m.Min, 0):
+			c.add(k+".min", *m.Min, "must be finite")
+		}
+		switch {
+		case m.Max == nil:
+			c.add(k+".max", nil, "is required for %s", m.Type)
+		case math.IsNaN(*m.Max) || math.IsInf(*m.Max, 0):
+			c.add(k+".max", *m.Max, "must be finite")
+		case m.Min != nil && !math.IsNaN(*m.Min) && !(*m.Max > *m.Min):
+			c.add(k+".max", *m.Max, "must be > min (%v)", *m.Min)
+		}
+	}
+	if m.Type != string(privacy.Quantiles) {
+		if len(m.Ranks) > 0 {
+			c.add(k+".ranks", nil, "apply to quantiles only")
+		}
+		return
+	}
+	if len(m.Ranks) == 0 {
+		c.add(k+".ranks", nil, "is required for quantiles: list at least one rank in [0, 1]")
+	}
+	cols := map[string]bool{}
+	for r, rank := range m.Ranks {
+		rk := fmt.Sprintf("%s.ranks[%d]", k, r)
+		if !(rank >= 0 && rank <= 1) {
+			c.add(rk, rank, "must be in [0, 1]")
+			continue
+		}
+		col := privacy.QuantileColumn(m.Name, rank)
+		if cols[col] {
+			c.add(rk, rank, "is listed twice (column %s)", col)
+		}
+		cols[col] = true
+	}
+}
+
+func (c *checker) validateSinks(job *Job) {
+	if c.required("output.dir", job.Output.Dir) {
+		inside := func(key, path, what string) {
+			if path != "" && isInside(job.Output.Dir, path) {
+				c.add(key, path, "must not be inside output.dir: %s", what)
+			}
+		}
+		inside("ledger", job.Ledger, "the release store and internal run reports beside the ledger are not for publication")
+		inside("privacy.temp_dir", job.Privacy.TempDir, "spilled data holds raw events")
+		if job.Staging != nil {
+			inside("staging.path", job.Staging.Path, "staging is pseudonymous event-level data, never a release")
+		}
+	}
+	if !slices.Contains(outputFormats, job.Output.Format) {
+		c.add("output.format", job.Output.Format, "must be one of parquet, csv, duckdb")
+	}
+	c.required("ledger", job.Ledger)
+	if s := job.Staging; s != nil {
+		c.required("staging.path", s.Path)
+		if c.required("staging.pseudonym_key_env", s.PseudonymKeyEnv) && !envVarPattern.MatchString(s.PseudonymKeyEnv) {
+			c.add("staging.pseudonym_key_env", s.PseudonymKeyEnv, "must be the name of an environment variable (the key itself never goes in the job file)")
+		}
+		c.required("staging.key_version", s.KeyVersion)
+		if s.Path != "" && s.Path == job.Input.Path {
+			c.add("staging.path", s.Path, "must not be the input file")
+		}
+	}
+}
+
+// isInside reports whether path is dir or below it (both absolute).
+func isInside(dir, path string) bool {
+	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// required adds a problem when s is empty or blank and reports whether s is set.
+func (c *checker) required(key, s string) bool {
+	if strings.TrimSpace(s) == "" {
+		c.add(key, nil, "is required")
+		return false
+	}
+	return true
+}
+
+// checkName checks a name that becomes a file, table or column name.
+func (c *checker) checkName(key, name string) bool {
+	switch {
+	case name == "":
+		c.add(key, nil, "is required")
+	case len(name) > maxNameLen:
+		c.add(key, nil, "must be at most %d characters", maxNameLen)
+	case !namePattern.MatchString(name):
+		c.add(key, name, "must match %s (it becomes a file, table or column name)", namePattern)
+	default:
+		return true
+	}
+	return false
+}
+
+// nameSet holds column names compared without case, as DuckDB compares them.
+type nameSet map[string]bool
+
+func newNameSet(names []string) nameSet {
+	s := nameSet{}
+	for _, n := range names {
+		s.add(n)
+	}
+	return s
+}
+
+func (s nameSet) add(n string)      { s[strings.ToLower(n)] = true }
+func (s nameSet) has(n string) bool { return s[strings.ToLower(n)] }

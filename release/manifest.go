@@ -1,0 +1,152 @@
+package release
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/privagg/privagg/internal/version"
+	"github.com/privagg/privagg/privacy"
+)
+
+// ManifestVersion is the version of the manifest format.
+const ManifestVersion = 1
+
+// ReleaseDescription marks every released file as what it is.
+const ReleaseDescription = "differentially private aggregate release"
+
+// manifestNote tells readers how to use the numbers.
+const manifestNote = "Every metric value is noisy: differential-privacy noise was added so that no person can be " +
+	"singled out, and rows standing on fewer than k people, or not passing private partition selection, are " +
+	"missing. Each <metric>_ci95 column holds the half-width of a 95% confidence interval: the true value lies " +
+	"within value ± <metric>_ci95 with 95% probability. Summing noisy rows adds their variances."
+
+// Manifest describes one released output. It carries only what the Release
+// exposes: no true counts, no identifiers, no raw values.
+type Manifest struct {
+	ManifestVersion int    `json:"manifest_version"`
+	Description     string `json:"description"`
+	Note            string `json:"note"`
+	PrivaggVersion  string `json:"privagg_version"`
+
+	ReleaseID string    `json:"release_id"`
+	Job       string    `json:"job"`
+	Dataset   string    `json:"dataset"`
+	Purpose   string    `json:"purpose"`
+	Created   time.Time `json:"created"`
+
+	Output string `json:"output"`
+	Format string `json:"format"`
+	File   string `json:"file"`            // data file name, in the same folder as the manifest
+	Table  string `json:"table,omitempty"` // table inside File (duckdb)
+	SHA256 string `json:"sha256"`          // of File
+	Bytes  int64  `json:"bytes"`           // of File
+	Rows   int64  `json:"rows"`            // released rows of this output
+
+	Epsilon float64 `json:"epsilon"` // of the whole release (all outputs)
+	Delta   float64 `json:"delta"`
+	K       int64   `json:"k"`
+	Noise   string  `json:"noise"`
+
+	GroupBy []string         `json:"group_by"`
+	Columns []ManifestColumn `json:"columns"`
+	Metrics []ManifestMetric `json:"metrics"`
+}
+
+// ManifestColumn describes one column of the data file.
+type ManifestColumn struct {
+	Name    string `json:"name"`
+	Type    string `json:"type"` // VARCHAR | BIGINT | DOUBLE
+	Meaning string `json:"meaning"`
+}
+
+// ManifestMetric says how one metric was made private.
+type ManifestMetric struct {
+	Name      string   `json:"name"`
+	Kind      string   `json:"kind"`
+	Columns   []string `json:"columns"`
+	Mechanism string   `json:"mechanism"`
+	Epsilon   float64  `json:"epsilon"` // this metric's share of the release's epsilon
+	Delta     float64  `json:"delta"`
+	L0        int64    `json:"l0"`   // partitions (rows of this table) one person can affect
+	LInf      float64  `json:"linf"` // per-partition sensitivity of the noised statistic
+	// NoiseStdDev is the noise standard deviation of the main statistic;
+	// omitted where it is not constant across rows (mean, variance, quantiles).
+	NoiseStdDev *float64 `json:"noise_std_dev,omitempty"`
+}
+
+func buildManifest(t outTable, cols []columnDesc, meta privacy.Metadata, format string, loc stagedData) *Manifest {
+	m := &Manifest{
+		ManifestVersion: ManifestVersion,
+		Description:     ReleaseDescription,
+		Note:            manifestNote,
+		PrivaggVersion:  version.Version,
+		ReleaseID:       meta.ID,
+		Job:             meta.Job,
+		Dataset:         meta.Dataset,
+		Purpose:         meta.Purpose,
+		Created:         meta.Created.UTC(),
+		Output:          t.name,
+		Format:          format,
+		File:            loc.file,
+		Table:           loc.table,
+		SHA256:          loc.info.SHA256,
+		Bytes:           loc.info.Bytes,
+		Rows:            t.record.NumRows(),
+		Epsilon:         meta.Epsilon,
+		Delta:           meta.Delta,
+		K:               meta.K,
+		Noise:           string(meta.Noise),
+		GroupBy:         append([]string{}, t.groupBy...),
+		Columns:         make([]ManifestColumn, len(cols)),
+		Metrics:         make([]ManifestMetric, len(t.metrics)),
+	}
+	for i, c := range cols {
+		m.Columns[i] = ManifestColumn{Name: c.name, Type: c.typ, Meaning: c.meaning}
+	}
+	for i, mi := range t.metrics {
+		mm := ManifestMetric{
+			Name:      mi.Name,
+			Kind:      string(mi.Kind),
+			Columns:   append([]string{}, mi.Columns...),
+			Mechanism: mi.Mechanism,
+			Epsilon:   mi.Epsilon,
+			Delta:     mi.Delta,
+			L0:        mi.L0,
+			LInf:      mi.LInf,
+		}
+		if mi.StdDev > 0 && !math.IsInf(mi.StdDev, 0) {
+			sd := mi.StdDev
+			mm.NoiseStdDev = &sd
+		}
+		m.Metrics[i] = mm
+	}
+	return m
+}
+
+// encode writes the manifest as indented JSON with a trailing newline.
+func (m *Manifest) encode(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
+		return fmt.Errorf("encode manifest of %s: %w", m.Output, err)
+	}
+	return nil
+}
+
+// ReadManifest decodes a manifest, refusing unknown fields.
+func ReadManifest(r io.Reader) (*Manifest, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	if m.ManifestVersion != ManifestVersion {
+		return nil, fmt.Errorf("read manifest: manifest_version %d is not supported (want %d)", m.ManifestVersion, ManifestVersion)
+	}
+	return &m, nil
+}

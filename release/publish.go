@@ -1,0 +1,142 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Publish copies files, named relative to storeDir (as WrittenFile.Name), from
+// the release store into outDir byte for byte, creating outDir. Data files are
+// copied before manifests whatever the order of files. Before anything is
+// renamed into outDir, the sha256 of every data file named by a published
+// manifest is checked against the manifest, so a damaged store publishes
+// nothing.
+//
+// Publish is atomic like Sink.Write: each file goes to a temporary name in
+// outDir, is fsync'd and renamed; on failure outDir is left as it was. Publishing
+// the same release again rewrites identical bytes.
+func Publish(ctx context.Context, storeDir, outDir string, files []string) error {
+	return publish(ctx, storeDir, outDir, files, defaultFSOps)
+}
+
+func publish(ctx context.Context, storeDir, outDir string, files []string, ops fsOps) error {
+	if len(files) == 0 {
+		return errors.New("publish: no files to publish")
+	}
+	seen := map[string]bool{}
+	var data, manifests []string
+	for _, f := range files {
+		if !validFileName(f) {
+			return fmt.Errorf("publish: file %q must be a plain file name inside the release store", f)
+		}
+		if seen[f] {
+			return fmt.Errorf("publish: file %q listed twice", f)
+		}
+		seen[f] = true
+		if strings.HasSuffix(f, ManifestSuffix) {
+			manifests = append(manifests, f)
+		} else {
+			data = append(data, f)
+		}
+	}
+	same, err := sameDir(storeDir, outDir)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	if same {
+		return fmt.Errorf("publish: output folder %s is the release store itself", outDir)
+	}
+	ad, err := newAtomicDir(outDir, ops)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	// One publisher at a time per output folder; under the lock, temporary
+	// files of a publisher that was killed are removed first.
+	unlock, err := lockDir(ad.dir)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	defer unlock()
+	if err := sweepTemps(ad.dir); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	err = ad.run(func() error {
+		hashes := map[string]string{}
+		for _, group := range [][]string{data, manifests} {
+			for _, name := range group {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				info, err := ad.stage(name, strings.HasSuffix(name, ManifestSuffix), func(w io.Writer) error {
+					return copyFile(w, filepath.Join(storeDir, name))
+				})
+				if err != nil {
+					return err
+				}
+				hashes[name] = info.SHA256
+			}
+		}
+		return checkManifests(storeDir, manifests, hashes)
+	})
+	if err != nil {
+		return fmt.Errorf("publish %s to %s: %w", storeDir, outDir, err)
+	}
+	return nil
+}
+
+func copyFile(w io.Writer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
+}
+
+// checkManifests verifies that every published data file a manifest names has
+// the sha256 the manifest records.
+func checkManifests(storeDir string, manifests []string, hashes map[string]string) error {
+	for _, name := range manifests {
+		f, err := os.Open(filepath.Join(storeDir, name))
+		if err != nil {
+			return err
+		}
+		m, err := ReadManifest(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		got, ok := hashes[m.File]
+		if !ok {
+			continue // the data file is not part of this publication
+		}
+		if got != m.SHA256 {
+			return fmt.Errorf("%s: data file %s has sha256 %s, the manifest records %s (the release store is damaged)",
+				name, m.File, got, m.SHA256)
+		}
+	}
+	return nil
+}
+
+// sameDir reports whether a and b name the same existing folder.
+func sameDir(a, b string) (bool, error) {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false, fmt.Errorf("release store: %w", err)
+	}
+	sb, err := os.Stat(b)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("output folder: %w", err)
+	}
+	return os.SameFile(sa, sb), nil
+}
