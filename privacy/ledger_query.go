@@ -1,0 +1,206 @@
+package privacy
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// BudgetStatus is a dataset's budget and what was spent of it in the current
+// period. Remaining is never negative (a budget lowered below what was spent
+// has 0 remaining).
+type BudgetStatus struct {
+	Dataset          string `json:"dataset"`
+	EpsilonTotal     Amount `json:"epsilon_total"`
+	DeltaTotal       Amount `json:"delta_total"`
+	EpsilonSpent     Amount `json:"epsilon_spent"`
+	DeltaSpent       Amount `json:"delta_spent"`
+	EpsilonRemaining Amount `json:"epsilon_remaining"`
+	DeltaRemaining   Amount `json:"delta_remaining"`
+	Period           string `json:"period"`
+	// PeriodStart and PeriodEnd bound the current period: a calendar month
+	// for "month", [now - N days, now] for "Nd", nil for "none".
+	PeriodStart *time.Time `json:"period_start"`
+	PeriodEnd   *time.Time `json:"period_end"`
+}
+
+// Status returns the budget status of dataset, or a *BudgetError if it has no
+// budget.
+func (l *Ledger) Status(ctx context.Context, dataset string) (BudgetStatus, error) {
+	var st BudgetStatus
+	err := l.withSession(ctx, false, func(s *session) error {
+		var err error
+		st, err = s.status(dataset)
+		return err
+	})
+	return st, err
+}
+
+// Statuses returns the budget status of every dataset with a budget, sorted
+// by dataset.
+func (l *Ledger) Statuses(ctx context.Context) ([]BudgetStatus, error) {
+	var out []BudgetStatus
+	err := l.withSession(ctx, false, func(s *session) error {
+		for _, d := range slices.Sorted(maps.Keys(s.st.budgets)) {
+			st, err := s.status(d)
+			if err != nil {
+				return err
+			}
+			out = append(out, st)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Check reports whether a release of epsilon and delta on dataset would fit
+// its budget now, without charging anything: it returns the current status
+// and a *BudgetError if it would not fit (or there is no budget).
+func (l *Ledger) Check(ctx context.Context, dataset string, epsilon, delta float64) (BudgetStatus, error) {
+	eps, del, err := requestAmounts(epsilon, delta)
+	if err != nil {
+		return BudgetStatus{}, fmt.Errorf("check budget of dataset %q: %w", dataset, err)
+	}
+	var st BudgetStatus
+	err = l.withSession(ctx, false, func(s *session) error {
+		var err error
+		st, err = s.status(dataset)
+		if err != nil {
+			return err
+		}
+		return fits(st, eps, del)
+	})
+	return st, err
+}
+
+// ReleaseRecord is one release in the ledger.
+type ReleaseRecord struct {
+	ReleaseID   string       `json:"release_id"`
+	Dataset     string       `json:"dataset"`
+	Job         string       `json:"job"`
+	Purpose     string       `json:"purpose"`
+	Epsilon     Amount       `json:"epsilon"`
+	Delta       Amount       `json:"delta"`
+	State       ReleaseState `json:"state"`
+	ReservedAt  time.Time    `json:"reserved_at"`
+	StoredAt    *time.Time   `json:"stored_at"`
+	PublishedAt *time.Time   `json:"published_at"`
+	Outputs     []string     `json:"outputs"`
+	OutputDir   string       `json:"output_dir"`
+	JobSHA256   string       `json:"job_sha256"`
+	// PeriodStart is the start of the budget period the release was charged
+	// in; nil for a budget without periods.
+	PeriodStart *time.Time `json:"period_start"`
+}
+
+// History returns the releases of dataset, oldest first.
+func (l *Ledger) History(ctx context.Context, dataset string) ([]ReleaseRecord, error) {
+	return l.records(ctx, func(r *releaseRow) bool { return r.Dataset == dataset })
+}
+
+// Releases returns every release, oldest first.
+func (l *Ledger) Releases(ctx context.Context) ([]ReleaseRecord, error) {
+	return l.records(ctx, func(*releaseRow) bool { return true })
+}
+
+// Lookup returns the release with id releaseID, or nil and no error if there
+// is none.
+func (l *Ledger) Lookup(ctx context.Context, releaseID string) (*ReleaseRecord, error) {
+	recs, err := l.records(ctx, func(r *releaseRow) bool { return r.ReleaseID == releaseID })
+	if err != nil || len(recs) == 0 {
+		return nil, err
+	}
+	return &recs[0], nil
+}
+
+func (l *Ledger) records(ctx context.Context, keep func(*releaseRow) bool) ([]ReleaseRecord, error) {
+	var out []ReleaseRecord
+	err := l.withSession(ctx, false, func(s *session) error {
+		for _, r := range s.st.releases {
+			if !keep(&r) {
+				continue
+			}
+			rec, err := r.record()
+			if err != nil {
+				return s.damaged("release "+r.ReleaseID, err)
+			}
+			out = append(out, rec)
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b ReleaseRecord) int {
+		if c := a.ReservedAt.Compare(b.ReservedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ReleaseID, b.ReleaseID)
+	})
+	return out, err
+}
+
+// status computes dataset's budget status at the session's time.
+func (s *session) status(dataset string) (BudgetStatus, error) {
+	b, ok := s.st.budgets[dataset]
+	if !ok {
+		return BudgetStatus{}, noBudget(dataset)
+	}
+	bad := func(err error) (BudgetStatus, error) {
+		return BudgetStatus{}, s.damaged("the budget of dataset "+strconv.Quote(dataset), err)
+	}
+	st := BudgetStatus{Dataset: dataset, Period: b.Period}
+	var err error
+	if st.EpsilonTotal, err = ParseAmount(b.Epsilon); err != nil {
+		return bad(err)
+	}
+	if st.DeltaTotal, err = ParseAmount(b.Delta); err != nil {
+		return bad(err)
+	}
+	p, err := ParsePeriod(b.Period)
+	if err != nil {
+		return bad(err)
+	}
+	start, end, windowed := p.window(s.now)
+	if windowed {
+		st.PeriodStart, st.PeriodEnd = &start, &end
+	}
+	for _, r := range s.st.releases {
+		if r.Dataset != dataset {
+			continue
+		}
+		rec, err := r.record()
+		if err != nil {
+			return BudgetStatus{}, s.damaged("release "+strconv.Quote(r.ReleaseID), err)
+		}
+		// Every state counts: there are no refunds once noise may be drawn.
+		if windowed && rec.ReservedAt.Before(start) {
+			continue
+		}
+		st.EpsilonSpent = st.EpsilonSpent.Add(rec.Epsilon)
+		st.DeltaSpent = st.DeltaSpent.Add(rec.Delta)
+	}
+	st.EpsilonRemaining = st.EpsilonTotal.saturatingSub(st.EpsilonSpent)
+	st.DeltaRemaining = st.DeltaTotal.saturatingSub(st.DeltaSpent)
+	return st, nil
+}
+
+// fits returns a *BudgetError unless eps and del fit what remains of st.
+func fits(st BudgetStatus, eps, del Amount) error {
+	if eps.Cmp(st.EpsilonRemaining) <= 0 && del.Cmp(st.DeltaRemaining) <= 0 {
+		return nil
+	}
+	in := "in total"
+	if st.PeriodStart != nil {
+		in = "in the period from " + st.PeriodStart.Format(time.RFC3339) + " to " + st.PeriodEnd.Format(time.RFC3339)
+	}
+	return &BudgetError{Dataset: st.Dataset, Reason: fmt.Sprintf(
+		"not enough budget: requested epsilon %s, delta %s; spent epsilon %s of %s, delta %s of %s %s; remaining epsilon %s, delta %s",
+		eps, del, st.EpsilonSpent, st.EpsilonTotal, st.DeltaSpent, st.DeltaTotal, in, st.EpsilonRemaining, st.DeltaRemaining)}
+}
+
+func noBudget(dataset string) error {
+	return &BudgetError{Dataset: dataset, Reason: fmt.Sprintf(
+		"dataset %q has no budget; set one with privagg budget set %s --epsilon E --delta D", dataset, dataset)}
+}

@@ -1,0 +1,152 @@
+package privacy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// ReserveRequest asks to charge a release to a dataset's budget.
+type ReserveRequest struct {
+	ReleaseID string   // required; see ValidateReleaseID
+	Dataset   string   // required: the budget to charge
+	Job       string   // required: the job's name
+	Purpose   string   // the job's consent purpose
+	Epsilon   float64  // required, > 0
+	Delta     float64  // >= 0 and < 1
+	Outputs   []string // the job's output names
+	OutputDir string   // where the release will be published
+	JobSHA256 string   // hex SHA-256 of the job file (64 lower-case hex digits), or empty
+}
+
+// Reserve charges req's epsilon and delta to the dataset's budget, as one
+// atomic check-and-charge under the ledger's exclusive lock, and records the
+// release in state reserved. It returns a *BudgetError if the dataset has no
+// budget or the charge does not fit what remains of the current period.
+//
+// If the release id already exists:
+//   - in state reserved (an earlier run stopped before its tables were
+//     stored, so nothing was released), Reserve charges nothing and returns
+//     the earlier reservation; the release may be
+//     recomputed under it (call Lookup first to tell this case apart). Dataset, epsilon and delta must equal the earlier
+//     request's, otherwise the error wraps ErrReleaseConflict.
+//   - in state stored or published, Reserve charges nothing and returns an
+//     error wrapping ErrAlreadyStored: publish the stored files again.
+func (l *Ledger) Reserve(ctx context.Context, req ReserveRequest) (*Reservation, error) {
+	eps, del, err := l.validateReserve(req)
+	if err != nil {
+		return nil, err
+	}
+	outputs, err := json.Marshal(nonNil(req.Outputs))
+	if err != nil {
+		return nil, fmt.Errorf("reserve release %q: outputs: %w", req.ReleaseID, err)
+	}
+	var res *Reservation
+	err = l.withSession(ctx, true, func(s *session) error {
+		if old, ok := s.st.releases[req.ReleaseID]; ok {
+			var err error
+			res, err = resume(&old, req.Dataset, eps, del)
+			return err
+		}
+		st, err := s.status(req.Dataset)
+		if err != nil {
+			return err
+		}
+		if err := fits(st, eps, del); err != nil {
+			return err
+		}
+		periodStart := ""
+		if st.PeriodStart != nil {
+			periodStart = formatTime(*st.PeriodStart)
+		}
+		at := formatTime(s.now)
+		if err := s.apply(ctx, opReserved, map[string]string{
+			"release_id":   req.ReleaseID,
+			"dataset":      req.Dataset,
+			"job":          req.Job,
+			"purpose":      req.Purpose,
+			"epsilon":      eps.String(),
+			"delta":        del.String(),
+			"reserved_at":  at,
+			"outputs":      string(outputs),
+			"output_dir":   req.OutputDir,
+			"job_sha256":   req.JobSHA256,
+			"period_start": periodStart,
+		}); err != nil {
+			return err
+		}
+		res = newReservation(req.ReleaseID, req.Dataset, eps.Float64(), del.Float64())
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (l *Ledger) validateReserve(req ReserveRequest) (eps, del Amount, err error) {
+	if err := ValidateReleaseID(req.ReleaseID); err != nil {
+		return eps, del, fmt.Errorf("reserve: %w", err)
+	}
+	if err := validateDataset(req.Dataset); err != nil {
+		return eps, del, fmt.Errorf("reserve release %q: %w", req.ReleaseID, err)
+	}
+	if strings.TrimSpace(req.Job) == "" {
+		return eps, del, fmt.Errorf("reserve release %q: job name must not be empty", req.ReleaseID)
+	}
+	if req.JobSHA256 != "" && !sha256HexRE.MatchString(req.JobSHA256) {
+		return eps, del, fmt.Errorf("reserve release %q: job sha256 %q: must be 64 lower-case hex digits", req.ReleaseID, req.JobSHA256)
+	}
+	eps, del, err = requestAmounts(req.Epsilon, req.Delta)
+	if err != nil {
+		return eps, del, fmt.Errorf("reserve release %q: %w", req.ReleaseID, err)
+	}
+	return eps, del, nil
+}
+
+func resume(old *releaseRow, dataset string, eps, del Amount) (*Reservation, error) {
+	if old.State != string(StateReserved) {
+		return nil, fmt.Errorf("reserve release %q: it is %s, nothing charged: %w", old.ReleaseID, old.State, ErrAlreadyStored)
+	}
+	rec, err := old.record()
+	if err != nil {
+		return nil, err
+	}
+	if rec.Dataset != dataset || rec.Epsilon.Cmp(eps) != 0 || rec.Delta.Cmp(del) != 0 {
+		return nil, fmt.Errorf("reserve release %q: it is reserved for dataset %q with epsilon %s, delta %s, not dataset %q with epsilon %s, delta %s; use a new release id: %w",
+			old.ReleaseID, rec.Dataset, rec.Epsilon, rec.Delta, dataset, eps, del, ErrReleaseConflict)
+	}
+	return newReservation(rec.ReleaseID, rec.Dataset, rec.Epsilon.Float64(), rec.Delta.Float64()), nil
+}
+
+// MarkStored records that every file of the release is in the release store
+// (reserved -> stored). It does nothing if the release is already stored or
+// published.
+func (l *Ledger) MarkStored(ctx context.Context, releaseID string) error {
+	return l.transition(ctx, releaseID, StateStored, opStored, "stored_at")
+}
+
+// MarkPublished records that the stored files were published (stored ->
+// published). It does nothing if the release is already published; a release
+// still reserved cannot be published (ErrReleaseConflict).
+func (l *Ledger) MarkPublished(ctx context.Context, releaseID string) error {
+	return l.transition(ctx, releaseID, StatePublished, opPublished, "published_at")
+}
+
+func (l *Ledger) transition(ctx context.Context, releaseID string, to ReleaseState, op, timeField string) error {
+	return l.withSession(ctx, true, func(s *session) error {
+		r, ok := s.st.releases[releaseID]
+		if !ok {
+			return fmt.Errorf("mark release %q %s: %w", releaseID, to, ErrUnknownRelease)
+		}
+		from := ReleaseState(r.State)
+		if from == to || (to == StateStored && from == StatePublished) {
+			return nil
+		}
+		if to == StatePublished && from != StateStored {
+			return fmt.Errorf("mark release %q published: it is %s, not stored: %w", releaseID, from, ErrReleaseConflict)
+		}
+		return s.apply(ctx, op, map[string]string{"release_id": releaseID, timeField: formatTime(s.now)})
+	})
+}
