@@ -132,21 +132,8 @@ func applyToDB(ctx context.Context, tx *sql.Tx, e journalEntry, lineHash string)
 // (just created, or a first write interrupted) is an empty ledger.
 func loadDBState(ctx context.Context, db *sql.DB) (*ledgerState, bool, error) {
 	st := newState()
-	rows, err := db.QueryContext(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY table_name`)
+	tables, err := mainTables(ctx, db)
 	if err != nil {
-		return nil, false, err
-	}
-	var tables []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			rows.Close()
-			return nil, false, err
-		}
-		tables = append(tables, t)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, false, err
 	}
 	if len(tables) == 0 {
@@ -228,4 +215,22 @@ func scanRows(ctx context.Context, db *sql.DB, q string, each func(*sql.Rows) er
 		}
 	}
 	return rows.Err()
+}
+
+// mainTables lists the tables of the ledger's main schema, by name.
+func mainTables(ctx context.Context, db *sql.DB) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY table_name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		tables = append(tables, t)
+	}
+	return tables, rows.Err()
 }

@@ -1,6 +1,7 @@
 package transforms
 
 import (
+	"errors"
 	"math"
 	"regexp"
 	"strconv"
@@ -122,7 +123,7 @@ func ParseDouble(s string) (float64, bool) {
 	f, err := strconv.ParseFloat(strings.ReplaceAll(strings.Trim(s, spaceChars), "_", ""), 64)
 	if err != nil {
 		// Out of range: ParseFloat returns ±Inf or 0, as DuckDB does.
-		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+		if errors.Is(err, strconv.ErrRange) {
 			return f, true
 		}
 		return 0, false

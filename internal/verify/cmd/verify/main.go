@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -107,8 +108,7 @@ func lastExecs(out string) int {
 	if len(m) == 0 {
 		return 0
 	}
-	var n int
-	fmt.Sscan(m[len(m)-1][1], &n)
+	n, _ := strconv.Atoi(m[len(m)-1][1]) // the pattern matched digits only
 	return n
 }
 
