@@ -30,7 +30,7 @@ test: vet
 demo: build
 	@mkdir -p $(DEMO)
 	@test -f $(DEMO)/events.parquet || $(BIN) gen --events 1000000 --users 100000 --seed 1 --out $(DEMO)/events.parquet
-	@test -f $(LEDGER) || $(BIN) budget set web_events --epsilon 10 --delta 1e-4 --period none --ledger $(LEDGER)
+	@test -f $(LEDGER) || $(BIN) budget set web_events --epsilon 10 --delta 1e-4 --period none --reason "make demo" --ledger $(LEDGER)
 	$(BIN) plan configs/example.yaml
 	$(BIN) run -q configs/example.yaml
 	$(BIN) query --ledger $(LEDGER) --format table "SELECT * FROM campaign_weekly ORDER BY campaign, week LIMIT 12"

@@ -54,7 +54,7 @@ then taken from its extension (.csv, .json, .parquet; else csv).`,
 				return err
 			}
 			ctx := cmd.Context()
-			led, err := privacy.OpenLedger(ledgerPath(g, ""))
+			led, err := privacy.OpenLedger(ledgerPath(g, ""), privacy.WithReadOnly())
 			if err != nil {
 				return err
 			}

@@ -30,7 +30,7 @@ release store beside it.`,
 }
 
 func loadCatalog(cmd *cobra.Command, g *globals) (*catalog.Catalog, error) {
-	led, err := privacy.OpenLedger(ledgerPath(g, ""))
+	led, err := privacy.OpenLedger(ledgerPath(g, ""), privacy.WithReadOnly())
 	if err != nil {
 		return nil, err
 	}
