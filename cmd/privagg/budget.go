@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/privagg/privagg/job"
 
 	"github.com/spf13/cobra"
 
@@ -19,29 +16,15 @@ import (
 
 func init() { register(newBudgetCmd) }
 
-// ledgerPath is the ledger a command uses: --ledger, else PRIVAGG_LEDGER,
-// else fromJob (the job's ledger:, empty if there is no job), else
-// ./privagg-ledger.duckdb.
-func ledgerPath(g *globals, fromJob string) string {
-	switch {
-	case g.ledger != "":
-		return g.ledger
-	case os.Getenv("PRIVAGG_LEDGER") != "":
-		return os.Getenv("PRIVAGG_LEDGER")
-	case fromJob != "":
-		return fromJob
-	default:
-		return job.DefaultLedger
-	}
-}
-
 func newBudgetCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "budget",
 		Short: "Set and inspect the privacy budgets in the ledger",
 		Long: `Privacy budgets per dataset, kept in the ledger (--ledger, else PRIVAGG_LEDGER,
-else ./privagg-ledger.duckdb) and its hash-chained journal beside it.
-A dataset without a budget refuses every job (exit 3).`,
+else the project file's ledger:, else ./privagg-ledger.duckdb) and its
+hash-chained journal beside it. show, history and verify only read: they
+open the ledger read-only. A dataset without a budget refuses every job
+(exit 3).`,
 	}
 	cmd.AddCommand(newBudgetSetCmd(g), newBudgetShowCmd(g), newBudgetHistoryCmd(g), newBudgetVerifyCmd(g))
 	return cmd
@@ -79,7 +62,16 @@ account that ran sudo) and --reason; budget history shows both.`,
 			if strings.TrimSpace(reason) == "" {
 				return usageError{fmt.Errorf("--reason: required: say why the budget changes (recorded in the journal with who changed it)")}
 			}
-			l, err := privacy.OpenLedger(ledgerPath(g, ""))
+			path, implicit, err := ledgerPath(g)
+			if err != nil {
+				return err
+			}
+			if implicit {
+				if err := newLedgerRefused(path); err != nil {
+					return err
+				}
+			}
+			l, err := privacy.OpenLedger(path)
 			if err != nil {
 				return err
 			}
@@ -103,6 +95,15 @@ account that ran sudo) and --reason; budget history shows both.`,
 	f.StringVar(&period, "period", "none", "budget period: none | month | Nd (rolling N days, e.g. 30d)")
 	f.StringVar(&reason, "reason", "", "why the budget changes (required; recorded in the journal)")
 	return cmd
+}
+
+// openReadOnly opens the command's ledger for reading only.
+func openReadOnly(g *globals) (*privacy.Ledger, error) {
+	path, _, err := ledgerPath(g)
+	if err != nil {
+		return nil, err
+	}
+	return privacy.OpenLedger(path, privacy.WithReadOnly())
 }
 
 func budgetFormatFlag(cmd *cobra.Command, format *string) {
@@ -138,7 +139,7 @@ epsilon_remaining, delta_remaining, period, period_start, period_end.`,
 			if err := checkBudgetFormat(format); err != nil {
 				return err
 			}
-			l, err := privacy.OpenLedger(ledgerPath(g, ""), privacy.WithReadOnly())
+			l, err := openReadOnly(g)
 			if err != nil {
 				return err
 			}
@@ -214,7 +215,7 @@ releases.`,
 			if err := checkBudgetFormat(format); err != nil {
 				return err
 			}
-			l, err := privacy.OpenLedger(ledgerPath(g, ""), privacy.WithReadOnly())
+			l, err := openReadOnly(g)
 			if err != nil {
 				return err
 			}
@@ -280,8 +281,7 @@ write (a crash between the journal and the ledger) is reported, and the next
 command that writes the ledger completes or removes it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path := ledgerPath(g, "")
-			l, err := privacy.OpenLedger(path, privacy.WithReadOnly())
+			l, err := openReadOnly(g)
 			if err != nil {
 				return err
 			}

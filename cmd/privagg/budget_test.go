@@ -229,11 +229,14 @@ func TestLedgerPathPrecedence(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	t.Setenv("PRIVAGG_LEDGER", "")
-	if code, _, errs := runBudget(t, "budget", "set", "d", "--epsilon", "1", "--reason", "test"); code != 0 {
-		t.Fatal(errs)
+	// Without a project file, the default ./privagg-ledger.duckdb is used but
+	// never created: a budget set in another folder would start a second ledger.
+	code, _, errs := runBudget(t, "budget", "set", "d", "--epsilon", "1", "--reason", "test")
+	if code != 2 || !strings.Contains(errs, "no privagg.yaml in") || !strings.Contains(errs, "--ledger") {
+		t.Errorf("budget set with no ledger anywhere: exit %d, %s", code, errs)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "privagg-ledger.duckdb")); err != nil {
-		t.Errorf("default ledger: %v", err)
+	if _, err := os.Stat(filepath.Join(dir, "privagg-ledger.duckdb")); err == nil {
+		t.Error("budget set created the default ledger")
 	}
 	env := filepath.Join(dir, "env.duckdb")
 	t.Setenv("PRIVAGG_LEDGER", env)
@@ -247,11 +250,24 @@ func TestLedgerPathPrecedence(t *testing.T) {
 		t.Errorf("--ledger ledger: %v", err)
 	}
 	g := &globals{}
-	if got := ledgerPath(g, "job.duckdb"); got != env {
-		t.Errorf("ledgerPath with env and job = %s, want the env's", got)
+	if got, implicit, err := ledgerPath(g); got != env || implicit || err != nil {
+		t.Errorf("ledgerPath with env = %s, %v, %v; want the env's", got, implicit, err)
+	}
+	if got, err := jobLedger(g, "job.yaml"); got != env || err != nil {
+		t.Errorf("jobLedger with env = %s, %v; want the env's", got, err)
 	}
 	t.Setenv("PRIVAGG_LEDGER", "")
-	if got := ledgerPath(g, "job.duckdb"); got != "job.duckdb" {
-		t.Errorf("ledgerPath with job = %s", got)
+	if got, err := jobLedger(g, "job.yaml"); got != "" || err != nil {
+		t.Errorf("jobLedger without env or project = %q, %v; want the job's own", got, err)
+	}
+	// A ledger that exists at the default path is used.
+	if err := os.Rename(flag, filepath.Join(dir, "privagg-ledger.duckdb")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(flag+privacy.JournalSuffix, filepath.Join(dir, "privagg-ledger.duckdb"+privacy.JournalSuffix)); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runBudget(t, "budget", "set", "f", "--epsilon", "2", "--reason", "test"); code != 0 {
+		t.Errorf("budget set on the existing default ledger: exit %d, %s", code, errs)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/privagg/privagg/catalog"
-	"github.com/privagg/privagg/privacy"
 )
 
 func init() { register(newQueryCmd) }
@@ -29,8 +28,9 @@ func newQueryCmd(g *globals) *cobra.Command {
 		Short: "Run SQL over the published releases, and nothing else",
 		Long: `Run one read-only SQL query (SELECT, WITH, VALUES, TABLE, FROM, DESCRIBE,
 SHOW <table>, SUMMARIZE) in an in-memory DuckDB whose only tables are the
-published releases of the ledger (--ledger, else PRIVAGG_LEDGER, else
-./privagg-ledger.duckdb), copied from the release store:
+published releases of the ledger (--ledger, else PRIVAGG_LEDGER, else the
+project file's ledger:, else ./privagg-ledger.duckdb), copied from the
+release store:
   <output>               the latest published release of each output
   <output>__<release>    every published release (release id with characters
                          other than letters, digits and _ replaced by _)
@@ -39,7 +39,9 @@ List them with --tables.
 --from DIR (repeatable) reads the published output folders DIR instead, and
 nothing else (no ledger, no release store): for analysts who may read only
 those. Its tables are the releases published there now, named the same way.
-Symlinks are refused; each data file must have the sha256 of its manifest. Nothing else is reachable: files, table functions
+Symlinks are refused; each data file must have the sha256 of its manifest.
+Without --from or --ledger, a query reads the project file's published:
+folders when the project names no ledger or this user may not read it. Nothing else is reachable: files, table functions
 (read_csv, read_parquet, glob, ...), COPY, ATTACH, INSTALL/LOAD, EXPORT, PRAGMA,
 SET and any DDL or DML are refused (exit 2), and DuckDB's external access is
 disabled before the query runs.
@@ -100,7 +102,14 @@ then taken from its extension (.csv, .json, .parquet; else csv).`,
 // --from, else the ledger's published releases (read-only).
 func queryCatalog(cmd *cobra.Command, g *globals, from []string) (*catalog.Catalog, error) {
 	if len(from) == 0 {
-		led, err := privacy.OpenLedger(ledgerPath(g, ""), privacy.WithReadOnly())
+		published, err := publishedFallback(g)
+		if err != nil {
+			return nil, err
+		}
+		if len(published) > 0 {
+			return catalog.LoadPublished(published)
+		}
+		led, err := openReadOnly(g)
 		if err != nil {
 			return nil, err
 		}

@@ -41,6 +41,25 @@ func TestRoleAnalystQueriesPublishedFolderOnly(t *testing.T) {
 	// Nor is a published folder of another group.
 	code, _, stderr = cliRun{user: &cliUser{}}.privagg(t, "query", "--from", parquetDir, "SELECT 1")
 	wantPermissionDenied(t, "outsider query --from", code, stderr, "read")
+
+	// One project file for every role: the analyst's query reads the
+	// published folders it names, since the ledger is not theirs to read;
+	// the officer's reads the ledger.
+	writeFile(t, filepath.Join(base, "privagg.yaml"),
+		"version: 1\nledger: ledger/privagg-ledger.duckdb\npublished: [published/out_csv, published/out_parquet]\n")
+	env := []string{"PRIVAGG_PROJECT=", "PRIVAGG_LEDGER="}
+	analyst = cliRun{dir: base, env: env, user: analyst.user}
+	code, stdout, stderr = analyst.privagg(t, "query", "--tables")
+	if code != 0 || !strings.Contains(stdout, "by_channel__r1") || !strings.Contains(stdout, "by_channel__r2") {
+		t.Errorf("analyst query in the project: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, _, stderr = analyst.privagg(t, "budget", "show")
+	wantPermissionDenied(t, "analyst budget show in the project", code, stderr, "read")
+	officer := cliRun{dir: filepath.Join(base, "ledger"), env: env, user: &cliUser{groups: []uint32{officersGID}}}
+	code, stdout, stderr = officer.privagg(t, "budget", "show", "cmd_events", "--format", "json")
+	if code != 0 || !strings.Contains(stdout, `"epsilon_spent": 2`) {
+		t.Errorf("officer budget show in the project: exit %d\n%s%s", code, stdout, stderr)
+	}
 }
 
 // TestQueryFromChecksFiles: --from reads only what its manifests describe,
