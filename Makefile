@@ -35,18 +35,25 @@ test: vet lint
 	$(MAKE) test-race
 	$(MAKE) test-beam
 
-# The demo: 1M synthetic events, a budget for the dataset (set once), the plan,
-# the run, and the released table. Running it again re-publishes the same
-# release (same job, same input) without new noise or charge.
+# The demo: the project file privagg.yaml (written once, at the repository
+# root: every privagg command run in the repository then uses the demo's
+# ledger with no flags), 1M synthetic events, a budget for the dataset (set
+# once), the plan, the run, and the released table. Running it again
+# re-publishes the same release (same job, same input) without new noise or
+# charge. configs/example.yaml names the same ledger.
+PROJECT := privagg.yaml
+PROJECT_MARK := \# written by make demo; make clean removes it
+
 demo: build
 	@mkdir -p $(DEMO)
+	@test -f $(PROJECT) || printf '%s\nversion: 1\nledger: $(LEDGER)\npublished: [$(DEMO)/out]\n' "$(PROJECT_MARK)" > $(PROJECT)
 	@test -f $(DEMO)/events.parquet || $(BIN) gen --events 1000000 --users 100000 --seed 1 --out $(DEMO)/events.parquet
-	@test -f $(LEDGER) || $(BIN) budget set web_events --epsilon 10 --delta 1e-4 --period none --ledger $(LEDGER)
+	@test -f $(LEDGER) || $(BIN) budget set web_events --epsilon 10 --delta 1e-4 --period none --reason "make demo"
 	$(BIN) plan configs/example.yaml
 	$(BIN) run -q configs/example.yaml
-	$(BIN) query --ledger $(LEDGER) --format table "SELECT * FROM campaign_weekly ORDER BY campaign, week LIMIT 12"
-	$(BIN) query --ledger $(LEDGER) --format table "SELECT * FROM campaign_value"
-	$(BIN) query --ledger $(LEDGER) --format table "SELECT * FROM audience WHERE region = 'europe'"
+	$(BIN) query --format table "SELECT * FROM campaign_weekly ORDER BY campaign, week LIMIT 12"
+	$(BIN) query --format table "SELECT * FROM campaign_value"
+	$(BIN) query --format table "SELECT * FROM audience WHERE region = 'europe'"
 
 # The race detector on the packages with concurrency of their own (the
 # ledger's process and file locks, the sinks' writers, atomic writes). The
@@ -58,6 +65,7 @@ test-race:
 
 clean:
 	rm -rf bin $(DEMO)
+	@! grep -qs 'written by make demo' $(PROJECT) || rm -f $(PROJECT)
 
 -include bench.mk
 -include beam.mk

@@ -37,8 +37,11 @@ const ReportFile = "REPORT.html"
 // Catalog is every release recorded in a ledger, oldest first, with what the
 // release store says about its tables.
 type Catalog struct {
-	LedgerPath string    `json:"ledger"`
-	Releases   []Release `json:"releases"`
+	LedgerPath string `json:"ledger"`
+	// Published are the published folders a catalog of LoadPublished was
+	// read from (absolute); empty for a ledger's catalog.
+	Published []string  `json:"published,omitempty"`
+	Releases  []Release `json:"releases"`
 }
 
 // Release is one release: the ledger's record and, once stored, its tables.
@@ -166,7 +169,7 @@ func (r *Release) readStore() error {
 
 func readTable(dir, manifestName string) (Table, *release.Manifest, error) {
 	path := filepath.Join(dir, manifestName)
-	f, err := os.Open(path)
+	f, err := openNoFollow(path)
 	if err != nil {
 		return Table{}, nil, fmt.Errorf("manifest: %w", err)
 	}
@@ -308,7 +311,7 @@ type QueryTable struct {
 // verifyFile checks that the data file at path has the SHA-256 its manifest
 // recorded, so that a query reads exactly what was released.
 func verifyFile(path, want string) error {
-	f, err := os.Open(path)
+	f, err := openNoFollow(path)
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,14 @@ func OpenDB(ctx context.Context, c *Catalog) (_ *DB, err error) {
 			eng.Close()
 		}
 	}()
+	if len(c.Published) > 0 {
+		// No publication changes the folders while their tables load.
+		unlock, err := lockShared(c.Published)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	for _, r := range c.Releases {
 		if r.Published() && r.Problem != "" {
 			db.warnings = append(db.warnings, fmt.Sprintf("release %s is left out: %s", r.ReleaseID, r.Problem))

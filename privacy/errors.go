@@ -34,3 +34,19 @@ func (e *LedgerError) Error() string {
 }
 
 func (e *LedgerError) Unwrap() error { return e.Err }
+
+// PermissionError is returned when this user may not read (or write) a file
+// a command needs: the ledger, its journal, their folder, or a published
+// folder. Nothing is wrong with the files; the command exits 1.
+type PermissionError struct {
+	Path string // the first file or folder this user cannot use
+	Need string // "read" or "write"
+	What string // everything the command needs that access to
+	Err  error
+}
+
+func (e *PermissionError) Error() string {
+	return fmt.Sprintf("permission denied on %s: this command needs %s access to %s", e.Path, e.Need, e.What)
+}
+
+func (e *PermissionError) Unwrap() error { return e.Err }

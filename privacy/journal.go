@@ -163,9 +163,16 @@ func (j *journal) newEntry(op, at string, fields map[string]string) (journalEntr
 // append writes line (one entry, without newline) durably at the end of the
 // journal and records it in j. The caller holds the ledger's lock.
 func (j *journal) append(path string, e journalEntry, line []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, ledgerFileMode)
 	if err != nil {
 		return fmt.Errorf("append to journal: %w", err)
+	}
+	if !j.exists {
+		// Whatever the umask: privacy officers read the journal.
+		if err := f.Chmod(ledgerFileMode); err != nil {
+			f.Close()
+			return fmt.Errorf("append to journal: %w", err)
+		}
 	}
 	buf := make([]byte, 0, len(line)+1)
 	buf = append(append(buf, line...), '\n')

@@ -76,6 +76,7 @@ type Ledger struct {
 	journalPath string
 	lockTimeout time.Duration
 	now         func() time.Time
+	readOnly    bool // WithReadOnly
 
 	mu            sync.Mutex
 	openRecovered string // what OpenLedger's check recovered, until Inspect reports it
@@ -202,29 +203,8 @@ func (l *Ledger) Inspect(ctx context.Context) (LedgerSummary, error) {
 // delta may be spent per period. period is "none" (the budget is for all
 // time), "month" (calendar months, UTC) or "<N>d" (a rolling window: spends
 // reserved in the last N days count). Spends already made keep counting.
+// The journal records OSUser as who set it, and no reason; ChangeBudget
+// records both.
 func (l *Ledger) SetBudget(ctx context.Context, dataset string, epsilon, delta float64, period string) error {
-	if err := validateDataset(dataset); err != nil {
-		return fmt.Errorf("set budget: %w", err)
-	}
-	eps, err := budgetEpsilon(epsilon)
-	if err != nil {
-		return fmt.Errorf("set budget of dataset %q: epsilon: %w", dataset, err)
-	}
-	del, err := budgetDelta(delta)
-	if err != nil {
-		return fmt.Errorf("set budget of dataset %q: delta: %w", dataset, err)
-	}
-	p, err := ParsePeriod(period)
-	if err != nil {
-		return fmt.Errorf("set budget of dataset %q: %w", dataset, err)
-	}
-	return l.withSession(ctx, true, func(s *session) error {
-		return s.apply(ctx, opBudgetSet, map[string]string{
-			"dataset": dataset,
-			"epsilon": eps.String(),
-			"delta":   del.String(),
-			"period":  p.String(),
-			"created": formatTime(s.now),
-		})
-	})
+	return l.ChangeBudget(ctx, BudgetRequest{Dataset: dataset, Epsilon: epsilon, Delta: delta, Period: period})
 }

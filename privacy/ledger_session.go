@@ -44,6 +44,9 @@ type session struct {
 }
 
 func (l *Ledger) withSession(ctx context.Context, write bool, fn func(*session) error) error {
+	if write && l.readOnly {
+		return l.readOnlyError()
+	}
 	lctx, cancel := context.WithTimeout(ctx, l.lockTimeout)
 	defer cancel()
 	unlock, err := lockProcess(lctx, l.path)
@@ -51,10 +54,12 @@ func (l *Ledger) withSession(ctx context.Context, write bool, fn func(*session) 
 		return l.busy(ctx, err)
 	}
 	defer unlock()
-	if _, err := os.Stat(l.path); errors.Is(err, fs.ErrNotExist) {
+	_, err = os.Stat(l.path)
+	created := errors.Is(err, fs.ErrNotExist)
+	if created {
 		// Check the journal before DuckDB creates the file: a lost ledger
 		// file must not be replaced by an empty one.
-		s, err := l.journalOnly()
+		s, err := l.journalOnly(write)
 		switch {
 		case err == nil && !write:
 			return fn(s)
@@ -63,6 +68,7 @@ func (l *Ledger) withSession(ctx context.Context, write bool, fn func(*session) 
 				return err
 			}
 			// The ledger file appeared meanwhile: verify it under its lock.
+			created = false
 		}
 	}
 	db, err := l.openDB(ctx, lctx)
@@ -70,6 +76,12 @@ func (l *Ledger) withSession(ctx context.Context, write bool, fn func(*session) 
 		return err
 	}
 	defer db.Close()
+	if created {
+		// DuckDB made the file with the umask's mode; officers read it.
+		if err := os.Chmod(l.path, ledgerFileMode); err != nil {
+			return fmt.Errorf("ledger %s: %w", l.path, err)
+		}
+	}
 	s := &session{l: l, db: db, now: l.now()}
 	if err := s.load(ctx); err != nil {
 		return err
@@ -98,9 +110,12 @@ func (l *Ledger) withSession(ctx context.Context, write bool, fn func(*session) 
 // journalOnly serves a read while the ledger file does not exist: the journal
 // must be missing, empty, or hold only the ledger's creation (a first write
 // that was interrupted before the ledger file was made).
-func (l *Ledger) journalOnly() (*session, error) {
+func (l *Ledger) journalOnly(write bool) (*session, error) {
 	j, err := readJournal(l.journalPath)
 	if err != nil {
+		if perr := l.accessError(err, write); perr != nil {
+			return nil, perr
+		}
 		return nil, l.ledgerError("the journal is damaged", err)
 	}
 	st := newState()
@@ -134,11 +149,16 @@ func (l *Ledger) busy(ctx context.Context, err error) error {
 
 // openDB opens the ledger file read-write, which takes DuckDB's exclusive
 // file lock, retrying with backoff while another process holds it, until
-// lctx ends.
+// lctx ends. A ledger opened WithReadOnly is opened in DuckDB's read_only
+// access mode (a shared lock; several readers at once) and never written.
 func (l *Ledger) openDB(ctx, lctx context.Context) (*sql.DB, error) {
+	dsn := l.path
+	if l.readOnly {
+		dsn += "?access_mode=read_only"
+	}
 	delay := 2 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		db, err := sql.Open("duckdb", l.path)
+		db, err := sql.Open("duckdb", dsn)
 		if err == nil {
 			db.SetMaxOpenConns(1)
 			if err = db.PingContext(lctx); err == nil {
@@ -149,6 +169,9 @@ func (l *Ledger) openDB(ctx, lctx context.Context) (*sql.DB, error) {
 		if !isLockConflict(err) {
 			if lctx.Err() != nil {
 				return nil, l.busy(ctx, err)
+			}
+			if perr := l.accessError(err, !l.readOnly); perr != nil {
+				return nil, perr
 			}
 			return nil, l.ledgerError("cannot open the ledger file", err)
 		}
@@ -184,6 +207,9 @@ func (s *session) load(ctx context.Context) error {
 	}
 	j, err := readJournal(l.journalPath)
 	if err != nil {
+		if perr := l.accessError(err, !l.readOnly); perr != nil {
+			return perr
+		}
 		return l.ledgerError("the journal is damaged", err)
 	}
 	applied, entries := dbst.head, int64(len(j.entries))
@@ -215,7 +241,10 @@ func (s *session) load(ctx context.Context) error {
 		return l.ledgerError("the ledger and the journal disagree: "+d, nil)
 	}
 	s.j, s.st = j, dbst
-	if j.partial {
+	if j.partial && l.readOnly {
+		s.recovered = "the journal ends in an incomplete line left by an interrupted write (it was never committed; " +
+			"read-only, so not removed: the next command that writes the ledger removes it)"
+	} else if j.partial {
 		if err := j.dropPartial(l.journalPath); err != nil {
 			return l.ledgerError("cannot repair the journal", err)
 		}
@@ -227,10 +256,17 @@ func (s *session) load(ctx context.Context) error {
 		if err := next.apply(e); err != nil {
 			return l.ledgerError("the journal is damaged", err)
 		}
+		next.headHash = j.lineHashes[applied]
+		if l.readOnly {
+			// Read as the next write will complete it, without writing.
+			s.st = next
+			s.recovered = fmt.Sprintf("journal entry %d (%s) is not yet committed to the ledger file by an interrupted write; "+
+				"read-only, so it is read from the journal: the next command that writes the ledger commits it", e.Seq, e.Op)
+			return nil
+		}
 		if err := s.commit(ctx, e, j.lineHashes[applied], nil); err != nil {
 			return err
 		}
-		next.headHash = j.lineHashes[applied]
 		s.st = next
 		s.recovered = fmt.Sprintf("applied journal entry %d (%s), which an interrupted write had not yet committed to the ledger", e.Seq, e.Op)
 	}
@@ -272,6 +308,9 @@ func (s *session) commit(ctx context.Context, e journalEntry, lineHash string, b
 	if beforeCommit != nil {
 		if err := beforeCommit(); err != nil {
 			tx.Rollback()
+			if perr := s.l.accessError(err, true); perr != nil {
+				return perr
+			}
 			return fmt.Errorf("ledger %s: %w", s.l.path, err)
 		}
 	}

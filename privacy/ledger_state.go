@@ -103,7 +103,7 @@ func (st *ledgerState) applyOp(e journalEntry) error {
 		}
 		st.ledgerID, st.schema = v[0], v[1]
 	case opBudgetSet:
-		v, err := fieldsOf(e.Fields, "dataset", "epsilon", "delta", "period", "created")
+		v, err := budgetSetValues(e.Fields)
 		if err != nil {
 			return err
 		}

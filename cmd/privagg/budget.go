@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/privagg/privagg/job"
 
 	"github.com/spf13/cobra"
 
@@ -19,29 +16,15 @@ import (
 
 func init() { register(newBudgetCmd) }
 
-// ledgerPath is the ledger a command uses: --ledger, else PRIVAGG_LEDGER,
-// else fromJob (the job's ledger:, empty if there is no job), else
-// ./privagg-ledger.duckdb.
-func ledgerPath(g *globals, fromJob string) string {
-	switch {
-	case g.ledger != "":
-		return g.ledger
-	case os.Getenv("PRIVAGG_LEDGER") != "":
-		return os.Getenv("PRIVAGG_LEDGER")
-	case fromJob != "":
-		return fromJob
-	default:
-		return job.DefaultLedger
-	}
-}
-
 func newBudgetCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "budget",
 		Short: "Set and inspect the privacy budgets in the ledger",
 		Long: `Privacy budgets per dataset, kept in the ledger (--ledger, else PRIVAGG_LEDGER,
-else ./privagg-ledger.duckdb) and its hash-chained journal beside it.
-A dataset without a budget refuses every job (exit 3).`,
+else the project file's ledger:, else ./privagg-ledger.duckdb) and its
+hash-chained journal beside it. show, history and verify only read: they
+open the ledger read-only. A dataset without a budget refuses every job
+(exit 3).`,
 	}
 	cmd.AddCommand(newBudgetSetCmd(g), newBudgetShowCmd(g), newBudgetHistoryCmd(g), newBudgetVerifyCmd(g))
 	return cmd
@@ -50,16 +33,18 @@ A dataset without a budget refuses every job (exit 3).`,
 func newBudgetSetCmd(g *globals) *cobra.Command {
 	var (
 		epsilon, delta float64
-		period         string
+		period, reason string
 	)
 	cmd := &cobra.Command{
-		Use:   "set DATASET --epsilon E [--delta D] [--period none|month|Nd]",
+		Use:   "set DATASET --epsilon E [--delta D] [--period none|month|Nd] --reason TEXT",
 		Short: "Set (or replace) a dataset's budget",
 		Long: `Set how much privacy loss jobs on DATASET may spend per period:
   none   the budget is for all time
   month  per calendar month (UTC)
   Nd     per rolling window of N days, e.g. 30d
-Spends already made keep counting against the new budget.`,
+Spends already made keep counting against the new budget. The journal records
+who set it (the operating-system account running privagg; with sudo, also the
+account that ran sudo) and --reason; budget history shows both.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("epsilon") {
@@ -74,12 +59,25 @@ Spends already made keep counting against the new budget.`,
 			if _, err := privacy.ParsePeriod(period); err != nil {
 				return usageError{fmt.Errorf("--period: %w", err)}
 			}
-			l, err := privacy.OpenLedger(ledgerPath(g, ""))
+			if strings.TrimSpace(reason) == "" {
+				return usageError{fmt.Errorf("--reason: required: say why the budget changes (recorded in the journal with who changed it)")}
+			}
+			path, implicit, err := ledgerPath(g)
+			if err != nil {
+				return err
+			}
+			if implicit {
+				if err := newLedgerRefused(path); err != nil {
+					return err
+				}
+			}
+			l, err := privacy.OpenLedger(path)
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			if err := l.SetBudget(ctx, args[0], epsilon, delta, period); err != nil {
+			req := privacy.BudgetRequest{Dataset: args[0], Epsilon: epsilon, Delta: delta, Period: period, Reason: strings.TrimSpace(reason)}
+			if err := l.ChangeBudget(ctx, req); err != nil {
 				return err
 			}
 			st, err := l.Status(ctx, args[0])
@@ -95,7 +93,17 @@ Spends already made keep counting against the new budget.`,
 	f.Float64Var(&epsilon, "epsilon", 0, "epsilon per period (required, > 0)")
 	f.Float64Var(&delta, "delta", 0, "delta per period (>= 0, < 1)")
 	f.StringVar(&period, "period", "none", "budget period: none | month | Nd (rolling N days, e.g. 30d)")
+	f.StringVar(&reason, "reason", "", "why the budget changes (required; recorded in the journal)")
 	return cmd
+}
+
+// openReadOnly opens the command's ledger for reading only.
+func openReadOnly(g *globals) (*privacy.Ledger, error) {
+	path, _, err := ledgerPath(g)
+	if err != nil {
+		return nil, err
+	}
+	return privacy.OpenLedger(path, privacy.WithReadOnly())
 }
 
 func budgetFormatFlag(cmd *cobra.Command, format *string) {
@@ -131,7 +139,7 @@ epsilon_remaining, delta_remaining, period, period_start, period_end.`,
 			if err := checkBudgetFormat(format); err != nil {
 				return err
 			}
-			l, err := privacy.OpenLedger(ledgerPath(g, ""))
+			l, err := openReadOnly(g)
 			if err != nil {
 				return err
 			}
@@ -183,48 +191,83 @@ func budgetTable(w io.Writer, sts []privacy.BudgetStatus) error {
 	return tw.Flush()
 }
 
+// budgetHistory is `budget history --format json`.
+type budgetHistory struct {
+	Dataset       string                  `json:"dataset"`
+	BudgetChanges []privacy.BudgetChange  `json:"budget_changes"`
+	Releases      []privacy.ReleaseRecord `json:"releases"`
+}
+
 func newBudgetHistoryCmd(g *globals) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "history DATASET",
-		Short: "List the releases charged to a dataset's budget, oldest first",
-		Long: `List every release charged to DATASET: release id, state (reserved: charged,
-not complete; stored: in the release store; published: copied to its output
-folder), job, purpose, epsilon, delta and when each state was reached.`,
+		Short: "List the changes of a dataset's budget and the releases charged to it, oldest first",
+		Long: `List every change of DATASET's budget (when, epsilon, delta, period, who set it
+and why; who and why are empty for changes made before privagg recorded them),
+then every release charged to it: release id, state (reserved: charged, not
+complete; stored: in the release store; published: copied to its output
+folder), job, purpose, epsilon, delta and when each state was reached.
+--format json prints one object with the fields dataset, budget_changes and
+releases.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkBudgetFormat(format); err != nil {
 				return err
 			}
-			l, err := privacy.OpenLedger(ledgerPath(g, ""))
+			l, err := openReadOnly(g)
 			if err != nil {
 				return err
 			}
-			recs, err := l.History(cmd.Context(), args[0])
-			if err != nil {
+			h := budgetHistory{Dataset: args[0]}
+			if h.BudgetChanges, err = l.BudgetChanges(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			if h.Releases, err = l.History(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			if format == "json" {
-				if recs == nil {
-					recs = []privacy.ReleaseRecord{}
+				if h.BudgetChanges == nil {
+					h.BudgetChanges = []privacy.BudgetChange{}
 				}
-				return writeJSON(g.stdout, recs)
+				if h.Releases == nil {
+					h.Releases = []privacy.ReleaseRecord{}
+				}
+				return writeJSON(g.stdout, h)
 			}
-			if len(recs) == 0 {
-				_, err := fmt.Fprintf(g.stdout, "no releases charged to dataset %s\n", args[0])
-				return err
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "RELEASE ID\tSTATE\tJOB\tPURPOSE\tEPSILON\tDELTA\tRESERVED AT\tSTORED AT\tPUBLISHED AT")
-			for _, r := range recs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ReleaseID, r.State, r.Job, r.Purpose,
-					r.Epsilon, r.Delta, timeOrDash(&r.ReservedAt), timeOrDash(r.StoredAt), timeOrDash(r.PublishedAt))
-			}
-			return tw.Flush()
+			return historyTable(g.stdout, h)
 		},
 	}
 	budgetFormatFlag(cmd, &format)
 	return cmd
+}
+
+func historyTable(w io.Writer, h budgetHistory) error {
+	if len(h.BudgetChanges) == 0 {
+		fmt.Fprintf(w, "no budget changes of dataset %s\n", h.Dataset)
+	} else {
+		fmt.Fprintf(w, "budget changes of dataset %s:\n", h.Dataset)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "TIME\tEPSILON\tDELTA\tPERIOD\tSET BY\tREASON")
+		for _, c := range h.BudgetChanges {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", timeOrDash(&c.Time), c.Epsilon, c.Delta, c.Period, orDash(c.SetBy), orDash(c.Reason))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(h.Releases) == 0 {
+		_, err := fmt.Fprintf(w, "\nno releases charged to dataset %s\n", h.Dataset)
+		return err
+	}
+	fmt.Fprintf(w, "\nreleases charged to dataset %s:\n", h.Dataset)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RELEASE ID\tSTATE\tJOB\tPURPOSE\tEPSILON\tDELTA\tRESERVED AT\tSTORED AT\tPUBLISHED AT")
+	for _, r := range h.Releases {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ReleaseID, r.State, r.Job, r.Purpose,
+			r.Epsilon, r.Delta, timeOrDash(&r.ReservedAt), timeOrDash(r.StoredAt), timeOrDash(r.PublishedAt))
+	}
+	return tw.Flush()
 }
 
 func newBudgetVerifyCmd(g *globals) *cobra.Command {
@@ -233,12 +276,12 @@ func newBudgetVerifyCmd(g *globals) *cobra.Command {
 		Short: "Check the ledger against its journal and say what state they are in",
 		Long: `Check the journal's hash chain and that the ledger holds exactly the entries
 of the journal. Exits 0 if they agree, 1 with the reason and how to restore if
-not (nothing is released until they agree). An interrupted write (a crash
-between the journal and the ledger) is completed or removed and reported.`,
+not (nothing is released until they agree). It only reads: an interrupted
+write (a crash between the journal and the ledger) is reported, and the next
+command that writes the ledger completes or removes it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path := ledgerPath(g, "")
-			l, err := privacy.OpenLedger(path)
+			l, err := openReadOnly(g)
 			if err != nil {
 				return err
 			}
@@ -257,7 +300,7 @@ between the journal and the ledger) is completed or removed and reported.`,
 			fmt.Fprintf(&b, "budgets: %d; releases: %d reserved, %d stored, %d published\n", sum.Budgets,
 				sum.Releases[privacy.StateReserved], sum.Releases[privacy.StateStored], sum.Releases[privacy.StatePublished])
 			if sum.Recovered != "" {
-				fmt.Fprintf(&b, "recovered: %s\n", sum.Recovered)
+				fmt.Fprintf(&b, "interrupted write: %s\n", sum.Recovered)
 			}
 			_, err = io.WriteString(w, b.String())
 			return err

@@ -23,7 +23,7 @@ func runBudget(t *testing.T, args ...string) (int, string, string) {
 
 func TestBudgetSetShowJSON(t *testing.T) {
 	ledger := filepath.Join(t.TempDir(), "l.duckdb")
-	code, out, errs := runBudget(t, "--ledger", ledger, "budget", "set", "web_events", "--epsilon", "1", "--delta", "1e-6", "--period", "month")
+	code, out, errs := runBudget(t, "--ledger", ledger, "budget", "set", "web_events", "--epsilon", "1", "--delta", "1e-6", "--period", "month", "--reason", "test")
 	if code != 0 {
 		t.Fatalf("budget set: exit %d\n%s%s", code, out, errs)
 	}
@@ -83,8 +83,8 @@ func TestBudgetSetShowJSON(t *testing.T) {
 func TestBudgetShowTable(t *testing.T) {
 	ledger := filepath.Join(t.TempDir(), "l.duckdb")
 	for _, args := range [][]string{
-		{"budget", "set", "web_events", "--epsilon", "2", "--delta", "0.00001"},
-		{"budget", "set", "crm", "--epsilon", "0.5"},
+		{"budget", "set", "web_events", "--epsilon", "2", "--delta", "0.00001", "--reason", "test"},
+		{"budget", "set", "crm", "--epsilon", "0.5", "--reason", "test"},
 	} {
 		if code, _, errs := runBudget(t, append([]string{"--ledger", ledger}, args...)...); code != 0 {
 			t.Fatalf("%v: %s", args, errs)
@@ -102,7 +102,7 @@ web_events  none    0              2                  2              0          
 
 func TestBudgetExitCodes(t *testing.T) {
 	ledger := filepath.Join(t.TempDir(), "l.duckdb")
-	if code, _, errs := runBudget(t, "--ledger", ledger, "budget", "set", "d", "--epsilon", "1"); code != 0 {
+	if code, _, errs := runBudget(t, "--ledger", ledger, "budget", "set", "d", "--epsilon", "1", "--reason", "test"); code != 0 {
 		t.Fatalf("budget set: %s", errs)
 	}
 	for _, tc := range []struct {
@@ -116,6 +116,8 @@ func TestBudgetExitCodes(t *testing.T) {
 		{"zero epsilon", []string{"budget", "set", "d", "--epsilon", "0"}, 2, "--epsilon: 0 must be"},
 		{"delta 1", []string{"budget", "set", "d", "--epsilon", "1", "--delta", "1"}, 2, "--delta: 1 must be >= 0 and < 1"},
 		{"bad period", []string{"budget", "set", "d", "--epsilon", "1", "--period", "weekly"}, 2, "--period: period \"weekly\""},
+		{"missing reason", []string{"budget", "set", "d", "--epsilon", "1"}, 2, "--reason: required"},
+		{"blank reason", []string{"budget", "set", "d", "--epsilon", "1", "--reason", " "}, 2, "--reason: required"},
 		{"bad format", []string{"budget", "show", "--format", "xml"}, 2, `--format: "xml" must be table or json`},
 		{"history needs a dataset", []string{"budget", "history"}, 2, "accepts 1 arg"},
 	} {
@@ -130,13 +132,15 @@ func TestBudgetExitCodes(t *testing.T) {
 
 func TestBudgetHistory(t *testing.T) {
 	ledger := filepath.Join(t.TempDir(), "l.duckdb")
-	runBudget(t, "--ledger", ledger, "budget", "set", "d", "--epsilon", "1")
-	code, out, _ := runBudget(t, "--ledger", ledger, "budget", "history", "d")
+	if code, _, errs := cli(t, "--ledger", ledger, "budget", "set", "d", "--epsilon", "1", "--reason", "first budget: campaign analytics approved"); code != 0 {
+		t.Fatal(errs)
+	}
+	code, out, _ := cli(t, "--ledger", ledger, "budget", "history", "d")
 	if code != 0 || !strings.Contains(out, "no releases charged to dataset d") {
 		t.Errorf("empty history: exit %d, %q", code, out)
 	}
-	code, out, _ = runBudget(t, "--ledger", ledger, "budget", "history", "d", "--format", "json")
-	if code != 0 || strings.TrimSpace(out) != "[]" {
+	code, out, _ = cli(t, "--ledger", ledger, "budget", "history", "other", "--format", "json")
+	if code != 0 || strings.Join(strings.Fields(out), "") != `{"dataset":"other","budget_changes":[],"releases":[]}` {
 		t.Errorf("empty history json: exit %d, %q", code, out)
 	}
 	l, err := privacy.OpenLedger(ledger)
@@ -150,18 +154,49 @@ func TestBudgetHistory(t *testing.T) {
 	if err := l.MarkStored(ctx, "rel-1"); err != nil {
 		t.Fatal(err)
 	}
-	code, out, _ = runBudget(t, "--ledger", ledger, "budget", "history", "d", "--format", "json")
-	var recs []map[string]any
-	if code != 0 || json.Unmarshal([]byte(out), &recs) != nil || len(recs) != 1 {
+	if code, _, errs := cli(t, "--ledger", ledger, "budget", "set", "d", "--epsilon", "2", "--period", "month", "--reason", "Q3: two more campaigns"); code != 0 {
+		t.Fatal(errs)
+	}
+	code, out, _ = cli(t, "--ledger", ledger, "budget", "history", "d", "--format", "json")
+	var h struct {
+		Dataset       string           `json:"dataset"`
+		BudgetChanges []map[string]any `json:"budget_changes"`
+		Releases      []map[string]any `json:"releases"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &h) != nil || len(h.Releases) != 1 || len(h.BudgetChanges) != 2 {
 		t.Fatalf("history json: exit %d, %s", code, out)
 	}
-	r := recs[0]
+	r := h.Releases[0]
 	if r["release_id"] != "rel-1" || r["state"] != "stored" || r["epsilon"] != 0.25 || r["published_at"] != nil || r["stored_at"] == nil {
 		t.Errorf("history record %v", r)
 	}
-	code, out, _ = runBudget(t, "--ledger", ledger, "budget", "history", "d")
-	if code != 0 || !strings.Contains(out, "rel-1") || !strings.Contains(out, "stored") {
-		t.Errorf("history table: exit %d\n%s", code, out)
+	me := privacy.OSUser()
+	for i, want := range []map[string]any{
+		{"epsilon": 1.0, "period": "none", "set_by": me, "reason": "first budget: campaign analytics approved"},
+		{"epsilon": 2.0, "period": "month", "set_by": me, "reason": "Q3: two more campaigns"},
+	} {
+		for k, v := range want {
+			if h.BudgetChanges[i][k] != v {
+				t.Errorf("budget change %d: %s = %v, want %v", i, k, h.BudgetChanges[i][k], v)
+			}
+		}
+		if h.BudgetChanges[i]["time"] == nil {
+			t.Errorf("budget change %d has no time", i)
+		}
+	}
+	code, out, _ = cli(t, "--ledger", ledger, "budget", "history", "d")
+	for _, want := range []string{"rel-1", "stored", "SET BY", "REASON", me, "Q3: two more campaigns", "first budget: campaign analytics approved"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("history table: exit %d, lacks %q\n%s", code, want, out)
+		}
+	}
+}
+
+func TestHistoryTableOldBudgetChange(t *testing.T) {
+	var b strings.Builder
+	err := historyTable(&b, budgetHistory{Dataset: "d", BudgetChanges: []privacy.BudgetChange{{Dataset: "d", Period: "none"}}})
+	if err != nil || !strings.Contains(b.String(), "none    -       -") {
+		t.Errorf("a change recorded without who and why: %v\n%s", err, b.String())
 	}
 }
 
@@ -172,7 +207,7 @@ func TestBudgetVerify(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "does not exist yet") {
 		t.Errorf("verify of a new ledger: exit %d, %q", code, out)
 	}
-	runBudget(t, "--ledger", ledger, "budget", "set", "d", "--epsilon", "1")
+	runBudget(t, "--ledger", ledger, "budget", "set", "d", "--epsilon", "1", "--reason", "test")
 	code, out, _ = runBudget(t, "--ledger", ledger, "budget", "verify")
 	if code != 0 || !strings.Contains(out, "ledger OK") || !strings.Contains(out, "2 entries") {
 		t.Errorf("verify: exit %d, %q", code, out)
@@ -194,29 +229,45 @@ func TestLedgerPathPrecedence(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	t.Setenv("PRIVAGG_LEDGER", "")
-	if code, _, errs := runBudget(t, "budget", "set", "d", "--epsilon", "1"); code != 0 {
-		t.Fatal(errs)
+	// Without a project file, the default ./privagg-ledger.duckdb is used but
+	// never created: a budget set in another folder would start a second ledger.
+	code, _, errs := runBudget(t, "budget", "set", "d", "--epsilon", "1", "--reason", "test")
+	if code != 2 || !strings.Contains(errs, "no privagg.yaml in") || !strings.Contains(errs, "--ledger") {
+		t.Errorf("budget set with no ledger anywhere: exit %d, %s", code, errs)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "privagg-ledger.duckdb")); err != nil {
-		t.Errorf("default ledger: %v", err)
+	if _, err := os.Stat(filepath.Join(dir, "privagg-ledger.duckdb")); err == nil {
+		t.Error("budget set created the default ledger")
 	}
 	env := filepath.Join(dir, "env.duckdb")
 	t.Setenv("PRIVAGG_LEDGER", env)
-	runBudget(t, "budget", "set", "e", "--epsilon", "1")
+	runBudget(t, "budget", "set", "e", "--epsilon", "1", "--reason", "test")
 	if _, err := os.Stat(env); err != nil {
 		t.Errorf("PRIVAGG_LEDGER ledger: %v", err)
 	}
 	flag := filepath.Join(dir, "flag.duckdb")
-	runBudget(t, "--ledger", flag, "budget", "set", "f", "--epsilon", "1")
+	runBudget(t, "--ledger", flag, "budget", "set", "f", "--epsilon", "1", "--reason", "test")
 	if _, err := os.Stat(flag); err != nil {
 		t.Errorf("--ledger ledger: %v", err)
 	}
 	g := &globals{}
-	if got := ledgerPath(g, "job.duckdb"); got != env {
-		t.Errorf("ledgerPath with env and job = %s, want the env's", got)
+	if got, implicit, err := ledgerPath(g); got != env || implicit || err != nil {
+		t.Errorf("ledgerPath with env = %s, %v, %v; want the env's", got, implicit, err)
+	}
+	if got, err := jobLedger(g, "job.yaml"); got != env || err != nil {
+		t.Errorf("jobLedger with env = %s, %v; want the env's", got, err)
 	}
 	t.Setenv("PRIVAGG_LEDGER", "")
-	if got := ledgerPath(g, "job.duckdb"); got != "job.duckdb" {
-		t.Errorf("ledgerPath with job = %s", got)
+	if got, err := jobLedger(g, "job.yaml"); got != "" || err != nil {
+		t.Errorf("jobLedger without env or project = %q, %v; want the job's own", got, err)
+	}
+	// A ledger that exists at the default path is used.
+	if err := os.Rename(flag, filepath.Join(dir, "privagg-ledger.duckdb")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(flag+privacy.JournalSuffix, filepath.Join(dir, "privagg-ledger.duckdb"+privacy.JournalSuffix)); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runBudget(t, "budget", "set", "f", "--epsilon", "2", "--reason", "test"); code != 0 {
+		t.Errorf("budget set on the existing default ledger: exit %d, %s", code, errs)
 	}
 }

@@ -60,8 +60,8 @@ func (e *engineFlags) run(ctx context.Context, g *globals, job string, opts pipe
 	if g.quiet {
 		args = append(args, "--quiet")
 	}
-	if g.ledger != "" {
-		args = append(args, "--ledger="+g.ledger)
+	if opts.Ledger != "" {
+		args = append(args, "--ledger="+opts.Ledger)
 	}
 	if opts.ReleaseID != "" {
 		args = append(args, "--release-id="+opts.ReleaseID)

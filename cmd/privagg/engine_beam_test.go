@@ -33,10 +33,10 @@ func TestEngineBeamPassesFlagsAndExitCodes(t *testing.T) {
 		t.Run("exit "+tc.code, func(t *testing.T) {
 			fakeBeam(t, tc.code)
 			var out bytes.Buffer
-			g := &globals{stdout: &out, stderr: &out, logFormat: "json", ledger: "l.duckdb"}
+			g := &globals{stdout: &out, stderr: &out, logFormat: "json"}
 			e := addEngineFlags(&cobra.Command{})
 			e.engine, e.runner, e.beamArgs = "beam", "flink", []string{"--endpoint=localhost:8099"}
-			err := e.run(context.Background(), g, "job.yaml", pipeline.RunOptions{ReleaseID: "r1"})
+			err := e.run(context.Background(), g, "job.yaml", pipeline.RunOptions{ReleaseID: "r1", Ledger: "l.duckdb"})
 			if got := exitCode(err); got != tc.want {
 				t.Errorf("exit code %d (err %v), want %d", got, err, tc.want)
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/privagg/privagg/internal/project"
 	"github.com/privagg/privagg/pipeline"
 )
 
@@ -23,12 +24,16 @@ func register(c func(*globals) *cobra.Command) { commands = append(commands, c) 
 // globals are the flags every command shares.
 type globals struct {
 	ledger    string // --ledger: overrides the job's ledger and PRIVAGG_LEDGER
+	project   string // --project: the project file (else PRIVAGG_PROJECT, else found; see project.go)
 	logFormat string // --log-format: text | json
 	quiet     bool
 	verbose   bool
 	stdout    io.Writer
 	stderr    io.Writer
 	logger    *slog.Logger
+
+	proj          *project.Project // loaded by loadProject
+	projectLoaded bool
 }
 
 // usageError marks command-line mistakes (exit 2).
@@ -67,7 +72,8 @@ func newRootCmd(stdout, stderr io.Writer) (*cobra.Command, *globals) {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.PersistentFlags().StringVar(&g.ledger, "ledger", "", "ledger file (overrides the job's ledger: and PRIVAGG_LEDGER)")
+	root.PersistentFlags().StringVar(&g.ledger, "ledger", "", "ledger file (overrides the project's and the job's ledger: and PRIVAGG_LEDGER)")
+	root.PersistentFlags().StringVar(&g.project, "project", "", "project file privagg.yaml or its folder (default: PRIVAGG_PROJECT, else found in . or above; none: no project)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text | json")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "log warnings and errors only")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log progress even when stderr is not a terminal")

@@ -34,9 +34,12 @@ the dataset's budget. --what-if epsilon=0.25,0.5,1,2 compares budgets.`,
 			if err != nil {
 				return err
 			}
-			ledger := job.Ledger
-			if g.ledger != "" {
-				ledger = g.ledger
+			ledger, err := jobLedger(g, args[0])
+			if err != nil {
+				return err
+			}
+			if ledger == "" {
+				ledger = job.Ledger
 			}
 			if whatIf != "" {
 				eps, err := parseWhatIf(whatIf)

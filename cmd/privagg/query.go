@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -11,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/privagg/privagg/catalog"
-	"github.com/privagg/privagg/privacy"
 )
 
 func init() { register(newQueryCmd) }
@@ -20,18 +21,27 @@ func newQueryCmd(g *globals) *cobra.Command {
 	var (
 		format, out string
 		list        bool
+		from        []string
 	)
 	cmd := &cobra.Command{
-		Use:   `query "SQL" [--format table|csv|json|parquet] [--out FILE]`,
+		Use:   `query "SQL" [--from DIR]... [--format table|csv|json|parquet] [--out FILE]`,
 		Short: "Run SQL over the published releases, and nothing else",
 		Long: `Run one read-only SQL query (SELECT, WITH, VALUES, TABLE, FROM, DESCRIBE,
 SHOW <table>, SUMMARIZE) in an in-memory DuckDB whose only tables are the
-published releases of the ledger (--ledger, else PRIVAGG_LEDGER, else
-./privagg-ledger.duckdb), copied from the release store:
+published releases of the ledger (--ledger, else PRIVAGG_LEDGER, else the
+project file's ledger:, else ./privagg-ledger.duckdb), copied from the
+release store:
   <output>               the latest published release of each output
   <output>__<release>    every published release (release id with characters
                          other than letters, digits and _ replaced by _)
-List them with --tables. Nothing else is reachable: files, table functions
+List them with --tables.
+
+--from DIR (repeatable) reads the published output folders DIR instead, and
+nothing else (no ledger, no release store): for analysts who may read only
+those. Its tables are the releases published there now, named the same way.
+Symlinks are refused; each data file must have the sha256 of its manifest.
+Without --from or --ledger, a query reads the project file's published:
+folders when the project names no ledger or this user may not read it. Nothing else is reachable: files, table functions
 (read_csv, read_parquet, glob, ...), COPY, ATTACH, INSTALL/LOAD, EXPORT, PRAGMA,
 SET and any DDL or DML are refused (exit 2), and DuckDB's external access is
 disabled before the query runs.
@@ -54,11 +64,7 @@ then taken from its extension (.csv, .json, .parquet; else csv).`,
 				return err
 			}
 			ctx := cmd.Context()
-			led, err := privacy.OpenLedger(ledgerPath(g, ""))
-			if err != nil {
-				return err
-			}
-			cat, err := catalog.Load(ctx, led)
+			cat, err := queryCatalog(cmd, g, from)
 			if err != nil {
 				return err
 			}
@@ -88,7 +94,36 @@ then taken from its extension (.csv, .json, .parquet; else csv).`,
 	fl.StringVar(&format, "format", "", "output format: table | csv | json | parquet (default: table on a terminal, else csv; with --out, from its extension)")
 	fl.StringVar(&out, "out", "", "write the result to FILE (atomically) instead of stdout")
 	fl.BoolVar(&list, "tables", false, "list the tables a query can read, and exit")
+	fl.StringArrayVar(&from, "from", nil, "read the published output folder DIR instead of the ledger (repeatable)")
 	return cmd
+}
+
+// queryCatalog is the catalog a query reads: the published folders of
+// --from, else the ledger's published releases (read-only).
+func queryCatalog(cmd *cobra.Command, g *globals, from []string) (*catalog.Catalog, error) {
+	if len(from) == 0 {
+		published, err := publishedFallback(g)
+		if err != nil {
+			return nil, err
+		}
+		if len(published) > 0 {
+			return catalog.LoadPublished(published)
+		}
+		led, err := openReadOnly(g)
+		if err != nil {
+			return nil, err
+		}
+		return catalog.Load(cmd.Context(), led)
+	}
+	if g.ledger != "" {
+		return nil, usageError{errors.New("--from and --ledger: a query reads either published folders or a ledger's releases, not both")}
+	}
+	for _, d := range from {
+		if _, err := os.Lstat(d); errors.Is(err, fs.ErrNotExist) {
+			return nil, usageError{fmt.Errorf("--from %s: no such folder", d)}
+		}
+	}
+	return catalog.LoadPublished(from)
 }
 
 // queryErr makes a refused or invalid query a usage error (exit 2).
@@ -127,7 +162,7 @@ func queryFormat(format, out string, stdout io.Writer) (catalog.Format, error) {
 
 func queryTables(w io.Writer, tables []catalog.QueryTable) error {
 	if len(tables) == 0 {
-		_, err := fmt.Fprintln(w, "no published releases in the ledger")
+		_, err := fmt.Fprintln(w, "no published tables")
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

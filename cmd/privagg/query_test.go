@@ -58,6 +58,13 @@ ledger: privagg-ledger.duckdb
 func publishTwo(t *testing.T) (dir, ledger string) {
 	t.Helper()
 	dir = t.TempDir()
+	return dir, publishTwoIn(t, dir, "")
+}
+
+// publishTwoIn is publishTwo with the job files, the input and the ledger in
+// dir and the output folders out_csv and out_parquet in outParent ("" is dir).
+func publishTwoIn(t *testing.T, dir, outParent string) (ledger string) {
+	t.Helper()
 	ledger = filepath.Join(dir, "privagg-ledger.duckdb")
 	if err := os.WriteFile(filepath.Join(dir, "events.csv"), []byte(catalogEvents), 0o644); err != nil {
 		t.Fatal(err)
@@ -71,7 +78,11 @@ func publishTwo(t *testing.T) (dir, ledger string) {
 	}
 	for _, r := range []struct{ id, format string }{{"r1", "csv"}, {"r2", "parquet"}} {
 		path := filepath.Join(dir, "job_"+r.id+".yaml")
-		if err := os.WriteFile(path, []byte(catalogJob(r.format)), 0o644); err != nil {
+		spec := catalogJob(r.format)
+		if outParent != "" {
+			spec = strings.Replace(spec, "dir: out_", "dir: "+outParent+"/out_", 1)
+		}
+		if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		job, err := job.LoadJob(path)
@@ -82,7 +93,7 @@ func publishTwo(t *testing.T) (dir, ledger string) {
 			t.Fatal(err)
 		}
 	}
-	return dir, ledger
+	return ledger
 }
 
 func TestQueryCommand(t *testing.T) {

@@ -21,16 +21,16 @@ func newReleasesCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "releases",
 		Short: "The catalog of releases: what was released, with which guarantee, and where",
-		Long: `The releases recorded in the ledger (--ledger, else PRIVAGG_LEDGER, else
-./privagg-ledger.duckdb), read from the ledger and the manifests in the
-release store beside it.`,
+		Long: `The releases recorded in the ledger (--ledger, else PRIVAGG_LEDGER, else the
+project file's ledger:, else ./privagg-ledger.duckdb), read from the ledger
+(opened read-only) and the manifests in the release store beside it.`,
 	}
 	cmd.AddCommand(newReleasesListCmd(g), newReleasesShowCmd(g))
 	return cmd
 }
 
 func loadCatalog(cmd *cobra.Command, g *globals) (*catalog.Catalog, error) {
-	led, err := privacy.OpenLedger(ledgerPath(g, ""))
+	led, err := openReadOnly(g)
 	if err != nil {
 		return nil, err
 	}

@@ -28,15 +28,17 @@ at no cost. Exit codes: 0 ok, 1 runtime failure, 2 config or usage,
 3 budget refused, 4 input rejected.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			ledger, err := jobLedger(g, args[0])
+			if err != nil {
+				return err
+			}
+			opts.Ledger = ledger
 			if ef.external() {
 				return ef.run(cmd.Context(), g, args[0], opts)
 			}
 			job, err := job.LoadJob(args[0])
 			if err != nil {
 				return err
-			}
-			if g.ledger != "" {
-				opts.Ledger = g.ledger
 			}
 			opts.Logger = g.logger
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

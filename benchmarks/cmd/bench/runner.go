@@ -137,7 +137,7 @@ func (r *runner) size(ctx context.Context, n int64) (sizeResult, error) {
 	}
 	if !r.cfg.plainOnly {
 		args := []string{"budget", "set", benchDataset, "--epsilon", benchEpsilon, "--delta", benchDelta,
-			"--period", "none", "--ledger", ledger}
+			"--period", "none", "--reason", "benchmark setup", "--ledger", ledger}
 		if _, _, err := r.child(ctx, "privagg budget set", nil, r.cfg.privagg, args...); err != nil {
 			return res, err
 		}
