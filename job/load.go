@@ -217,15 +217,23 @@ type checker struct {
 }
 
 func (c *checker) add(key string, value any, rule string, args ...any) {
-	for k := key; k != ""; k = parentKey(k) {
-		if c.failed[k] {
-			return
-		}
+	if c.decodeFailed(key) {
+		return
 	}
 	if len(args) > 0 {
 		rule = fmt.Sprintf(rule, args...)
 	}
 	c.problems = append(c.problems, Problem{Key: key, Value: value, Rule: rule})
+}
+
+// decodeFailed reports whether key or a key above it failed to decode.
+func (c *checker) decodeFailed(key string) bool {
+	for k := key; k != ""; k = parentKey(k) {
+		if c.failed[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // parentKey returns "a.b" for "a.b.c" and "a.b" for "a.b[3]".

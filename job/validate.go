@@ -3,7 +3,6 @@ package job
 import (
 	"fmt"
 	"math"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,9 +16,6 @@ import (
 var (
 	namePattern   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	envVarPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	// memoryPattern accepts what DuckDB's memory_limit accepts: a number with
-	// an optional decimal or binary unit, e.g. 4GB, 512MiB, 1.5 GB.
-	memoryPattern = regexp.MustCompile(`(?i)^\s*[0-9]+(\.[0-9]+)?\s*([KMGT]i?B|[KMGT]|B|bytes)?\s*$`)
 )
 
 const maxNameLen = 128
@@ -56,7 +52,12 @@ func (c *checker) validateHeader(job *Job) {
 	default:
 		c.add("version", job.Version, "must be 1")
 	}
-	c.checkName("name", job.Name)
+	if c.checkName("name", job.Name) {
+		// The name begins the default release id (Fingerprint).
+		if err := privacy.ValidateReleaseID(defaultReleaseID(job.Name, "0123456789ab")); err != nil {
+			c.check("name", job.Name, fmt.Errorf("begins the default release id %s-<hash>, which %w", job.Name, err))
+		}
+	}
 	c.required("dataset", job.Dataset)
 	c.required("purpose", job.Purpose)
 	c.required("privacy_unit", job.PrivacyUnit)
@@ -215,8 +216,8 @@ func (c *checker) validatePrivacy(job *Job) {
 	if p.Threads < 0 {
 		c.add("privacy.threads", p.Threads, "must be >= 0 (0 uses every core)")
 	}
-	if p.MemoryLimit != "" && !memoryPattern.MatchString(p.MemoryLimit) {
-		c.add("privacy.memory_limit", p.MemoryLimit, "must be a size such as 4GB or 512MiB")
+	if p.MemoryLimit != "" {
+		c.check("privacy.memory_limit", p.MemoryLimit, CheckMemoryLimit(p.MemoryLimit))
 	}
 }
 
@@ -412,15 +413,14 @@ func (c *checker) checkMetricFields(job *Job, m *Metric, k string, ids nameSet) 
 
 func (c *checker) validateSinks(job *Job) {
 	if c.required("output.dir", job.Output.Dir) {
-		inside := func(key, path, what string) {
-			if path != "" && isInside(job.Output.Dir, path) {
-				c.add(key, path, "must not be inside output.dir: %s", what)
-			}
-		}
-		inside("ledger", job.Ledger, "the release store and internal run reports beside the ledger are not for publication")
-		inside("privacy.temp_dir", job.Privacy.TempDir, "spilled data holds raw events")
+		c.check("ledger", job.Ledger, job.CheckPath(PathLedger, job.Ledger))
+		c.check("privacy.temp_dir", job.Privacy.TempDir, job.CheckPath(PathTempDir, job.Privacy.TempDir))
 		if job.Staging != nil {
-			inside("staging.path", job.Staging.Path, "staging is pseudonymous event-level data, never a release")
+			c.check("staging.path", job.Staging.Path, job.CheckPath(PathStaging, job.Staging.Path))
+		}
+		keys, paths := job.inputPaths()
+		for i, key := range keys {
+			c.check(key, paths[i], job.CheckPath(PathInput, paths[i]))
 		}
 	}
 	if !slices.Contains(outputFormats, job.Output.Format) {
@@ -439,10 +439,12 @@ func (c *checker) validateSinks(job *Job) {
 	}
 }
 
-// isInside reports whether path is dir or below it (both absolute).
-func isInside(dir, path string) bool {
-	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(path))
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+// check adds the problem err states about value, if err is not nil.
+func (c *checker) check(key string, value any, err error) {
+	if err == nil || c.decodeFailed(key) {
+		return
+	}
+	c.problems = append(c.problems, Problem{Key: key, Value: value, Rule: err.Error(), Err: err})
 }
 
 // required adds a problem when s is empty or blank and reports whether s is set.

@@ -15,37 +15,6 @@ import (
 	"github.com/privagg/privagg/release"
 )
 
-// RunOptions configures Run. The zero value is what `privagg run` uses
-// without flags.
-type RunOptions struct {
-	// ReleaseID names the release. Optional; defaults to Fingerprint(job):
-	// the same job file on the same input files is the same release, which is
-	// re-published, never re-noised.
-	ReleaseID string
-	// Ledger overrides the job's ledger path. Optional.
-	Ledger string
-	// MemoryLimit and TempDir override privacy.memory_limit and
-	// privacy.temp_dir. Optional.
-	MemoryLimit string
-	TempDir     string
-	// Logger receives progress and stage messages. Optional; nil discards.
-	// Nothing identifying is ever logged.
-	Logger *slog.Logger
-	// Engine computes the release. Optional; nil means the embedded DuckDB
-	// engine. Another engine (e.g. Apache Beam) plugs in here and keeps the
-	// whole release protocol: ledger, store, publish, report.
-	Engine engine.Engine
-}
-
-// RunResult describes a finished run.
-type RunResult struct {
-	ReleaseID   string
-	Republished bool     // the release was already stored; nothing was charged or noised
-	OutputDir   string   // where the tables were published
-	Files       []string // published file names in OutputDir
-	Report      release.RunReport
-}
-
 // stepHook, when set (only by tests), is called after each step of the
 // release protocol so crash tests can kill the process there.
 var stepHook func(step string)
@@ -70,6 +39,10 @@ const (
 // reserve budget, release with noise, store, publish, mark published. A
 // failed run publishes nothing and leaves no file in output.dir.
 func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err error) {
+	// Before anything is read or written, not even the run report.
+	if err := opts.Check(j); err != nil {
+		return nil, err
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -86,8 +59,8 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 			return nil, err
 		}
 	}
-	if err := job.CheckReleaseID(id); err != nil {
-		return nil, err
+	if err := privacy.ValidateReleaseID(id); err != nil {
+		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "name", Value: j.Name, Rule: "makes a default release id that " + err.Error(), Err: err}}}
 	}
 	report.ReleaseID = id
 	defer func() {

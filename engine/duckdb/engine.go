@@ -258,8 +258,10 @@ var _ engine.Engine = (*Engine)(nil)
 // New checks what can be checked before reading any data (the staging key)
 // and returns the engine for j. It opens no database until Prepare.
 func New(j *job.Job, opts Options) (*Engine, error) {
-	if opts.MemoryLimit != "" && !ValidMemoryLimit(opts.MemoryLimit) {
-		return nil, fmt.Errorf("--memory-limit: %q must look like 4GB, 512MiB or 80%%", opts.MemoryLimit)
+	if opts.MemoryLimit != "" {
+		if err := job.CheckMemoryLimit(opts.MemoryLimit); err != nil {
+			return nil, job.FlagError("--memory-limit", opts.MemoryLimit, err)
+		}
 	}
 	log := opts.Logger
 	if log == nil {
