@@ -27,7 +27,7 @@ func compile(j *job.Job) (*compiled, error) {
 		return nil, &engine.InputError{Reason: fmt.Sprintf("input.path %s matches no file", j.Input.Path)}
 	}
 	cols := j.InputColumns()
-	src, err := newSource(j.Input.Format, j.Input.Path, cols, j.Input.CSV.Delimiter, j.Input.CSV.Header == nil || *j.Input.CSV.Header)
+	src, err := newSource(j.Input.Format, j.Input.Path, cols, j.Input.CSV.Delimiter, *j.Input.CSV.Header)
 	if err != nil {
 		return nil, &engine.InputError{Reason: "cannot read the input's columns", Err: err}
 	}
@@ -119,12 +119,6 @@ func formatOf(path string) string {
 // newSource describes how to read path. For local CSV files the header and
 // the column types come from DuckDB's sniffer, as in the embedded engine.
 func newSource(format, path string, cols []string, delim string, header bool) (*source, error) {
-	if format == "" {
-		format = formatOf(path)
-	}
-	if delim == "" {
-		delim = ","
-	}
 	s := &source{Format: format, Columns: cols, Delim: delim, HasHeader: header, Types: map[string]string{}}
 	if format != "csv" {
 		return s, nil
