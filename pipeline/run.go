@@ -3,13 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"math"
-	"time"
 
-	"github.com/privagg/privagg/engine"
-	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 	"github.com/privagg/privagg/release"
@@ -35,134 +29,62 @@ const (
 	StepMarked    = "marked"    // ledger says published
 )
 
-// Run executes a job end to end: read, consent, derive, bound, aggregate,
-// reserve budget, release with noise, store, publish, mark published. A
-// failed run publishes nothing and leaves no file in output.dir.
+// Run executes a job as a release: resolve the release id, open the ledger,
+// re-publish the release if it is already stored, plan the budget, check it,
+// prepare the input (read and check it; nothing is charged yet), reserve the
+// budget, release (draw the noise), store, publish, mark published. A failed
+// run publishes nothing and leaves no file in output.dir. Each run writes an
+// internal run report beside the ledger, whatever its outcome.
 func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err error) {
-	// Before anything is read or written, not even the run report.
+	// Before anything is read or written, the run report included.
 	if err := opts.Check(j); err != nil {
 		return nil, err
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	start := time.Now()
-	report := release.RunReport{Note: release.RunReportNote, Job: j.Name, Dataset: j.Dataset, Purpose: j.Purpose, Started: start.UTC()}
-	ledgerPath := j.Ledger
-	if opts.Ledger != "" {
-		ledgerPath = opts.Ledger
-	}
-	id := opts.ReleaseID
-	if id == "" {
-		if id, err = job.Fingerprint(j); err != nil {
-			return nil, err
-		}
-	}
-	if err := privacy.ValidateReleaseID(id); err != nil {
-		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "name", Value: j.Name, Rule: "makes a default release id that " + err.Error(), Err: err}}}
-	}
-	report.ReleaseID = id
-	defer func() {
-		report.Finished = time.Now().UTC()
-		report.Seconds = time.Since(start).Seconds()
-		if err != nil {
-			report.Status = "failed"
-			report.Error = err.Error()
-		}
-		if werr := release.WriteRunReport(ledgerPath, report); werr != nil {
-			log.Warn("could not write the internal run report", "err", werr)
-		}
-		if res != nil {
-			res.Report = report
-		}
-	}()
-
-	led, err := privacy.OpenLedger(ledgerPath)
+	id, err := releaseID(j, opts.ReleaseID)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := led.Lookup(ctx, id)
+	r := newRun(j, id, opts)
+	defer func() { r.finish(res, err) }()
+
+	led, stored, err := r.openLedger(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if rec != nil && rec.Dataset != j.Dataset {
-		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "--release-id", Value: id, Rule: fmt.Sprintf("belongs to dataset %q, not %q", rec.Dataset, j.Dataset)}}}
+	if stored {
+		return r.republish(ctx, led)
 	}
-	if rec != nil && (rec.State == privacy.StateStored || rec.State == privacy.StatePublished) {
-		files, err := release.Republish(ctx, led, id, j.Output.Dir)
-		if err != nil {
-			return nil, err
-		}
-		report.Status = "republished"
-		log.Info("release already stored: re-published without new noise or charge", "release", id, "files", len(files))
-		return &RunResult{ReleaseID: id, Republished: true, OutputDir: j.Output.Dir, Files: files}, nil
-	}
-
 	plan, err := privacy.NewPlan(j.PrivacySpec())
 	if err != nil {
-		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "privacy", Rule: err.Error()}}}
+		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "privacy", Rule: err.Error(), Err: err}}}
 	}
-	if rec == nil {
-		// Refuse early, before reading any data. Reserve checks again atomically.
-		if _, err := led.Check(ctx, j.Dataset, plan.Total.Epsilon, plan.Total.Delta); err != nil {
-			return nil, err
-		}
+	if err := r.checkBudget(ctx, led, plan); err != nil {
+		return nil, err
 	}
-	computer := opts.Engine
-	if computer == nil {
-		if computer, err = duckdb.New(j, duckdb.Options{ReleaseID: id, MemoryLimit: opts.MemoryLimit, TempDir: opts.TempDir, Logger: log}); err != nil {
-			return nil, err
-		}
-	} else if j.Staging != nil {
-		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "staging", Rule: "is written by the duckdb engine only; run the staging j with --engine duckdb"}}}
-	}
-	defer computer.Close()
-
-	log.Info("reading input", "format", j.Input.Format)
-	scanStart := time.Now()
-	counts, err := computer.Prepare(ctx)
+	computer, err := selectEngine(j, id, opts, r.log)
 	if err != nil {
 		return nil, err
 	}
-	report.RowsRead, report.RowsRejected, report.RowsExcludedByConsent = counts.Read, counts.Rejected, counts.Excluded
-	secs := time.Since(scanStart).Seconds()
-	log.Info("input scanned", "rows", counts.Read, "seconds", math.Round(secs*1000)/1000, "rows_per_second", int64(float64(counts.Read)/max(secs, 1e-9)))
-	if counts.Read > 0 && float64(counts.Rejected) > j.Input.MaxRejectFraction*float64(counts.Read) {
-		return nil, &engine.InputError{
-			Reason:   fmt.Sprintf("malformed rows exceed input.max_reject_fraction %v", j.Input.MaxRejectFraction),
-			Read:     counts.Read,
-			Rejected: counts.Rejected,
-		}
+	defer computer.Close()
+	if err := r.prepareInput(ctx, computer); err != nil {
+		return nil, err
 	}
 	step(StepScanned)
 
-	reservation, err := led.Reserve(ctx, privacy.ReserveRequest{
-		ReleaseID: id,
-		Dataset:   j.Dataset,
-		Job:       j.Name,
-		Purpose:   j.Purpose,
-		Epsilon:   plan.Total.Epsilon,
-		Delta:     plan.Total.Delta,
-		Outputs:   j.OutputNames(),
-		OutputDir: j.Output.Dir,
-		JobSHA256: j.FileSHA256(),
-	})
+	reservation, err := led.Reserve(ctx, reserveRequest(j, id, plan))
 	if err != nil {
 		return nil, err
 	}
-	log.Info("budget reserved", "release", id, "epsilon", plan.Total.Epsilon, "delta", plan.Total.Delta)
+	r.log.Info("budget reserved", "release", id, "epsilon", plan.Total.Epsilon, "delta", plan.Total.Delta)
 	step(StepReserved)
-
 	rel, stats, err := computer.Release(ctx, plan, reservation)
 	if err != nil {
 		return nil, fmt.Errorf("release %s (budget stays charged): %w", id, err)
 	}
 	defer rel.Free()
-	report.Outputs = stats
+	r.report.Outputs = stats
 	step(StepReleased)
-
-	files, err := release.Store(ctx, led, id, j, rel, report)
+	files, err := release.Store(ctx, led, id, j, rel, r.report)
 	if err != nil {
 		return nil, fmt.Errorf("release %s (budget stays charged): %w", id, err)
 	}
@@ -178,7 +100,5 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 	if err := computer.Published(); err != nil {
 		return nil, err
 	}
-	report.Status = "published"
-	log.Info("release published", "release", id, "dir", j.Output.Dir, "files", len(files))
-	return &RunResult{ReleaseID: id, OutputDir: j.Output.Dir, Files: files}, nil
+	return r.published(files), nil
 }
