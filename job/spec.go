@@ -8,7 +8,7 @@ func (j *Job) PrivacySpec() privacy.JobSpec {
 	spec := privacy.JobSpec{
 		Epsilon: j.Privacy.Epsilon,
 		Delta:   j.Privacy.Delta,
-		Noise:   privacy.NoiseKind(j.Privacy.Noise),
+		Noise:   j.Privacy.Noise,
 		K:       j.Privacy.K,
 	}
 	for _, o := range j.Outputs {

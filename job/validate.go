@@ -21,11 +21,8 @@ var (
 const maxNameLen = 128
 
 var (
-	inputFormats  = []string{"csv", "parquet", "json"}
-	outputFormats = []string{"parquet", "csv", "duckdb"}
-	noiseKinds    = []string{string(privacy.Laplace), string(privacy.Gaussian)}
-	truncations   = []string{"hour", "day", "week", "month"}
-	metricTypes   = []string{
+	truncations = []string{"hour", "day", "week", "month"}
+	metricTypes = []string{
 		string(privacy.Count), string(privacy.CountUnits), string(privacy.Sum),
 		string(privacy.Mean), string(privacy.Variance), string(privacy.Quantiles),
 	}
@@ -88,8 +85,8 @@ func (c *checker) validateInput(job *Job) {
 		switch {
 		case in.Format == "":
 			c.add("input.format", nil, "is required: the extension of input.path does not tell (csv, parquet or json)")
-		case !slices.Contains(inputFormats, in.Format):
-			c.add("input.format", in.Format, "must be one of csv, parquet, json")
+		case !in.Format.Valid():
+			c.add("input.format", in.Format, "must be one of %s", oneOf(InputFormats))
 		}
 	}
 	switch d := in.CSV.Delimiter; {
@@ -202,9 +199,9 @@ func (c *checker) validatePrivacy(job *Job) {
 	if !(p.Delta >= 0 && p.Delta < 1) {
 		c.add("privacy.delta", p.Delta, "must be in [0, 1)")
 	}
-	if !slices.Contains(noiseKinds, p.Noise) {
+	if !p.Noise.Valid() {
 		c.add("privacy.noise", p.Noise, "must be laplace or gaussian")
-	} else if p.Noise == string(privacy.Gaussian) && p.Delta == 0 {
+	} else if p.Noise == privacy.Gaussian && p.Delta == 0 {
 		c.add("privacy.delta", p.Delta, "must be > 0 with gaussian noise")
 	}
 	if p.K < 1 {
@@ -243,7 +240,7 @@ func (c *checker) validateOutputs(job *Job, ids nameSet) {
 			c.add(key+".max_partitions_per_unit", o.MaxPartitionsPerUnit, "must be >= 1")
 		}
 		c.validateGroupBy(job, o, key, ids)
-		if !o.PublicKeysOnly() && job.Privacy.Delta == 0 && job.Privacy.Noise != string(privacy.Gaussian) {
+		if !o.PublicKeysOnly() && job.Privacy.Delta == 0 && job.Privacy.Noise != privacy.Gaussian {
 			c.add("privacy.delta", job.Privacy.Delta, "must be > 0: %s (%s) selects its partitions from the data with DP partition selection; "+
 				"or list public_partitions for every group_by column", key, o.Name)
 		}
@@ -423,8 +420,8 @@ func (c *checker) validateSinks(job *Job) {
 			c.check(key, paths[i], job.CheckPath(PathInput, paths[i]))
 		}
 	}
-	if !slices.Contains(outputFormats, job.Output.Format) {
-		c.add("output.format", job.Output.Format, "must be one of parquet, csv, duckdb")
+	if !job.Output.Format.Valid() {
+		c.add("output.format", job.Output.Format, "must be one of %s", oneOf(OutputFormats))
 	}
 	c.required("ledger", job.Ledger)
 	if s := job.Staging; s != nil {

@@ -170,7 +170,7 @@ func countRows(ctx context.Context, eng *DB, qp *queryPlan) (rowCounts, error) {
 		return rowCounts{}, &engine.InputError{Reason: "cannot read the input", Err: scrub(err)}
 	}
 	c := rowCounts{read: toInt64(rows[0][0]), rejected: toInt64(rows[0][1]), excluded: toInt64(rows[0][2])}
-	if qp.job.Input.Format == "csv" {
+	if qp.job.Input.Format == job.InputCSV {
 		// Lines the CSV reader itself rejected (wrong column count, values
 		// that do not fit the column type) never reach the views. Every
 		// scan of the input records them again; a line counts once.

@@ -100,10 +100,10 @@ func (p *queryPlan) readerSQL() string {
 	in := p.job.Input
 	path := lit(in.Path)
 	switch in.Format {
-	case "csv":
+	case job.InputCSV:
 		return fmt.Sprintf("read_csv(%s, delim=%s, header=%t, ignore_errors=true, store_rejects=true, rejects_table=%s, rejects_scan=%s)",
 			path, lit(in.CSV.Delimiter), *in.CSV.Header, lit(tabRejects), lit(tabRejects+"_scans"))
-	case "json":
+	case job.InputJSON:
 		return fmt.Sprintf("read_json(%s, format='newline_delimited', ignore_errors=true)", path)
 	default:
 		return fmt.Sprintf("read_parquet(%s)", path)
