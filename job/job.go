@@ -1,3 +1,9 @@
+// Package job is the job file: its types (job.go), loading with strict
+// decoding and environment overrides (load.go), defaults applied once
+// (defaults.go), validation (validate.go) and the rules that flags share
+// with the file: the memory limit (memory.go) and the paths (paths.go).
+// LoadJob is the only way to get a Job; everything downstream reads the
+// loaded job and applies no default or rule of its own.
 package job
 
 import "github.com/privagg/privagg/privacy"

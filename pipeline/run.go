@@ -1,3 +1,7 @@
+// Package pipeline is the release protocol: Run takes a loaded job through
+// the ledger, an engine, the release store and publication to output.dir
+// (run.go, with its steps in run_steps.go), and ExitCode maps its errors to
+// the documented exit codes.
 package pipeline
 
 import (

@@ -1,3 +1,8 @@
+// Package release is what happens to a differentially private release
+// after the privacy layer made it: sinks write its tables atomically
+// (parquet, csv, duckdb), the release store keeps them beside the ledger
+// with manifests and a release report, and Publish copies them to
+// output.dir.
 package release
 
 import (
