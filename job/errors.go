@@ -10,6 +10,7 @@ type Problem struct {
 	Key   string // config path, e.g. "privacy.epsilon" or "outputs[0].metrics[1].max"
 	Value any    // the offending value (never raw event data)
 	Rule  string // e.g. "must be > 0"
+	Err   error  // the cause, when a check function stated the rule; optional
 }
 
 func (p Problem) String() string {
@@ -40,4 +41,22 @@ func (e *ConfigError) Error() string {
 		b.WriteString(p.String())
 	}
 	return b.String()
+}
+
+// Unwrap returns the causes of the problems that have one.
+func (e *ConfigError) Unwrap() []error {
+	var errs []error
+	for _, p := range e.Problems {
+		if p.Err != nil {
+			errs = append(errs, p.Err)
+		}
+	}
+	return errs
+}
+
+// FlagError is the *ConfigError of a command-line flag (or another setting
+// outside the job file) that breaks a rule: name is the flag, e.g.
+// "--memory-limit", and err, whose text is the rule, is wrapped.
+func FlagError(name string, value any, err error) *ConfigError {
+	return &ConfigError{Problems: []Problem{{Key: name, Value: value, Rule: err.Error(), Err: err}}}
 }

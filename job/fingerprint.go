@@ -31,8 +31,12 @@ func Fingerprint(job *Job) (string, error) {
 		}
 		fmt.Fprintf(h, "%s\x00%d\x00%d\x00", p, st.Size(), st.ModTime().UnixNano())
 	}
-	return job.Name + "-" + hex.EncodeToString(h.Sum(nil))[:12], nil
+	return defaultReleaseID(job.Name, hex.EncodeToString(h.Sum(nil))[:12]), nil
 }
+
+// defaultReleaseID is the release id Fingerprint makes of a job name and a
+// hash prefix.
+func defaultReleaseID(name, hash string) string { return name + "-" + hash }
 
 // referencedFiles are the files besides the input that change a release.
 func (j *Job) referencedFiles() []string {
@@ -53,19 +57,6 @@ func (j *Job) referencedFiles() []string {
 		}
 	}
 	return out
-}
-
-func CheckReleaseID(id string) error {
-	ok := len(id) > 0 && len(id) <= 128
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			ok = false
-		}
-	}
-	if !ok || id[0] == '.' {
-		return &ConfigError{Problems: []Problem{{Key: "--release-id", Value: id, Rule: "must be 1-128 characters of letters, digits, '-', '_' or '.', not starting with '.'"}}}
-	}
-	return nil
 }
 
 // FileSHA256 is the hex SHA-256 of the job file, or "" if it cannot be read.

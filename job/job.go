@@ -1,4 +1,12 @@
+// Package job is the job file: its types (job.go), loading with strict
+// decoding and environment overrides (load.go), defaults applied once
+// (defaults.go), validation (validate.go) and the rules that flags share
+// with the file: the memory limit (memory.go) and the paths (paths.go).
+// LoadJob is the only way to get a Job; everything downstream reads the
+// loaded job and applies no default or rule of its own.
 package job
+
+import "github.com/privagg/privagg/privacy"
 
 // Job is a validated job file. LoadJob is the only way to get one; every field
 // has been checked and defaults have been applied. Relative paths in the file
@@ -29,10 +37,10 @@ const RowUnit = "row"
 
 // Input describes the raw event files.
 type Input struct {
-	Path              string   `mapstructure:"path"`   // a file or a glob, resolved against the job folder
-	Format            string   `mapstructure:"format"` // csv | parquet | json; default from the extension
-	CSV               CSVInput `mapstructure:"csv"`
-	MaxRejectFraction float64  `mapstructure:"max_reject_fraction"`
+	Path              string      `mapstructure:"path"`   // a file or a glob, resolved against the job folder
+	Format            InputFormat `mapstructure:"format"` // default from the extension
+	CSV               CSVInput    `mapstructure:"csv"`
+	MaxRejectFraction float64     `mapstructure:"max_reject_fraction"`
 }
 
 // CSVInput holds CSV reader options.
@@ -76,14 +84,14 @@ type MapSpec struct {
 
 // Privacy holds the job-wide privacy parameters.
 type Privacy struct {
-	Epsilon              float64 `mapstructure:"epsilon"`
-	Delta                float64 `mapstructure:"delta"`
-	Noise                string  `mapstructure:"noise"` // laplace | gaussian; default laplace
-	K                    int64   `mapstructure:"k"`     // minimum distinct people behind a released row
-	MaxPartitionsPerUnit int64   `mapstructure:"max_partitions_per_unit"`
-	MemoryLimit          string  `mapstructure:"memory_limit"` // DuckDB memory limit, e.g. "4GB"
-	TempDir              string  `mapstructure:"temp_dir"`     // DuckDB spill folder
-	Threads              int     `mapstructure:"threads"`      // 0 = all cores
+	Epsilon              float64           `mapstructure:"epsilon"`
+	Delta                float64           `mapstructure:"delta"`
+	Noise                privacy.NoiseKind `mapstructure:"noise"` // default laplace
+	K                    int64             `mapstructure:"k"`     // minimum distinct people behind a released row
+	MaxPartitionsPerUnit int64             `mapstructure:"max_partitions_per_unit"`
+	MemoryLimit          string            `mapstructure:"memory_limit"` // DuckDB memory limit, e.g. "4GB"
+	TempDir              string            `mapstructure:"temp_dir"`     // DuckDB spill folder
+	Threads              int               `mapstructure:"threads"`      // 0 = all cores
 }
 
 // Output is one released table.
@@ -115,8 +123,8 @@ type Metric struct {
 
 // OutputSink says where released tables go.
 type OutputSink struct {
-	Dir    string `mapstructure:"dir"`
-	Format string `mapstructure:"format"` // parquet | csv | duckdb; default parquet
+	Dir    string       `mapstructure:"dir"`
+	Format OutputFormat `mapstructure:"format"` // default parquet
 }
 
 // Staging asks for a pseudonymized event-level copy for internal reuse.

@@ -19,21 +19,6 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
-
-	"github.com/privagg/privagg/privacy"
-)
-
-// Defaults applied by LoadJob to keys the job file leaves out.
-const (
-	DefaultLedger          = "privagg-ledger.duckdb"
-	DefaultCSVDelimiter    = ","
-	DefaultNoise           = string(privacy.Laplace)
-	DefaultOutputFormat    = "parquet"
-	DefaultMapLabel        = "other"
-	DefaultKeyVersion      = "1"
-	DefaultK               = 1
-	DefaultMaxPartitions   = 1 // privacy.max_partitions_per_unit (L0)
-	DefaultCountMaxPerUnit = 1 // count metrics: max_per_unit (Linf)
 )
 
 // EnvPrefix prefixes the environment variables that override scalar keys of a
@@ -217,15 +202,23 @@ type checker struct {
 }
 
 func (c *checker) add(key string, value any, rule string, args ...any) {
-	for k := key; k != ""; k = parentKey(k) {
-		if c.failed[k] {
-			return
-		}
+	if c.decodeFailed(key) {
+		return
 	}
 	if len(args) > 0 {
 		rule = fmt.Sprintf(rule, args...)
 	}
 	c.problems = append(c.problems, Problem{Key: key, Value: value, Rule: rule})
+}
+
+// decodeFailed reports whether key or a key above it failed to decode.
+func (c *checker) decodeFailed(key string) bool {
+	for k := key; k != ""; k = parentKey(k) {
+		if c.failed[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // parentKey returns "a.b" for "a.b.c" and "a.b" for "a.b[3]".
@@ -594,74 +587,6 @@ func floatToIntHook(from, to reflect.Type, data any) (any, error) {
 		return int64(f), nil
 	}
 	return data, nil
-}
-
-// applyDefaults fills keys the file leaves out. Whether a key is absent is
-// read from the tree, so that an explicit 0 is still refused by validation.
-func (c *checker) applyDefaults(job *Job, tree map[string]any) {
-	if job.Input.Format == "" && job.Input.Path != "" {
-		job.Input.Format = formatFromExtension(job.Input.Path)
-	}
-	if !present(tree, "input", "csv", "delimiter") {
-		job.Input.CSV.Delimiter = DefaultCSVDelimiter
-	}
-	if job.Input.CSV.Header == nil {
-		header := true
-		job.Input.CSV.Header = &header
-	}
-	if !present(tree, "privacy", "noise") {
-		job.Privacy.Noise = DefaultNoise
-	}
-	if !present(tree, "privacy", "k") {
-		job.Privacy.K = DefaultK
-	}
-	if !present(tree, "privacy", "max_partitions_per_unit") {
-		job.Privacy.MaxPartitionsPerUnit = DefaultMaxPartitions
-	}
-	if !present(tree, "output", "format") {
-		job.Output.Format = DefaultOutputFormat
-	}
-	if !present(tree, "ledger") {
-		job.Ledger = DefaultLedger
-	}
-	if job.Staging != nil && !present(tree, "staging", "key_version") {
-		job.Staging.KeyVersion = DefaultKeyVersion
-	}
-	for name, col := range job.Columns {
-		if col.Map != nil && !present(tree, "columns", name, "map", "default") {
-			col.Map.Default = DefaultMapLabel
-		}
-	}
-	for i := range job.Outputs {
-		o := &job.Outputs[i]
-		if !present(tree, "outputs", i, "max_partitions_per_unit") {
-			o.MaxPartitionsPerUnit = job.Privacy.MaxPartitionsPerUnit
-		}
-		for j := range o.Metrics {
-			m := &o.Metrics[j]
-			if m.Type == string(privacy.Count) && !present(tree, "outputs", i, "metrics", j, "max_per_unit") {
-				m.MaxPerUnit = DefaultCountMaxPerUnit
-			}
-		}
-	}
-}
-
-// formatFromExtension infers input.format; compressed files (.gz, .zst) are
-// looked through. It returns "" when the extension says nothing.
-func formatFromExtension(path string) string {
-	p := strings.ToLower(path)
-	for _, c := range []string{".gz", ".zst"} {
-		p = strings.TrimSuffix(p, c)
-	}
-	switch filepath.Ext(p) {
-	case ".csv", ".tsv":
-		return "csv"
-	case ".parquet":
-		return "parquet"
-	case ".json", ".jsonl", ".ndjson":
-		return "json"
-	}
-	return ""
 }
 
 // resolvePaths makes relative paths absolute: against the job folder for

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/privagg/privagg/privacy"
 )
 
 // clearEnv unsets every PRIVAGG_* override for the test (an empty variable
@@ -110,18 +112,18 @@ staging: {path: staging.parquet, pseudonym_key_env: KEY}
 		name      string
 		got, want any
 	}{
-		{"input.format", job.Input.Format, "csv"},
+		{"input.format", job.Input.Format, InputCSV},
 		{"input.csv.delimiter", job.Input.CSV.Delimiter, ","},
 		{"input.csv.header", job.Input.CSV.Header != nil && *job.Input.CSV.Header, true},
 		{"input.max_reject_fraction", job.Input.MaxRejectFraction, 0.0},
-		{"privacy.noise", job.Privacy.Noise, "laplace"},
+		{"privacy.noise", job.Privacy.Noise, privacy.Laplace},
 		{"privacy.k", job.Privacy.K, int64(1)},
 		{"privacy.max_partitions_per_unit", job.Privacy.MaxPartitionsPerUnit, int64(1)},
 		{"privacy.threads", job.Privacy.Threads, 0},
 		{"outputs[0].max_partitions_per_unit", job.Outputs[0].MaxPartitionsPerUnit, int64(1)},
 		{"outputs[0].metrics[0].max_per_unit", job.Outputs[0].Metrics[0].MaxPerUnit, int64(1)},
 		{"columns.region.map.default", job.Columns["region"].Map.Default, "other"},
-		{"output.format", job.Output.Format, "parquet"},
+		{"output.format", job.Output.Format, OutputParquet},
 		{"ledger", filepath.Base(job.Ledger), "privagg-ledger.duckdb"},
 		{"staging.key_version", job.Staging.KeyVersion, "1"},
 	}
@@ -149,7 +151,7 @@ func TestLoadJobOutputL0Default(t *testing.T) {
 }
 
 func TestLoadJobInputFormatFromExtension(t *testing.T) {
-	for path, want := range map[string]string{
+	for path, want := range map[string]InputFormat{
 		"e.csv": "csv", "E.CSV": "csv", "e.csv.gz": "csv", "e.tsv": "csv", "d/*.parquet": "parquet",
 		"e.json": "json", "e.jsonl": "json", "e.ndjson.zst": "json", "e.xlsx": "", "events": "",
 	} {

@@ -3,25 +3,20 @@ package job
 import "github.com/privagg/privagg/privacy"
 
 // PrivacySpec is the privacy-relevant part of the job, for privacy.NewPlan.
+// It copies the loaded job: LoadJob has applied every default.
 func (j *Job) PrivacySpec() privacy.JobSpec {
 	spec := privacy.JobSpec{
 		Epsilon: j.Privacy.Epsilon,
 		Delta:   j.Privacy.Delta,
-		Noise:   privacy.NoiseKind(j.Privacy.Noise),
+		Noise:   j.Privacy.Noise,
 		K:       j.Privacy.K,
-	}
-	if spec.Noise == "" {
-		spec.Noise = privacy.Laplace
 	}
 	for _, o := range j.Outputs {
 		os := privacy.OutputSpec{
 			Name:                 o.Name,
 			GroupBy:              o.GroupBy,
 			MaxPartitionsPerUnit: o.MaxPartitionsPerUnit,
-			PublicPartitions:     len(o.GroupBy) > 0 && len(o.PublicPartitions) == len(o.GroupBy),
-		}
-		if os.MaxPartitionsPerUnit == 0 {
-			os.MaxPartitionsPerUnit = j.Privacy.MaxPartitionsPerUnit
+			PublicPartitions:     o.PublicKeysOnly(),
 		}
 		for _, m := range o.Metrics {
 			ms := privacy.MetricSpec{Name: m.Name, Kind: privacy.MetricKind(m.Type), MaxPerUnit: m.MaxPerUnit, Ranks: m.Ranks}
@@ -30,9 +25,6 @@ func (j *Job) PrivacySpec() privacy.JobSpec {
 			}
 			if m.Max != nil {
 				ms.Max = *m.Max
-			}
-			if ms.Kind == privacy.Count && ms.MaxPerUnit == 0 {
-				ms.MaxPerUnit = 1
 			}
 			os.Metrics = append(os.Metrics, ms)
 		}

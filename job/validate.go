@@ -3,7 +3,6 @@ package job
 import (
 	"fmt"
 	"math"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,19 +16,13 @@ import (
 var (
 	namePattern   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	envVarPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	// memoryPattern accepts what DuckDB's memory_limit accepts: a number with
-	// an optional decimal or binary unit, e.g. 4GB, 512MiB, 1.5 GB.
-	memoryPattern = regexp.MustCompile(`(?i)^\s*[0-9]+(\.[0-9]+)?\s*([KMGT]i?B|[KMGT]|B|bytes)?\s*$`)
 )
 
 const maxNameLen = 128
 
 var (
-	inputFormats  = []string{"csv", "parquet", "json"}
-	outputFormats = []string{"parquet", "csv", "duckdb"}
-	noiseKinds    = []string{string(privacy.Laplace), string(privacy.Gaussian)}
-	truncations   = []string{"hour", "day", "week", "month"}
-	metricTypes   = []string{
+	truncations = []string{"hour", "day", "week", "month"}
+	metricTypes = []string{
 		string(privacy.Count), string(privacy.CountUnits), string(privacy.Sum),
 		string(privacy.Mean), string(privacy.Variance), string(privacy.Quantiles),
 	}
@@ -56,7 +49,12 @@ func (c *checker) validateHeader(job *Job) {
 	default:
 		c.add("version", job.Version, "must be 1")
 	}
-	c.checkName("name", job.Name)
+	if c.checkName("name", job.Name) {
+		// The name begins the default release id (Fingerprint).
+		if err := privacy.ValidateReleaseID(defaultReleaseID(job.Name, "0123456789ab")); err != nil {
+			c.check("name", job.Name, fmt.Errorf("begins the default release id %s-<hash>, which %w", job.Name, err))
+		}
+	}
 	c.required("dataset", job.Dataset)
 	c.required("purpose", job.Purpose)
 	c.required("privacy_unit", job.PrivacyUnit)
@@ -87,8 +85,8 @@ func (c *checker) validateInput(job *Job) {
 		switch {
 		case in.Format == "":
 			c.add("input.format", nil, "is required: the extension of input.path does not tell (csv, parquet or json)")
-		case !slices.Contains(inputFormats, in.Format):
-			c.add("input.format", in.Format, "must be one of csv, parquet, json")
+		case !in.Format.Valid():
+			c.add("input.format", in.Format, "must be one of %s", oneOf(InputFormats))
 		}
 	}
 	switch d := in.CSV.Delimiter; {
@@ -201,9 +199,9 @@ func (c *checker) validatePrivacy(job *Job) {
 	if !(p.Delta >= 0 && p.Delta < 1) {
 		c.add("privacy.delta", p.Delta, "must be in [0, 1)")
 	}
-	if !slices.Contains(noiseKinds, p.Noise) {
+	if !p.Noise.Valid() {
 		c.add("privacy.noise", p.Noise, "must be laplace or gaussian")
-	} else if p.Noise == string(privacy.Gaussian) && p.Delta == 0 {
+	} else if p.Noise == privacy.Gaussian && p.Delta == 0 {
 		c.add("privacy.delta", p.Delta, "must be > 0 with gaussian noise")
 	}
 	if p.K < 1 {
@@ -215,8 +213,8 @@ func (c *checker) validatePrivacy(job *Job) {
 	if p.Threads < 0 {
 		c.add("privacy.threads", p.Threads, "must be >= 0 (0 uses every core)")
 	}
-	if p.MemoryLimit != "" && !memoryPattern.MatchString(p.MemoryLimit) {
-		c.add("privacy.memory_limit", p.MemoryLimit, "must be a size such as 4GB or 512MiB")
+	if p.MemoryLimit != "" {
+		c.check("privacy.memory_limit", p.MemoryLimit, CheckMemoryLimit(p.MemoryLimit))
 	}
 }
 
@@ -242,7 +240,7 @@ func (c *checker) validateOutputs(job *Job, ids nameSet) {
 			c.add(key+".max_partitions_per_unit", o.MaxPartitionsPerUnit, "must be >= 1")
 		}
 		c.validateGroupBy(job, o, key, ids)
-		if !o.PublicKeysOnly() && job.Privacy.Delta == 0 && job.Privacy.Noise != string(privacy.Gaussian) {
+		if !o.PublicKeysOnly() && job.Privacy.Delta == 0 && job.Privacy.Noise != privacy.Gaussian {
 			c.add("privacy.delta", job.Privacy.Delta, "must be > 0: %s (%s) selects its partitions from the data with DP partition selection; "+
 				"or list public_partitions for every group_by column", key, o.Name)
 		}
@@ -412,19 +410,18 @@ func (c *checker) checkMetricFields(job *Job, m *Metric, k string, ids nameSet) 
 
 func (c *checker) validateSinks(job *Job) {
 	if c.required("output.dir", job.Output.Dir) {
-		inside := func(key, path, what string) {
-			if path != "" && isInside(job.Output.Dir, path) {
-				c.add(key, path, "must not be inside output.dir: %s", what)
-			}
-		}
-		inside("ledger", job.Ledger, "the release store and internal run reports beside the ledger are not for publication")
-		inside("privacy.temp_dir", job.Privacy.TempDir, "spilled data holds raw events")
+		c.check("ledger", job.Ledger, job.CheckPath(PathLedger, job.Ledger))
+		c.check("privacy.temp_dir", job.Privacy.TempDir, job.CheckPath(PathTempDir, job.Privacy.TempDir))
 		if job.Staging != nil {
-			inside("staging.path", job.Staging.Path, "staging is pseudonymous event-level data, never a release")
+			c.check("staging.path", job.Staging.Path, job.CheckPath(PathStaging, job.Staging.Path))
+		}
+		keys, paths := job.inputPaths()
+		for i, key := range keys {
+			c.check(key, paths[i], job.CheckPath(PathInput, paths[i]))
 		}
 	}
-	if !slices.Contains(outputFormats, job.Output.Format) {
-		c.add("output.format", job.Output.Format, "must be one of parquet, csv, duckdb")
+	if !job.Output.Format.Valid() {
+		c.add("output.format", job.Output.Format, "must be one of %s", oneOf(OutputFormats))
 	}
 	c.required("ledger", job.Ledger)
 	if s := job.Staging; s != nil {
@@ -439,10 +436,12 @@ func (c *checker) validateSinks(job *Job) {
 	}
 }
 
-// isInside reports whether path is dir or below it (both absolute).
-func isInside(dir, path string) bool {
-	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(path))
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+// check adds the problem err states about value, if err is not nil.
+func (c *checker) check(key string, value any, err error) {
+	if err == nil || c.decodeFailed(key) {
+		return
+	}
+	c.problems = append(c.problems, Problem{Key: key, Value: value, Rule: err.Error(), Err: err})
 }
 
 // required adds a problem when s is empty or blank and reports whether s is set.

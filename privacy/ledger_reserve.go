@@ -87,7 +87,7 @@ func (l *Ledger) Reserve(ctx context.Context, req ReserveRequest) (*Reservation,
 
 func (l *Ledger) validateReserve(req ReserveRequest) (eps, del Amount, err error) {
 	if err := ValidateReleaseID(req.ReleaseID); err != nil {
-		return eps, del, fmt.Errorf("reserve: %w", err)
+		return eps, del, fmt.Errorf("reserve: release id %q: %w", req.ReleaseID, err)
 	}
 	if err := validateDataset(req.Dataset); err != nil {
 		return eps, del, fmt.Errorf("reserve release %q: %w", req.ReleaseID, err)

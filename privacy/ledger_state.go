@@ -182,7 +182,7 @@ func (r *releaseRow) record() (ReleaseRecord, error) {
 	rec := ReleaseRecord{ReleaseID: r.ReleaseID, Dataset: r.Dataset, Job: r.Job, Purpose: r.Purpose,
 		State: ReleaseState(r.State), OutputDir: r.OutputDir, JobSHA256: r.JobSHA256}
 	if err := ValidateReleaseID(r.ReleaseID); err != nil {
-		return rec, err
+		return rec, fmt.Errorf("release id %q: %w", r.ReleaseID, err)
 	}
 	if err := validateDataset(r.Dataset); err != nil {
 		return rec, err

@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -14,10 +15,12 @@ var (
 
 // ValidateReleaseID checks that id can name a release (and its release store
 // folder): 1 to 128 characters from A-Z a-z 0-9 . _ -, starting with a letter
-// or digit.
+// or digit. It is the one release id rule: the ledger, Run and the
+// --release-id flags all apply it. The error states the rule; callers name
+// the id.
 func ValidateReleaseID(id string) error {
 	if !releaseIDRE.MatchString(id) {
-		return fmt.Errorf("release id %q: must be 1-128 characters from A-Z a-z 0-9 . _ - starting with a letter or digit", id)
+		return errors.New("must be 1-128 characters from A-Z a-z 0-9 . _ - starting with a letter or digit")
 	}
 	return nil
 }

@@ -229,7 +229,7 @@ func (s JobSpec) validate() error {
 	if !(s.Delta >= 0 && s.Delta < 1) {
 		bad("privacy.delta: %v must be in [0, 1)", s.Delta)
 	}
-	if s.Noise != Laplace && s.Noise != Gaussian {
+	if !s.Noise.Valid() {
 		bad("privacy.noise: %q must be laplace or gaussian", s.Noise)
 	}
 	if s.Noise == Gaussian && s.Delta <= 0 {

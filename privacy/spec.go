@@ -13,6 +13,9 @@ const (
 	Gaussian NoiseKind = "gaussian"
 )
 
+// Valid reports whether k is a supported noise kind.
+func (k NoiseKind) Valid() bool { return k == Laplace || k == Gaussian }
+
 // MetricKind names an aggregate.
 type MetricKind string
 

@@ -3,6 +3,7 @@ package release
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -490,6 +491,12 @@ func formatInt(n int64) string {
 	return b.String()
 }
 
+// reportHTML is the release report page: one self-contained file with
+// inline CSS and SVG and no scripts.
+//
+//go:embed report.html.tmpl
+var reportHTML string
+
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"num":  fmtNum,
 	"amt":  func(a privacy.Amount) string { return fmtNum(a.Float64()) },
@@ -499,6 +506,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 	"add":  func(a, b float64) float64 { return a + b },
 }).Parse(reportHTML))
 
+// RenderHTML renders the report as the REPORT.html page.
 func (r *ReleaseReport) RenderHTML() ([]byte, error) {
 	var buf bytes.Buffer
 	if err := reportTemplate.Execute(&buf, r.view()); err != nil {
@@ -506,120 +514,3 @@ func (r *ReleaseReport) RenderHTML() ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
-
-const reportHTML = `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8"/>
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'"/>
-<meta name="viewport" content="width=device-width, initial-scale=1"/>
-<title>Release report {{.R.ReleaseID}}</title>
-<style>
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #1d2329; margin: 0; background: #f4f5f7; }
-main { max-width: 1080px; margin: 0 auto; padding: 24px 32px 48px; background: #fff; }
-h1 { font-size: 22px; margin: 0 0 4px; }
-h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #d8dde3; padding-bottom: 4px; }
-h3 { font-size: 15px; margin: 18px 0 6px; }
-.sub { color: #5b6570; margin: 0 0 16px; }
-table { border-collapse: collapse; width: 100%; margin: 6px 0 12px; }
-th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #e6e9ed; vertical-align: middle; }
-th { background: #f0f2f5; font-weight: 600; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 3px 16px; margin: 0; }
-dl.facts dt { color: #5b6570; }
-dl.facts dd { margin: 0; font-weight: 500; }
-code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
-pre.job { background: #f6f8fa; border: 1px solid #d8dde3; padding: 10px 12px; overflow-x: auto; white-space: pre; }
-.legend span { display: inline-block; margin-right: 16px; }
-.sw { display: inline-block; width: 11px; height: 11px; vertical-align: -1px; margin-right: 5px; border: 1px solid #0003; }
-.note { color: #5b6570; font-size: 13px; }
-.warn { color: #a4262c; font-weight: 600; }
-svg text { font: 11px system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; fill: #1d2329; }
-section.internal { margin-top: 32px; border: 2px dashed #b3261e; background: repeating-linear-gradient(135deg, #fff6f5, #fff6f5 12px, #fdeceb 12px, #fdeceb 24px); padding: 4px 18px 14px; }
-section.internal h2 { color: #b3261e; border-bottom-color: #e8b4b0; }
-section.internal table th { background: #f9dcd9; }
-.badge { display: inline-block; background: #b3261e; color: #fff; font-weight: bold; font-size: 11px; letter-spacing: .06em; padding: 2px 7px; border-radius: 3px; vertical-align: 2px; }
-</style>
-</head>
-<body>
-<main>
-<h1>Release report</h1>
-<p class="sub">{{.R.Description}}</p>
-
-<h2 id="release">Release</h2>
-<dl class="facts">
-<dt>Release id</dt><dd><code>{{.R.ReleaseID}}</code></dd>
-<dt>Job</dt><dd>{{.R.Job}}</dd>
-<dt>Dataset</dt><dd>{{.R.Dataset}}</dd>
-<dt>Purpose</dt><dd>{{.R.Purpose}}</dd>
-<dt>Run by</dt><dd>{{.R.RunBy}} on {{.R.Host}}</dd>
-<dt>Budget charged</dt><dd>{{time .R.ReservedAt}}</dd>
-<dt>Noise drawn</dt><dd>{{time .R.Created}}</dd>
-<dt>Report written</dt><dd>{{time .R.Generated}}</dd>
-<dt>Mechanism</dt><dd>{{.R.Noise}} noise; every released row stands on at least k = {{.R.K}} people</dd>
-<dt>privagg version</dt><dd>{{.R.PrivaggVersion}}</dd>
-</dl>
-
-<h2 id="budget">Privacy budget</h2>
-<p>This release spent <strong>epsilon {{amt .R.Budget.Epsilon}}</strong> and <strong>delta {{amt .R.Budget.Delta}}</strong> of the budget of dataset <strong>{{.R.Dataset}}</strong>{{with .R.Budget.Dataset}}{{if .PeriodStart}} for the period {{time .PeriodStart}} to {{time .PeriodEnd}}{{else}} (a lifetime budget){{end}}{{end}}. The charge is permanent: there are no refunds.</p>
-{{range .Bars}}<h3>{{.Label}}: {{.Spent}} spent of {{.Total}}, {{.Remaining}} remaining</h3>
-<svg width="560" height="30" viewBox="0 0 560 30" role="img" aria-label="{{.Label}} budget: {{.Spent}} spent of {{.Total}}, of which {{.Own}} by this release; {{.Remaining}} remaining">
-<rect x="0" y="0" width="560" height="22" fill="#e9edf1" stroke="#aab4be"/>
-<rect x="{{.Before.X}}" y="0" width="{{.Before.W}}" height="22" fill="#8a96a3"/>
-<rect x="{{.This.X}}" y="0" width="{{.This.W}}" height="22" fill="#1f6feb"/>
-<rect x="{{.Left.X}}" y="0" width="{{.Left.W}}" height="22" fill="#2da44e" fill-opacity="0.35"/>
-</svg>
-{{if .Over}}<p class="warn">More has been spent than the current budget allows (the budget was lowered after these spends).</p>{{end}}
-<p class="legend"><span><i class="sw" style="background:#8a96a3"></i>spent by earlier releases: {{.SpentBefore}}</span><span><i class="sw" style="background:#1f6feb"></i>this release: {{.Own}}</span><span><i class="sw" style="background:#9fd8ae"></i>remaining: {{.Remaining}}</span></p>
-{{end}}
-<p class="note">Budget status of the dataset when this release was stored, this release included. Amounts are rounded to 4 significant digits here; report.json holds them exactly.</p>
-
-<h2 id="accuracy">Outputs and expected error</h2>
-<p class="note">Every released number carries differential-privacy noise. The bars show the expected error around the true value: the box is ±1 standard deviation of the noise, the whisker the 95% confidence half-width (the <code>_ci95</code> column of the table). Mean and variance are more precise in rows standing on more people. The values are the plan's (privagg plan); no data value is shown here.</p>
-{{range .Outputs}}<h3>Output <code>{{.O.Name}}</code>: {{int .O.Rows}} rows released</h3>
-<p>Group by {{join .O.GroupBy}}; each person counts in at most L0 = {{.O.L0}} of its rows; {{.Keys}}. This output spends epsilon {{num .O.Epsilon}}, delta {{num .O.Delta}}.{{with .O.Selection}} Partition selection (epsilon {{num .Epsilon}}, delta {{num .Delta}}, k = {{.K}}): a row needs {{int .People50}} people for a 50% and {{int .People95}} for a 95% chance to be released.{{end}}</p>
-<table>
-<thead><tr><th>metric</th><th>type</th><th>mechanism</th><th>epsilon</th><th>delta</th><th>L0</th><th>Linf</th><th>expected error</th><th>error bars</th></tr></thead>
-<tbody>
-{{range .Metrics}}<tr><td><code>{{.M.Name}}</code></td><td>{{.M.Type}}</td><td>{{.M.Mechanism}}</td><td class="num">{{num .M.Epsilon}}</td><td class="num">{{num .M.Delta}}</td><td class="num">{{.M.L0}}</td><td class="num">{{if gt (len .M.Components) 1}}{{range $i, $c := .M.Components}}{{if $i}}<br/>{{end}}{{$c.Stat}}: {{num $c.LInf}}{{end}}{{else}}{{num .M.LInf}}{{end}}</td><td>{{if .Quantile}}{{.Quantile}}{{else}}{{.Error}}{{end}}</td><td>{{if .Quantile}}<span class="note">the error of a quantile depends on how spread out the data are</span>{{end}}{{with .Chart}}<svg width="360" height="{{.Height}}" viewBox="0 0 360 {{.Height}}" role="img" aria-label="expected error">
-<line x1="{{.Center}}" y1="0" x2="{{.Center}}" y2="{{.AxisY}}" stroke="#c5ccd3" stroke-dasharray="3 3"/>
-<line x1="{{.Left}}" y1="{{.AxisY}}" x2="{{.Right}}" y2="{{.AxisY}}" stroke="#8a96a3"/>
-<text x="{{.Left}}" y="{{add .AxisY 13}}" text-anchor="middle">-{{.AxisLabel}}</text>
-<text x="{{.Center}}" y="{{add .AxisY 13}}" text-anchor="middle">true value</text>
-<text x="{{.Right}}" y="{{add .AxisY 13}}" text-anchor="middle">+{{.AxisLabel}}</text>
-{{range .Rows}}<text x="0" y="{{add .Y 4}}">{{.Label}}</text>
-{{if .SDW}}<rect x="{{.SDLeft}}" y="{{add .Y -5}}" width="{{.SDW}}" height="10" fill="#1f6feb" fill-opacity="0.3" stroke="#1f6feb"/>
-{{end}}<line x1="{{.CILeft}}" y1="{{.Y}}" x2="{{.CIRight}}" y2="{{.Y}}" stroke="#1f3b57" stroke-width="1.5"/>
-<line x1="{{.CILeft}}" y1="{{add .Y -6}}" x2="{{.CILeft}}" y2="{{add .Y 6}}" stroke="#1f3b57" stroke-width="1.5"/>
-<line x1="{{.CIRight}}" y1="{{add .Y -6}}" x2="{{.CIRight}}" y2="{{add .Y 6}}" stroke="#1f3b57" stroke-width="1.5"/>
-<circle cx="{{.Center}}" cy="{{.Y}}" r="3" fill="#1f3b57"/>
-{{end}}</svg>{{end}}</td></tr>
-{{end}}</tbody>
-</table>
-{{end}}
-<h2 id="job">Job file</h2>
-<p class="note"><code>{{.R.JobFile.Path}}</code>, sha256 <code>{{.R.JobFile.SHA256}}</code></p>
-<pre class="job">{{.R.JobFile.Text}}</pre>
-
-<section class="internal" id="internal">
-<h2><span class="badge">INTERNAL</span> Not for marketing: exact, non-private counts</h2>
-<p class="warn">{{.Internal.Note}}</p>
-<table>
-<thead><tr><th>input</th><th class="num">rows</th></tr></thead>
-<tbody>
-<tr><td>read</td><td class="num">{{int .Internal.RowsRead}}</td></tr>
-<tr><td>rejected as malformed</td><td class="num">{{int .Internal.RowsRejected}}</td></tr>
-<tr><td>excluded: no consent for {{.R.Purpose}}</td><td class="num">{{int .Internal.RowsExcludedByConsent}}</td></tr>
-</tbody>
-</table>
-<table>
-<thead><tr><th>output</th><th class="num">candidate partitions</th><th class="num">released</th><th class="num">suppressed</th></tr></thead>
-<tbody>
-{{range .Internal.Outputs}}<tr><td><code>{{.Name}}</code></td><td class="num">{{int .Partitions}}</td><td class="num">{{int .Released}}</td><td class="num">{{int .Suppressed}}</td></tr>
-{{end}}</tbody>
-</table>
-</section>
-</main>
-</body>
-</html>
-`

@@ -1,3 +1,8 @@
+// Package release is what happens to a differentially private release
+// after the privacy layer made it: sinks write its tables atomically
+// (parquet, csv, duckdb), the release store keeps them beside the ledger
+// with manifests and a release report, and Publish copies them to
+// output.dir.
 package release
 
 import (
@@ -9,6 +14,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 )
 
@@ -24,11 +30,11 @@ type Sink interface {
 	Write(ctx context.Context, rel *privacy.Release, dir string) ([]WrittenFile, error)
 }
 
-// Output formats.
+// Output formats as manifests record them (job.OutputFormat values).
 const (
-	FormatParquet = "parquet"
-	FormatCSV     = "csv"
-	FormatDuckDB  = "duckdb"
+	FormatParquet = string(job.OutputParquet)
+	FormatCSV     = string(job.OutputCSV)
+	FormatDuckDB  = string(job.OutputDuckDB)
 )
 
 // DuckDBFileName is the database file the duckdb format writes, with one
@@ -67,13 +73,13 @@ func FileNames(files []WrittenFile) []string {
 }
 
 // NewSink returns the sink for an output.format value: parquet, csv or duckdb.
-func NewSink(format string) (Sink, error) {
+func NewSink(format job.OutputFormat) (Sink, error) {
 	switch format {
-	case FormatParquet:
+	case job.OutputParquet:
 		return newParquetSink(), nil
-	case FormatCSV:
+	case job.OutputCSV:
 		return &csvSink{}, nil
-	case FormatDuckDB:
+	case job.OutputDuckDB:
 		return &duckdbSink{}, nil
 	default:
 		return nil, fmt.Errorf("output.format: %q must be one of parquet, csv, duckdb", format)

@@ -25,6 +25,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/privagg/privagg/internal/version"
+	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 )
 
@@ -207,8 +208,8 @@ func withVersion(t testing.TB, v string) {
 }
 
 func TestNewSink(t *testing.T) {
-	for _, f := range formats {
-		t.Run(f, func(t *testing.T) {
+	for _, f := range job.OutputFormats {
+		t.Run(string(f), func(t *testing.T) {
 			s, err := NewSink(f)
 			if err != nil || s == nil {
 				t.Fatalf("NewSink(%q) = %v, %v; want a sink", f, s, err)
@@ -222,7 +223,7 @@ func TestNewSink(t *testing.T) {
 		}
 	})
 	t.Run("nil release", func(t *testing.T) {
-		s, _ := NewSink(FormatCSV)
+		s, _ := NewSink(job.OutputCSV)
 		if _, err := s.Write(context.Background(), nil, t.TempDir()); err == nil {
 			t.Fatal("Write(nil) succeeded")
 		}
@@ -861,7 +862,7 @@ func TestSinkEndToEnd(t *testing.T) {
 			}
 			defer rel.Free()
 
-			sink, err := NewSink(format)
+			sink, err := NewSink(job.OutputFormat(format))
 			if err != nil {
 				t.Fatal(err)
 			}

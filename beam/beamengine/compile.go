@@ -27,11 +27,11 @@ func compile(j *job.Job) (*compiled, error) {
 		return nil, &engine.InputError{Reason: fmt.Sprintf("input.path %s matches no file", j.Input.Path)}
 	}
 	cols := j.InputColumns()
-	src, err := newSource(j.Input.Format, j.Input.Path, cols, j.Input.CSV.Delimiter, j.Input.CSV.Header == nil || *j.Input.CSV.Header)
+	src, err := newSource(j.Input.Format, j.Input.Path, cols, j.Input.CSV.Delimiter, *j.Input.CSV.Header)
 	if err != nil {
 		return nil, &engine.InputError{Reason: "cannot read the input's columns", Err: err}
 	}
-	if src.Format == "csv" {
+	if src.Format == job.InputCSV {
 		var problems []job.Problem
 		for _, col := range cols {
 			if !slices.Contains(src.Header, col) {
@@ -106,27 +106,21 @@ func compile(j *job.Job) (*compiled, error) {
 	return c, nil
 }
 
-func formatOf(path string) string {
+func formatOf(path string) job.InputFormat {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".parquet":
-		return "parquet"
+		return job.InputParquet
 	case ".json", ".jsonl", ".ndjson":
-		return "json"
+		return job.InputJSON
 	}
-	return "csv"
+	return job.InputCSV
 }
 
 // newSource describes how to read path. For local CSV files the header and
 // the column types come from DuckDB's sniffer, as in the embedded engine.
-func newSource(format, path string, cols []string, delim string, header bool) (*source, error) {
-	if format == "" {
-		format = formatOf(path)
-	}
-	if delim == "" {
-		delim = ","
-	}
+func newSource(format job.InputFormat, path string, cols []string, delim string, header bool) (*source, error) {
 	s := &source{Format: format, Columns: cols, Delim: delim, HasHeader: header, Types: map[string]string{}}
-	if format != "csv" {
+	if format != job.InputCSV {
 		return s, nil
 	}
 	files, err := localGlob(path)

@@ -189,7 +189,7 @@ type compiled struct {
 func (c *compiled) events(s beam.Scope) beam.PCollection {
 	s = s.Scope("events")
 	var events beam.PCollection
-	if c.src.Format == "parquet" {
+	if c.src.Format == job.InputParquet {
 		files := fileio.ReadMatches(s, fileio.MatchFiles(s, c.job.Input.Path))
 		events = beam.ParDo(s, &eventFileFn{Src: c.src, Ev: c.ev}, files)
 	} else {
@@ -201,7 +201,7 @@ func (c *compiled) events(s beam.Scope) beam.PCollection {
 	cs := s.Scope("consent")
 	var recs beam.PCollection
 	spec := consentSpec{Purpose: c.purpose}
-	if c.consent.Format == "parquet" {
+	if c.consent.Format == job.InputParquet {
 		files := fileio.ReadMatches(cs, fileio.MatchFiles(cs, c.job.Consent.Table.Path))
 		recs = beam.ParDo(cs, &consentFileFn{Src: *c.consent, C: spec}, files)
 	} else {

@@ -18,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/transforms"
 )
 
@@ -25,7 +26,7 @@ import (
 // columns. It is part of DoFns, so its fields are exported and serialize to
 // JSON for remote workers.
 type source struct {
-	Format    string            // csv | json | parquet
+	Format    job.InputFormat
 	Columns   []string          // projected columns, in row order
 	Delim     string            // csv
 	Header    []string          // csv: column names of the files (from the first file's header)
@@ -71,7 +72,7 @@ func (s *source) parseLine(line string) (vals []transforms.Value, skip bool, err
 		return nil, true, nil
 	}
 	switch s.Format {
-	case "csv":
+	case job.InputCSV:
 		if s.headerLine(line) {
 			return nil, true, nil
 		}
@@ -92,7 +93,7 @@ func (s *source) parseLine(line string) (vals []transforms.Value, skip bool, err
 			vals[i] = v
 		}
 		return vals, false, nil
-	case "json":
+	case job.InputJSON:
 		d := json.NewDecoder(strings.NewReader(line))
 		d.UseNumber()
 		var obj map[string]any

@@ -7,10 +7,9 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/privagg/privagg/job"
-
 	"github.com/spf13/cobra"
 
+	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/pipeline"
 )
 
@@ -33,20 +32,24 @@ at no cost. Exit codes: 0 ok, 1 runtime failure, 2 config or usage,
 				return err
 			}
 			opts.Ledger = ledger
+			opts.Logger = g.logger
+			// The flags' own rules first; Run checks the paths against the job.
+			if err := opts.Check(nil); err != nil {
+				return err
+			}
 			if ef.external() {
 				return ef.run(cmd.Context(), g, args[0], opts)
 			}
-			job, err := job.LoadJob(args[0])
+			j, err := job.LoadJob(args[0])
 			if err != nil {
 				return err
 			}
-			opts.Logger = g.logger
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			res, err := pipeline.Run(ctx, job, opts)
+			res, err := pipeline.Run(ctx, j, opts)
 			if err != nil {
 				return err
 			}
@@ -60,7 +63,7 @@ at no cost. Exit codes: 0 ok, 1 runtime failure, 2 config or usage,
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.ReleaseID, "release-id", "", "release id (default: fingerprint of the job file and input files)")
-	f.StringVar(&opts.MemoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (overrides privacy.memory_limit)")
+	f.StringVar(&opts.MemoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB or 4G (overrides privacy.memory_limit)")
 	f.StringVar(&opts.TempDir, "temp-dir", "", "DuckDB spill folder (overrides privacy.temp_dir)")
 	ef = addEngineFlags(cmd)
 	return cmd

@@ -12,30 +12,25 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"regexp"
 	"runtime"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/privagg/privagg/job"
 )
 
 // DBOptions configures the engine. The zero value uses all cores and DuckDB's
 // default memory limit (80% of RAM).
 type DBOptions struct {
-	// MemoryLimit caps DuckDB's memory, e.g. "4GB". Optional. Beyond it DuckDB
-	// spills to TempDir.
+	// MemoryLimit caps DuckDB's memory, e.g. "4GB"; see job.CheckMemoryLimit.
+	// Optional. Beyond it DuckDB spills to TempDir.
 	MemoryLimit string
 	// TempDir is the spill folder. Optional; DuckDB's default is used when empty.
 	TempDir string
 	// Threads is the number of worker threads. Optional; 0 means all cores.
 	Threads int
 }
-
-var memoryLimitRE = regexp.MustCompile(`^\s*[0-9]+(\.[0-9]+)?\s*([KMGT]i?B|B|%)?\s*$`)
-
-// ValidMemoryLimit reports whether s is a memory limit DuckDB accepts, such as
-// "4GB", "512MiB" or "80%".
-func ValidMemoryLimit(s string) bool { return memoryLimitRE.MatchString(s) }
 
 // DB is one DuckDB database with one connection. It is not safe for
 // concurrent use.
@@ -47,8 +42,10 @@ type DB struct {
 
 // OpenDB starts an in-memory DuckDB with opts.
 func OpenDB(ctx context.Context, opts DBOptions) (*DB, error) {
-	if opts.MemoryLimit != "" && !ValidMemoryLimit(opts.MemoryLimit) {
-		return nil, fmt.Errorf("open engine: memory limit %q must look like 4GB, 512MiB or 80%%", opts.MemoryLimit)
+	if opts.MemoryLimit != "" {
+		if err := job.CheckMemoryLimit(opts.MemoryLimit); err != nil {
+			return nil, fmt.Errorf("open engine: memory limit %q: %w", opts.MemoryLimit, err)
+		}
 	}
 	if opts.Threads < 0 {
 		return nil, fmt.Errorf("open engine: threads %d must be >= 0", opts.Threads)
@@ -78,7 +75,7 @@ func OpenDB(ctx context.Context, opts DBOptions) (*DB, error) {
 		"SET TimeZone = 'UTC'", // derived time columns are UTC
 	}
 	if opts.MemoryLimit != "" {
-		settings = append(settings, fmt.Sprintf("SET memory_limit = '%s'", opts.MemoryLimit))
+		settings = append(settings, "SET memory_limit = "+quoteString(opts.MemoryLimit))
 	}
 	if opts.TempDir != "" {
 		settings = append(settings, "SET temp_directory = "+quoteString(opts.TempDir))

@@ -170,7 +170,7 @@ func countRows(ctx context.Context, eng *DB, qp *queryPlan) (rowCounts, error) {
 		return rowCounts{}, &engine.InputError{Reason: "cannot read the input", Err: scrub(err)}
 	}
 	c := rowCounts{read: toInt64(rows[0][0]), rejected: toInt64(rows[0][1]), excluded: toInt64(rows[0][2])}
-	if qp.job.Input.Format == "csv" {
+	if qp.job.Input.Format == job.InputCSV {
 		// Lines the CSV reader itself rejected (wrong column count, values
 		// that do not fit the column type) never reach the views. Every
 		// scan of the input records them again; a line counts once.
@@ -258,8 +258,10 @@ var _ engine.Engine = (*Engine)(nil)
 // New checks what can be checked before reading any data (the staging key)
 // and returns the engine for j. It opens no database until Prepare.
 func New(j *job.Job, opts Options) (*Engine, error) {
-	if opts.MemoryLimit != "" && !ValidMemoryLimit(opts.MemoryLimit) {
-		return nil, fmt.Errorf("--memory-limit: %q must look like 4GB, 512MiB or 80%%", opts.MemoryLimit)
+	if opts.MemoryLimit != "" {
+		if err := job.CheckMemoryLimit(opts.MemoryLimit); err != nil {
+			return nil, job.FlagError("--memory-limit", opts.MemoryLimit, err)
+		}
 	}
 	log := opts.Logger
 	if log == nil {

@@ -100,15 +100,10 @@ func (p *queryPlan) readerSQL() string {
 	in := p.job.Input
 	path := lit(in.Path)
 	switch in.Format {
-	case "csv":
-		header := in.CSV.Header == nil || *in.CSV.Header
-		delim := in.CSV.Delimiter
-		if delim == "" {
-			delim = ","
-		}
+	case job.InputCSV:
 		return fmt.Sprintf("read_csv(%s, delim=%s, header=%t, ignore_errors=true, store_rejects=true, rejects_table=%s, rejects_scan=%s)",
-			path, lit(delim), header, lit(tabRejects), lit(tabRejects+"_scans"))
-	case "json":
+			path, lit(in.CSV.Delimiter), *in.CSV.Header, lit(tabRejects), lit(tabRejects+"_scans"))
+	case job.InputJSON:
 		return fmt.Sprintf("read_json(%s, format='newline_delimited', ignore_errors=true)", path)
 	default:
 		return fmt.Sprintf("read_parquet(%s)", path)
@@ -254,18 +249,6 @@ func (p *queryPlan) publicSQL(o int) []string {
 		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", publicTable(o, gi), src))
 	}
 	return stmts
-}
-
-// allPublic reports whether every group-by column of output o has a public
-// list, so keys come from the lists alone and need no DP selection.
-func (p *queryPlan) allPublic(o int) bool {
-	out := p.job.Outputs[o]
-	for _, g := range out.GroupBy {
-		if _, ok := out.PublicPartitions[g]; !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // formatKey renders key column k of a pairs/bounded relation as the
@@ -569,7 +552,7 @@ func (p *queryPlan) releaseSQL(o int, stats string) string {
 	}
 	agg := fmt.Sprintf("SELECT %s, %s FROM %s s JOIN %s d USING (%s) WHERE s.%s > 0",
 		strings.Join(formatted, ", "), strings.Join(prefixAll("s.", statCols), ", "), stats, dictTable(o), colPid, q(privacy.UnitsColumn))
-	if !p.allPublic(o) {
+	if !out.PublicKeysOnly() {
 		return fmt.Sprintf("SELECT * FROM (%s) ORDER BY %s", agg, orderBy(keys))
 	}
 	// Public partitions: every listed key, zero where there is no data.

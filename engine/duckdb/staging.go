@@ -33,15 +33,11 @@ func newPseudonymizer(j *job.Job) (*pseudonymizer, error) {
 	if err != nil {
 		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "staging.pseudonym_key_env", Value: st.PseudonymKeyEnv, Rule: err.Error()}}}
 	}
-	version := st.KeyVersion
-	if version == "" {
-		version = "1"
-	}
-	p, err := transforms.NewPseudonymizer(key, version)
+	p, err := transforms.NewPseudonymizer(key, st.KeyVersion)
 	if err != nil {
 		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "staging.pseudonym_key_env", Value: st.PseudonymKeyEnv, Rule: err.Error()}}}
 	}
-	return &pseudonymizer{p: p, keyVersion: version}, nil
+	return &pseudonymizer{p: p, keyVersion: st.KeyVersion}, nil
 }
 
 // stagedFile is a staging file written under a temp name, renamed into place

@@ -22,9 +22,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/privagg/privagg/job"
 )
 
 // ErrInvalidOptions is wrapped by every error about the Options themselves
@@ -144,8 +145,6 @@ type params struct {
 	weeks         int
 }
 
-var memoryLimitRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)$`)
-
 func (o Options) resolve() (params, error) {
 	p := params{
 		events: o.Events, users: o.Users, seed: o.Seed, out: o.Out,
@@ -203,8 +202,10 @@ func validateEngine(threads int, memoryLimit string) []error {
 	if threads < 0 || threads > 1024 {
 		errs = append(errs, fmt.Errorf("threads: %d must be in [0, 1024]", threads))
 	}
-	if memoryLimit != "" && !memoryLimitRE.MatchString(memoryLimit) {
-		errs = append(errs, fmt.Errorf("memory_limit: %q must be a size like 4GB or 512MiB", memoryLimit))
+	if memoryLimit != "" {
+		if err := job.CheckMemoryLimit(memoryLimit); err != nil {
+			errs = append(errs, fmt.Errorf("memory_limit: %q %w", memoryLimit, err))
+		}
 	}
 	return errs
 }

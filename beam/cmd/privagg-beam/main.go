@@ -73,6 +73,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := func() error {
+		opts := pipeline.RunOptions{ReleaseID: *releaseID, Ledger: *ledger, Logger: log}
+		if err := opts.Check(nil); err != nil { // the flags' own rules, before anything is read
+			return err
+		}
 		job, err := job.LoadJob(jobs[0])
 		if err != nil {
 			return err
@@ -82,7 +86,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return err
 		}
 		defer eng.Close()
-		res, err := pipeline.Run(ctx, job, pipeline.RunOptions{Engine: eng, ReleaseID: *releaseID, Ledger: *ledger, Logger: log})
+		opts.Engine = eng
+		res, err := pipeline.Run(ctx, job, opts)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,66 @@
+package pipeline
+
+import (
+	"log/slog"
+
+	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/job"
+	"github.com/privagg/privagg/privacy"
+	"github.com/privagg/privagg/release"
+)
+
+// RunOptions configures Run. The zero value is what `privagg run` uses
+// without flags.
+type RunOptions struct {
+	// ReleaseID names the release. Optional; defaults to Fingerprint(job):
+	// the same job file on the same input files is the same release, which is
+	// re-published, never re-noised.
+	ReleaseID string
+	// Ledger overrides the job's ledger path. Optional.
+	Ledger string
+	// MemoryLimit and TempDir override privacy.memory_limit and
+	// privacy.temp_dir. Optional.
+	MemoryLimit string
+	TempDir     string
+	// Logger receives progress and stage messages. Optional; nil discards.
+	// Nothing identifying is ever logged.
+	Logger *slog.Logger
+	// Engine computes the release. Optional; nil means the embedded DuckDB
+	// engine. Another engine (e.g. Apache Beam) plugs in here and keeps the
+	// whole release protocol: ledger, store, publish, report.
+	Engine engine.Engine
+}
+
+// RunResult describes a finished run.
+type RunResult struct {
+	ReleaseID   string
+	Republished bool     // the release was already stored; nothing was charged or noised
+	OutputDir   string   // where the tables were published
+	Files       []string // published file names in OutputDir
+	Report      release.RunReport
+}
+
+// Check applies the job file's rules to the options, which come from
+// command-line flags, and names the flag in the *job.ConfigError: the
+// release id rule of the ledger, the memory limit rule and, when j is not
+// nil, the path rules against j's output.dir. Run calls it before anything
+// else; a command calls it with a nil job as soon as its flags are parsed.
+func (o RunOptions) Check(j *job.Job) error {
+	if o.ReleaseID != "" {
+		if err := privacy.ValidateReleaseID(o.ReleaseID); err != nil {
+			return job.FlagError("--release-id", o.ReleaseID, err)
+		}
+	}
+	if o.MemoryLimit != "" {
+		if err := job.CheckMemoryLimit(o.MemoryLimit); err != nil {
+			return job.FlagError("--memory-limit", o.MemoryLimit, err)
+		}
+	}
+	if j == nil {
+		return nil
+	}
+	if err := j.CheckFlagPath("--ledger", job.PathLedger, o.Ledger); err != nil {
+		return err
+	}
+	return j.CheckFlagPath("--temp-dir", job.PathTempDir, o.TempDir)
+}
