@@ -20,7 +20,7 @@ func setupRun(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	if code, _, errs := runBudget(t, "--ledger", filepath.Join(dir, "ledger.duckdb"), "budget", "set", "cli_events", "--epsilon", "5", "--delta", "1e-3"); code != 0 {
+	if code, _, errs := runBudget(t, "--ledger", filepath.Join(dir, "ledger.duckdb"), "budget", "set", "cli_events", "--epsilon", "5", "--delta", "1e-3", "--reason", "test budget"); code != 0 {
 		t.Fatalf("budget set: %s", errs)
 	}
 	return dir
@@ -48,7 +48,7 @@ func TestRunFlagRules(t *testing.T) {
 		{"memory limit unit", []string{"run", "--memory-limit", "4Gi", "missing.yaml"},
 			"--memory-limit: 4Gi must be a size such as 4GB"},
 		{"ledger in output.dir", []string{"--ledger", "out/ledger.duckdb", "run", "job.yaml"},
-			"--ledger: out/ledger.duckdb must not be inside output.dir"},
+			"/out/ledger.duckdb must not be inside output.dir"},
 		{"temp dir in output.dir", []string{"run", "--temp-dir", "out/spill", "job.yaml"},
 			"--temp-dir: out/spill must not be inside output.dir"},
 	} {
