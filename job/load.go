@@ -34,6 +34,7 @@ const (
 	DefaultK               = 1
 	DefaultMaxPartitions   = 1 // privacy.max_partitions_per_unit (L0)
 	DefaultCountMaxPerUnit = 1 // count metrics: max_per_unit (Linf)
+	DefaultPrivacyUnitCase = "keep"
 )
 
 // EnvPrefix prefixes the environment variables that override scalar keys of a
@@ -608,6 +609,9 @@ func (c *checker) applyDefaults(job *Job, tree map[string]any) {
 	if job.Input.CSV.Header == nil {
 		header := true
 		job.Input.CSV.Header = &header
+	}
+	if !present(tree, "privacy_unit_case") {
+		job.PrivacyUnitCase = DefaultPrivacyUnitCase
 	}
 	if !present(tree, "privacy", "noise") {
 		job.Privacy.Noise = DefaultNoise
