@@ -153,14 +153,11 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 		return nil, err
 	}
 	report.RowsRead, report.RowsRejected, report.RowsExcludedByConsent = counts.Read, counts.Rejected, counts.Excluded
+	report.ConsentRecordsRead, report.ConsentRecordsRejected = counts.ConsentRead, counts.ConsentRejected
 	secs := time.Since(scanStart).Seconds()
 	log.Info("input scanned", "rows", counts.Read, "seconds", math.Round(secs*1000)/1000, "rows_per_second", int64(float64(counts.Read)/max(secs, 1e-9)))
-	if counts.Read > 0 && float64(counts.Rejected) > j.Input.MaxRejectFraction*float64(counts.Read) {
-		return nil, &engine.InputError{
-			Reason:   fmt.Sprintf("malformed rows exceed input.max_reject_fraction %v", j.Input.MaxRejectFraction),
-			Read:     counts.Read,
-			Rejected: counts.Rejected,
-		}
+	if err := engine.RejectCheck(j.Input.MaxRejectFraction, counts); err != nil {
+		return nil, err
 	}
 	step(StepScanned)
 
