@@ -146,6 +146,9 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 	}
 	defer computer.Close()
 
+	for _, w := range j.Warnings() {
+		log.Warn(w)
+	}
 	log.Info("reading input", "format", j.Input.Format)
 	scanStart := time.Now()
 	counts, err := computer.Prepare(ctx)
@@ -162,15 +165,16 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 	step(StepScanned)
 
 	reservation, err := led.Reserve(ctx, privacy.ReserveRequest{
-		ReleaseID: id,
-		Dataset:   j.Dataset,
-		Job:       j.Name,
-		Purpose:   j.Purpose,
-		Epsilon:   plan.Total.Epsilon,
-		Delta:     plan.Total.Delta,
-		Outputs:   j.OutputNames(),
-		OutputDir: j.Output.Dir,
-		JobSHA256: j.FileSHA256(),
+		ReleaseID:     id,
+		Dataset:       j.Dataset,
+		Job:           j.Name,
+		Purpose:       j.Purpose,
+		ConsentWaiver: j.Consent.Waived,
+		Epsilon:       plan.Total.Epsilon,
+		Delta:         plan.Total.Delta,
+		Outputs:       j.OutputNames(),
+		OutputDir:     j.Output.Dir,
+		JobSHA256:     j.FileSHA256(),
 	})
 	if err != nil {
 		return nil, err

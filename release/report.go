@@ -56,6 +56,9 @@ type ReleaseReport struct {
 	Job       string `json:"job"`
 	Dataset   string `json:"dataset"`
 	Purpose   string `json:"purpose"`
+	// ConsentWaiver is the job's consent.waived reason: no consent filter
+	// was applied. Empty when consent was applied per person.
+	ConsentWaiver string `json:"consent_waiver,omitempty"`
 	// RunBy is the operating-system account that ran privagg, Host the
 	// machine it ran on.
 	RunBy string `json:"run_by"`
@@ -119,11 +122,16 @@ type ReportJobFile struct {
 // ReportInternal holds the run's exact counts. They are not differentially
 // private.
 type ReportInternal struct {
-	Note                  string                 `json:"note"`
-	RowsRead              int64                  `json:"rows_read"`
-	RowsRejected          int64                  `json:"rows_rejected"`
-	RowsExcludedByConsent int64                  `json:"rows_excluded_by_consent"`
-	Outputs               []ReportInternalOutput `json:"outputs"`
+	Note                  string `json:"note"`
+	RowsRead              int64  `json:"rows_read"`
+	RowsRejected          int64  `json:"rows_rejected"`
+	RowsExcludedByConsent int64  `json:"rows_excluded_by_consent"`
+	// ConsentRecordsRead and ConsentRecordsRejected count the consent
+	// table's records for the purpose and the malformed ones (0 without a
+	// consent table).
+	ConsentRecordsRead     int64                  `json:"consent_records_read,omitempty"`
+	ConsentRecordsRejected int64                  `json:"consent_records_rejected,omitempty"`
+	Outputs                []ReportInternalOutput `json:"outputs"`
 }
 
 // ReportInternalOutput is the partition count of one output.
@@ -205,6 +213,7 @@ func buildReleaseReport(ctx context.Context, in reportInput) (*ReleaseReport, er
 		Job:            meta.Job,
 		Dataset:        meta.Dataset,
 		Purpose:        meta.Purpose,
+		ConsentWaiver:  meta.ConsentWaiver,
 		RunBy:          in.runBy,
 		Host:           in.host,
 		ReservedAt:     in.record.ReservedAt.UTC(),
@@ -215,10 +224,12 @@ func buildReleaseReport(ctx context.Context, in reportInput) (*ReleaseReport, er
 		Budget:         ReportBudget{Epsilon: in.record.Epsilon, Delta: in.record.Delta, Dataset: in.status},
 		JobFile:        ReportJobFile{Path: job.File},
 		Internal: ReportInternal{
-			Note:                  reportInternalNote,
-			RowsRead:              in.run.RowsRead,
-			RowsRejected:          in.run.RowsRejected,
-			RowsExcludedByConsent: in.run.RowsExcludedByConsent,
+			Note:                   reportInternalNote,
+			RowsRead:               in.run.RowsRead,
+			RowsRejected:           in.run.RowsRejected,
+			RowsExcludedByConsent:  in.run.RowsExcludedByConsent,
+			ConsentRecordsRead:     in.run.ConsentRecordsRead,
+			ConsentRecordsRejected: in.run.ConsentRecordsRejected,
 		},
 	}
 	if data, err := os.ReadFile(job.File); err == nil {
@@ -552,6 +563,7 @@ section.internal table th { background: #f9dcd9; }
 <dt>Job</dt><dd>{{.R.Job}}</dd>
 <dt>Dataset</dt><dd>{{.R.Dataset}}</dd>
 <dt>Purpose</dt><dd>{{.R.Purpose}}</dd>
+<dt>Consent</dt><dd>{{if .R.ConsentWaiver}}<strong>waived</strong>: no consent filter was applied. Reason given: {{.R.ConsentWaiver}}{{else}}applied per person for {{.R.Purpose}}{{end}}</dd>
 <dt>Run by</dt><dd>{{.R.RunBy}} on {{.R.Host}}</dd>
 <dt>Budget charged</dt><dd>{{time .R.ReservedAt}}</dd>
 <dt>Noise drawn</dt><dd>{{time .R.Created}}</dd>
@@ -610,7 +622,9 @@ section.internal table th { background: #f9dcd9; }
 <tr><td>read</td><td class="num">{{int .Internal.RowsRead}}</td></tr>
 <tr><td>rejected as malformed</td><td class="num">{{int .Internal.RowsRejected}}</td></tr>
 <tr><td>excluded: no consent for {{.R.Purpose}}</td><td class="num">{{int .Internal.RowsExcludedByConsent}}</td></tr>
-</tbody>
+{{if .Internal.ConsentRecordsRead}}<tr><td>consent records for {{.R.Purpose}} read</td><td class="num">{{int .Internal.ConsentRecordsRead}}</td></tr>
+<tr><td>consent records rejected as malformed</td><td class="num">{{int .Internal.ConsentRecordsRejected}}</td></tr>
+{{end}}</tbody>
 </table>
 <table>
 <thead><tr><th>output</th><th class="num">candidate partitions</th><th class="num">released</th><th class="num">suppressed</th></tr></thead>

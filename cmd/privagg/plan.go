@@ -34,6 +34,7 @@ the dataset's budget. --what-if epsilon=0.25,0.5,1,2 compares budgets.`,
 			if err != nil {
 				return err
 			}
+			printWarnings(g, job)
 			ledger := job.Ledger
 			if g.ledger != "" {
 				ledger = g.ledger

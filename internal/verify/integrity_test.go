@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"
+	"github.com/privagg/privagg/release"
 )
 
 // TestVerifyIntegrity runs the consent and identity corpus (integrity.go,
@@ -71,11 +73,50 @@ func TestVerifyIntegrity(t *testing.T) {
 			for _, d := range CheckIntegrity(c, exit, got, rows) {
 				t.Error(d)
 			}
+			if j.Consent.Waived != "" && err == nil {
+				checkWaiverRecorded(t, j, led, "integrity-1")
+			}
 			leakScan(t, j, append(logs.Bytes(), []byte(fmt.Sprint(err))...), IntegritySecrets())
 		})
 	}
 	if err := Write(Record{Section: "integrity", Check: "consent and person-id corpus: counts, released values, no ids leaked",
 		Path: "pipeline.Run (duckdb)", Trials: len(cases), Pass: !t.Failed()}); err != nil {
 		t.Error(err)
+	}
+}
+
+// checkWaiverRecorded: a release of a job with consent.waived carries the
+// reason in every manifest, in report.json and REPORT.html, and in its
+// ledger record (from the journal).
+func checkWaiverRecorded(t *testing.T, j *job.Job, led *privacy.Ledger, id string) {
+	t.Helper()
+	reason := j.Consent.Waived
+	manifests, _ := filepath.Glob(filepath.Join(j.Output.Dir, "*"+release.ManifestSuffix))
+	if len(manifests) == 0 {
+		t.Fatal("no manifest published")
+	}
+	for _, p := range manifests {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := release.ReadManifest(f)
+		f.Close()
+		if err != nil || m.ConsentWaiver != reason {
+			t.Errorf("%s: consent_waiver %q (%v), want %q", filepath.Base(p), m.ConsentWaiver, err, reason)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(led.StoreDir(id), release.ReportJSONFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := release.ReadReleaseReport(data); err != nil || r.ConsentWaiver != reason {
+		t.Errorf("report.json consent_waiver %q (%v), want %q", r.ConsentWaiver, err, reason)
+	}
+	if page, err := os.ReadFile(filepath.Join(led.StoreDir(id), release.ReportHTMLFile)); err != nil || !strings.Contains(string(page), "<strong>waived</strong>") {
+		t.Errorf("REPORT.html does not show the waiver (%v)", err)
+	}
+	if rec, err := led.Lookup(context.Background(), id); err != nil || rec == nil || rec.ConsentWaiver != reason {
+		t.Errorf("ledger record %+v (%v), want consent waiver %q", rec, err, reason)
 	}
 }
