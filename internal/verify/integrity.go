@@ -38,8 +38,8 @@ type IntegrityCase struct {
 	// Consent is the job's consent mapping, in YAML flow style.
 	Consent string `json:"consent"`
 	// UnitCase is the job's privacy_unit_case ("" leaves the default).
-	UnitCase          string  `json:"privacy_unit_case,omitempty"`
-	MaxRejectFraction float64 `json:"max_reject_fraction"`
+	UnitCase          string        `json:"privacy_unit_case,omitempty"`
+	MaxRejectFraction float64       `json:"max_reject_fraction"`
 	Want              IntegrityWant `json:"want"`
 }
 
