@@ -28,6 +28,11 @@ type InputCounts struct {
 	Read     int64 // rows read, malformed ones included
 	Rejected int64 // malformed rows
 	Excluded int64 // well-formed rows of people without consent for the purpose
+	// ConsentRead and ConsentRejected count the consent table's records for
+	// the job's purpose (or without a purpose), and the malformed ones among
+	// them (no usable unit, purpose, granted value or time). Both are 0
+	// without a consent table.
+	ConsentRead, ConsentRejected int64
 }
 
 // InputError is returned when the input cannot be used: missing or unreadable
@@ -52,3 +57,22 @@ func (e *InputError) Error() string {
 }
 
 func (e *InputError) Unwrap() error { return e.Err }
+
+// RejectCheck applies input.max_reject_fraction: it returns an *InputError
+// when malformed event rows exceed maxFraction of the rows read, or
+// malformed consent records exceed maxFraction of the consent records read;
+// nil otherwise.
+func RejectCheck(maxFraction float64, c InputCounts) error {
+	if c.Read > 0 && float64(c.Rejected) > maxFraction*float64(c.Read) {
+		return &InputError{
+			Reason:   fmt.Sprintf("malformed rows exceed input.max_reject_fraction %v", maxFraction),
+			Read:     c.Read,
+			Rejected: c.Rejected,
+		}
+	}
+	if c.ConsentRead > 0 && float64(c.ConsentRejected) > maxFraction*float64(c.ConsentRead) {
+		return &InputError{Reason: fmt.Sprintf("malformed consent records (no usable id, purpose, granted value or time) exceed input.max_reject_fraction %v (%d of %d consent records rejected)",
+			maxFraction, c.ConsentRejected, c.ConsentRead)}
+	}
+	return nil
+}

@@ -18,6 +18,7 @@ const (
 	DefaultK               = 1
 	DefaultMaxPartitions   = 1 // privacy.max_partitions_per_unit (L0)
 	DefaultCountMaxPerUnit = 1 // count metrics: max_per_unit (Linf)
+	DefaultPrivacyUnitCase = "keep"
 )
 
 // applyDefaults fills keys the file leaves out. Whether a key is absent is
@@ -32,6 +33,9 @@ func (c *checker) applyDefaults(job *Job, tree map[string]any) {
 	if job.Input.CSV.Header == nil {
 		header := true
 		job.Input.CSV.Header = &header
+	}
+	if !present(tree, "privacy_unit_case") {
+		job.PrivacyUnitCase = DefaultPrivacyUnitCase
 	}
 	if !present(tree, "privacy", "noise") {
 		job.Privacy.Noise = DefaultNoise

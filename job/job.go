@@ -12,14 +12,18 @@ import "github.com/privagg/privagg/privacy"
 // has been checked and defaults have been applied. Relative paths in the file
 // are resolved against the folder of the job file.
 type Job struct {
-	Version     int      `mapstructure:"version"`
-	Name        string   `mapstructure:"name"`
-	Dataset     string   `mapstructure:"dataset"`
-	Purpose     string   `mapstructure:"purpose"`
-	Input       Input    `mapstructure:"input"`
-	PrivacyUnit string   `mapstructure:"privacy_unit"` // a column name, or RowUnit
-	Identifiers []string `mapstructure:"identifiers"`
-	Consent     Consent  `mapstructure:"consent"`
+	Version     int    `mapstructure:"version"`
+	Name        string `mapstructure:"name"`
+	Dataset     string `mapstructure:"dataset"`
+	Purpose     string `mapstructure:"purpose"`
+	Input       Input  `mapstructure:"input"`
+	PrivacyUnit string `mapstructure:"privacy_unit"` // a column name, or RowUnit
+	// PrivacyUnitCase says how person ids compare: "keep" (default) as
+	// written, "fold" also ignoring case. Ids are always read as text and
+	// trimmed of white space (transforms.CanonicalUnit).
+	PrivacyUnitCase string   `mapstructure:"privacy_unit_case"`
+	Identifiers     []string `mapstructure:"identifiers"`
+	Consent         Consent  `mapstructure:"consent"`
 	// Columns are the derived (generalized) columns, by name.
 	Columns map[string]DerivedColumn `mapstructure:"columns"`
 	Privacy Privacy                  `mapstructure:"privacy"`
@@ -49,15 +53,25 @@ type CSVInput struct {
 	Header    *bool  `mapstructure:"header"`    // default true
 }
 
-// Consent says who may be counted for the job's purpose: either a boolean
-// column in the events or a consent table. Exactly one is set.
+// Consent says who may be counted for the job's purpose: a consent column
+// in the events, a consent table, or an explicit waiver. Exactly one is set.
+//
+// Consent is decided per person: with a column, one refusal (or one
+// malformed value) excludes all of the person's rows; with a table, the
+// person's latest record for the purpose must grant it.
 type Consent struct {
 	Column string        `mapstructure:"column"`
 	Table  *ConsentTable `mapstructure:"table"`
+	// Waived is the reason the data needs no consent filter (public data,
+	// consent applied upstream). It is recorded in the ledger, the manifests
+	// and the release report; validate and plan warn about it.
+	Waived string `mapstructure:"waived"`
 }
 
-// ConsentTable is a file of consent records; the latest record per
-// (unit, purpose) wins and a unit with no record for the purpose is excluded.
+// ConsentTable is a file of consent records. Per person, the latest record
+// for the purpose wins, a refusal wins a tie, and a person with no record
+// for the purpose, or with a malformed one (no usable id, purpose, granted
+// value or time), is excluded.
 type ConsentTable struct {
 	Path    string `mapstructure:"path"`
 	Unit    string `mapstructure:"unit"`    // column with the privacy unit

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"time"
+
 	"github.com/privagg/privagg/privacy"
 )
 
@@ -126,11 +128,51 @@ staging: {path: staging.parquet, pseudonym_key_env: KEY}
 		{"output.format", job.Output.Format, OutputParquet},
 		{"ledger", filepath.Base(job.Ledger), "privagg-ledger.duckdb"},
 		{"staging.key_version", job.Staging.KeyVersion, "1"},
+		{"privacy_unit_case", job.PrivacyUnitCase, "keep"},
+		{"consent.waived", job.Consent.Waived, ""},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
+	}
+}
+
+// TestConsentWaiver: a waived job loads with its reason, folds ids when it
+// says so, warns, and its release metadata carries the reason; a job with
+// consent has no warning.
+func TestConsentWaiver(t *testing.T) {
+	clearEnv(t)
+	j, err := LoadJob(filepath.Join("testdata", "configs", "good", "consent_waived.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const reason = "public registry extract, no consent needed (legal ref. 2026-17)"
+	if j.Consent.Waived != reason || !j.FoldUnitCase() {
+		t.Errorf("waived %q, fold %v", j.Consent.Waived, j.FoldUnitCase())
+	}
+	if w := j.Warnings(); len(w) != 1 || !strings.Contains(w[0], "consent is waived") || !strings.Contains(w[0], reason) {
+		t.Errorf("warnings %q", w)
+	}
+	if m := j.ReleaseMetadata(time.Now()); m.ConsentWaiver != reason || m.Purpose != "statistics" {
+		t.Errorf("metadata %+v", m)
+	}
+	if inputs := j.InputColumns(); slices.Contains(inputs, "") {
+		t.Errorf("input columns %v", inputs)
+	}
+	j, err = LoadJob(writeJob(t, minimalJob))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := j.Warnings(); len(w) != 0 || j.FoldUnitCase() {
+		t.Errorf("job with consent: warnings %q, fold %v", w, j.FoldUnitCase())
+	}
+	long := strings.Replace(minimalJob, "consent: {column: consent_marketing}", "consent: {waived: \""+strings.Repeat("x", MaxWaiverLen+1)+"\"}", 1)
+	if long == minimalJob {
+		t.Fatal("minimalJob has no consent column")
+	}
+	if _, err := LoadJob(writeJob(t, long)); err == nil || !strings.Contains(err.Error(), "consent.waived: must be at most") {
+		t.Errorf("long reason: %v", err)
 	}
 }
 

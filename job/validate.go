@@ -102,14 +102,32 @@ func (c *checker) validateInput(job *Job) {
 
 func (c *checker) validateConsent(job *Job, ids nameSet) {
 	cs := job.Consent
+	waived := cs.Waived != "" || present(c.tree, "consent", "waived")
+	set := 0
+	for _, b := range []bool{cs.Column != "", cs.Table != nil, waived} {
+		if b {
+			set++
+		}
+	}
 	switch {
-	case cs.Column == "" && cs.Table == nil:
-		c.add("consent", nil, "is required: set column (a boolean column of the events) or table (a consent file)")
-	case cs.Column != "" && cs.Table != nil:
-		c.add("consent", nil, "must set exactly one of column or table, not both")
+	case set == 0:
+		c.add("consent", nil, "is required: set column (a consent column of the events), table (a consent file) "+
+			"or waived (the reason this data needs no consent filter)")
+	case set > 1:
+		c.add("consent", nil, "must set exactly one of column, table or waived")
 	}
 	if cs.Column != "" && ids.has(cs.Column) {
 		c.add("consent.column", cs.Column, "is listed in identifiers, which are never read")
+	}
+	if waived {
+		switch r := cs.Waived; {
+		case strings.TrimSpace(r) == "":
+			c.add("consent.waived", nil, "must give the reason this data needs no consent filter (e.g. public data, consent applied upstream)")
+		case strings.ContainsAny(r, "\r\n") || !utf8.ValidString(r):
+			c.add("consent.waived", nil, "must be one line of text")
+		case utf8.RuneCountInString(r) > MaxWaiverLen:
+			c.add("consent.waived", nil, "must be at most %d characters", MaxWaiverLen)
+		}
 	}
 	if t := cs.Table; t != nil {
 		c.required("consent.table.path", t.Path)
@@ -121,7 +139,15 @@ func (c *checker) validateConsent(job *Job, ids nameSet) {
 			c.add("consent.table", nil, "needs privacy_unit to be a column, not %q: consent records are joined on the unit", RowUnit)
 		}
 	}
+	switch job.PrivacyUnitCase {
+	case "keep", "fold":
+	default:
+		c.add("privacy_unit_case", job.PrivacyUnitCase, "must be keep (ids compare as written, after trimming white space) or fold (also ignoring case)")
+	}
 }
+
+// MaxWaiverLen is the longest consent.waived reason, in characters.
+const MaxWaiverLen = 500
 
 func (c *checker) validateColumns(job *Job, ids nameSet) {
 	raw := job.rawColumnRefs()

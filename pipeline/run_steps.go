@@ -134,6 +134,9 @@ func selectEngine(j *job.Job, id string, opts RunOptions, log *slog.Logger) (eng
 // counts in the run report and refuses more malformed rows than
 // input.max_reject_fraction allows. Nothing is charged yet.
 func (r *run) prepareInput(ctx context.Context, computer engine.Engine) error {
+	for _, w := range r.j.Warnings() {
+		r.log.Warn(w)
+	}
 	r.log.Info("reading input", "format", r.j.Input.Format)
 	scanStart := time.Now()
 	counts, err := computer.Prepare(ctx)
@@ -141,16 +144,10 @@ func (r *run) prepareInput(ctx context.Context, computer engine.Engine) error {
 		return err
 	}
 	r.report.RowsRead, r.report.RowsRejected, r.report.RowsExcludedByConsent = counts.Read, counts.Rejected, counts.Excluded
+	r.report.ConsentRecordsRead, r.report.ConsentRecordsRejected = counts.ConsentRead, counts.ConsentRejected
 	secs := time.Since(scanStart).Seconds()
 	r.log.Info("input scanned", "rows", counts.Read, "seconds", math.Round(secs*1000)/1000, "rows_per_second", int64(float64(counts.Read)/max(secs, 1e-9)))
-	if maxRejects := r.j.Input.MaxRejectFraction; counts.Read > 0 && float64(counts.Rejected) > maxRejects*float64(counts.Read) {
-		return &engine.InputError{
-			Reason:   fmt.Sprintf("malformed rows exceed input.max_reject_fraction %v", maxRejects),
-			Read:     counts.Read,
-			Rejected: counts.Rejected,
-		}
-	}
-	return nil
+	return engine.RejectCheck(r.j.Input.MaxRejectFraction, counts)
 }
 
 // reserveRequest asks the ledger to charge the plan's total for release id.
@@ -160,11 +157,13 @@ func reserveRequest(j *job.Job, id string, plan *privacy.Plan) privacy.ReserveRe
 		Dataset:   j.Dataset,
 		Job:       j.Name,
 		Purpose:   j.Purpose,
-		Epsilon:   plan.Total.Epsilon,
-		Delta:     plan.Total.Delta,
-		Outputs:   j.OutputNames(),
-		OutputDir: j.Output.Dir,
-		JobSHA256: j.FileSHA256(),
+		// A waived consent filter is on the ledger's record of the release.
+		ConsentWaiver: j.Consent.Waived,
+		Epsilon:       plan.Total.Epsilon,
+		Delta:         plan.Total.Delta,
+		Outputs:       j.OutputNames(),
+		OutputDir:     j.Output.Dir,
+		JobSHA256:     j.FileSHA256(),
 	}
 }
 

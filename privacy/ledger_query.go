@@ -95,6 +95,9 @@ type ReleaseRecord struct {
 	// PeriodStart is the start of the budget period the release was charged
 	// in; nil for a budget without periods.
 	PeriodStart *time.Time `json:"period_start"`
+	// ConsentWaiver is the job's consent.waived reason, from the journal;
+	// empty when the job applied consent.
+	ConsentWaiver string `json:"consent_waiver,omitempty"`
 }
 
 // History returns the releases of dataset, oldest first.

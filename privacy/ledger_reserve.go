@@ -18,6 +18,10 @@ type ReserveRequest struct {
 	Outputs   []string // the job's output names
 	OutputDir string   // where the release will be published
 	JobSHA256 string   // hex SHA-256 of the job file (64 lower-case hex digits), or empty
+	// ConsentWaiver is the job's consent.waived reason, or empty when the
+	// job applied consent. Recorded in the journal only when set, so entries
+	// of jobs with consent keep their earlier form.
+	ConsentWaiver string
 }
 
 // Reserve charges req's epsilon and delta to the dataset's budget, as one
@@ -61,7 +65,7 @@ func (l *Ledger) Reserve(ctx context.Context, req ReserveRequest) (*Reservation,
 			periodStart = formatTime(*st.PeriodStart)
 		}
 		at := formatTime(s.now)
-		if err := s.apply(ctx, opReserved, map[string]string{
+		fields := map[string]string{
 			"release_id":   req.ReleaseID,
 			"dataset":      req.Dataset,
 			"job":          req.Job,
@@ -73,7 +77,11 @@ func (l *Ledger) Reserve(ctx context.Context, req ReserveRequest) (*Reservation,
 			"output_dir":   req.OutputDir,
 			"job_sha256":   req.JobSHA256,
 			"period_start": periodStart,
-		}); err != nil {
+		}
+		if req.ConsentWaiver != "" {
+			fields[fieldConsentWaiver] = req.ConsentWaiver
+		}
+		if err := s.apply(ctx, opReserved, fields); err != nil {
 			return err
 		}
 		res = newReservation(req.ReleaseID, req.Dataset, eps.Float64(), del.Float64())
@@ -97,6 +105,9 @@ func (l *Ledger) validateReserve(req ReserveRequest) (eps, del Amount, err error
 	}
 	if req.JobSHA256 != "" && !sha256HexRE.MatchString(req.JobSHA256) {
 		return eps, del, fmt.Errorf("reserve release %q: job sha256 %q: must be 64 lower-case hex digits", req.ReleaseID, req.JobSHA256)
+	}
+	if strings.ContainsAny(req.ConsentWaiver, "\r\n") || (req.ConsentWaiver != "" && strings.TrimSpace(req.ConsentWaiver) == "") {
+		return eps, del, fmt.Errorf("reserve release %q: consent waiver must be one line of text", req.ReleaseID)
 	}
 	eps, del, err = requestAmounts(req.Epsilon, req.Delta)
 	if err != nil {

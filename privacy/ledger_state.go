@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -21,7 +22,15 @@ type releaseRow struct {
 	ReleaseID, Dataset, Job, Purpose, Epsilon, Delta, State string
 	ReservedAt, StoredAt, PublishedAt                       string
 	Outputs, OutputDir, JobSHA256, PeriodStart              string
+	// ConsentWaiver is kept in the journal only (the ledger file's schema
+	// has no column for it): load copies it from the journal's replay.
+	ConsentWaiver string
 }
+
+// fieldConsentWaiver is the optional field of a reserved entry holding the
+// job's consent.waived reason. Entries without it (all entries written
+// before it existed, and every job with consent) verify as before.
+const fieldConsentWaiver = "consent_waiver"
 
 type ledgerState struct {
 	ledgerID string
@@ -113,13 +122,23 @@ func (st *ledgerState) applyOp(e journalEntry) error {
 		}
 		st.budgets[b.Dataset] = b
 	case opReserved:
-		v, err := fieldsOf(e.Fields, "release_id", "dataset", "job", "purpose", "epsilon", "delta",
-			"reserved_at", "outputs", "output_dir", "job_sha256", "period_start")
+		keys := []string{"release_id", "dataset", "job", "purpose", "epsilon", "delta",
+			"reserved_at", "outputs", "output_dir", "job_sha256", "period_start"}
+		if _, ok := e.Fields[fieldConsentWaiver]; ok {
+			keys = append(keys, fieldConsentWaiver)
+		}
+		v, err := fieldsOf(e.Fields, keys...)
 		if err != nil {
 			return err
 		}
 		r := releaseRow{ReleaseID: v[0], Dataset: v[1], Job: v[2], Purpose: v[3], Epsilon: v[4], Delta: v[5],
 			State: string(StateReserved), ReservedAt: v[6], Outputs: v[7], OutputDir: v[8], JobSHA256: v[9], PeriodStart: v[10]}
+		if len(v) > 11 {
+			if strings.TrimSpace(v[11]) == "" {
+				return errors.New("empty consent_waiver")
+			}
+			r.ConsentWaiver = v[11]
+		}
 		if _, ok := st.releases[r.ReleaseID]; ok {
 			return fmt.Errorf("release %q reserved twice", r.ReleaseID)
 		}
@@ -180,7 +199,7 @@ func (b *budgetRow) validate() error {
 // record converts a row to its public form, checking every field.
 func (r *releaseRow) record() (ReleaseRecord, error) {
 	rec := ReleaseRecord{ReleaseID: r.ReleaseID, Dataset: r.Dataset, Job: r.Job, Purpose: r.Purpose,
-		State: ReleaseState(r.State), OutputDir: r.OutputDir, JobSHA256: r.JobSHA256}
+		State: ReleaseState(r.State), OutputDir: r.OutputDir, JobSHA256: r.JobSHA256, ConsentWaiver: r.ConsentWaiver}
 	if err := ValidateReleaseID(r.ReleaseID); err != nil {
 		return rec, fmt.Errorf("release id %q: %w", r.ReleaseID, err)
 	}

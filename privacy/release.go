@@ -30,11 +30,14 @@ type Metadata struct {
 	Job     string
 	Dataset string
 	Purpose string
-	Epsilon float64
-	Delta   float64
-	K       int64
-	Noise   NoiseKind
-	Created time.Time
+	// ConsentWaiver is the job's consent.waived reason, or "" when consent
+	// was applied.
+	ConsentWaiver string
+	Epsilon       float64
+	Delta         float64
+	K             int64
+	Noise         NoiseKind
+	Created       time.Time
 }
 
 // MetricInfo says how one released metric column was made.

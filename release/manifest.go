@@ -31,11 +31,14 @@ type Manifest struct {
 	Note            string `json:"note"`
 	PrivaggVersion  string `json:"privagg_version"`
 
-	ReleaseID string    `json:"release_id"`
-	Job       string    `json:"job"`
-	Dataset   string    `json:"dataset"`
-	Purpose   string    `json:"purpose"`
-	Created   time.Time `json:"created"`
+	ReleaseID string `json:"release_id"`
+	Job       string `json:"job"`
+	Dataset   string `json:"dataset"`
+	Purpose   string `json:"purpose"`
+	// ConsentWaiver is the job's consent.waived reason: the data was
+	// released without a consent filter. Omitted when consent was applied.
+	ConsentWaiver string    `json:"consent_waiver,omitempty"`
+	Created       time.Time `json:"created"`
 
 	Output string `json:"output"`
 	Format string `json:"format"`
@@ -87,6 +90,7 @@ func buildManifest(t outTable, cols []columnDesc, meta privacy.Metadata, format 
 		Job:             meta.Job,
 		Dataset:         meta.Dataset,
 		Purpose:         meta.Purpose,
+		ConsentWaiver:   meta.ConsentWaiver,
 		Created:         meta.Created.UTC(),
 		Output:          t.name,
 		Format:          format,

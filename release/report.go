@@ -57,6 +57,9 @@ type ReleaseReport struct {
 	Job       string `json:"job"`
 	Dataset   string `json:"dataset"`
 	Purpose   string `json:"purpose"`
+	// ConsentWaiver is the job's consent.waived reason: no consent filter
+	// was applied. Empty when consent was applied per person.
+	ConsentWaiver string `json:"consent_waiver,omitempty"`
 	// RunBy is the operating-system account that ran privagg, Host the
 	// machine it ran on.
 	RunBy string `json:"run_by"`
@@ -120,11 +123,16 @@ type ReportJobFile struct {
 // ReportInternal holds the run's exact counts. They are not differentially
 // private.
 type ReportInternal struct {
-	Note                  string                 `json:"note"`
-	RowsRead              int64                  `json:"rows_read"`
-	RowsRejected          int64                  `json:"rows_rejected"`
-	RowsExcludedByConsent int64                  `json:"rows_excluded_by_consent"`
-	Outputs               []ReportInternalOutput `json:"outputs"`
+	Note                  string `json:"note"`
+	RowsRead              int64  `json:"rows_read"`
+	RowsRejected          int64  `json:"rows_rejected"`
+	RowsExcludedByConsent int64  `json:"rows_excluded_by_consent"`
+	// ConsentRecordsRead and ConsentRecordsRejected count the consent
+	// table's records for the purpose and the malformed ones (0 without a
+	// consent table).
+	ConsentRecordsRead     int64                  `json:"consent_records_read,omitempty"`
+	ConsentRecordsRejected int64                  `json:"consent_records_rejected,omitempty"`
+	Outputs                []ReportInternalOutput `json:"outputs"`
 }
 
 // ReportInternalOutput is the partition count of one output.
@@ -206,6 +214,7 @@ func buildReleaseReport(ctx context.Context, in reportInput) (*ReleaseReport, er
 		Job:            meta.Job,
 		Dataset:        meta.Dataset,
 		Purpose:        meta.Purpose,
+		ConsentWaiver:  meta.ConsentWaiver,
 		RunBy:          in.runBy,
 		Host:           in.host,
 		ReservedAt:     in.record.ReservedAt.UTC(),
@@ -216,10 +225,12 @@ func buildReleaseReport(ctx context.Context, in reportInput) (*ReleaseReport, er
 		Budget:         ReportBudget{Epsilon: in.record.Epsilon, Delta: in.record.Delta, Dataset: in.status},
 		JobFile:        ReportJobFile{Path: job.File},
 		Internal: ReportInternal{
-			Note:                  reportInternalNote,
-			RowsRead:              in.run.RowsRead,
-			RowsRejected:          in.run.RowsRejected,
-			RowsExcludedByConsent: in.run.RowsExcludedByConsent,
+			Note:                   reportInternalNote,
+			RowsRead:               in.run.RowsRead,
+			RowsRejected:           in.run.RowsRejected,
+			RowsExcludedByConsent:  in.run.RowsExcludedByConsent,
+			ConsentRecordsRead:     in.run.ConsentRecordsRead,
+			ConsentRecordsRejected: in.run.ConsentRecordsRejected,
 		},
 	}
 	if data, err := os.ReadFile(job.File); err == nil {

@@ -87,20 +87,25 @@ func Republish(ctx context.Context, led *privacy.Ledger, id, outDir string) ([]s
 // noisy: it is for the data owner and privacy officers, never for marketing,
 // and is written beside the ledger, never into output.dir.
 type RunReport struct {
-	Note                  string                         `json:"note"`
-	ReleaseID             string                         `json:"release_id"`
-	Job                   string                         `json:"job"`
-	Dataset               string                         `json:"dataset"`
-	Purpose               string                         `json:"purpose"`
-	Status                string                         `json:"status"` // published | republished | failed
-	Error                 string                         `json:"error,omitempty"`
-	RowsRead              int64                          `json:"rows_read"`
-	RowsRejected          int64                          `json:"rows_rejected"`
-	RowsExcludedByConsent int64                          `json:"rows_excluded_by_consent"`
-	Outputs               map[string]privacy.OutputStats `json:"outputs,omitempty"`
-	Started               time.Time                      `json:"started"`
-	Finished              time.Time                      `json:"finished"`
-	Seconds               float64                        `json:"seconds"`
+	Note                  string `json:"note"`
+	ReleaseID             string `json:"release_id"`
+	Job                   string `json:"job"`
+	Dataset               string `json:"dataset"`
+	Purpose               string `json:"purpose"`
+	Status                string `json:"status"` // published | republished | failed
+	Error                 string `json:"error,omitempty"`
+	RowsRead              int64  `json:"rows_read"`
+	RowsRejected          int64  `json:"rows_rejected"`
+	RowsExcludedByConsent int64  `json:"rows_excluded_by_consent"`
+	// ConsentRecordsRead and ConsentRecordsRejected count the consent
+	// table's records for the job's purpose (or without a purpose) and the
+	// malformed ones among them; 0 without a consent table.
+	ConsentRecordsRead     int64                          `json:"consent_records_read,omitempty"`
+	ConsentRecordsRejected int64                          `json:"consent_records_rejected,omitempty"`
+	Outputs                map[string]privacy.OutputStats `json:"outputs,omitempty"`
+	Started                time.Time                      `json:"started"`
+	Finished               time.Time                      `json:"finished"`
+	Seconds                float64                        `json:"seconds"`
 }
 
 const RunReportNote = "INTERNAL - NOT FOR MARKETING: these counts are exact, not differentially private."

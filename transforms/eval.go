@@ -169,7 +169,11 @@ func FormatDouble(f float64) string {
 // timestampRE is the ISO-8601 text TRY_CAST(... AS TIMESTAMPTZ) accepts that
 // ParseTimestamp supports: a date, optionally a time (T or a space between)
 // with optional seconds and fraction, optionally Z or a ±HH[:MM] offset.
-var timestampRE = regexp.MustCompile(`^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:[T ]([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?)?(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?$`)
+var timestampRE = regexp.MustCompile("^" + timestampPattern + "$")
+
+// timestampPattern is timestampRE without anchors, for DuckDB's
+// regexp_full_match (RE2, as Go's regexp).
+const timestampPattern = `([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:[T ]([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?)?(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?`
 
 // ParseTimestamp is CAST(TRY_CAST(s AS TIMESTAMPTZ) AS TIMESTAMP) in a UTC
 // session, for ISO-8601 text (see timestampRE). Text DuckDB would also accept

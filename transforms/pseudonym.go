@@ -17,21 +17,21 @@ import (
 // Identifier kinds understood by Normalize.
 const (
 	KindEmail = "email" // trimmed and lower-cased
-	KindUnit  = "unit"  // the privacy unit: trimmed and lower-cased, as it is often an email
 )
 
 // Normalize returns the canonical form of an identifier v of the given kind,
 // so that the same person always gets the same pseudonym:
 //
 //   - every kind: leading and trailing Unicode white space removed;
-//   - KindEmail and KindUnit: also lower-cased (Unicode, strings.ToLower).
+//   - KindEmail: also lower-cased (Unicode, strings.ToLower).
 //
 // Other kinds (phone, ip, ...) are only trimmed. No Unicode normalization
-// (NFC) is applied.
+// (NFC) is applied. The privacy unit is not an identifier kind: its
+// canonical form is CanonicalUnit, which folds case only when the job says
+// so (privacy_unit_case: fold).
 func Normalize(kind, v string) string {
 	v = strings.TrimSpace(v)
-	switch kind {
-	case KindEmail, KindUnit:
+	if kind == KindEmail {
 		v = strings.ToLower(v)
 	}
 	return v

@@ -275,7 +275,6 @@ func TestNormalize(t *testing.T) {
 		{KindEmail, "ÉMILE@EXÄMPLE.DE", "émile@exämple.de"},
 		{KindEmail, "\u00a0bob@example.com\u2003", "bob@example.com"}, // Unicode spaces
 		{KindEmail, "", ""},
-		{KindUnit, " User-42 ", "user-42"},
 		{"phone", " +49 30 1234 ", "+49 30 1234"},
 		{"ip", "10.0.0.1\n", "10.0.0.1"},
 		{"", " MixedCase ", "MixedCase"},

@@ -15,9 +15,10 @@ import (
 var udfNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // RegisterUDF registers on conn the DuckDB scalar function fn(VARCHAR) ->
-// VARCHAR computing p.Pseudonym(Normalize(KindUnit, value)), i.e. the keyed
-// pseudonym of the trimmed, lower-cased value. NULL gives NULL. The function
-// is deterministic, so DuckDB may fold it over constants.
+// VARCHAR computing p.Pseudonym(value), the keyed pseudonym of the value as
+// given: pass the canonical person id (CanonicalUnitSQL), the form every
+// other step uses. NULL gives NULL. The function is deterministic, so DuckDB
+// may fold it over constants.
 //
 // With it a staging query pseudonymizes in one vectorized statement, such as
 //
@@ -70,5 +71,5 @@ func (u *pseudonymUDF) row(values []driver.Value) (any, error) {
 		// Never print the value itself.
 		return nil, fmt.Errorf("pseudonym function: argument is %T, want VARCHAR", values[0])
 	}
-	return u.p.Pseudonym(Normalize(KindUnit, s)), nil
+	return u.p.Pseudonym(s), nil
 }

@@ -35,11 +35,19 @@ func compile(j *job.Job) (*compiled, error) {
 		var problems []job.Problem
 		for _, col := range cols {
 			if !slices.Contains(src.Header, col) {
-				problems = append(problems, job.Problem{Key: "input.path", Value: j.Input.Path, Rule: fmt.Sprintf("has no column %q that the j uses", col)})
+				problems = append(problems, job.Problem{Key: "input.path", Value: j.Input.Path, Rule: fmt.Sprintf("has no column %q that the job uses", col)})
 			}
 		}
 		if len(problems) > 0 {
 			return nil, &job.ConfigError{File: j.File, Problems: problems}
+		}
+	}
+	// Person ids and consent values are read as text, as the embedded
+	// engine's readers read them (VARCHAR).
+	src.Text = map[string]bool{}
+	for _, col := range []string{j.PrivacyUnit, j.Consent.Column} {
+		if col != "" && col != job.RowUnit {
+			src.Text[col] = true
 		}
 	}
 	c.src = *src
@@ -61,7 +69,7 @@ func compile(j *job.Job) (*compiled, error) {
 			}
 		}
 	}
-	c.ev = eventSpec{Columns: cols, ConsentColumn: j.Consent.Column, Keys: keys, Measures: measures, Derived: map[string]job.DerivedColumn{}}
+	c.ev = eventSpec{Columns: cols, FoldCase: j.FoldUnitCase(), ConsentColumn: j.Consent.Column, Keys: keys, Measures: measures, Derived: map[string]job.DerivedColumn{}}
 	if j.PrivacyUnit != job.RowUnit {
 		c.ev.Unit = j.PrivacyUnit
 	}
@@ -78,6 +86,9 @@ func compile(j *job.Job) (*compiled, error) {
 		if err != nil {
 			return nil, &engine.InputError{Reason: "cannot read consent.table", Err: err}
 		}
+		// Every column as text, as the embedded engine reads a consent table.
+		cs.Types = map[string]string{}
+		cs.Text = map[string]bool{t.Unit: true, t.Purpose: true, t.Granted: true, t.At: true}
 		c.consent = cs
 	}
 

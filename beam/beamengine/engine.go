@@ -122,7 +122,11 @@ func (e *Engine) Prepare(ctx context.Context) (engine.InputCounts, error) {
 	e.log.Info("counting input rows on beam", "runner", e.runner)
 	countsFile := e.work + "/counts.jsonl"
 	p, s := beam.NewPipelineWithRoot()
-	tags := beam.ParDo(s, statusTag, c.events(s))
+	events, recs := c.events(s)
+	tags := beam.ParDo(s, statusTag, events)
+	if recs.IsValid() {
+		tags = beam.Flatten(s, tags, beam.ParDo(s, consentTag, recs))
+	}
 	textio.Write(s, countsFile, beam.ParDo(s, formatCount, stats.Count(s, tags)))
 	if _, err := beam.Run(ctx, e.runner, p); err != nil {
 		return engine.InputCounts{}, &engine.InputError{Reason: "beam pipeline (row counts) failed", Err: err}
@@ -145,7 +149,7 @@ func (e *Engine) Release(ctx context.Context, plan *privacy.Plan, res *privacy.R
 	}
 	resultsFile := e.work + "/results.jsonl"
 	p, s := beam.NewPipelineWithRoot()
-	events := e.c.events(s)
+	events, _ := e.c.events(s)
 	lines := make([]beam.PCollection, len(plan.Outputs))
 	for o := range plan.Outputs {
 		var err error
@@ -185,22 +189,31 @@ type compiled struct {
 	outs    []outSpec
 }
 
-// events adds the input, consent and derived columns to s.
-func (c *compiled) events(s beam.Scope) beam.PCollection {
+// events adds the input, consent and derived columns to s. With a consent
+// table it also returns the consent records for the job's purpose (keyed
+// by canonical unit), for the row counts.
+func (c *compiled) events(s beam.Scope) (events, consentRecs beam.PCollection) {
 	s = s.Scope("events")
-	var events beam.PCollection
 	if c.src.Format == job.InputParquet {
 		files := fileio.ReadMatches(s, fileio.MatchFiles(s, c.job.Input.Path))
 		events = beam.ParDo(s, &eventFileFn{Src: c.src, Ev: c.ev}, files)
 	} else {
 		events = beam.ParDo(s, &eventLineFn{Src: c.src, Ev: c.ev}, textio.Read(s, c.job.Input.Path))
 	}
+	if c.job.Consent.Column != "" && c.ev.Unit != "" {
+		// Consent per person: one refusing or malformed value excludes all
+		// of the person's rows.
+		cs := s.Scope("consent")
+		refused := beam.CombinePerKey(cs, orBool, beam.ParDo(cs, refusalOf, events))
+		joined := beam.CoGroupByKey(cs, beam.ParDo(cs, keyByUnit, events), refused)
+		return beam.ParDo(cs, applyRefusalsFn, joined), beam.PCollection{}
+	}
 	if c.consent == nil {
-		return events
+		return events, beam.PCollection{}
 	}
 	cs := s.Scope("consent")
 	var recs beam.PCollection
-	spec := consentSpec{Purpose: c.purpose}
+	spec := consentSpec{Purpose: c.purpose, FoldCase: c.ev.FoldCase}
 	if c.consent.Format == job.InputParquet {
 		files := fileio.ReadMatches(cs, fileio.MatchFiles(cs, c.job.Consent.Table.Path))
 		recs = beam.ParDo(cs, &consentFileFn{Src: *c.consent, C: spec}, files)
@@ -209,5 +222,5 @@ func (c *compiled) events(s beam.Scope) beam.PCollection {
 	}
 	latest := beam.CombinePerKey(cs, &latestConsentFn{}, recs)
 	joined := beam.CoGroupByKey(cs, beam.ParDo(cs, keyByUnit, events), latest)
-	return beam.ParDo(cs, applyConsentFn, joined)
+	return beam.ParDo(cs, applyConsentFn, joined), recs
 }

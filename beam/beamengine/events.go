@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -26,7 +27,8 @@ const (
 // columns: the embedded engine's __events view.
 type event struct {
 	Status  int
-	Unit    string    // CAST(privacy unit AS VARCHAR), or a random id with privacy_unit: row
+	Unit    string    // canonical person id (transforms.CanonicalUnit), "" when unusable, or a random id with privacy_unit: row
+	Refuses bool      // the row's consent column value is a refusal or malformed: its person is excluded
 	Keys    []string  // one per eventSpec.Keys
 	KeyNull []bool    // NULL key values
 	Vals    []float64 // one per eventSpec.Measures
@@ -37,7 +39,8 @@ type event struct {
 type eventSpec struct {
 	Columns       []string                      // projected input columns (Job.InputColumns)
 	Unit          string                        // privacy unit column, or "" for privacy_unit: row
-	ConsentColumn string                        // boolean consent column, or ""
+	FoldCase      bool                          // privacy_unit_case: fold
+	ConsentColumn string                        // consent column, or ""
 	Keys          []string                      // group-by columns of all outputs, sorted
 	Derived       map[string]job.DerivedColumn  // derived columns among Keys
 	Measures      []string                      // metric columns
@@ -76,7 +79,10 @@ func (e *eventSpec) toEvent(vals []transforms.Value) event {
 		ev.Unit = randomUnit()
 	} else {
 		u, ok := e.value(vals, e.Unit).Text()
-		if !ok || strings.Trim(u, " ") == "" {
+		if ok {
+			u, ok = transforms.CanonicalUnit(u, e.FoldCase)
+		}
+		if !ok {
 			ev.Status = statusRejected
 		}
 		ev.Unit = u
@@ -103,9 +109,19 @@ func (e *eventSpec) toEvent(vals []transforms.Value) event {
 		}
 		ev.Vals[i], ev.ValOK[i] = f, true
 	}
-	if ev.Status == statusOK && e.ConsentColumn != "" {
-		if b, ok := e.value(vals, e.ConsentColumn).Bool(); !ok || !b {
-			ev.Status = statusNoConsent
+	if e.ConsentColumn != "" {
+		granted, ok := transforms.ConsentValue(e.value(vals, e.ConsentColumn))
+		if !ok {
+			ev.Status = statusRejected // not an accepted spelling
+		}
+		switch {
+		case e.Unit == "":
+			// privacy_unit: row: each row decides for itself.
+			if ev.Status == statusOK && !granted {
+				ev.Status = statusNoConsent
+			}
+		case !granted && ev.Unit != "":
+			ev.Refuses = true // excludes all of the person's rows (applyRefusalsFn)
 		}
 	}
 	return ev
@@ -162,27 +178,44 @@ func (f *eventFileFn) ProcessElement(ctx context.Context, rf fileio.ReadableFile
 
 // consentRec is one consent record for the job's purpose.
 type consentRec struct {
-	At      int64 // Unix nanoseconds; math.MinInt64 when the time is NULL or unparsable (oldest)
+	At      int64 // Unix nanoseconds (UTC); math.MinInt64 for a malformed record
 	Granted bool
+	Bad     bool // malformed: no usable unit, purpose, granted value or time; excludes the person
 }
 
-// consentSpec maps consent-table rows. Columns are [unit, purpose, granted, at].
+// consentSpec maps consent-table rows. Columns are [unit, purpose, granted, at],
+// all read as text (source.Text), like the embedded engine's reader.
 type consentSpec struct {
-	Purpose string
+	Purpose  string
+	FoldCase bool
 }
 
+// record emits the record keyed by its canonical unit ("" when unusable),
+// if it is for the job's purpose: its purpose, trimmed, equals the job's
+// ignoring case (lower-cased like DuckDB's lower()), or it has none (then it
+// is malformed).
 func (c *consentSpec) record(vals []transforms.Value, emit func(string, consentRec)) {
+	p, ok := vals[1].Text()
+	p = strings.Trim(p, transforms.UnitSpace)
+	noPurpose := !ok || p == ""
+	if !noPurpose && strings.ToLower(p) != strings.ToLower(c.Purpose) {
+		return
+	}
+	rec := consentRec{At: math.MinInt64, Bad: noPurpose}
 	unit, ok := vals[0].Text()
+	if ok {
+		unit, ok = transforms.CanonicalUnit(unit, c.FoldCase)
+	}
 	if !ok {
-		return
+		unit, rec.Bad = "", true
 	}
-	if p, ok := vals[1].Text(); !ok || p != c.Purpose {
-		return
+	g, gok := transforms.ConsentValue(vals[2])
+	t, tok := transforms.ConsentTime(vals[3])
+	if !gok || !tok {
+		rec.Bad = true
 	}
-	g, ok := vals[2].Bool()
-	rec := consentRec{At: math.MinInt64, Granted: ok && g}
-	if t, ok := vals[3].Timestamp(); ok {
-		rec.At = unixNanos(t)
+	if !rec.Bad {
+		rec.At, rec.Granted = unixNanos(t), g
 	}
 	emit(unit, rec)
 }
@@ -192,12 +225,17 @@ type consentLineFn struct {
 	C   consentSpec
 }
 
-func (f *consentLineFn) ProcessElement(line string, emit func(string, consentRec)) {
+// ProcessElement fails on a line that cannot be parsed, as the embedded
+// engine's consent reader does: a consent table is read whole or not at all.
+func (f *consentLineFn) ProcessElement(line string, emit func(string, consentRec)) error {
 	vals, skip, err := f.Src.parseLine(line)
-	if skip || err != nil {
-		return
+	if err != nil {
+		return errors.New("consent.table: a line cannot be parsed (details withheld: they may quote input values)")
 	}
-	f.C.record(vals, emit)
+	if !skip {
+		f.C.record(vals, emit)
+	}
+	return nil
 }
 
 type consentFileFn struct {
@@ -217,29 +255,70 @@ func (f *consentFileFn) ProcessElement(ctx context.Context, rf fileio.ReadableFi
 }
 
 // latestConsentFn keeps the latest record per unit; on a tie in time a
-// refusal wins, like the embedded engine's arg_max over (time, refusal).
+// refusal wins, like the embedded engine's arg_max over (time, refusal). A
+// malformed record marks the result malformed.
 type latestConsentFn struct{}
 
 func (latestConsentFn) MergeAccumulators(a, b consentRec) consentRec {
-	if a.At != b.At {
-		if a.At > b.At {
-			return a
-		}
-		return b
+	var r consentRec
+	switch {
+	case a.At > b.At:
+		r = a
+	case b.At > a.At:
+		r = b
+	default:
+		r = consentRec{At: a.At, Granted: a.Granted && b.Granted}
 	}
-	return consentRec{At: a.At, Granted: a.Granted && b.Granted}
+	r.Bad = a.Bad || b.Bad
+	return r
 }
 
-// applyConsentFn marks the events of units without a granting latest record.
+// applyConsentFn marks the events of units without a granting latest record
+// (or with a malformed record).
 func applyConsentFn(unit string, events func(*event) bool, latest func(*consentRec) bool, emit func(event)) {
 	granted := false
 	var rec consentRec
 	for latest(&rec) {
-		granted = rec.Granted
+		granted = rec.Granted && !rec.Bad
 	}
 	var ev event
 	for events(&ev) {
 		if ev.Status == statusOK && !granted {
+			ev.Status = statusNoConsent
+		}
+		emit(ev)
+	}
+}
+
+// consentTag names a consent record for the row counts.
+func consentTag(_ string, rec consentRec, emit func(string)) {
+	emit("consent_read")
+	if rec.Bad {
+		emit("consent_rejected")
+	}
+}
+
+// refusalOf emits the person of an event whose consent column value
+// refuses or is malformed.
+func refusalOf(ev event, emit func(string, bool)) {
+	if ev.Refuses && ev.Unit != "" {
+		emit(ev.Unit, true)
+	}
+}
+
+func orBool(a, b bool) bool { return a || b }
+
+// applyRefusalsFn excludes all events of a person with a refusing or
+// malformed consent column value: consent is decided per person.
+func applyRefusalsFn(unit string, events func(*event) bool, refused func(*bool) bool, emit func(event)) {
+	excluded := false
+	var r bool
+	for refused(&r) {
+		excluded = excluded || r
+	}
+	var ev event
+	for events(&ev) {
+		if excluded && ev.Status == statusOK {
 			ev.Status = statusNoConsent
 		}
 		emit(ev)

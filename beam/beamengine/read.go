@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,10 @@ type source struct {
 	Header    []string          // csv: column names of the files (from the first file's header)
 	HasHeader bool              // csv: every file starts with a header line
 	Types     map[string]string // csv: DuckDB's sniffed type per column (BIGINT, DOUBLE, ...); missing = text
+	// Text are the columns read as text whatever they hold (the privacy
+	// unit, the consent column, a consent table's columns), as DuckDB reads
+	// a VARCHAR column: see jsonText.
+	Text map[string]bool
 }
 
 // errBadRow marks a line that cannot be parsed (wrong column count,
@@ -86,7 +91,11 @@ func (s *source) parseLine(line string) (vals []transforms.Value, skip bool, err
 			if idx < 0 {
 				continue // NULL
 			}
-			v, ok := csvValue(rec[idx], s.Types[c])
+			typ := s.Types[c]
+			if s.Text[c] {
+				typ = "" // text
+			}
+			v, ok := csvValue(rec[idx], typ)
 			if !ok {
 				return nil, false, errBadRow // DuckDB rejects a value that does not fit the sniffed type
 			}
@@ -94,15 +103,27 @@ func (s *source) parseLine(line string) (vals []transforms.Value, skip bool, err
 		}
 		return vals, false, nil
 	case job.InputJSON:
-		d := json.NewDecoder(strings.NewReader(line))
-		d.UseNumber()
-		var obj map[string]any
-		if err := d.Decode(&obj); err != nil {
+		var obj map[string]json.RawMessage
+		if err := json.NewDecoder(strings.NewReader(line)).Decode(&obj); err != nil {
 			return nil, false, errBadRow
 		}
 		vals = make([]transforms.Value, len(s.Columns))
 		for i, c := range s.Columns {
-			vals[i] = jsonValue(obj[c])
+			raw, ok := obj[c]
+			if !ok {
+				continue // NULL
+			}
+			if s.Text[c] {
+				vals[i] = jsonText(raw)
+				continue
+			}
+			d := json.NewDecoder(bytes.NewReader(raw))
+			d.UseNumber()
+			var v any
+			if err := d.Decode(&v); err != nil {
+				return nil, false, errBadRow
+			}
+			vals[i] = jsonValue(v)
 		}
 		return vals, false, nil
 	}
@@ -136,6 +157,45 @@ func csvValue(f, typ string) (transforms.Value, bool) {
 		return transforms.Value{Kind: transforms.KindBool, B: b}, true
 	}
 	return transforms.Value{Kind: transforms.KindText, S: f}, true
+}
+
+// intLiteral is a JSON number without fraction or exponent.
+var intLiteral = regexp.MustCompile(`^-?[0-9]+$`)
+
+// jsonText is a JSON value read as DuckDB's JSON reader reads it into a
+// VARCHAR column: a string as itself, an integer literal digit for digit
+// (however long: a 20-digit id is never rounded through a float), another
+// number as DuckDB prints the DOUBLE (1.50 -> 1.5, 1e3 -> 1000.0), true and
+// false as text, null as NULL, an array or object as its compact JSON text.
+func jsonText(raw json.RawMessage) transforms.Value {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return transforms.Value{}
+	case raw[0] == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return transforms.Value{}
+		}
+		return transforms.Value{Kind: transforms.KindText, S: s}
+	case raw[0] == '{' || raw[0] == '[':
+		var b bytes.Buffer
+		if err := json.Compact(&b, raw); err != nil {
+			return transforms.Value{}
+		}
+		return transforms.Value{Kind: transforms.KindText, S: b.String()}
+	case string(raw) == "true" || string(raw) == "false":
+		return transforms.Value{Kind: transforms.KindText, S: string(raw)}
+	case intLiteral.Match(raw):
+		return transforms.Value{Kind: transforms.KindText, S: string(raw)}
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); !ok || ne.Err != strconv.ErrRange {
+			return transforms.Value{}
+		}
+	}
+	return transforms.Value{Kind: transforms.KindText, S: transforms.FormatDouble(f)}
 }
 
 func jsonValue(v any) transforms.Value {

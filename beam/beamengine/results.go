@@ -74,7 +74,8 @@ func readCounts(ctx context.Context, path string) (engine.InputCounts, error) {
 	if err != nil {
 		return engine.InputCounts{}, fmt.Errorf("read row counts: %w", err)
 	}
-	return engine.InputCounts{Read: counts["read"], Rejected: counts["rejected"], Excluded: counts["excluded"]}, nil
+	return engine.InputCounts{Read: counts["read"], Rejected: counts["rejected"], Excluded: counts["excluded"],
+		ConsentRead: counts["consent_read"], ConsentRejected: counts["consent_rejected"]}, nil
 }
 
 // collect reads the noised statistics and builds the Release.
@@ -119,9 +120,7 @@ func collect(ctx context.Context, path string, plan *privacy.Plan, res *privacy.
 	if err != nil {
 		return nil, nil, fmt.Errorf("read results: %w", err)
 	}
-	r, err := privacy.NewReleaser(plan, res, privacy.Metadata{
-		Job: job.Name, Dataset: job.Dataset, Purpose: job.Purpose, Created: time.Now().UTC(),
-	}, privacy.ReleaserOptions{})
+	r, err := privacy.NewReleaser(plan, res, job.ReleaseMetadata(time.Now().UTC()), privacy.ReleaserOptions{})
 	if err != nil {
 		return nil, nil, err
 	}

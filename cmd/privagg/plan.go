@@ -34,6 +34,7 @@ the dataset's budget. --what-if epsilon=0.25,0.5,1,2 compares budgets.`,
 			if err != nil {
 				return err
 			}
+			printWarnings(g, job)
 			ledger, err := jobLedger(g, args[0])
 			if err != nil {
 				return err

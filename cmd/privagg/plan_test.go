@@ -75,4 +75,17 @@ func TestPlanCommand(t *testing.T) {
 	if code, _, _ := runBudget(t, "plan", job, "--what-if", "epsilon=zero"); code != 2 {
 		t.Errorf("bad --what-if: exit %d, want 2", code)
 	}
+
+	// A consent waiver is pointed out on stderr, also with JSON output.
+	waived := filepath.Join(dir, "waived.yaml")
+	if err := os.WriteFile(waived, []byte(strings.Replace(strings.Replace(runJob, "events.csv", "never-read.csv", 1),
+		"consent: {column: ok}", `consent: {waived: "public data"}`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"plan", waived}, {"plan", waived, "--format", "json"}} {
+		_, out, errs := runBudget(t, append([]string{"--ledger", ledger}, args...)...)
+		if !strings.Contains(errs, `privagg: warning: consent is waived ("public data")`) || strings.Contains(out, "warning") {
+			t.Errorf("%v: stdout %q, stderr %q; want the waiver warning on stderr only", args, out, errs)
+		}
+	}
 }

@@ -36,6 +36,13 @@ func TestValidateCommand(t *testing.T) {
 			wantStderr: []string{"privagg: " + filepath.Join(corpus, "bad", "privacy.yaml") + ": 10 problems:", "\n  privacy.k: 0 must be >= 1\n"},
 		},
 		{
+			name:       "consent waiver warns",
+			args:       []string{"validate", filepath.Join(corpus, "good", "consent_waived.yaml")},
+			wantCode:   pipeline.ExitOK,
+			wantStdout: "ok: waived: 1 outputs, 1 metrics\n",
+			wantStderr: []string{"privagg: warning: consent is waived (\"public registry extract, no consent needed (legal ref. 2026-17)\")"},
+		},
+		{
 			name:       "missing file",
 			args:       []string{"validate", "no-such-job.yaml"},
 			wantCode:   pipeline.ExitConfig,

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -20,9 +21,7 @@ import (
 // release runs the aggregate queries and hands them to a Releaser.
 func release(ctx context.Context, eng *DB, qp *queryPlan, plan *privacy.Plan, res *privacy.Reservation, log *slog.Logger) (*privacy.Release, map[string]privacy.OutputStats, error) {
 	job := qp.job
-	r, err := privacy.NewReleaser(plan, res, privacy.Metadata{
-		Job: job.Name, Dataset: job.Dataset, Purpose: job.Purpose, Created: time.Now().UTC(),
-	}, privacy.ReleaserOptions{})
+	r, err := privacy.NewReleaser(plan, res, job.ReleaseMetadata(time.Now().UTC()), privacy.ReleaserOptions{})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -62,7 +61,7 @@ func release(ctx context.Context, eng *DB, qp *queryPlan, plan *privacy.Plan, re
 	return rel, r.Stats(), nil
 }
 
-type rowCounts struct{ read, rejected, excluded int64 }
+type rowCounts struct{ read, rejected, excluded, consentRead, consentRejected int64 }
 
 // prepareInput checks the input files and columns and creates the views.
 func prepareInput(ctx context.Context, eng *DB, qp *queryPlan) error {
@@ -82,31 +81,65 @@ func prepareInput(ctx context.Context, eng *DB, qp *queryPlan) error {
 		f.Close()
 	}
 	// Which columns does the input have? Only names are read here.
-	rows, err := eng.QueryRows(ctx, fmt.Sprintf("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM %s)", qp.readerSQL()))
+	rows, err := eng.QueryRows(ctx, qp.describeSQL())
 	if err != nil {
 		return &engine.InputError{Reason: "cannot read the input's columns", Err: scrub(err)}
 	}
-	have := map[string]bool{}
-	qp.types = map[string]string{}
+	types := map[string]string{}
 	for _, r := range rows {
 		name, _ := r[0].(string)
 		typ, _ := r[1].(string)
-		have[name] = true
-		qp.types[name] = typ
+		types[name] = typ
 	}
+	qp.setColumns(types)
 	var problems []job.Problem
 	for _, c := range j.InputColumns() {
-		if !have[c] {
-			problems = append(problems, job.Problem{Key: "input.path", Value: j.Input.Path, Rule: fmt.Sprintf("has no column %q that the j uses", c)})
+		if _, ok := qp.in.names[strings.ToLower(c)]; !ok {
+			problems = append(problems, job.Problem{Key: "input.path", Value: j.Input.Path, Rule: fmt.Sprintf("has no column %q that the job uses", c)})
 		}
 	}
 	if len(problems) > 0 {
 		return &job.ConfigError{File: j.File, Problems: problems}
 	}
-	if s := qp.consentSQL(); s != "" {
-		if err := eng.Exec(ctx, s); err != nil {
+	if t := j.Consent.Table; t != nil {
+		rows, err := eng.QueryRows(ctx, qp.consentColumnsSQL())
+		if err != nil {
 			return &engine.InputError{Reason: "cannot read consent.table", Err: scrub(err)}
 		}
+		have := map[string]string{}
+		for _, r := range rows {
+			name, _ := r[0].(string)
+			have[strings.ToLower(name)] = name
+		}
+		names := map[string]string{}
+		for _, c := range []struct{ key, col string }{{"unit", t.Unit}, {"purpose", t.Purpose}, {"granted", t.Granted}, {"at", t.At}} {
+			n, ok := have[strings.ToLower(c.col)]
+			if !ok {
+				problems = append(problems, job.Problem{Key: "consent.table." + c.key, Value: c.col, Rule: "is not a column of consent.table.path"})
+			}
+			names[strings.ToLower(c.col)] = n
+		}
+		if len(problems) > 0 {
+			return &job.ConfigError{File: j.File, Problems: problems}
+		}
+		for _, s := range qp.consentSQL(names) {
+			if err := eng.Exec(ctx, s); err != nil {
+				return &engine.InputError{Reason: "cannot read consent.table", Err: scrub(err)}
+			}
+		}
+	}
+	if err := eng.Exec(ctx, qp.sourceSQL()); err != nil {
+		return fmt.Errorf("prepare query: %w", scrub(err))
+	}
+	if s := qp.refusedSQL(); s != "" {
+		if err := eng.Exec(ctx, s); err != nil {
+			return &engine.InputError{Reason: "cannot read the input's consent column", Err: scrub(err)}
+		}
+		rows, err := eng.QueryRows(ctx, refusedCountSQL())
+		if err != nil {
+			return fmt.Errorf("prepare query: %w", scrub(err))
+		}
+		qp.in.refusals = toInt64(rows[0][0]) > 0
 	}
 	for _, s := range qp.viewsSQL() {
 		if err := eng.Exec(ctx, s); err != nil {
@@ -170,6 +203,13 @@ func countRows(ctx context.Context, eng *DB, qp *queryPlan) (rowCounts, error) {
 		return rowCounts{}, &engine.InputError{Reason: "cannot read the input", Err: scrub(err)}
 	}
 	c := rowCounts{read: toInt64(rows[0][0]), rejected: toInt64(rows[0][1]), excluded: toInt64(rows[0][2])}
+	if qp.job.Consent.Table != nil {
+		rows, err := eng.QueryRows(ctx, consentCountsSQL())
+		if err != nil {
+			return rowCounts{}, &engine.InputError{Reason: "cannot read consent.table", Err: scrub(err)}
+		}
+		c.consentRead, c.consentRejected = toInt64(rows[0][0]), toInt64(rows[0][1])
+	}
 	if qp.job.Input.Format == job.InputCSV {
 		// Lines the CSV reader itself rejected (wrong column count, values
 		// that do not fit the column type) never reach the views. Every
@@ -301,7 +341,7 @@ func (d *Engine) Prepare(ctx context.Context) (engine.InputCounts, error) {
 	if err != nil {
 		return engine.InputCounts{}, err
 	}
-	counts := engine.InputCounts{Read: c.read, Rejected: c.rejected, Excluded: c.excluded}
+	counts := engine.InputCounts{Read: c.read, Rejected: c.rejected, Excluded: c.excluded, ConsentRead: c.consentRead, ConsentRejected: c.consentRejected}
 	// Read the input for every output now, before any budget is reserved:
 	// after the reservation only noise is drawn and files are written, so an
 	// input the engine cannot read fails the job without a charge.
@@ -310,7 +350,7 @@ func (d *Engine) Prepare(ctx context.Context) (engine.InputCounts, error) {
 			return counts, err
 		}
 	}
-	if d.pseudo != nil && !(c.read > 0 && float64(c.rejected) > d.job.Input.MaxRejectFraction*float64(c.read)) {
+	if d.pseudo != nil && engine.RejectCheck(d.job.Input.MaxRejectFraction, counts) == nil {
 		// Staging is written under a temp name now and moved into place only
 		// once the release is published.
 		if d.staging, err = writeStaging(ctx, eng, qp, d.pseudo, d.opts.ReleaseID); err != nil {

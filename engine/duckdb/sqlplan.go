@@ -3,7 +3,6 @@ package duckdb
 import (
 	"fmt"
 	"math/bits"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +46,8 @@ type queryPlan struct {
 	// types are the DuckDB types of the input columns, by name, once
 	// prepareInput has described the input.
 	types map[string]string
+	// in is what prepareInput learned about the input (input.go).
+	in inputPlan
 }
 
 const (
@@ -57,7 +58,6 @@ const (
 	colBad     = "__bad"
 	colConsent = "__consent"
 	colRows    = "__rows"
-	tabConsent = "__consent_granted"
 	tabRejects = "__rejects"
 )
 
@@ -94,116 +94,6 @@ func newQueryPlan(j *job.Job, seed uint64) (*queryPlan, error) {
 
 var q = transforms.QuoteIdent
 var lit = transforms.QuoteString
-
-// readerSQL is the DuckDB table function reading the job's input.
-func (p *queryPlan) readerSQL() string {
-	in := p.job.Input
-	path := lit(in.Path)
-	switch in.Format {
-	case job.InputCSV:
-		return fmt.Sprintf("read_csv(%s, delim=%s, header=%t, ignore_errors=true, store_rejects=true, rejects_table=%s, rejects_scan=%s)",
-			path, lit(in.CSV.Delimiter), *in.CSV.Header, lit(tabRejects), lit(tabRejects+"_scans"))
-	case job.InputJSON:
-		return fmt.Sprintf("read_json(%s, format='newline_delimited', ignore_errors=true)", path)
-	default:
-		return fmt.Sprintf("read_parquet(%s)", path)
-	}
-}
-
-// viewsSQL creates the stage views. Each statement is returned separately.
-func (p *queryPlan) viewsSQL() []string {
-	j := p.job
-	cols := j.InputColumns()
-	proj := make([]string, len(cols))
-	for i, c := range cols {
-		proj[i] = q(c)
-	}
-	stmts := []string{fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s FROM %s", viewSource, strings.Join(proj, ", "), p.readerSQL())}
-
-	var sel []string
-	if j.PrivacyUnit == job.RowUnit {
-		sel = append(sel, fmt.Sprintf("row_number() OVER () AS %s", colUnit))
-	} else {
-		sel = append(sel, fmt.Sprintf("%s AS %s", q(j.PrivacyUnit), colUnit))
-	}
-	for _, k := range p.keyColumns() {
-		switch d := p.derived[k].(type) {
-		case *transforms.Truncate:
-			sel = append(sel, fmt.Sprintf("%s AS %s", d.NativeSQLTyped(q(d.Source()), p.types[d.Source()]), q(k)))
-		case transforms.Native:
-			sel = append(sel, fmt.Sprintf("%s AS %s", d.NativeSQL(q(d.Source())), q(k)))
-		case transforms.Derived:
-			sel = append(sel, fmt.Sprintf("%s AS %s", d.SQL(q(d.Source())), q(k)))
-		default:
-			sel = append(sel, q(k)) // raw: grouped in its own type, formatted per partition
-		}
-	}
-	bad := []string{fmt.Sprintf("%s IS NULL", q(j.PrivacyUnit))}
-	switch {
-	case j.PrivacyUnit == job.RowUnit:
-		bad = bad[:0]
-	case p.types[j.PrivacyUnit] == "VARCHAR" || p.types[j.PrivacyUnit] == "":
-		// Blank units are malformed. trim() decodes Unicode; a unit that
-		// starts with a printable ASCII character other than space is not
-		// blank, which ascii() tells from the first character alone.
-		bad = append(bad, fmt.Sprintf("(CASE WHEN ascii(%s) BETWEEN 33 AND 126 THEN false ELSE trim(%s) = '' END)", q(j.PrivacyUnit), q(j.PrivacyUnit)))
-	}
-	for i, m := range p.measures {
-		v := fmt.Sprintf("TRY_CAST(%s AS DOUBLE)", q(m))
-		if p.types[m] == "DOUBLE" {
-			v = q(m)
-		}
-		sel = append(sel, fmt.Sprintf("%s AS __v%d", v, i))
-		// Present but not a finite number (unparsable, NaN, ±Inf): malformed.
-		bad = append(bad, fmt.Sprintf("(%s IS NOT NULL AND NOT coalesce(isfinite(%s), false))", q(m), v))
-	}
-	badExpr := "false"
-	if len(bad) > 0 {
-		badExpr = "coalesce(" + strings.Join(bad, " OR ") + ", false)"
-	}
-	sel = append(sel, badExpr+" AS "+colBad)
-	switch {
-	case j.Consent.Column != "":
-		sel = append(sel, fmt.Sprintf("coalesce(TRY_CAST(%s AS BOOLEAN), false) AS %s", q(j.Consent.Column), colConsent))
-	case j.Consent.Table != nil:
-		sel = append(sel, fmt.Sprintf("coalesce(CAST(%s AS VARCHAR) IN (SELECT u FROM %s), false) AS %s", q(j.PrivacyUnit), tabConsent, colConsent))
-	default:
-		sel = append(sel, "true AS "+colConsent)
-	}
-	stmts = append(stmts,
-		fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s FROM %s", viewEvents, strings.Join(sel, ",\n  "), viewSource),
-		fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT * FROM %s WHERE NOT %s AND %s", viewClean, viewEvents, colBad, colConsent))
-	return stmts
-}
-
-// consentSQL materializes the units whose latest consent record for the
-// job's purpose grants it. On a tie in time, a refusal wins.
-func (p *queryPlan) consentSQL() string {
-	t := p.job.Consent.Table
-	if t == nil {
-		return ""
-	}
-	return fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
-SELECT u FROM (
-  SELECT CAST(%s AS VARCHAR) AS u,
-         arg_max(coalesce(TRY_CAST(%s AS BOOLEAN), false), struct_pack(t := TRY_CAST(%s AS TIMESTAMP), r := NOT coalesce(TRY_CAST(%s AS BOOLEAN), false))) AS g
-  FROM %s
-  WHERE CAST(%s AS VARCHAR) = %s AND %s IS NOT NULL
-  GROUP BY 1
-) WHERE g`,
-		tabConsent, q(t.Unit), q(t.Granted), q(t.At), q(t.Granted),
-		consentReader(t.Path), q(t.Purpose), lit(p.job.Purpose), q(t.Unit))
-}
-
-func consentReader(path string) string {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".parquet":
-		return fmt.Sprintf("read_parquet(%s)", lit(path))
-	case ".json", ".jsonl", ".ndjson":
-		return fmt.Sprintf("read_json(%s, format='newline_delimited')", lit(path))
-	}
-	return fmt.Sprintf("read_csv(%s, header=true)", lit(path))
-}
 
 // keyColumns are the group-by columns of all outputs, sorted.
 func (p *queryPlan) keyColumns() []string {

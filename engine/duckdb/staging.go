@@ -56,7 +56,8 @@ func writeStaging(ctx context.Context, eng *DB, qp *queryPlan, ps *pseudonymizer
 		return nil, fmt.Errorf("staging: %w", err)
 	}
 	unitName := job.PrivacyUnit + "_pseudonym"
-	cols := []string{fmt.Sprintf("%s(%s) AS %s", fn, colUnit, q(unitName))}
+	// The canonical person id, as bounding and the consent join use it.
+	cols := []string{fmt.Sprintf("%s(%s) AS %s", fn, qp.unitText(), q(unitName))}
 	for _, k := range qp.keyColumns() {
 		cols = append(cols, q(k))
 	}

@@ -3,7 +3,7 @@
 // against broken mechanisms, the crash soak, the bad-input corpus, the leak
 // scan, the pseudonymization tests and the fuzz targets.
 //
-//	go run ./pipeline/verify/cmd/verify -full -fuzztime 30s
+//	go run ./internal/verify/cmd/verify -full -fuzztime 30s
 //
 // It runs `go test` (so it needs the go tool and GOFLAGS with the
 // duckdb_arrow tag, as the Makefile sets) from the module root, and exits 1
@@ -56,8 +56,15 @@ func run(full bool, fuzztime time.Duration, stdout, stderr io.Writer) (int, erro
 	failed := false
 	var extra []verify.Record
 
-	// The suite: DP audit (package pipeline) and the end-to-end checks.
-	if err := goTest(env, stderr, "-count=1", "-timeout=3h", "-run=^TestVerify", "./pipeline", "./pipeline/verify"); err != nil {
+	// The suite: DP audit (packages pipeline and engine/duckdb) and the
+	// end-to-end checks (internal/verify), including the consent and
+	// person-id corpus on the embedded engine.
+	if err := goTest(env, stderr, "-count=1", "-timeout=3h", "-run=^TestVerify", "./pipeline", "./engine/duckdb", "./internal/verify"); err != nil {
+		failed = true
+	}
+	// The same consent and person-id corpus on the Beam engine (its own Go
+	// module in beam/), which records its summary line itself.
+	if err := goTestIn("beam", env, stderr, "-count=1", "-timeout=1h", "-run=^TestIntegrityCorpus$", "./beamengine"); err != nil {
 		failed = true
 	}
 	// Pseudonymization: the transforms package's own tests (RFC 4231,
@@ -68,7 +75,7 @@ func run(full bool, fuzztime time.Duration, stdout, stderr io.Writer) (int, erro
 	extra = append(extra, verify.Record{Section: "pseudonym", Check: strings.Join(pseudo, ", "), Path: "transforms", Trials: len(pseudo), Pass: err == nil})
 	// Fuzz targets.
 	if fuzztime > 0 {
-		for _, ft := range []struct{ name, pkg string }{{"FuzzLoadJobBytes", "./pipeline"}, {"FuzzReadInput", "./pipeline/verify"}} {
+		for _, ft := range []struct{ name, pkg string }{{"FuzzLoadJobBytes", "./job"}, {"FuzzReadInput", "./internal/verify"}} {
 			var out bytes.Buffer
 			err := goTest(env, io.MultiWriter(stderr, &out), "-run=^$", "-fuzz=^"+ft.name+"$", "-fuzztime="+fuzztime.String(), ft.pkg)
 			failed = failed || err != nil
@@ -93,10 +100,20 @@ func run(full bool, fuzztime time.Duration, stdout, stderr io.Writer) (int, erro
 }
 
 func goTest(env []string, out io.Writer, args ...string) error {
+	return goTestIn("", env, out, args...)
+}
+
+// goTestIn runs go test in folder dir ("" for the current one).
+func goTestIn(dir string, env []string, out io.Writer, args ...string) error {
 	cmd := exec.Command("go", append([]string{"test"}, args...)...)
+	cmd.Dir = dir
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = out, out
-	fmt.Fprintf(out, "$ go test %s\n", strings.Join(args, " "))
+	if dir != "" {
+		fmt.Fprintf(out, "$ (cd %s && go test %s)\n", dir, strings.Join(args, " "))
+	} else {
+		fmt.Fprintf(out, "$ go test %s\n", strings.Join(args, " "))
+	}
 	return cmd.Run()
 }
 

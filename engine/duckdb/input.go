@@ -1,0 +1,336 @@
+package duckdb
+
+import (
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/privagg/privagg/job"
+	"github.com/privagg/privagg/transforms"
+)
+
+// The input stage: the readers, the per-row views and consent.
+//
+//	__src     the reader, projecting Job.InputColumns(), with the canonical
+//	          person id __unit (transforms.CanonicalUnitSQL) and the consent
+//	          column's value __cv (TRUE, FALSE or NULL when malformed)
+//	__events  __unit, group-by keys (raw or derived) in their native types,
+//	          measures as DOUBLE (__v<j>), and the row flags __bad and
+//	          __consent
+//	__clean   rows that are neither malformed nor without consent
+//
+// Person ids are read as text: the CSV and JSON readers type the privacy
+// unit column (and the consent column) VARCHAR, so a 20-digit id is never a
+// DOUBLE and "007" never the number 7. Parquet columns keep their type; an
+// integer unit column stays an integer (its decimal text is its canonical
+// form, so two values are one person exactly when they are equal), which
+// keeps the bounding window's integer fast path (see unitKey).
+//
+// Consent is decided per person. With a consent column, a person with any
+// row whose value is a refusal or malformed is excluded with all of their
+// rows (__consent_refused). With a consent table, a person is included when
+// they have no malformed record for the purpose and their latest record
+// grants it, a refusal winning a tie (__consent_granted).
+
+const (
+	colCV          = "__cv"              // the consent column's value: TRUE, FALSE or NULL (malformed)
+	tabConsent     = "__consent_granted" // canonical ids whose consent table records grant the purpose
+	tabConsentRecs = "__consent_records" // the consent table's records for the purpose
+	tabRefused     = "__consent_refused" // canonical ids with a refusing or malformed consent column value
+	typeVarchar    = "VARCHAR"
+)
+
+// inputPlan is what prepareInput learns about the input.
+type inputPlan struct {
+	// names maps lower-cased column names to the input's spelling, once the
+	// input has been described.
+	names map[string]string
+	// refusals is set when some person refused (or has a malformed consent
+	// value) in the consent column.
+	refusals bool
+}
+
+// describeSQL lists the input's columns and the types DuckDB's reader gives
+// them on its own.
+func (p *queryPlan) describeSQL() string {
+	return fmt.Sprintf("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM %s)", p.readerSQL())
+}
+
+// setColumns records the described columns (name -> type). The CSV and JSON
+// readers read the text columns (textColumns) as VARCHAR from now on.
+func (p *queryPlan) setColumns(types map[string]string) {
+	p.types = types
+	p.in.names = map[string]string{}
+	for n := range types {
+		p.in.names[strings.ToLower(n)] = n
+	}
+	if p.job.Input.Format == job.InputCSV || p.job.Input.Format == job.InputJSON {
+		for _, c := range p.textColumns() {
+			p.types[c] = typeVarchar
+		}
+	}
+}
+
+// column is the input's spelling of column c (names compare without case).
+func (p *queryPlan) column(c string) string {
+	if n, ok := p.in.names[strings.ToLower(c)]; ok {
+		return n
+	}
+	return c
+}
+
+// textColumns are the input columns read as text whatever they hold: the
+// privacy unit and the consent column, in the input's spelling; only those
+// the input has.
+func (p *queryPlan) textColumns() []string {
+	var out []string
+	for _, c := range []string{p.job.PrivacyUnit, p.job.Consent.Column} {
+		if c == "" || c == job.RowUnit {
+			continue
+		}
+		if n, ok := p.in.names[strings.ToLower(c)]; ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// readerSQL is the DuckDB table function reading the job's input. Once the
+// input is described, the text columns are read as VARCHAR.
+func (p *queryPlan) readerSQL() string {
+	in := p.job.Input
+	path := lit(in.Path)
+	switch in.Format {
+	case job.InputCSV:
+		header := in.CSV.Header == nil || *in.CSV.Header
+		delim := in.CSV.Delimiter
+		if delim == "" {
+			delim = ","
+		}
+		opts := ""
+		if text := p.textColumns(); len(text) > 0 {
+			types := make([]string, len(text))
+			for i, c := range text {
+				types[i] = fmt.Sprintf("%s: '%s'", lit(c), typeVarchar)
+			}
+			opts = ", types={" + strings.Join(types, ", ") + "}"
+		}
+		return fmt.Sprintf("read_csv(%s, delim=%s, header=%t, ignore_errors=true, store_rejects=true, rejects_table=%s, rejects_scan=%s%s)",
+			path, lit(delim), header, lit(tabRejects), lit(tabRejects+"_scans"), opts)
+	case job.InputJSON:
+		opts := ""
+		if p.in.names != nil {
+			// The described types, except the text columns'. With columns
+			// the reader reads exactly these keys.
+			var cols []string
+			for _, c := range p.job.InputColumns() {
+				n := p.column(c)
+				cols = append(cols, fmt.Sprintf("%s: %s", lit(n), lit(p.types[n])))
+			}
+			opts = ", columns={" + strings.Join(cols, ", ") + "}"
+		}
+		return fmt.Sprintf("read_json(%s, format='newline_delimited', ignore_errors=true%s)", path, opts)
+	default:
+		return fmt.Sprintf("read_parquet(%s)", path)
+	}
+}
+
+// unitSQL is the canonical person id of the privacy unit column expr: the
+// column itself for an integer column, transforms.CanonicalUnitSQL of its
+// text otherwise.
+func (p *queryPlan) unitSQL(expr string) string {
+	typ := p.types[p.column(p.job.PrivacyUnit)]
+	if integerUnits[typ] {
+		return expr
+	}
+	if typ != typeVarchar {
+		expr = "CAST(" + expr + " AS VARCHAR)"
+	}
+	return transforms.CanonicalUnitSQL(expr, p.job.FoldUnitCase())
+}
+
+// unitText is __unit as text, the canonical id the consent table join and
+// staging's pseudonyms use.
+func (p *queryPlan) unitText() string {
+	if !p.textUnit() {
+		return "CAST(" + colUnit + " AS VARCHAR)"
+	}
+	return colUnit
+}
+
+// textUnit reports whether __unit is text (so a blank id is ”).
+func (p *queryPlan) textUnit() bool {
+	return p.job.PrivacyUnit != job.RowUnit && !integerUnits[p.types[p.column(p.job.PrivacyUnit)]]
+}
+
+// sourceSQL creates __src.
+func (p *queryPlan) sourceSQL() string {
+	j := p.job
+	var sel []string
+	if j.PrivacyUnit != job.RowUnit {
+		sel = append(sel, fmt.Sprintf("%s AS %s", p.unitSQL(q(p.column(j.PrivacyUnit))), colUnit))
+	}
+	if c := j.Consent.Column; c != "" {
+		sel = append(sel, fmt.Sprintf("%s AS %s", transforms.ConsentValueSQL(q(p.column(c)), p.types[p.column(c)]), colCV))
+	}
+	for _, c := range j.InputColumns() {
+		sel = append(sel, q(c))
+	}
+	return fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s FROM %s", viewSource, strings.Join(sel, ", "), p.readerSQL())
+}
+
+// refusedSQL materializes the people with a refusing or malformed value in
+// the consent column (people with a usable id; with privacy_unit: row each
+// row decides for itself). "" when there is no consent column.
+func (p *queryPlan) refusedSQL() string {
+	j := p.job
+	if j.Consent.Column == "" || j.PrivacyUnit == job.RowUnit {
+		return ""
+	}
+	usable := colUnit + " IS NOT NULL"
+	if p.textUnit() {
+		usable += " AND " + colUnit + " <> ''"
+	}
+	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT DISTINCT %s AS u FROM %s WHERE %s AND %s IS DISTINCT FROM true",
+		tabRefused, colUnit, viewSource, usable, colCV)
+}
+
+// refusedCountSQL counts the people of __consent_refused.
+func refusedCountSQL() string { return "SELECT count(*)::BIGINT FROM " + tabRefused }
+
+// viewsSQL creates __events and __clean over __src (and, for consent, the
+// tables of consentSQL and refusedSQL). Each statement is returned
+// separately.
+func (p *queryPlan) viewsSQL() []string {
+	j := p.job
+	var sel []string
+	if j.PrivacyUnit == job.RowUnit {
+		sel = append(sel, fmt.Sprintf("row_number() OVER () AS %s", colUnit))
+	} else {
+		sel = append(sel, colUnit)
+	}
+	for _, k := range p.keyColumns() {
+		switch d := p.derived[k].(type) {
+		case *transforms.Truncate:
+			sel = append(sel, fmt.Sprintf("%s AS %s", d.NativeSQLTyped(q(d.Source()), p.types[p.column(d.Source())]), q(k)))
+		case transforms.Native:
+			sel = append(sel, fmt.Sprintf("%s AS %s", d.NativeSQL(q(d.Source())), q(k)))
+		case transforms.Derived:
+			sel = append(sel, fmt.Sprintf("%s AS %s", d.SQL(q(d.Source())), q(k)))
+		default:
+			sel = append(sel, q(k)) // raw: grouped in its own type, formatted per partition
+		}
+	}
+	var bad []string
+	switch {
+	case j.PrivacyUnit == job.RowUnit:
+	case p.textUnit():
+		bad = append(bad, fmt.Sprintf("coalesce(%s = '', true)", colUnit)) // NULL or blank
+	default:
+		bad = append(bad, colUnit+" IS NULL")
+	}
+	for i, m := range p.measures {
+		v := fmt.Sprintf("TRY_CAST(%s AS DOUBLE)", q(m))
+		if p.types[p.column(m)] == "DOUBLE" {
+			v = q(m)
+		}
+		sel = append(sel, fmt.Sprintf("%s AS __v%d", v, i))
+		// Present but not a finite number (unparsable, NaN, ±Inf): malformed.
+		bad = append(bad, fmt.Sprintf("(%s IS NOT NULL AND NOT coalesce(isfinite(%s), false))", q(m), v))
+	}
+	if j.Consent.Column != "" {
+		bad = append(bad, colCV+" IS NULL") // not an accepted spelling
+	}
+	badExpr := "false"
+	if len(bad) > 0 {
+		badExpr = "coalesce(" + strings.Join(bad, " OR ") + ", false)"
+	}
+	sel = append(sel, badExpr+" AS "+colBad)
+	switch {
+	case j.Consent.Column != "" && p.in.refusals:
+		sel = append(sel, fmt.Sprintf("coalesce(%s, false) AND NOT coalesce(%s IN (SELECT u FROM %s), false) AS %s", colCV, colUnit, tabRefused, colConsent))
+	case j.Consent.Column != "":
+		sel = append(sel, fmt.Sprintf("coalesce(%s, false) AS %s", colCV, colConsent))
+	case j.Consent.Table != nil:
+		sel = append(sel, fmt.Sprintf("coalesce(%s IN (SELECT u FROM %s), false) AS %s", p.unitText(), tabConsent, colConsent))
+	default: // consent.waived
+		sel = append(sel, "true AS "+colConsent)
+	}
+	return []string{
+		fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s FROM %s", viewEvents, strings.Join(sel, ",\n  "), viewSource),
+		fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT * FROM %s WHERE NOT %s AND %s", viewClean, viewEvents, colBad, colConsent),
+	}
+}
+
+// consentColumnsSQL lists the consent table's columns as its reader sees
+// them.
+func (p *queryPlan) consentColumnsSQL() string {
+	return fmt.Sprintf("SELECT column_name FROM (DESCRIBE SELECT * FROM %s)", consentReader(p.job.Consent.Table.Path, nil))
+}
+
+// consentSQL materializes the consent table's records for the job's purpose
+// (tabConsentRecs: canonical id u, granted g, time t, malformed bad) and the
+// people they grant it (tabConsent). names maps lower-cased column names to
+// the table's spelling. A record is for the purpose when its purpose,
+// trimmed, equals the job's ignoring case; a record without a purpose is
+// malformed, as is one without a usable id, granted value
+// (transforms.ConsentValue) or time (transforms.ConsentTime). A person is
+// granted when none of their records is malformed and the latest grants it;
+// on a tie in time a refusal wins.
+func (p *queryPlan) consentSQL(names map[string]string) []string {
+	t := p.job.Consent.Table
+	if t == nil {
+		return nil
+	}
+	col := func(c string) string {
+		if n, ok := names[strings.ToLower(c)]; ok {
+			c = n
+		}
+		return "CAST(" + q(c) + " AS VARCHAR)"
+	}
+	fold := p.job.FoldUnitCase()
+	purpose := fmt.Sprintf("trim(%s, %s)", col(t.Purpose), lit(transforms.UnitSpace))
+	recs := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
+SELECT u, g, t, (u IS NULL OR u = '' OR pm OR g IS NULL OR t IS NULL) AS bad FROM (
+  SELECT %s AS u, coalesce(%s = '', true) AS pm, %s AS g, %s AS t, %s AS p
+  FROM %s
+) WHERE pm OR lower(p) = lower(%s)`,
+		tabConsentRecs,
+		transforms.CanonicalUnitSQL(col(t.Unit), fold), purpose,
+		transforms.ConsentValueSQL(col(t.Granted), typeVarchar), transforms.ConsentTimeSQL(col(t.At)), purpose,
+		consentReader(t.Path, names), lit(p.job.Purpose))
+	granted := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
+SELECT u FROM %s WHERE u IS NOT NULL AND u <> ''
+GROUP BY u
+HAVING NOT bool_or(bad) AND arg_max(g, struct_pack(t := t, r := NOT g))`, tabConsent, tabConsentRecs)
+	return []string{recs, granted}
+}
+
+// consentCountsSQL counts the consent records for the purpose and the
+// malformed ones.
+func consentCountsSQL() string {
+	return fmt.Sprintf("SELECT count(*)::BIGINT, count(*) FILTER (WHERE bad)::BIGINT FROM %s", tabConsentRecs)
+}
+
+// consentReader reads a consent table with every column as text. With
+// names (the table's columns, lower-cased -> spelling) the JSON reader
+// reads those keys as VARCHAR.
+func consentReader(path string, names map[string]string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".parquet":
+		return fmt.Sprintf("read_parquet(%s)", lit(path))
+	case ".json", ".jsonl", ".ndjson":
+		opts := ""
+		if names != nil {
+			var cols []string
+			for _, k := range slices.Sorted(maps.Keys(names)) {
+				cols = append(cols, fmt.Sprintf("%s: '%s'", lit(names[k]), typeVarchar))
+			}
+			opts = ", columns={" + strings.Join(cols, ", ") + "}"
+		}
+		return fmt.Sprintf("read_json(%s, format='newline_delimited'%s)", lit(path), opts)
+	}
+	return fmt.Sprintf("read_csv(%s, header=true, all_varchar=true)", lit(path))
+}
