@@ -87,8 +87,9 @@ type chartRule struct {
 }
 
 type chartTick struct {
-	X, Y  float64
-	Label string
+	X, Y   float64
+	Label  string
+	Anchor string // text-anchor of an x label
 }
 
 func (s *Server) datasets(w http.ResponseWriter, r *http.Request) {
@@ -317,9 +318,13 @@ func newSpendChart(name string, recs []privacy.ReleaseRecord, rows []spendRow, s
 	for _, v := range []float64{0, top / 1.1 / 2, top / 1.1} {
 		c.YTicks = append(c.YTicks, chartTick{X: c.Left - 6, Y: y(v), Label: fmtNum(v)})
 	}
-	for i := 0; i <= 2; i++ {
+	layout := "2006-01-02"
+	if t1.Sub(t0) < 72*time.Hour {
+		layout = "2006-01-02 15:04"
+	}
+	for i, anchor := range []string{"start", "middle", "end"} {
 		t := t0.Add(t1.Sub(t0) * time.Duration(i) / 2)
-		c.XTicks = append(c.XTicks, chartTick{X: x(t), Y: c.Bottom + 16, Label: t.UTC().Format("2006-01-02")})
+		c.XTicks = append(c.XTicks, chartTick{X: x(t), Y: c.Bottom + 16, Label: t.UTC().Format(layout), Anchor: anchor})
 	}
 	c.Label = fmt.Sprintf("Epsilon spent over time by dataset %s: %d releases from %s to %s; spent now %s of %s (%s). The table below lists them.",
 		name, len(recs), recs[0].ReservedAt.UTC().Format("2006-01-02"), recs[len(recs)-1].ReservedAt.UTC().Format("2006-01-02"),
