@@ -24,7 +24,7 @@ func TestOfficerPages(t *testing.T) {
 		t.Fatalf("mode %s, want officer", s.Mode())
 	}
 	doc, b := getPage(t, s, "/")
-	for _, want := range []string{"web_events", "crm_events", "r-web-csv", "r-web-parquet", "r-crm", "per calendar month"} {
+	for _, want := range []string{"web_events", "crm_events", "r-web-csv", "r-web-parquet", "r-crm", "per calendar month", "Budget changes"} {
 		if !strings.Contains(b, want) {
 			t.Errorf("datasets page lacks %q", want)
 		}

@@ -42,6 +42,7 @@ type datasetView struct {
 	Bars      []budgetBar
 	Chart     *spendChart
 	Releases  []spendRow
+	Changes   []privacy.BudgetChange // newest first
 }
 
 // budgetBar is one of a dataset's two bars (epsilon, delta).
@@ -109,6 +110,14 @@ func (s *Server) datasets(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := buildDatasets(sts, recs, s.cfg.Now())
+	for i := range v.Datasets {
+		d := &v.Datasets[i]
+		if d.Changes, err = s.led.BudgetChanges(ctx, d.Name); err != nil {
+			s.fail(w, r, http.StatusInternalServerError, "The ledger could not be read.", err)
+			return
+		}
+		slices.Reverse(d.Changes) // newest first
+	}
 	s.render(w, r, http.StatusOK, "datasets.html", s.newPage("Datasets and budgets", "datasets", v))
 }
 

@@ -297,9 +297,15 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 	}
 	var page []byte
 	var err error
-	if s.cfg.Internal && rel.Report != "" {
+	switch {
+	case s.cfg.Internal && rel.Report != "":
 		page, err = readNoFollow(rel.Report)
-	} else {
+	case s.cfg.Internal:
+		var rep *release.ReleaseReport
+		if rep, err = readReport(rel.StoreDir); err == nil {
+			page, err = rep.RenderHTML()
+		}
+	default:
 		page, err = publicReport(rel.StoreDir)
 	}
 	switch {
