@@ -281,13 +281,17 @@ func newSpendChart(name string, recs []privacy.ReleaseRecord, rows []spendRow, s
 		for i, r := range rows {
 			k := r.PeriodName
 			if k != key || cur == nil {
-				if cur != nil {
-					lines = append(lines, cur)
-				}
 				start := t0
+				if cur != nil {
+					start = r.Rec.ReservedAt
+				}
 				if r.Rec.PeriodStart != nil && r.Rec.PeriodStart.After(t0) {
 					start = *r.Rec.PeriodStart
 					c.Bounds = append(c.Bounds, chartTick{X: x(start), Label: k})
+				}
+				if cur != nil {
+					// The period before ran on at its level until this one began.
+					lines = append(lines, append(cur, point{x(start), y(rows[i-1].InPeriod)}))
 				}
 				cur = []point{{x(start), y(0)}}
 				key = k

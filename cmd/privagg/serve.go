@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/privagg/privagg/console"
+	"github.com/privagg/privagg/privacy"
 )
 
 func init() { register(newServeCmd) }
@@ -116,18 +117,20 @@ func serveConfig(g *globals, from []string, jobs string, internal bool, token st
 		}
 		cfg.Published = from
 	} else {
-		p, err := g.loadProject()
+		// As for query: a project without a ledger, or whose ledger this
+		// user may not read, is an analyst's project.
+		published, err := publishedFallback(g)
 		if err != nil {
 			return cfg, err
 		}
-		if explicitLedger(g) == "" && p != nil && p.Ledger == "" && len(p.Published) > 0 {
-			cfg.Published = p.Published
+		if len(published) > 0 {
+			cfg.Published = published
 		} else {
-			path, implicit, err := ledgerPath(g)
+			path, _, err := ledgerPath(g)
 			if err != nil {
 				return cfg, err
 			}
-			if _, err := os.Stat(path); implicit && errors.Is(err, fs.ErrNotExist) {
+			if !exists(path) && !exists(path+privacy.JournalSuffix) {
 				return cfg, usageError{fmt.Errorf("no ledger at %s: give --ledger PATH (officer) or --from DIR (analyst), or run in a project with privagg.yaml", path)}
 			}
 			cfg.LedgerPath = path
@@ -137,6 +140,11 @@ func serveConfig(g *globals, from []string, jobs string, internal bool, token st
 		return cfg, usageError{errors.New("--internal: the exact counts are in the ledger's release store; an analyst's console (published folders) has none")}
 	}
 	return cfg, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, fs.ErrNotExist)
 }
 
 // serve runs the console on ln until ctx ends, then lets requests in flight
