@@ -35,6 +35,7 @@ func TestServeRefusesOpenAddrWithoutToken(t *testing.T) {
 		{[]string{"serve", "--from", t.TempDir(), "--ledger", ledger}, "not both"},
 		{[]string{"serve", "--from", filepath.Join(t.TempDir(), "missing")}, "no such folder"},
 		{[]string{"serve", "--ledger", ledger, "--jobs", filepath.Join(t.TempDir(), "missing")}, "--jobs"},
+		{[]string{"serve", "--ledger", ledger}, "no ledger at"},
 	} {
 		code, _, stderr := noToken.privagg(t, c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
