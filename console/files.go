@@ -17,8 +17,6 @@ const noFollow = syscall.O_NOFOLLOW
 
 func isLoop(err error) bool { return errors.Is(err, syscall.ELOOP) }
 
-func copyTo(w io.Writer, r io.Reader) (int64, error) { return io.Copy(w, r) }
-
 // checkSHA256 checks that the open data file f has the sha256 recorded in
 // the manifest at manifestPath, and rewinds f.
 func checkSHA256(f *os.File, manifestPath string) error {

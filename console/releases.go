@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"net/http"
@@ -444,9 +445,9 @@ func readNoFollow(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var b strings.Builder
-	if _, err := copyTo(&b, f); err != nil {
+	data, err := io.ReadAll(f)
+	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return []byte(b.String()), nil
+	return data, nil
 }
