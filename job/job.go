@@ -1,3 +1,7 @@
+// Package job is the job file: its types, loading (defaults, strict decoding,
+// PRIVAGG_* environment overrides, path resolution) and validation, which
+// reports every problem at once with its key path. Metric fields are checked
+// through the privacy package's metric registry.
 package job
 
 // Job is a validated job file. LoadJob is the only way to get one; every field
@@ -105,7 +109,7 @@ type PublicPartitions struct {
 // Metric is one aggregate of an output.
 type Metric struct {
 	Name       string    `mapstructure:"name"`
-	Type       string    `mapstructure:"type"` // count | count_units | sum | mean | variance | quantiles
+	Type       string    `mapstructure:"type"` // a privacy.MetricKind: privacy.MetricKinds() lists them
 	Column     string    `mapstructure:"column"`
 	MaxPerUnit int64     `mapstructure:"max_per_unit"` // count: Linf rows per (unit, partition); default 1
 	Min        *float64  `mapstructure:"min"`

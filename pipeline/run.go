@@ -1,3 +1,6 @@
+// Package pipeline runs a job through the release protocol: engine prepare,
+// reject check, budget reservation, release, release store and report,
+// atomic publish and the ledger's published mark.
 package pipeline
 
 import (

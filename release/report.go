@@ -334,10 +334,10 @@ type outputView struct {
 }
 
 type metricView struct {
-	M        ReportMetric
-	Error    string // text of the expected error
-	Chart    *errorChart
-	Quantile string
+	M     ReportMetric
+	Error string // text of the expected error
+	Chart *errorChart
+	Note  string // the kind's note where the error cannot be charted
 }
 
 type errorChart struct {
@@ -366,15 +366,16 @@ func (r *ReleaseReport) view() reportView {
 		if o.Public {
 			ov.Keys = "public keys: every listed key is released, also those without data"
 		}
-		// Counts of an output share one axis so their errors compare.
-		countScale := 0.0
+		// Metrics of an output with the same axis (counts) share one scale
+		// so their errors compare.
+		axes := map[string]float64{}
 		for _, m := range o.Metrics {
-			if m.Type == string(privacy.Count) || m.Type == string(privacy.CountUnits) {
-				countScale = math.Max(countScale, m.CI95)
+			if m.Axis != "" {
+				axes[m.Axis] = math.Max(axes[m.Axis], m.CI95)
 			}
 		}
 		for _, m := range o.Metrics {
-			ov.Metrics = append(ov.Metrics, metricChart(m, countScale))
+			ov.Metrics = append(ov.Metrics, metricChart(m, axes[m.Axis]))
 		}
 		v.Outputs = append(v.Outputs, ov)
 	}
@@ -404,9 +405,10 @@ func budgetBar(label string, own, total, spent, remaining privacy.Amount) budget
 
 // metricChart draws the expected error of m as error bars around 0: a box of
 // ±1 standard deviation where the noise is the same for every row, and a
-// whisker of the 95% confidence half-width. Mean and variance have one bar per
-// partition size (their error shrinks with the people in a row).
-func metricChart(m ReportMetric, countScale float64) metricView {
+// whisker of the 95% confidence half-width. Metrics whose error shrinks with
+// the people in a row (mean, variance) have one bar per partition
+// size. axisScale is the shared scale of m's axis (0 without one).
+func metricChart(m ReportMetric, axisScale float64) metricView {
 	mv := metricView{M: m}
 	type bar struct {
 		label  string
@@ -426,16 +428,14 @@ func metricChart(m ReportMetric, countScale float64) metricView {
 			parts = append(parts, "±"+fmtNum(b.ci)+" at "+b.label)
 		}
 		mv.Error = strings.Join(parts, "; ")
-	case m.Type == string(privacy.Quantiles):
-		if len(m.Components) > 0 {
-			mv.Quantile = "noise standard deviation " + fmtNum(m.Components[0].Scale) + " per node count of the quantile tree"
-		}
+	case m.Note != "":
+		mv.Note = m.Note
 		return mv
 	default:
 		bars = []bar{{label: "every row", sd: m.StdDev, ci: m.CI95}}
 		scale = m.CI95
-		if m.Type == string(privacy.Count) || m.Type == string(privacy.CountUnits) {
-			scale = countScale
+		if m.Axis != "" {
+			scale = axisScale
 		}
 		mv.Error = "±" + fmtNum(m.CI95) + " (95%), standard deviation " + fmtNum(m.StdDev)
 	}
@@ -581,7 +581,7 @@ section.internal table th { background: #f9dcd9; }
 <table>
 <thead><tr><th>metric</th><th>type</th><th>mechanism</th><th>epsilon</th><th>delta</th><th>L0</th><th>Linf</th><th>expected error</th><th>error bars</th></tr></thead>
 <tbody>
-{{range .Metrics}}<tr><td><code>{{.M.Name}}</code></td><td>{{.M.Type}}</td><td>{{.M.Mechanism}}</td><td class="num">{{num .M.Epsilon}}</td><td class="num">{{num .M.Delta}}</td><td class="num">{{.M.L0}}</td><td class="num">{{if gt (len .M.Components) 1}}{{range $i, $c := .M.Components}}{{if $i}}<br/>{{end}}{{$c.Stat}}: {{num $c.LInf}}{{end}}{{else}}{{num .M.LInf}}{{end}}</td><td>{{if .Quantile}}{{.Quantile}}{{else}}{{.Error}}{{end}}</td><td>{{if .Quantile}}<span class="note">the error of a quantile depends on how spread out the data are</span>{{end}}{{with .Chart}}<svg width="360" height="{{.Height}}" viewBox="0 0 360 {{.Height}}" role="img" aria-label="expected error">
+{{range .Metrics}}<tr><td><code>{{.M.Name}}</code></td><td>{{.M.Type}}</td><td>{{.M.Mechanism}}</td><td class="num">{{num .M.Epsilon}}</td><td class="num">{{num .M.Delta}}</td><td class="num">{{.M.L0}}</td><td class="num">{{if gt (len .M.Components) 1}}{{range $i, $c := .M.Components}}{{if $i}}<br/>{{end}}{{$c.Stat}}: {{num $c.LInf}}{{end}}{{else}}{{num .M.LInf}}{{end}}</td><td>{{if .Note}}{{.Note}}{{else}}{{.Error}}{{end}}</td><td>{{if .Note}}<span class="note">the error depends on how spread out the data are</span>{{end}}{{with .Chart}}<svg width="360" height="{{.Height}}" viewBox="0 0 360 {{.Height}}" role="img" aria-label="expected error">
 <line x1="{{.Center}}" y1="0" x2="{{.Center}}" y2="{{.AxisY}}" stroke="#c5ccd3" stroke-dasharray="3 3"/>
 <line x1="{{.Left}}" y1="{{.AxisY}}" x2="{{.Right}}" y2="{{.AxisY}}" stroke="#8a96a3"/>
 <text x="{{.Left}}" y="{{add .AxisY 13}}" text-anchor="middle">-{{.AxisLabel}}</text>

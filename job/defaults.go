@@ -1,0 +1,77 @@
+package job
+
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/privagg/privagg/privacy"
+)
+
+// applyDefaults fills keys the file leaves out. Whether a key is absent is
+// read from the tree, so that an explicit 0 is still refused by validation.
+func (c *checker) applyDefaults(job *Job, tree map[string]any) {
+	if job.Input.Format == "" && job.Input.Path != "" {
+		job.Input.Format = formatFromExtension(job.Input.Path)
+	}
+	if !present(tree, "input", "csv", "delimiter") {
+		job.Input.CSV.Delimiter = DefaultCSVDelimiter
+	}
+	if job.Input.CSV.Header == nil {
+		header := true
+		job.Input.CSV.Header = &header
+	}
+	if !present(tree, "privacy", "noise") {
+		job.Privacy.Noise = DefaultNoise
+	}
+	if !present(tree, "privacy", "k") {
+		job.Privacy.K = DefaultK
+	}
+	if !present(tree, "privacy", "max_partitions_per_unit") {
+		job.Privacy.MaxPartitionsPerUnit = DefaultMaxPartitions
+	}
+	if !present(tree, "output", "format") {
+		job.Output.Format = DefaultOutputFormat
+	}
+	if !present(tree, "ledger") {
+		job.Ledger = DefaultLedger
+	}
+	if job.Staging != nil && !present(tree, "staging", "key_version") {
+		job.Staging.KeyVersion = DefaultKeyVersion
+	}
+	for name, col := range job.Columns {
+		if col.Map != nil && !present(tree, "columns", name, "map", "default") {
+			col.Map.Default = DefaultMapLabel
+		}
+	}
+	for i := range job.Outputs {
+		o := &job.Outputs[i]
+		if !present(tree, "outputs", i, "max_partitions_per_unit") {
+			o.MaxPartitionsPerUnit = job.Privacy.MaxPartitionsPerUnit
+		}
+		for j := range o.Metrics {
+			m := &o.Metrics[j]
+			kind, ok := privacy.LookupMetric(privacy.MetricKind(m.Type))
+			if ok && kind.Fields().MaxPerUnit && !present(tree, "outputs", i, "metrics", j, "max_per_unit") {
+				m.MaxPerUnit = DefaultCountMaxPerUnit
+			}
+		}
+	}
+}
+
+// formatFromExtension infers input.format; compressed files (.gz, .zst) are
+// looked through. It returns "" when the extension says nothing.
+func formatFromExtension(path string) string {
+	p := strings.ToLower(path)
+	for _, c := range []string{".gz", ".zst"} {
+		p = strings.TrimSuffix(p, c)
+	}
+	switch filepath.Ext(p) {
+	case ".csv", ".tsv":
+		return "csv"
+	case ".parquet":
+		return "parquet"
+	case ".json", ".jsonl", ".ndjson":
+		return "json"
+	}
+	return ""
+}
