@@ -32,18 +32,19 @@ outputs:
     metrics:
       - {name: avg, type: mean, column: revenue, min: 0, max: 100}
       - {name: var, type: variance, column: revenue, min: 0, max: 100}
-      - {name: var_wide, type: variance, column: revenue, min: -50, max: 400}
+      - {name: sd, type: stddev, column: revenue, min: 0, max: 100}
+      - {name: sd_wide, type: stddev, column: revenue, min: -50, max: 400}
 output: {dir: out, format: csv}
 ledger: ledger/privagg-ledger.duckdb
 `
 
-// TestVarianceEndToEnd runs a job with mean and variance through the
+// TestStdDevEndToEnd runs a job with mean, variance and stddev through the
 // embedded engine without noise, on random events (seeded): every person's
 // revenue is totalled per group, clamped to the metric's bounds, and the
-// released variance must be the population variance of those clamped
-// totals. L0 = 3 covers every person's groups, so bounding keeps all rows.
-// g4 has no data: 0.
-func TestVarianceEndToEnd(t *testing.T) {
+// released stddev must be the square root of the population variance of
+// those clamped totals, and variance that variance. L0 = 3 covers every
+// person's groups, so bounding keeps all rows. g4 has no data: 0.
+func TestStdDevEndToEnd(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	var b strings.Builder
 	b.WriteString("user_id,grp,revenue,consent\n")
@@ -67,7 +68,7 @@ func TestVarianceEndToEnd(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	rows := readCSV(t, filepath.Join(job.Output.Dir, "by_group.csv"))
-	want := []string{"grp", "avg", "avg_ci95", "var", "var_ci95", "var_wide", "var_wide_ci95"}
+	want := []string{"grp", "avg", "avg_ci95", "var", "var_ci95", "sd", "sd_ci95", "sd_wide", "sd_wide_ci95"}
 	if !slices.Equal(rows[0], want) {
 		t.Fatalf("columns %v, want %v", rows[0], want)
 	}
@@ -98,12 +99,13 @@ func TestVarianceEndToEnd(t *testing.T) {
 		}
 		v, wide := variance(g, 0, 100), variance(g, -50, 400)
 		near("var", col("var"), v)
-		near("var_wide", col("var_wide"), wide)
-		for _, ci := range []string{"avg_ci95", "var_ci95", "var_wide_ci95"} {
+		near("sd", col("sd"), math.Sqrt(v))
+		near("sd_wide", col("sd_wide"), math.Sqrt(wide))
+		for _, ci := range []string{"avg_ci95", "var_ci95", "sd_ci95", "sd_wide_ci95"} {
 			near(ci, col(ci), 0)
 		}
-		if g == "g4" && col("var") != 0 {
-			t.Errorf("g4 has no data, variance %v", col("var"))
+		if g == "g4" && col("sd") != 0 {
+			t.Errorf("g4 has no data, stddev %v", col("sd"))
 		}
 	}
 	if len(rows) != 5 {
