@@ -100,7 +100,7 @@ type Metric struct {
 	// NoiseStdDev is the standard deviation of the noise added to each row's
 	// value, and CI95 the half-width of its 95% confidence interval; both nil
 	// where the precision varies by row (mean, variance, quantiles): the
-	// row's <metric>_ci95 column has it.
+	// row's <metric>_ci95 column has it, if the kind has one.
 	NoiseStdDev *float64 `json:"noise_std_dev,omitempty"`
 	CI95        *float64 `json:"ci95,omitempty"`
 }

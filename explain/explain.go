@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 
 	"github.com/privagg/privagg/job"
@@ -58,15 +57,23 @@ type PlanMetric struct {
 	Epsilon   float64 `json:"epsilon"`
 	Delta     float64 `json:"delta"`
 	Mechanism string  `json:"mechanism"`
-	// StdDev and CI95 are the noise of the released value for count,
-	// count_units and sum (absolute, the same for every row).
+	// The expected error, as the metric's kind describes it
+	// (privacy.ErrorModel); one of the three is set.
+	// StdDev and CI95 are the noise of the released value where it is the
+	// same in every row (count, count_units, sum).
 	StdDev float64 `json:"stddev,omitempty"`
 	CI95   float64 `json:"ci95,omitempty"`
-	// CI95ByPeople is, for mean and variance, the approximate 95% error
-	// half-width for a partition with that many people (keys "100", ...).
+	// CI95ByPeople is, where the error shrinks with the people in a row
+	// (mean, variance), the approximate 95% error half-width for a partition
+	// with that many people (keys "100", ...).
 	CI95ByPeople map[string]float64 `json:"ci95_by_people,omitempty"`
-	Components   []PlanComponent    `json:"components"`
-	Columns      []string           `json:"columns"`
+	// Note says what the noise is where neither applies (quantiles).
+	Note string `json:"note,omitempty"`
+	// Axis: metrics of an output with the same Axis are drawn on one scale
+	// in the release report.
+	Axis       string          `json:"axis,omitempty"`
+	Components []PlanComponent `json:"components"`
+	Columns    []string        `json:"columns"`
 }
 
 // PlanComponent is one noised statistic.
@@ -97,7 +104,8 @@ type PlanBudgetAfter struct {
 	DeltaRemaining   float64 `json:"delta_remaining"`
 }
 
-// PeopleScale are the partition sizes for which mean and variance errors are shown.
+// PeopleScale are the partition sizes for which errors that shrink with the
+// people in a row (mean, variance) are shown.
 var PeopleScale = []int64{100, 1000, 10000}
 
 // Explain builds the plan report of job with its epsilon replaced by epsilon
@@ -127,21 +135,20 @@ func Explain(ctx context.Context, j *job.Job, epsilon float64, ledgerPath string
 			}
 			po.Selection = ps
 		}
-		for _, mp := range op.Metrics {
+		for i := range op.Metrics {
+			mp := &op.Metrics[i]
 			pm := PlanMetric{Name: mp.Spec.Name, Type: string(mp.Spec.Kind), Epsilon: mp.Share.Epsilon, Delta: mp.Share.Delta,
 				Mechanism: string(spec.Noise), Columns: mp.Columns}
 			for _, c := range mp.Components {
-				pm.Components = append(pm.Components, PlanComponent{Stat: c.Stat, Epsilon: c.Share.Epsilon, Delta: c.Share.Delta,
+				pm.Components = append(pm.Components, PlanComponent{Stat: c.Stat.String(), Epsilon: c.Share.Epsilon, Delta: c.Share.Delta,
 					L0: c.L0, LInf: c.LInf, Scale: c.StdDev, CI95: c.CI95, Comment: c.Comment})
 			}
-			switch mp.Spec.Kind {
-			case privacy.Count, privacy.CountUnits, privacy.Sum:
-				pm.StdDev, pm.CI95 = mp.Components[0].StdDev, mp.Components[0].CI95
-			case privacy.Mean, privacy.Variance:
+			e := mp.Error()
+			pm.StdDev, pm.CI95, pm.Note, pm.Axis = e.StdDev, e.CI95, e.Note, e.Axis
+			if e.CI95At != nil {
 				pm.CI95ByPeople = map[string]float64{}
-				half := (mp.Spec.Max - mp.Spec.Min) / 2
 				for _, n := range PeopleScale {
-					pm.CI95ByPeople[fmt.Sprint(n)] = approxCI(mp, half, float64(n))
+					pm.CI95ByPeople[fmt.Sprint(n)] = e.CI95At(float64(n))
 				}
 			}
 			po.Metrics = append(po.Metrics, pm)
@@ -152,20 +159,6 @@ func Explain(ctx context.Context, j *job.Job, epsilon float64, ledgerPath string
 		r.Ledger = explainLedger(ctx, ledgerPath, j.Dataset, plan.Total)
 	}
 	return r, nil
-}
-
-// approxCI is a first-order 95% error bound of a mean or variance over n
-// people: the numerator noise over n, plus the denominator noise times the
-// largest deviation over n.
-func approxCI(mp privacy.MetricPlan, half, n float64) float64 {
-	c := mp.Components
-	switch mp.Spec.Kind {
-	case privacy.Mean:
-		return math.Min((c[1].CI95+half*c[0].CI95)/n, 2*half)
-	case privacy.Variance:
-		return math.Min((c[2].CI95+2*half*c[1].CI95+half*half*c[0].CI95)/n, half*half)
-	}
-	return 0
 }
 
 func explainLedger(ctx context.Context, path, dataset string, spend privacy.Share) *PlanLedger {

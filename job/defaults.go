@@ -67,7 +67,8 @@ func (c *checker) applyDefaults(job *Job, tree map[string]any) {
 		}
 		for j := range o.Metrics {
 			m := &o.Metrics[j]
-			if m.Type == string(privacy.Count) && !present(tree, "outputs", i, "metrics", j, "max_per_unit") {
+			kind, ok := privacy.LookupMetric(privacy.MetricKind(m.Type))
+			if ok && kind.Fields().MaxPerUnit && !present(tree, "outputs", i, "metrics", j, "max_per_unit") {
 				m.MaxPerUnit = DefaultCountMaxPerUnit
 			}
 		}

@@ -127,7 +127,7 @@ type PublicPartitions struct {
 // Metric is one aggregate of an output.
 type Metric struct {
 	Name       string    `mapstructure:"name"`
-	Type       string    `mapstructure:"type"` // count | count_units | sum | mean | variance | quantiles
+	Type       string    `mapstructure:"type"` // a privacy.MetricKind: privacy.MetricKinds() lists them
 	Column     string    `mapstructure:"column"`
 	MaxPerUnit int64     `mapstructure:"max_per_unit"` // count: Linf rows per (unit, partition); default 1
 	Min        *float64  `mapstructure:"min"`

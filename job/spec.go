@@ -18,17 +18,25 @@ func (j *Job) PrivacySpec() privacy.JobSpec {
 			MaxPartitionsPerUnit: o.MaxPartitionsPerUnit,
 			PublicPartitions:     o.PublicKeysOnly(),
 		}
-		for _, m := range o.Metrics {
-			ms := privacy.MetricSpec{Name: m.Name, Kind: privacy.MetricKind(m.Type), MaxPerUnit: m.MaxPerUnit, Ranks: m.Ranks}
-			if m.Min != nil {
-				ms.Min = *m.Min
-			}
-			if m.Max != nil {
-				ms.Max = *m.Max
-			}
-			os.Metrics = append(os.Metrics, ms)
+		for i := range o.Metrics {
+			os.Metrics = append(os.Metrics, o.Metrics[i].spec())
 		}
 		spec.Outputs = append(spec.Outputs, os)
 	}
 	return spec
+}
+
+// spec is the metric as the privacy layer sees it.
+func (m *Metric) spec() privacy.MetricSpec {
+	ms := privacy.MetricSpec{Name: m.Name, Kind: privacy.MetricKind(m.Type), Column: m.Column, MaxPerUnit: m.MaxPerUnit, Ranks: m.Ranks}
+	if m.Min != nil {
+		ms.Min = *m.Min
+	}
+	if m.Max != nil {
+		ms.Max = *m.Max
+	}
+	if kind, ok := privacy.LookupMetric(ms.Kind); ok && kind.Fields().MaxPerUnit && ms.MaxPerUnit == 0 {
+		ms.MaxPerUnit = DefaultCountMaxPerUnit
+	}
+	return ms
 }

@@ -22,10 +22,6 @@ const maxNameLen = 128
 
 var (
 	truncations = []string{"hour", "day", "week", "month"}
-	metricTypes = []string{
-		string(privacy.Count), string(privacy.CountUnits), string(privacy.Sum),
-		string(privacy.Mean), string(privacy.Variance), string(privacy.Quantiles),
-	}
 )
 
 // validate checks every rule of a decoded, completed and path-resolved job.
@@ -333,58 +329,60 @@ func (c *checker) validateMetrics(job *Job, o *Output, key string, ids nameSet) 
 			c.add(k+".name", m.Name, "must not start with \"__\" (reserved for internal columns)")
 			nameOK = false
 		}
-		if !slices.Contains(metricTypes, m.Type) {
+		kind, ok := privacy.LookupMetric(privacy.MetricKind(m.Type))
+		if !ok {
+			kinds := privacy.MetricKinds()
+			names := make([]string, len(kinds))
+			for i, k := range kinds {
+				names[i] = string(k)
+			}
 			if m.Type == "" {
-				c.add(k+".type", nil, "is required: one of %s", strings.Join(metricTypes, ", "))
+				c.add(k+".type", nil, "is required: one of %s", strings.Join(names, ", "))
 			} else {
-				c.add(k+".type", m.Type, "must be one of %s", strings.Join(metricTypes, ", "))
+				c.add(k+".type", m.Type, "must be one of %s", strings.Join(names, ", "))
 			}
 			continue
 		}
-		c.checkMetricFields(job, m, k, ids)
+		c.checkMetricFields(job, m, kind, k, ids)
 		if !nameOK {
 			continue
 		}
-		for _, col := range metricColumns(m) {
-			if prev, dup := columns[strings.ToLower(col)]; dup {
-				c.add(k+".name", m.Name, "makes column %s, which collides with %s", col, prev)
+		// The released columns are the kind's (privacy.Metric.Columns), so
+		// what is reserved here is what a release makes.
+		cols := kind.Columns(m.spec())
+		for _, col := range cols {
+			if prev, dup := columns[strings.ToLower(col.Name)]; dup {
+				c.add(k+".name", m.Name, "makes column %s, which collides with %s", col.Name, prev)
 				break
 			}
 		}
-		for _, col := range metricColumns(m) {
-			columns[strings.ToLower(col)] = fmt.Sprintf("column %s of metrics[%d]", col, j)
+		for _, col := range cols {
+			columns[strings.ToLower(col.Name)] = fmt.Sprintf("column %s of metrics[%d]", col.Name, j)
 		}
 	}
 }
 
-// metricColumns names the released columns of a metric: the value and its
-// _ci95 half-width, or one column per rank for quantiles.
-func metricColumns(m *Metric) []string {
-	if m.Type == string(privacy.Quantiles) {
-		cols := make([]string, 0, len(m.Ranks))
-		for _, r := range m.Ranks {
-			cols = append(cols, privacy.QuantileColumn(m.Name, r))
-		}
-		return cols
+// checkMetricFields applies the rules of the fields kind reads (its
+// privacy.Fields) and refuses the fields it does not read, then adds the
+// kind's own rules (privacy.Metric.Check).
+func (c *checker) checkMetricFields(job *Job, m *Metric, kind privacy.Metric, k string, ids nameSet) {
+	f := kind.Fields()
+	users := func(uses func(privacy.Fields) bool) string {
+		return privacy.KindList(privacy.MetricKindsWith(uses))
 	}
-	return []string{m.Name, m.Name + "_ci95"}
-}
-
-func (c *checker) checkMetricFields(job *Job, m *Metric, k string, ids nameSet) {
-	bounded := m.Type != string(privacy.Count) && m.Type != string(privacy.CountUnits)
-	if m.Type == string(privacy.Count) {
+	if f.MaxPerUnit {
 		if m.MaxPerUnit < 1 {
 			c.add(k+".max_per_unit", m.MaxPerUnit, "must be >= 1")
 		}
 	} else if m.MaxPerUnit != 0 {
-		c.add(k+".max_per_unit", m.MaxPerUnit, "applies to count only (%s bounds each person's total with min and max)", m.Type)
+		c.add(k+".max_per_unit", m.MaxPerUnit, "applies to %s only", users(func(f privacy.Fields) bool { return f.MaxPerUnit }))
 	}
-	if !bounded {
+	if !f.Measure {
 		if m.Column != "" {
 			c.add(k+".column", m.Column, "is not used by %s: remove it", m.Type)
 		}
 		if m.Min != nil || m.Max != nil {
-			c.add(k, nil, "min and max apply to sum, mean, variance and quantiles only")
+			c.add(k, nil, "min and max apply to %s only", users(func(f privacy.Fields) bool { return f.Measure }))
 		}
 	} else {
 		if c.required(k+".column", m.Column) {
@@ -410,27 +408,15 @@ func (c *checker) checkMetricFields(job *Job, m *Metric, k string, ids nameSet) 
 			c.add(k+".max", *m.Max, "must be > min (%v)", *m.Min)
 		}
 	}
-	if m.Type != string(privacy.Quantiles) {
-		if len(m.Ranks) > 0 {
-			c.add(k+".ranks", nil, "apply to quantiles only")
-		}
-		return
+	if !f.Ranks && len(m.Ranks) > 0 {
+		c.add(k+".ranks", nil, "apply to %s only", users(func(f privacy.Fields) bool { return f.Ranks }))
 	}
-	if len(m.Ranks) == 0 {
-		c.add(k+".ranks", nil, "is required for quantiles: list at least one rank in [0, 1]")
-	}
-	cols := map[string]bool{}
-	for r, rank := range m.Ranks {
-		rk := fmt.Sprintf("%s.ranks[%d]", k, r)
-		if !(rank >= 0 && rank <= 1) {
-			c.add(rk, rank, "must be in [0, 1]")
-			continue
+	for _, p := range kind.Check(m.spec()) {
+		key := k
+		if p.Field != "" {
+			key += "." + p.Field
 		}
-		col := privacy.QuantileColumn(m.Name, rank)
-		if cols[col] {
-			c.add(rk, rank, "is listed twice (column %s)", col)
-		}
-		cols[col] = true
+		c.add(key, p.Value, p.Rule)
 	}
 }
 

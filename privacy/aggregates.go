@@ -12,11 +12,11 @@ import (
 type aggBinding struct {
 	keyIdx []int
 	units  int
-	stat   []map[string]int // [metric index][stat] -> column index
+	need   []int // [StatLayout need] -> column index; -1 for streams
 }
 
 func bindAggregates(s *arrow.Schema, op *OutputPlan) (*aggBinding, error) {
-	b := &aggBinding{stat: make([]map[string]int, len(op.Metrics))}
+	b := &aggBinding{need: make([]int, len(op.Layout.Needs))}
 	var err error
 	if b.keyIdx, err = fieldIndexes(s, op.Spec.GroupBy); err != nil {
 		return nil, err
@@ -26,25 +26,17 @@ func bindAggregates(s *arrow.Schema, op *OutputPlan) (*aggBinding, error) {
 		return nil, err
 	}
 	b.units = u
-	for i, mp := range op.Metrics {
-		b.stat[i] = map[string]int{}
-		var need map[string]arrow.Type
-		switch mp.Spec.Kind {
-		case Count:
-			need = map[string]arrow.Type{StatN: arrow.INT64}
-		case Sum:
-			need = map[string]arrow.Type{StatSum: arrow.FLOAT64}
-		case Mean:
-			need = map[string]arrow.Type{StatN: arrow.INT64, StatSum: arrow.FLOAT64}
-		case Variance:
-			need = map[string]arrow.Type{StatN: arrow.INT64, StatSum: arrow.FLOAT64, StatSumSq: arrow.FLOAT64}
+	for k, n := range op.Layout.Needs {
+		b.need[k] = -1
+		if n.Stat.Stream() {
+			continue
 		}
-		for stat, typ := range need {
-			idx, err := typedField(s, StatColumn(i, stat), typ)
-			if err != nil {
-				return nil, fmt.Errorf("metric %q: %w", mp.Spec.Name, err)
-			}
-			b.stat[i][stat] = idx
+		typ := arrow.FLOAT64
+		if n.Stat.Integer() {
+			typ = arrow.INT64
+		}
+		if b.need[k], err = typedField(s, op.Layout.Column(k), typ); err != nil {
+			return nil, fmt.Errorf("statistic %s: %w", n.Stat, err)
 		}
 	}
 	return b, nil

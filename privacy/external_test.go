@@ -29,7 +29,11 @@ func TestAddNoisedOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := func(n int64, sum, sq, q float64) []NoisedMetric {
-		return []NoisedMetric{{N: n}, {N: n}, {Sum: sum}, {N: n, Sum: sum}, {N: n, Sum: sum, SumSq: sq}, {Quantiles: []float64{q}}}
+		return []NoisedMetric{
+			{Parts: []Noisy{{Int: n}}}, {Parts: []Noisy{{Int: n}}}, {Parts: []Noisy{{Float: sum}}},
+			{Parts: []Noisy{{Int: n}, {Float: sum}}}, {Parts: []Noisy{{Int: n}, {Float: sum}, {Float: sq}}},
+			{Parts: []Noisy{{Values: []float64{q}}}},
+		}
 	}
 	parts := []NoisedPartition{
 		{Key: []string{"b"}, Metrics: m(-4, -3, 1, 12)},
@@ -78,7 +82,8 @@ func TestAddNoisedOutput(t *testing.T) {
 
 func TestAddNoisedOutputRefuses(t *testing.T) {
 	plan := mustPlan(t, externalSpec())
-	ok := []NoisedMetric{{N: 1}, {N: 1}, {}, {}, {}, {Quantiles: []float64{1}}}
+	one := func(p ...Noisy) NoisedMetric { return NoisedMetric{Parts: p} }
+	ok := []NoisedMetric{one(Noisy{Int: 1}), one(Noisy{Int: 1}), one(Noisy{}), one(Noisy{}, Noisy{}), one(Noisy{}, Noisy{}, Noisy{}), one(Noisy{Values: []float64{1}})}
 	for _, tc := range []struct {
 		name, output string
 		parts        []NoisedPartition
@@ -88,8 +93,9 @@ func TestAddNoisedOutputRefuses(t *testing.T) {
 		{"duplicate key", "o", []NoisedPartition{{Key: []string{"a"}, Metrics: ok}, {Key: []string{"a"}, Metrics: ok}}, "same key"},
 		{"key arity", "o", []NoisedPartition{{Key: []string{"a", "b"}, Metrics: ok}}, "key values"},
 		{"metric count", "o", []NoisedPartition{{Key: []string{"a"}, Metrics: ok[:2]}}, "metrics, want 6"},
-		{"quantile count", "o", []NoisedPartition{{Key: []string{"a"}, Metrics: append(ok[:5:5], NoisedMetric{})}}, "quantiles, want 1"},
-		{"infinite sum", "o", []NoisedPartition{{Key: []string{"a"}, Metrics: append(append(ok[:2:2], NoisedMetric{Sum: math.Inf(1)}), ok[3:]...)}}, "not finite"},
+		{"quantile count", "o", []NoisedPartition{{Key: []string{"a"}, Metrics: append(ok[:5:5], one(Noisy{}))}}, "quantiles, want 1"},
+		{"part count", "o", []NoisedPartition{{Key: []string{"a"}, Metrics: append(append(ok[:3:3], one(Noisy{})), ok[4:]...)}}, "noised statistics, want 2"},
+		{"infinite sum", "o", []NoisedPartition{{Key: []string{"a"}, Metrics: append(append(ok[:2:2], one(Noisy{Float: math.Inf(1)})), ok[3:]...)}}, "not finite"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := NewReleaser(plan, reservationFor(plan), Metadata{}, ReleaserOptions{})

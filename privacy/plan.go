@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
-	"strings"
 
 	"github.com/google/differential-privacy/go/v3/noise"
 )
@@ -19,8 +17,9 @@ import (
 //   - Laplace noise uses no δ, so with Laplace all of the output's δ goes to
 //     partition selection (and none is spent with public partitions). With
 //     Gaussian noise selection gets half of δ and the metrics share the rest.
-//   - Mean splits its share in two (count, normalized sum) and variance in three
-//     (count, normalized sum, normalized sum of squares), like the library's
+//   - Within a metric, its kind's Parts split the metric's share by weight:
+//     mean in two (count, normalized sum) and variance in three (count,
+//     normalized sum, normalized sum of squares), like the library's
 //     BoundedMean and BoundedVariance.
 //
 // Sequential composition makes the total spent the sum of all shares, which is
@@ -39,9 +38,10 @@ type Share struct {
 	Delta   float64
 }
 
-// Component is one noised statistic of a metric.
+// Component is one noised statistic of a metric: a Part with its budget
+// and noise.
 type Component struct {
-	Stat    string  // StatN, StatSum or StatSumSq; "tree" for quantiles
+	Stat    Statistic
 	Share   Share   // budget of this statistic
 	L0      int64   // partitions per unit
 	LInf    float64 // per-partition contribution bound of one unit
@@ -54,9 +54,18 @@ type Component struct {
 type MetricPlan struct {
 	Spec       MetricSpec
 	Share      Share
-	Components []Component
-	Columns    []string // released column names
+	Components []Component // one per Part of the metric's kind, in order
+	Columns    []string    // released column names
 }
+
+// Metric is the kind of the metric.
+func (mp *MetricPlan) Metric() Metric {
+	m, _ := LookupMetric(mp.Spec.Kind) // NewPlan checked the kind
+	return m
+}
+
+// Error is the expected error of the metric's released values.
+func (mp *MetricPlan) Error() ErrorModel { return mp.Metric().Error(mp) }
 
 // SelectionPlan says how partitions are selected when keys come from data.
 type SelectionPlan struct {
@@ -68,6 +77,7 @@ type SelectionPlan struct {
 // OutputPlan is the release plan of one output.
 type OutputPlan struct {
 	Spec      OutputSpec
+	Layout    StatLayout     // where the engine puts the statistics the metrics need
 	Share     Share          // everything this output spends
 	Selection *SelectionPlan // nil with public partitions
 	Metrics   []MetricPlan
@@ -106,6 +116,10 @@ func NewPlan(spec JobSpec) (*Plan, error) {
 
 func planOutput(spec JobSpec, o OutputSpec, share Share) (OutputPlan, error) {
 	op := OutputPlan{Spec: o}
+	var err error
+	if op.Layout, err = o.Layout(); err != nil {
+		return OutputPlan{}, err
+	}
 	metricShare := share
 	if !o.PublicPartitions {
 		sel := Share{Epsilon: share.Epsilon * SelectionShare, Delta: share.Delta}
@@ -135,62 +149,37 @@ func planOutput(spec JobSpec, o OutputSpec, share Share) (OutputPlan, error) {
 
 func planMetric(kind NoiseKind, l0 int64, ms MetricSpec, share Share) (MetricPlan, error) {
 	mp := MetricPlan{Spec: ms, Share: share}
-	half := (ms.Max - ms.Min) / 2
-	comp := func(stat string, parts float64, linf float64, comment string) error {
+	m, ok := LookupMetric(ms.Kind)
+	if !ok {
+		return mp, fmt.Errorf("unknown metric type %q", ms.Kind)
+	}
+	parts := m.Parts(ms)
+	total := 0
+	for _, p := range parts {
+		total += p.Weight
+	}
+	var errs []error
+	for _, p := range parts {
+		// share / total * weight: exactly share / parts for equal parts, as
+		// the library splits.
+		w, t := float64(p.Weight), float64(total)
 		c := Component{
-			Stat:    stat,
-			Share:   Share{Epsilon: share.Epsilon / parts, Delta: share.Delta / parts},
+			Stat:    p.Stat,
+			Share:   Share{Epsilon: share.Epsilon / t * w, Delta: share.Delta / t * w},
 			L0:      l0,
-			LInf:    linf,
-			Comment: comment,
+			LInf:    p.Stat.Sensitivity(needOf(p.Stat, ms)),
+			Comment: p.Comment,
 		}
 		var err error
 		if c.StdDev, c.CI95, err = noiseStats(kind, c.L0, c.LInf, c.Share); err != nil {
-			return fmt.Errorf("%s: %w", stat, err)
+			errs = append(errs, fmt.Errorf("%s: %w", p.Stat, err))
 		}
 		mp.Components = append(mp.Components, c)
-		return nil
 	}
-	var err error
-	switch ms.Kind {
-	case Count:
-		err = comp(StatN, 1, float64(ms.MaxPerUnit), "rows, at most max_per_unit per person and partition")
-		mp.Columns = []string{ms.Name, ms.Name + "_ci95"}
-	case CountUnits:
-		err = comp(StatN, 1, 1, "distinct people")
-		mp.Columns = []string{ms.Name, ms.Name + "_ci95"}
-	case Sum:
-		err = comp(StatSum, 1, math.Max(math.Abs(ms.Min), math.Abs(ms.Max)), "sum of per-person totals clamped to [min, max]")
-		mp.Columns = []string{ms.Name, ms.Name + "_ci95"}
-	case Mean:
-		err = errors.Join(
-			comp(StatN, 2, 1, "people with a value (denominator)"),
-			comp(StatSum, 2, half, "sum of clamped totals minus the midpoint (numerator)"))
-		mp.Columns = []string{ms.Name, ms.Name + "_ci95"}
-	case Variance:
-		err = errors.Join(
-			comp(StatN, 3, 1, "people with a value"),
-			comp(StatSum, 3, half, "sum of clamped totals minus the midpoint"),
-			comp(StatSumSq, 3, half*half, "sum of squared clamped totals minus the midpoint"))
-		mp.Columns = []string{ms.Name}
-	case Quantiles:
-		// The library's quantile tree adds noise to every node count with
-		// Linf 1 (one clamped total per person and partition).
-		err = comp("tree", 1, 1, "noisy counts of the quantile tree nodes")
-		for _, r := range ms.Ranks {
-			mp.Columns = append(mp.Columns, QuantileColumn(ms.Name, r))
-		}
-	default:
-		err = fmt.Errorf("unknown metric type %q", ms.Kind)
+	for _, c := range m.Columns(ms) {
+		mp.Columns = append(mp.Columns, c.Name)
 	}
-	return mp, err
-}
-
-// QuantileColumn names the released column of rank r of quantile metric name:
-// 0.5 -> name_p50, 0.9 -> name_p90, 0.995 -> name_p99_5.
-func QuantileColumn(name string, r float64) string {
-	s := strconv.FormatFloat(math.Round(r*1e6)/1e4, 'f', -1, 64)
-	return name + "_p" + strings.ReplaceAll(s, ".", "_")
+	return mp, errors.Join(errs...)
 }
 
 // noiseStats returns the standard deviation and the 95% half-width of the
@@ -253,29 +242,16 @@ func (s JobSpec) validate() error {
 			bad("%s.metrics: at least one metric is required", p)
 		}
 		for j, m := range o.Metrics {
-			mp := fmt.Sprintf("%s.metrics[%d]", p, j)
-			switch m.Kind {
-			case Count:
-				if m.MaxPerUnit < 1 {
-					bad("%s.max_per_unit: %d must be >= 1", mp, m.MaxPerUnit)
+			for _, fp := range CheckMetric(m) {
+				key := fmt.Sprintf("%s.metrics[%d]", p, j)
+				if fp.Field != "" {
+					key += "." + fp.Field
 				}
-			case CountUnits:
-			case Sum, Mean, Variance, Quantiles:
-				if math.IsNaN(m.Min) || math.IsNaN(m.Max) || math.IsInf(m.Min, 0) || math.IsInf(m.Max, 0) || !(m.Min < m.Max) {
-					bad("%s: min %v and max %v must be finite with min < max", mp, m.Min, m.Max)
+				if fp.Value != nil {
+					bad("%s: %v %s", key, fp.Value, fp.Rule)
+				} else {
+					bad("%s: %s", key, fp.Rule)
 				}
-				if m.Kind == Quantiles {
-					if len(m.Ranks) == 0 {
-						bad("%s.ranks: at least one rank is required", mp)
-					}
-					for r, rank := range m.Ranks {
-						if !(rank >= 0 && rank <= 1) {
-							bad("%s.ranks[%d]: %v must be in [0, 1]", mp, r, rank)
-						}
-					}
-				}
-			default:
-				bad("%s.type: %q is not a metric type", mp, m.Kind)
 			}
 		}
 	}

@@ -1,28 +1,18 @@
 package privacy
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 )
 
-// Column names of the per-partition aggregate batches that the pipeline hands
-// to a Releaser (see docs/ARCHITECTURE.md). Group-by key columns come first,
-// as strings, named as in the job; then UnitsColumn; then per metric i the
-// statistics that metric needs, named StatColumn(i, stat).
-const UnitsColumn = "__units" // BIGINT: distinct privacy units in the partition after bounding
-
-// Statistics a metric can need.
-const (
-	StatN     = "n"     // BIGINT: bounded row count (count) or units with a value (mean, variance)
-	StatSum   = "sum"   // DOUBLE: sum of clamped per-unit totals (sum), or of (total - midpoint) (mean, variance)
-	StatSumSq = "sumsq" // DOUBLE: sum of squared (total - midpoint) (variance)
-	StatValue = "value" // DOUBLE: one clamped per-unit total per row (quantiles stream)
-)
-
-// StatColumn names statistic stat of metric i in an aggregate batch.
-func StatColumn(i int, stat string) string { return fmt.Sprintf("__m%d_%s", i, stat) }
+// UnitsColumn is a column of the per-partition aggregate batches that the
+// engine hands to a Releaser (see docs/ARCHITECTURE.md): BIGINT, the distinct
+// privacy units in the partition after bounding, which partition selection
+// reads. Group-by key columns come first, as strings, named as in the job;
+// then UnitsColumn; then the output's statistics (StatLayout), each named
+// StatLayout.Column(k).
+const UnitsColumn = "__units"
 
 // Metadata describes a release.
 type Metadata struct {
@@ -50,7 +40,7 @@ type MetricInfo struct {
 	Mechanism string  // e.g. "laplace"
 	L0        int64   // partitions per unit
 	LInf      float64 // per-partition sensitivity of the noised statistic
-	StdDev    float64 // noise standard deviation of the main statistic (count, sum); 0 where not constant
+	StdDev    float64 // noise standard deviation of the released value where it is the same in every row; 0 otherwise
 }
 
 // Table is one released output: group-by columns, noisy metric columns and

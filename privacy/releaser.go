@@ -19,10 +19,11 @@ type ReleaserOptions struct {
 	Allocator memory.Allocator
 }
 
-// QuantileSource opens the stream of clamped per-unit totals of an output's
-// quantile metrics: the output's key columns then one StatColumn(i, StatValue)
-// DOUBLE column per quantile metric i (NULL where the row is for another
-// metric), ordered by key like the aggregate batches.
+// QuantileSource opens the value stream of an output whose metrics have
+// stream statistics (quantiles): the output's key columns, then per stream
+// statistic k of the output's StatLayout a DOUBLE column named
+// StatLayout.Column(k) holding one person's value (NULL for none), one row per
+// (person, partition), ordered by key like the aggregate batches.
 type QuantileSource func(ctx context.Context) (array.RecordReader, error)
 
 // OutputStats are internal, non-private counts about one output. They go to the
@@ -78,7 +79,7 @@ func (r *Releaser) Stats() map[string]OutputStats { return r.stats }
 
 // ReleaseOutput reads the aggregates of output name (see docs/ARCHITECTURE.md
 // for the columns) and adds its noisy table to the release. quantiles is
-// required when the output has quantile metrics. ReleaseOutput does not
+// required when the output has stream statistics (quantile metrics). ReleaseOutput does not
 // release aggregates; the caller does.
 func (r *Releaser) ReleaseOutput(ctx context.Context, name string, aggregates array.RecordReader, quantiles QuantileSource) error {
 	if r.closed {
@@ -129,31 +130,13 @@ func (r *Releaser) Finish() (*Release, error) {
 	return &Release{meta: r.meta, tables: ordered}, nil
 }
 
-// partitionRow is one released partition before it becomes an Arrow row.
-type outputColumns struct {
-	keys  [][]string // [key column][row]
-	nulls [][]bool
-	ints  map[string][]int64
-	flts  map[string][]float64
-	ci    []string // per metric: the name of its _ci95 column
-}
-
 func (r *Releaser) releaseOutput(ctx context.Context, op *OutputPlan, agg array.RecordReader, qs QuantileSource) (*Table, OutputStats, error) {
 	var stats OutputStats
 	in, err := bindAggregates(agg.Schema(), op)
 	if err != nil {
 		return nil, stats, err
 	}
-	cols := outputColumns{
-		keys:  make([][]string, len(op.Spec.GroupBy)),
-		nulls: make([][]bool, len(op.Spec.GroupBy)),
-		ints:  map[string][]int64{},
-		flts:  map[string][]float64{},
-		ci:    make([]string, len(op.Metrics)),
-	}
-	for i, mp := range op.Metrics {
-		cols.ci[i] = mp.Spec.Name + "_ci95"
-	}
+	cols := newOutputColumns(op)
 	// Two key buffers, swapped per row: the allocation is per batch.
 	cur, prev := make(keyTuple, len(in.keyIdx)), make(keyTuple, len(in.keyIdx))
 	first := true
@@ -188,11 +171,8 @@ func (r *Releaser) releaseOutput(ctx context.Context, op *OutputPlan, agg array.
 				continue
 			}
 			stats.Released++
-			for c := range keys {
-				cols.keys[c] = append(cols.keys[c], prev[c].v)
-				cols.nulls[c] = append(cols.nulls[c], prev[c].null)
-			}
-			if err := r.noiseRow(op, in, rec, row, units.Value(row), &cols); err != nil {
+			cols.addKey(prev)
+			if err := r.noiseRow(op, in, rec, row, cols); err != nil {
 				return nil, stats, err
 			}
 		}
@@ -200,10 +180,10 @@ func (r *Releaser) releaseOutput(ctx context.Context, op *OutputPlan, agg array.
 	if err := agg.Err(); err != nil {
 		return nil, stats, fmt.Errorf("read aggregates: %w", err)
 	}
-	if err := r.quantiles(ctx, op, qs, &cols); err != nil {
+	if err := r.streams(ctx, op, qs, cols); err != nil {
 		return nil, stats, err
 	}
-	t, err := r.buildTable(op, &cols)
+	t, err := r.buildTable(op, cols)
 	return t, stats, err
 }
 
@@ -230,196 +210,91 @@ func (r *Releaser) selectPartition(op *OutputPlan, units int64) (bool, error) {
 	return keep, nil
 }
 
-func (r *Releaser) noiseRow(op *OutputPlan, in *aggBinding, rec arrow.RecordBatch, row int, units int64, cols *outputColumns) error {
-	for i, mp := range op.Metrics {
-		ms := mp.Spec
-		switch ms.Kind {
-		case Count, CountUnits:
-			n := units
-			if ms.Kind == Count {
-				v, err := int64At(rec, in.stat[i][StatN], row)
-				if err != nil {
-					return err
+// noiseRow draws the noise of every scalar part of every metric of one
+// released row, each from its statistic's column, and releases the metrics
+// without stream parts (the others wait for streams).
+func (r *Releaser) noiseRow(op *OutputPlan, in *aggBinding, rec arrow.RecordBatch, row int, cols *outputColumns) error {
+	for i := range op.Metrics {
+		mp := &op.Metrics[i]
+		parts := cols.scratch[i]
+		for p, c := range mp.Components {
+			col := in.need[op.Layout.Need(i, p)]
+			if col < 0 {
+				continue // a stream part: see streams
+			}
+			var err error
+			if c.Stat.Integer() {
+				var x int64
+				if x, err = int64At(rec, col, row); err == nil {
+					parts[p].Int, err = r.nz.AddNoiseInt64(x, c.L0, int64(c.LInf), c.Share.Epsilon, c.Share.Delta)
 				}
-				n = v
+			} else {
+				var x float64
+				if x, err = float64At(rec, col, row); err == nil {
+					parts[p].Float, err = r.nz.AddNoiseFloat64(x, c.L0, c.LInf, c.Share.Epsilon, c.Share.Delta)
+				}
 			}
-			c := mp.Components[0]
-			noisy, half, err := r.noisyInt(n, c)
 			if err != nil {
-				return fmt.Errorf("metric %q: %w", ms.Name, err)
+				return fmt.Errorf("metric %q: %s: %w", mp.Spec.Name, c.Stat, err)
 			}
-			cols.ints[ms.Name] = append(cols.ints[ms.Name], max(noisy, 0))
-			cols.flts[cols.ci[i]] = append(cols.flts[cols.ci[i]], half)
-		case Sum:
-			s, err := float64At(rec, in.stat[i][StatSum], row)
-			if err != nil {
-				return err
-			}
-			noisy, half, err := r.noisyFloat(s, mp.Components[0])
-			if err != nil {
-				return fmt.Errorf("metric %q: %w", ms.Name, err)
-			}
-			if ms.Min >= 0 {
-				noisy = math.Max(noisy, 0) // post-processing: a sum of non-negative totals
-			}
-			cols.flts[ms.Name] = append(cols.flts[ms.Name], noisy)
-			cols.flts[cols.ci[i]] = append(cols.flts[cols.ci[i]], half)
-		case Mean:
-			mean, half, err := r.noisyMean(rec, in, i, row, mp)
-			if err != nil {
-				return fmt.Errorf("metric %q: %w", ms.Name, err)
-			}
-			cols.flts[ms.Name] = append(cols.flts[ms.Name], mean)
-			cols.flts[cols.ci[i]] = append(cols.flts[cols.ci[i]], half)
-		case Variance:
-			v, err := r.noisyVariance(rec, in, i, row, mp)
-			if err != nil {
-				return fmt.Errorf("metric %q: %w", ms.Name, err)
-			}
-			cols.flts[ms.Name] = append(cols.flts[ms.Name], v)
-		case Quantiles:
-			// filled by quantiles()
+		}
+		if cols.streamed[i] {
+			cols.pending[i] = append(cols.pending[i], parts...)
+			continue
+		}
+		if err := cols.release(i, mp, r.nz, parts); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func (r *Releaser) noisyInt(x int64, c Component) (int64, float64, error) {
-	linf := int64(c.LInf)
-	noisy, err := r.nz.AddNoiseInt64(x, c.L0, linf, c.Share.Epsilon, c.Share.Delta)
-	if err != nil {
-		return 0, 0, err
+// streams merge-joins the sorted value stream with the released keys, feeds
+// each released partition's values to its metrics' library aggregations
+// (the quantile tree) and releases the metrics with stream parts.
+func (r *Releaser) streams(ctx context.Context, op *OutputPlan, qs QuantileSource, cols *outputColumns) error {
+	type feed struct {
+		metric, part, need int
+		col                int // in the stream's schema
+		aggs               map[int]aggregator
 	}
-	ci, err := r.nz.ComputeConfidenceIntervalInt64(noisy, c.L0, linf, c.Share.Epsilon, c.Share.Delta, Alpha)
-	if err != nil {
-		return 0, 0, err
-	}
-	return noisy, (ci.UpperBound - ci.LowerBound) / 2, nil
-}
-
-func (r *Releaser) noisyFloat(x float64, c Component) (float64, float64, error) {
-	noisy, err := r.nz.AddNoiseFloat64(x, c.L0, c.LInf, c.Share.Epsilon, c.Share.Delta)
-	if err != nil {
-		return 0, 0, err
-	}
-	ci, err := r.nz.ComputeConfidenceIntervalFloat64(noisy, c.L0, c.LInf, c.Share.Epsilon, c.Share.Delta, Alpha)
-	if err != nil {
-		return 0, 0, err
-	}
-	return noisy, (ci.UpperBound - ci.LowerBound) / 2, nil
-}
-
-// noisyMean follows dpagg.BoundedMean: a noisy count and a noisy normalized
-// sum, each with half the metric's budget; its confidence interval combines
-// the two intervals like BoundedMean.ComputeConfidenceInterval (meanFromNoisy,
-// shared with external engines).
-func (r *Releaser) noisyMean(rec arrow.RecordBatch, in *aggBinding, i, row int, mp MetricPlan) (float64, float64, error) {
-	n, err := int64At(rec, in.stat[i][StatN], row)
-	if err != nil {
-		return 0, 0, err
-	}
-	s, err := float64At(rec, in.stat[i][StatSum], row)
-	if err != nil {
-		return 0, 0, err
-	}
-	cn, cs := mp.Components[0], mp.Components[1]
-	noisyN, err := r.nz.AddNoiseInt64(n, cn.L0, int64(cn.LInf), cn.Share.Epsilon, cn.Share.Delta)
-	if err != nil {
-		return 0, 0, err
-	}
-	noisyS, err := r.nz.AddNoiseFloat64(s, cs.L0, cs.LInf, cs.Share.Epsilon, cs.Share.Delta)
-	if err != nil {
-		return 0, 0, err
-	}
-	return r.meanFromNoisy(noisyN, noisyS, mp)
-}
-
-// noisyVariance follows dpagg.BoundedVariance: noisy count, normalized sum and
-// normalized sum of squares, each with a third of the metric's budget.
-func (r *Releaser) noisyVariance(rec arrow.RecordBatch, in *aggBinding, i, row int, mp MetricPlan) (float64, error) {
-	ms := mp.Spec
-	n, err := int64At(rec, in.stat[i][StatN], row)
-	if err != nil {
-		return 0, err
-	}
-	s, err := float64At(rec, in.stat[i][StatSum], row)
-	if err != nil {
-		return 0, err
-	}
-	sq, err := float64At(rec, in.stat[i][StatSumSq], row)
-	if err != nil {
-		return 0, err
-	}
-	cn, cs, cq := mp.Components[0], mp.Components[1], mp.Components[2]
-	noisyN, err := r.nz.AddNoiseInt64(n, cn.L0, int64(cn.LInf), cn.Share.Epsilon, cn.Share.Delta)
-	if err != nil {
-		return 0, err
-	}
-	noisyS, err := r.nz.AddNoiseFloat64(s, cs.L0, cs.LInf, cs.Share.Epsilon, cs.Share.Delta)
-	if err != nil {
-		return 0, err
-	}
-	noisyQ, err := r.nz.AddNoiseFloat64(sq, cq.L0, cq.LInf, cq.Share.Epsilon, cq.Share.Delta)
-	if err != nil {
-		return 0, err
-	}
-	return varianceFromNoisy(noisyN, noisyS, noisyQ, ms), nil
-}
-
-// quantiles merge-joins the sorted quantile stream with the released keys and
-// feeds each released partition's values to a dpagg.BoundedQuantiles.
-func (r *Releaser) quantiles(ctx context.Context, op *OutputPlan, qs QuantileSource, cols *outputColumns) error {
-	var qm []int
-	for i, mp := range op.Metrics {
-		if mp.Spec.Kind == Quantiles {
-			qm = append(qm, i)
+	var feeds []*feed
+	for i := range op.Metrics {
+		for p, c := range op.Metrics[i].Components {
+			if c.Stat.Stream() {
+				feeds = append(feeds, &feed{metric: i, part: p, need: op.Layout.Need(i, p), aggs: map[int]aggregator{}})
+			}
 		}
 	}
-	if len(qm) == 0 {
+	if len(feeds) == 0 {
 		return nil
 	}
-	released := 0
-	if len(cols.keys) > 0 {
-		released = len(cols.keys[0])
+	newAgg := func(f *feed) (aggregator, error) {
+		mp := &op.Metrics[f.metric]
+		a, err := mp.Metric().(streamMetric).newAggregator(mp, f.part, r.nz)
+		if err != nil {
+			return nil, fmt.Errorf("metric %q: %w", mp.Spec.Name, err)
+		}
+		return a, nil
 	}
-	trees := make([]map[int]*dpagg.BoundedQuantiles, len(op.Metrics))
-	newTree := func(mp MetricPlan) (*dpagg.BoundedQuantiles, error) {
-		c := mp.Components[0]
-		return dpagg.NewBoundedQuantiles(&dpagg.BoundedQuantilesOptions{
-			Epsilon:                      c.Share.Epsilon,
-			Delta:                        c.Share.Delta,
-			MaxPartitionsContributed:     c.L0,
-			MaxContributionsPerPartition: 1,
-			Lower:                        mp.Spec.Min,
-			Upper:                        mp.Spec.Max,
-			Noise:                        r.nz,
-		})
-	}
-	for _, i := range qm {
-		trees[i] = map[int]*dpagg.BoundedQuantiles{}
-	}
+	released := cols.rows()
 	if released > 0 {
 		if qs == nil {
-			return errors.New("quantile metrics need a quantile source")
+			return errors.New("metrics with value streams (quantiles) need a quantile source")
 		}
 		rr, err := qs(ctx)
 		if err != nil {
 			return fmt.Errorf("open quantile values: %w", err)
 		}
 		defer rr.Release()
-		names := make([]string, len(op.Spec.GroupBy))
-		copy(names, op.Spec.GroupBy)
-		keyIdx, err := fieldIndexes(rr.Schema(), names)
+		keyIdx, err := fieldIndexes(rr.Schema(), op.Spec.GroupBy)
 		if err != nil {
 			return fmt.Errorf("quantile values: %w", err)
 		}
-		valIdx := map[int]int{}
-		for _, i := range qm {
-			idx, err := fieldIndexes(rr.Schema(), []string{StatColumn(i, StatValue)})
-			if err != nil {
+		for _, f := range feeds {
+			if f.col, err = typedField(rr.Schema(), op.Layout.Column(f.need), arrow.FLOAT64); err != nil {
 				return fmt.Errorf("quantile values: %w", err)
 			}
-			valIdx[i] = idx[0]
 		}
 		pos := 0 // index into released rows
 		k, rk := make(keyTuple, len(keyIdx)), make(keyTuple, len(keyIdx))
@@ -435,32 +310,32 @@ func (r *Releaser) quantiles(ctx context.Context, op *OutputPlan, qs QuantileSou
 			bk := newBatchKeys(keys, int(rec.NumRows()))
 			for row := 0; row < int(rec.NumRows()); row++ {
 				bk.at(row, k)
-				for pos < released && compareKeys(releasedKey(cols, pos, rk), k) < 0 {
+				for pos < released && compareKeys(cols.key(pos, rk), k) < 0 {
 					pos++
 				}
 				if pos == released {
 					break
 				}
-				if compareKeys(releasedKey(cols, pos, rk), k) != 0 {
+				if compareKeys(cols.key(pos, rk), k) != 0 {
 					continue // partition not released
 				}
-				for _, i := range qm {
-					v, null, err := nullableFloat64At(rec, valIdx[i], row)
+				for _, f := range feeds {
+					v, null, err := nullableFloat64At(rec, f.col, row)
 					if err != nil {
 						return err
 					}
 					if null {
 						continue
 					}
-					t := trees[i][pos]
-					if t == nil {
-						if t, err = newTree(op.Metrics[i]); err != nil {
-							return fmt.Errorf("metric %q: %w", op.Metrics[i].Spec.Name, err)
+					a := f.aggs[pos]
+					if a == nil {
+						if a, err = newAgg(f); err != nil {
+							return err
 						}
-						trees[i][pos] = t
+						f.aggs[pos] = a
 					}
-					if err := t.Add(v); err != nil {
-						return fmt.Errorf("metric %q: %w", op.Metrics[i].Spec.Name, err)
+					if err := a.Add(v); err != nil {
+						return fmt.Errorf("metric %q: %w", op.Metrics[f.metric].Spec.Name, err)
 					}
 				}
 			}
@@ -469,88 +344,38 @@ func (r *Releaser) quantiles(ctx context.Context, op *OutputPlan, qs QuantileSou
 			return fmt.Errorf("read quantile values: %w", err)
 		}
 	}
-	for _, i := range qm {
-		mp := op.Metrics[i]
-		for pos := 0; pos < released; pos++ {
-			t := trees[i][pos]
-			if t == nil { // no values: the tree still releases noisy counts
-				var err error
-				if t, err = newTree(mp); err != nil {
-					return fmt.Errorf("metric %q: %w", mp.Spec.Name, err)
+	for i := range op.Metrics {
+		if !cols.streamed[i] {
+			continue
+		}
+		mp := &op.Metrics[i]
+		n := len(mp.Components)
+		for pos := range released {
+			parts := cols.scratch[i]
+			copy(parts, cols.pending[i][pos*n:(pos+1)*n])
+			for _, f := range feeds {
+				if f.metric != i {
+					continue
 				}
-			}
-			for _, rank := range mp.Spec.Ranks {
-				v, err := t.Result(rank)
+				a := f.aggs[pos]
+				if a == nil { // no values: the aggregation still releases noise
+					var err error
+					if a, err = newAgg(f); err != nil {
+						return err
+					}
+				}
+				vals, err := a.Result()
 				if err != nil {
 					return fmt.Errorf("metric %q: %w", mp.Spec.Name, err)
 				}
-				col := QuantileColumn(mp.Spec.Name, rank)
-				cols.flts[col] = append(cols.flts[col], v)
+				parts[f.part].Values = vals
+			}
+			if err := cols.release(i, mp, r.nz, parts); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
-}
-
-// releasedKey fills k with the key of released row pos and returns it.
-func releasedKey(cols *outputColumns, pos int, k keyTuple) keyTuple {
-	for c := range cols.keys {
-		k[c] = keyValue{v: cols.keys[c][pos], null: cols.nulls[c][pos]}
-	}
-	return k
-}
-
-func (r *Releaser) buildTable(op *OutputPlan, cols *outputColumns) (*Table, error) {
-	var fields []arrow.Field
-	for _, g := range op.Spec.GroupBy {
-		fields = append(fields, arrow.Field{Name: g, Type: arrow.BinaryTypes.String, Nullable: true})
-	}
-	var infos []MetricInfo
-	for _, mp := range op.Metrics {
-		ms := mp.Spec
-		for _, c := range mp.Columns {
-			typ := arrow.DataType(arrow.PrimitiveTypes.Float64)
-			if c == ms.Name && (ms.Kind == Count || ms.Kind == CountUnits) {
-				typ = arrow.PrimitiveTypes.Int64
-			}
-			fields = append(fields, arrow.Field{Name: c, Type: typ})
-		}
-		info := MetricInfo{
-			Name: ms.Name, Kind: ms.Kind, Columns: mp.Columns,
-			Epsilon: mp.Share.Epsilon, Delta: mp.Share.Delta,
-			Mechanism: string(r.plan.Spec.Noise), L0: op.Spec.MaxPartitionsPerUnit,
-			LInf: mp.Components[0].LInf,
-		}
-		if len(mp.Components) == 1 && ms.Kind != Quantiles {
-			info.StdDev = mp.Components[0].StdDev
-		}
-		infos = append(infos, info)
-	}
-	schema := arrow.NewSchema(fields, nil)
-	b := array.NewRecordBuilder(r.alloc, schema)
-	defer b.Release()
-	for c := range op.Spec.GroupBy {
-		sb := b.Field(c).(*array.StringBuilder)
-		sb.Reserve(len(cols.keys[c]))
-		for row, v := range cols.keys[c] {
-			if cols.nulls[c][row] {
-				sb.AppendNull()
-			} else {
-				sb.Append(v)
-			}
-		}
-	}
-	for f := len(op.Spec.GroupBy); f < len(fields); f++ {
-		name := fields[f].Name
-		switch fb := b.Field(f).(type) {
-		case *array.Int64Builder:
-			fb.AppendValues(cols.ints[name], nil)
-		case *array.Float64Builder:
-			fb.AppendValues(cols.flts[name], nil)
-		}
-	}
-	rec := b.NewRecordBatch()
-	return &Table{name: op.Spec.Name, record: rec, metrics: infos, groupBy: op.Spec.GroupBy}, nil
 }
 
 func clamp(x, lo, hi float64) float64 { return math.Min(math.Max(x, lo), hi) }

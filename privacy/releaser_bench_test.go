@@ -23,8 +23,9 @@ func benchBatch(n int) (arrow.RecordBatch, OutputSpec) {
 		{Name: "campaign", Type: arrow.BinaryTypes.String, Nullable: true},
 		{Name: "week", Type: arrow.BinaryTypes.String, Nullable: true},
 		{Name: UnitsColumn, Type: arrow.PrimitiveTypes.Int64},
-		{Name: StatColumn(0, StatN), Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-		{Name: StatColumn(2, StatSum), Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+		{Name: StatColumn(0, RowCount), Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: StatColumn(1, UnitCount), Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: StatColumn(2, ClampedSum), Type: arrow.PrimitiveTypes.Float64, Nullable: true},
 	}, nil)
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer b.Release()
@@ -33,7 +34,8 @@ func benchBatch(n int) (arrow.RecordBatch, OutputSpec) {
 		b.Field(1).(*array.StringBuilder).Append(fmt.Sprintf("2026-W%02d", i%52))
 		b.Field(2).(*array.Int64Builder).Append(int64(1000 + i%5000))
 		b.Field(3).(*array.Int64Builder).Append(int64(2500 + i%9000))
-		b.Field(4).(*array.Float64Builder).Append(float64(100000 + i))
+		b.Field(4).(*array.Int64Builder).Append(int64(1000 + i%5000))
+		b.Field(5).(*array.Float64Builder).Append(float64(100000 + i))
 	}
 	return b.NewRecordBatch(), out
 }

@@ -2,6 +2,7 @@ package privacy
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -31,7 +32,8 @@ func (noNoise) ComputeConfidenceIntervalFloat64(x float64, _ int64, _, _, _, _ f
 
 var _ noise.Noise = noNoise{}
 
-// aggRow is one partition of a hand-made aggregate batch.
+// aggRow is one partition of a hand-made aggregate batch. Statistics are
+// keyed by statKey(metric index, statistic).
 type aggRow struct {
 	keys  []string
 	units int64
@@ -39,37 +41,40 @@ type aggRow struct {
 	flts  map[string]float64
 }
 
+func statKey(i int, s Statistic) string { return fmt.Sprintf("%d/%s", i, s) }
+
 // aggReader builds an aggregate batch for op in the documented layout.
 func aggReader(t *testing.T, alloc memory.Allocator, op OutputSpec, rows []aggRow) array.RecordReader {
 	t.Helper()
+	layout, err := op.Layout()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var fields []arrow.Field
 	for _, g := range op.GroupBy {
 		fields = append(fields, arrow.Field{Name: g, Type: arrow.BinaryTypes.String, Nullable: true})
 	}
 	fields = append(fields, arrow.Field{Name: UnitsColumn, Type: arrow.PrimitiveTypes.Int64})
-	type statCol struct {
-		name string
-		int  bool
-	}
-	var stats []statCol
+	// users[k]: the statKeys that read need k.
+	var needs []int
+	users := map[int][]string{}
 	for i, m := range op.Metrics {
-		switch m.Kind {
-		case Count:
-			stats = append(stats, statCol{StatColumn(i, StatN), true})
-		case Sum:
-			stats = append(stats, statCol{StatColumn(i, StatSum), false})
-		case Mean:
-			stats = append(stats, statCol{StatColumn(i, StatN), true}, statCol{StatColumn(i, StatSum), false})
-		case Variance:
-			stats = append(stats, statCol{StatColumn(i, StatN), true}, statCol{StatColumn(i, StatSum), false}, statCol{StatColumn(i, StatSumSq), false})
+		mt, _ := LookupMetric(m.Kind)
+		for p, part := range mt.Parts(m) {
+			k := layout.Need(i, p)
+			users[k] = append(users[k], statKey(i, part.Stat))
 		}
 	}
-	for _, s := range stats {
+	for k, n := range layout.Needs {
+		if n.Stat.Stream() {
+			continue
+		}
+		needs = append(needs, k)
 		typ := arrow.DataType(arrow.PrimitiveTypes.Float64)
-		if s.int {
+		if n.Stat.Integer() {
 			typ = arrow.PrimitiveTypes.Int64
 		}
-		fields = append(fields, arrow.Field{Name: s.name, Type: typ, Nullable: true})
+		fields = append(fields, arrow.Field{Name: layout.Column(k), Type: typ, Nullable: true})
 	}
 	schema := arrow.NewSchema(fields, nil)
 	b := array.NewRecordBuilder(alloc, schema)
@@ -79,12 +84,22 @@ func aggReader(t *testing.T, alloc memory.Allocator, op OutputSpec, rows []aggRo
 			b.Field(i).(*array.StringBuilder).Append(r.keys[i])
 		}
 		b.Field(len(op.GroupBy)).(*array.Int64Builder).Append(r.units)
-		for j, s := range stats {
+		for j, k := range needs {
 			f := b.Field(len(op.GroupBy) + 1 + j)
-			if s.int {
-				f.(*array.Int64Builder).Append(r.ints[s.name])
+			var iv int64
+			var fv float64
+			for _, u := range users[k] {
+				if v, ok := r.ints[u]; ok {
+					iv = v
+				}
+				if v, ok := r.flts[u]; ok {
+					fv = v
+				}
+			}
+			if layout.Needs[k].Stat.Integer() {
+				f.(*array.Int64Builder).Append(iv)
 			} else {
-				f.(*array.Float64Builder).Append(r.flts[s.name])
+				f.(*array.Float64Builder).Append(fv)
 			}
 		}
 	}
@@ -131,8 +146,8 @@ func TestReleaserNoiselessPublicPartitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := []aggRow{
-		{keys: []string{"a"}, units: 4, ints: map[string]int64{"__m0_n": 9, "__m3_n": 4, "__m4_n": 4},
-			flts: map[string]float64{"__m2_sum": 1200, "__m3_sum": 40, "__m4_sum": 2, "__m4_sumsq": 30}},
+		{keys: []string{"a"}, units: 4, ints: map[string]int64{"0/rows": 9, "1/units": 4, "3/count": 4, "4/count": 4},
+			flts: map[string]float64{"2/sum": 1200, "3/csum": 40, "4/csum": 2, "4/csumsq": 30}},
 		{keys: []string{"b"}, units: 0}, // public key without data
 	}
 	rr := aggReader(t, alloc, out, rows)
@@ -152,7 +167,7 @@ func TestReleaserNoiselessPublicPartitions(t *testing.T) {
 		t.Errorf("stats = %+v", got)
 	}
 	rec := rel.Tables()[0].Record()
-	wantCols := []string{"campaign", "events", "events_ci95", "people", "people_ci95", "revenue", "revenue_ci95", "avg", "avg_ci95", "var"}
+	wantCols := []string{"campaign", "events", "events_ci95", "people", "people_ci95", "revenue", "revenue_ci95", "avg", "avg_ci95", "var", "var_ci95"}
 	for i, c := range wantCols {
 		if rec.ColumnName(i) != c {
 			t.Fatalf("column %d = %q, want %q", i, rec.ColumnName(i), c)
@@ -345,7 +360,7 @@ func TestQuantilesNoiseless(t *testing.T) {
 	agg := aggReader(t, alloc, out, []aggRow{{keys: []string{"a"}, units: 1000}, {keys: []string{"b"}, units: 1}, {keys: []string{"c"}, units: 0}})
 	defer agg.Release()
 	qs := func(context.Context) (array.RecordReader, error) {
-		schema := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.BinaryTypes.String}, {Name: StatColumn(0, StatValue), Type: arrow.PrimitiveTypes.Float64, Nullable: true}}, nil)
+		schema := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.BinaryTypes.String}, {Name: plan.Outputs[0].Layout.Column(0), Type: arrow.PrimitiveTypes.Float64, Nullable: true}}, nil)
 		b := array.NewRecordBuilder(alloc, schema)
 		defer b.Release()
 		for v := 1; v <= 1000; v++ {

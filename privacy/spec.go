@@ -16,26 +16,19 @@ const (
 // Valid reports whether k is a supported noise kind.
 func (k NoiseKind) Valid() bool { return k == Laplace || k == Gaussian }
 
-// MetricKind names an aggregate.
+// MetricKind names a metric kind: its type in job files. Each kind is
+// declared and registered in its own file, metric_<kind>.go (see Metric).
 type MetricKind string
 
-// Supported metrics.
-const (
-	Count      MetricKind = "count"       // rows, at most MaxPerUnit per (unit, partition)
-	CountUnits MetricKind = "count_units" // distinct privacy units
-	Sum        MetricKind = "sum"         // sum of per-unit partition totals clamped to [Min, Max]
-	Mean       MetricKind = "mean"        // mean of per-unit partition totals clamped to [Min, Max]
-	Variance   MetricKind = "variance"    // variance of per-unit partition totals clamped to [Min, Max]
-	Quantiles  MetricKind = "quantiles"   // quantiles of per-unit partition totals clamped to [Min, Max]
-)
-
 // MetricSpec is one metric of an output, as the privacy layer sees it.
+// Which fields a kind reads is its Metric's Fields.
 type MetricSpec struct {
 	Name       string
 	Kind       MetricKind
-	MaxPerUnit int64 // Count only: Linf rows per (unit, partition)
-	Min, Max   float64
-	Ranks      []float64 // Quantiles only, each in [0, 1]
+	Column     string    // input column of the values (Fields.Measure); names it only, no data is read here
+	MaxPerUnit int64     // Fields.MaxPerUnit: Linf rows per (unit, partition)
+	Min, Max   float64   // Fields.Measure: bounds of each unit's partition total
+	Ranks      []float64 // Fields.Ranks: each in [0, 1]
 }
 
 // OutputSpec is one output table, as the privacy layer sees it.

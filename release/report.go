@@ -346,10 +346,10 @@ type outputView struct {
 }
 
 type metricView struct {
-	M        ReportMetric
-	Error    string // text of the expected error
-	Chart    *errorChart
-	Quantile string
+	M     ReportMetric
+	Error string // text of the expected error
+	Chart *errorChart
+	Note  string // the kind's note where the error cannot be charted
 }
 
 type errorChart struct {
@@ -378,15 +378,16 @@ func (r *ReleaseReport) view() reportView {
 		if o.Public {
 			ov.Keys = "public keys: every listed key is released, also those without data"
 		}
-		// Counts of an output share one axis so their errors compare.
-		countScale := 0.0
+		// Metrics of an output with the same axis (counts) share one scale
+		// so their errors compare.
+		axes := map[string]float64{}
 		for _, m := range o.Metrics {
-			if m.Type == string(privacy.Count) || m.Type == string(privacy.CountUnits) {
-				countScale = math.Max(countScale, m.CI95)
+			if m.Axis != "" {
+				axes[m.Axis] = math.Max(axes[m.Axis], m.CI95)
 			}
 		}
 		for _, m := range o.Metrics {
-			ov.Metrics = append(ov.Metrics, metricChart(m, countScale))
+			ov.Metrics = append(ov.Metrics, metricChart(m, axes[m.Axis]))
 		}
 		v.Outputs = append(v.Outputs, ov)
 	}
@@ -416,9 +417,10 @@ func budgetBar(label string, own, total, spent, remaining privacy.Amount) budget
 
 // metricChart draws the expected error of m as error bars around 0: a box of
 // ±1 standard deviation where the noise is the same for every row, and a
-// whisker of the 95% confidence half-width. Mean and variance have one bar per
-// partition size (their error shrinks with the people in a row).
-func metricChart(m ReportMetric, countScale float64) metricView {
+// whisker of the 95% confidence half-width. Metrics whose error shrinks with
+// the people in a row (mean, variance) have one bar per partition
+// size. axisScale is the shared scale of m's axis (0 without one).
+func metricChart(m ReportMetric, axisScale float64) metricView {
 	mv := metricView{M: m}
 	type bar struct {
 		label  string
@@ -438,16 +440,14 @@ func metricChart(m ReportMetric, countScale float64) metricView {
 			parts = append(parts, "±"+fmtNum(b.ci)+" at "+b.label)
 		}
 		mv.Error = strings.Join(parts, "; ")
-	case m.Type == string(privacy.Quantiles):
-		if len(m.Components) > 0 {
-			mv.Quantile = "noise standard deviation " + fmtNum(m.Components[0].Scale) + " per node count of the quantile tree"
-		}
+	case m.Note != "":
+		mv.Note = m.Note
 		return mv
 	default:
 		bars = []bar{{label: "every row", sd: m.StdDev, ci: m.CI95}}
 		scale = m.CI95
-		if m.Type == string(privacy.Count) || m.Type == string(privacy.CountUnits) {
-			scale = countScale
+		if m.Axis != "" {
+			scale = axisScale
 		}
 		mv.Error = "±" + fmtNum(m.CI95) + " (95%), standard deviation " + fmtNum(m.StdDev)
 	}

@@ -296,42 +296,17 @@ func describeColumns(t outTable) ([]columnDesc, error) {
 				return nil, fmt.Errorf("column %q: type %s must be float64", f.Name, f.Type)
 			}
 			d.role = roleCI
-			d.meaning = fmt.Sprintf("half-width of the 95%% confidence interval of %s: the true value lies within %s ± %s with 95%% probability",
-				strings.TrimSuffix(f.Name, ciSuffix), strings.TrimSuffix(f.Name, ciSuffix), f.Name)
+			d.meaning = privacy.CIMeaning(f.Name)
 		} else {
 			if d.typ == "VARCHAR" {
 				return nil, fmt.Errorf("column %q: type %s must be int64 or float64", f.Name, f.Type)
 			}
 			d.role = roleValue
-			d.meaning = metricMeaning(m, f.Name)
+			d.meaning = privacy.ColumnMeaning(m.Kind, m.Name, f.Name)
 		}
 		out[i] = d
 	}
 	return out, nil
 }
 
-const ciSuffix = "_ci95"
-
-// metricMeaning explains a metric value column in a manifest.
-func metricMeaning(m privacy.MetricInfo, column string) string {
-	const per = "per-person partition totals clamped to the metric's bounds"
-	switch m.Kind {
-	case privacy.Count:
-		return "noisy number of rows (each person contributes at most max_per_unit rows per row of this table)"
-	case privacy.CountUnits:
-		return "noisy number of distinct people"
-	case privacy.Sum:
-		return "noisy sum of " + per
-	case privacy.Mean:
-		return "noisy mean of " + per
-	case privacy.Variance:
-		return "noisy variance of " + per
-	case privacy.Quantiles:
-		if i := strings.LastIndex(column, "_p"); i >= 0 {
-			return fmt.Sprintf("noisy percentile p%s of %s", column[i+2:], per)
-		}
-		return "noisy quantile of " + per
-	default:
-		return "noisy " + string(m.Kind)
-	}
-}
+const ciSuffix = privacy.CISuffix

@@ -839,11 +839,13 @@ func TestSinkEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			layout := plan.Outputs[0].Layout
 			agg := testRecord(t, mem,
-				[]string{"channel", privacy.UnitsColumn, privacy.StatColumn(0, privacy.StatN), privacy.StatColumn(2, privacy.StatSum)},
+				[]string{"channel", privacy.UnitsColumn, layout.Column(0), layout.Column(1), layout.Column(2)},
 				strs{sp("email"), sp("search"), sp("social")},
 				i64s{ip(120), ip(0), ip(3000)},
 				i64s{ip(300), ip(0), ip(7000)},
+				i64s{ip(120), ip(0), ip(3000)},
 				f64s{fp(1234.5), fp(0), fp(99000)},
 			)
 			reader, err := array.NewRecordReader(agg.Schema(), []arrow.RecordBatch{agg})

@@ -3,7 +3,6 @@ package beamengine
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
@@ -100,16 +99,6 @@ type pv struct {
 
 func unitPart(r orow) (string, string) { return r.Unit, r.Part }
 
-// metricValueFn emits (unit, (partition, value)) for the rows of metric I
-// that have a value.
-type metricValueFn struct{ I int }
-
-func (f *metricValueFn) ProcessElement(r orow, emit func(string, pv)) {
-	if r.OK[f.I] {
-		emit(r.Unit, pv{Part: r.Part, V: r.Vals[f.I]})
-	}
-}
-
 // unitTotalFn emits (unit \x00 partition, value) to total a unit's values per
 // partition.
 type unitTotalFn struct{ I int }
@@ -122,24 +111,18 @@ func (f *unitTotalFn) ProcessElement(r orow, emit func(string, float64)) {
 
 func sumFloat(a, b float64) float64 { return a + b }
 
-// totalFn turns a unit's partition total into the statistic a mean,
-// variance or quantile metric needs: the total clamped to [Min, Max], minus
-// Mid when Shift, squared when Square.
-type totalFn struct {
-	Min, Max, Mid float64
-	Shift, Square bool
+// perPersonFn turns a unit's partition total into its contribution to a
+// statistic, as privacy.Statistic.PerPerson defines it (e.g. the total
+// clamped to [min, max], minus the midpoint, squared).
+type perPersonFn struct {
+	Need privacy.StatNeed
 }
 
-func (f *totalFn) ProcessElement(unitPart string, total float64, emit func(string, pv)) {
+func (f *perPersonFn) ProcessElement(unitPart string, total float64, emit func(string, pv)) {
 	unit, part := splitUnitPart(unitPart)
-	v := math.Min(math.Max(total, f.Min), f.Max)
-	if f.Shift {
-		v -= f.Mid
+	if v, ok := f.Need.Stat.PerPerson(f.Need, 0, total, true); ok {
+		emit(unit, pv{Part: part, V: v})
 	}
-	if f.Square {
-		v *= v
-	}
-	emit(unit, pv{Part: part, V: v})
 }
 
 func splitUnitPart(s string) (string, string) {
@@ -154,44 +137,42 @@ func splitUnitPart(s string) (string, string) {
 func pvPart(v pv) string          { return v.Part }
 func pvKV(v pv) (string, float64) { return v.Part, v.V }
 
-// resultLine is one noised statistic, as written to the results file.
+// resultLine is one noised statistic (part Part of metric Metric of output
+// Output), as written to the results file.
 type resultLine struct {
 	Output int       `json:"o"`
 	Metric int       `json:"m"`
-	Stat   string    `json:"s"`
-	Part   string    `json:"k"`
+	Part   int       `json:"p"`
+	Key    string    `json:"k"`
 	Int    int64     `json:"i,omitempty"`
 	Float  float64   `json:"f,omitempty"`
 	Floats []float64 `json:"q,omitempty"`
 }
 
 type fmtIntFn struct {
-	Output, Metric int
-	Stat           string
+	Output, Metric, Part int
 }
 
 func (f *fmtIntFn) ProcessElement(part string, v int64) (string, error) {
-	b, err := json.Marshal(resultLine{Output: f.Output, Metric: f.Metric, Stat: f.Stat, Part: part, Int: v})
+	b, err := json.Marshal(resultLine{Output: f.Output, Metric: f.Metric, Part: f.Part, Key: part, Int: v})
 	return string(b), err
 }
 
 type fmtFloatFn struct {
-	Output, Metric int
-	Stat           string
+	Output, Metric, Part int
 }
 
 func (f *fmtFloatFn) ProcessElement(part string, v float64) (string, error) {
-	b, err := json.Marshal(resultLine{Output: f.Output, Metric: f.Metric, Stat: f.Stat, Part: part, Float: v})
+	b, err := json.Marshal(resultLine{Output: f.Output, Metric: f.Metric, Part: f.Part, Key: part, Float: v})
 	return string(b), err
 }
 
 type fmtFloatsFn struct {
-	Output, Metric int
-	Stat           string
+	Output, Metric, Part int
 }
 
 func (f *fmtFloatsFn) ProcessElement(part string, v []float64) (string, error) {
-	b, err := json.Marshal(resultLine{Output: f.Output, Metric: f.Metric, Stat: f.Stat, Part: part, Floats: v})
+	b, err := json.Marshal(resultLine{Output: f.Output, Metric: f.Metric, Part: f.Part, Key: part, Floats: v})
 	return string(b), err
 }
 
@@ -240,77 +221,71 @@ func buildOutput(s beam.Scope, o int, op *privacy.OutputPlan, out outSpec, event
 	}
 
 	var lines []beam.PCollection
-	fmtInt := func(m int, stat string, col beam.PCollection) {
-		lines = append(lines, beam.ParDo(s, &fmtIntFn{Output: o, Metric: m, Stat: stat}, col))
-	}
-	fmtFloat := func(m int, stat string, col beam.PCollection) {
-		lines = append(lines, beam.ParDo(s, &fmtFloatFn{Output: o, Metric: m, Stat: stat}, col))
-	}
-	// totals are the clamped per-unit partition totals of metric i,
-	// transformed by fn, as a private collection of (partition, value).
-	totals := func(i int, fn *totalFn) pbeam.PrivatePCollection {
+	// perPerson is every unit's contribution to statistic n of metric i
+	// (from the unit's partition total of the metric's column), as a
+	// private collection of (partition, value).
+	perPerson := func(i int, n privacy.StatNeed) pbeam.PrivatePCollection {
 		t := beam.CombinePerKey(s, sumFloat, beam.ParDo(s, &unitTotalFn{I: i}, rows))
-		return pbeam.MakePrivate(s, beam.ParDo(s, fn, t), spec)
+		return pbeam.MakePrivate(s, beam.ParDo(s, &perPersonFn{Need: n}, t), spec)
 	}
+	// Each part of each metric is one pbeam aggregation of its statistic,
+	// with the part's budget: the same noised values as the embedded
+	// engine's Releaser draws, which privacy post-processes alike.
 	for i, mp := range op.Metrics {
-		ms := mp.Spec
-		mid := ms.Min + (ms.Max-ms.Min)/2
-		switch ms.Kind {
-		case privacy.Count:
-			c := mp.Components[0]
-			fmtInt(i, privacy.StatN, pbeam.Count(s, pbeam.MakePrivate(s, pairs, spec), pbeam.CountParams{
-				NoiseKind: noiseKind, AggregationEpsilon: c.Share.Epsilon, AggregationDelta: c.Share.Delta,
-				PublicPartitions: partitions, MaxPartitionsContributed: l0, MaxValue: ms.MaxPerUnit,
-			}))
-		case privacy.CountUnits:
-			c := mp.Components[0]
-			fmtInt(i, privacy.StatN, pbeam.DistinctPrivacyID(s, pbeam.MakePrivate(s, pairs, spec), pbeam.DistinctPrivacyIDParams{
-				NoiseKind: noiseKind, AggregationEpsilon: c.Share.Epsilon, AggregationDelta: c.Share.Delta,
-				PublicPartitions: partitions, MaxPartitionsContributed: l0,
-			}))
-		case privacy.Sum:
-			c := mp.Components[0]
-			vals := pbeam.ParDo(s, pvKV, pbeam.MakePrivate(s, beam.ParDo(s, &metricValueFn{I: i}, rows), spec))
-			fmtFloat(i, privacy.StatSum, pbeam.SumPerKey(s, vals, pbeam.SumParams{
-				NoiseKind: noiseKind, AggregationEpsilon: c.Share.Epsilon, AggregationDelta: c.Share.Delta,
-				PublicPartitions: partitions, MaxPartitionsContributed: l0, MinValue: ms.Min, MaxValue: ms.Max,
-			}))
-		case privacy.Mean, privacy.Variance:
-			// dpagg.BoundedMean / BoundedVariance's own decomposition, built
-			// from pbeam aggregations so that the noisy parts (and so the
-			// confidence interval) are known: people with a value, and sums
-			// of the clamped totals minus the midpoint (and squared).
-			half := (ms.Max - ms.Min) / 2
-			cn, cs := mp.Components[0], mp.Components[1]
-			shifted := totals(i, &totalFn{Min: ms.Min, Max: ms.Max, Mid: mid, Shift: true})
-			fmtInt(i, privacy.StatN, pbeam.Count(s, pbeam.ParDo(s, pvPart, shifted), pbeam.CountParams{
-				NoiseKind: noiseKind, AggregationEpsilon: cn.Share.Epsilon, AggregationDelta: cn.Share.Delta,
-				PublicPartitions: partitions, MaxPartitionsContributed: l0, MaxValue: 1, AllowNegativeOutputs: true,
-			}))
-			fmtFloat(i, privacy.StatSum, pbeam.SumPerKey(s, pbeam.ParDo(s, pvKV, shifted), pbeam.SumParams{
-				NoiseKind: noiseKind, AggregationEpsilon: cs.Share.Epsilon, AggregationDelta: cs.Share.Delta,
-				PublicPartitions: partitions, MaxPartitionsContributed: l0, MinValue: -half, MaxValue: half,
-			}))
-			if ms.Kind == privacy.Variance {
-				cq := mp.Components[2]
-				sq := totals(i, &totalFn{Min: ms.Min, Max: ms.Max, Mid: mid, Shift: true, Square: true})
-				fmtFloat(i, privacy.StatSumSq, pbeam.SumPerKey(s, pbeam.ParDo(s, pvKV, sq), pbeam.SumParams{
-					NoiseKind: noiseKind, AggregationEpsilon: cq.Share.Epsilon, AggregationDelta: cq.Share.Delta,
-					PublicPartitions: partitions, MaxPartitionsContributed: l0, MinValue: 0, MaxValue: half * half,
-				}))
+		for p, c := range mp.Components {
+			n := op.Layout.Needs[op.Layout.Need(i, p)]
+			eps, del := c.Share.Epsilon, c.Share.Delta
+			var col beam.PCollection
+			switch c.Stat {
+			case privacy.RowCount:
+				col = pbeam.Count(s, pbeam.MakePrivate(s, pairs, spec), pbeam.CountParams{
+					NoiseKind: noiseKind, AggregationEpsilon: eps, AggregationDelta: del,
+					PublicPartitions: partitions, MaxPartitionsContributed: l0, MaxValue: n.MaxPerUnit, AllowNegativeOutputs: true,
+				})
+			case privacy.UnitCount:
+				col = pbeam.DistinctPrivacyID(s, pbeam.MakePrivate(s, pairs, spec), pbeam.DistinctPrivacyIDParams{
+					NoiseKind: noiseKind, AggregationEpsilon: eps, AggregationDelta: del,
+					PublicPartitions: partitions, MaxPartitionsContributed: l0,
+				})
+			case privacy.ValueCount:
+				col = pbeam.Count(s, pbeam.ParDo(s, pvPart, perPerson(i, n)), pbeam.CountParams{
+					NoiseKind: noiseKind, AggregationEpsilon: eps, AggregationDelta: del,
+					PublicPartitions: partitions, MaxPartitionsContributed: l0, MaxValue: 1, AllowNegativeOutputs: true,
+				})
+			case privacy.ClampedSum, privacy.CenteredSum, privacy.CenteredSumSquares:
+				lo, hi := c.Stat.Range(n)
+				col = pbeam.SumPerKey(s, pbeam.ParDo(s, pvKV, perPerson(i, n)), pbeam.SumParams{
+					NoiseKind: noiseKind, AggregationEpsilon: eps, AggregationDelta: del,
+					PublicPartitions: partitions, MaxPartitionsContributed: l0, MinValue: lo, MaxValue: hi,
+				})
+			case privacy.ClampedValues:
+				col = pbeam.QuantilesPerKey(s, pbeam.ParDo(s, pvKV, perPerson(i, n)), pbeam.QuantilesParams{
+					NoiseKind: noiseKind, AggregationEpsilon: eps, AggregationDelta: del,
+					PublicPartitions: partitions, MaxPartitionsContributed: l0, MaxContributionsPerPartition: 1,
+					MinValue: n.Min, MaxValue: n.Max, Ranks: mp.Spec.Ranks,
+				})
+			default:
+				// compile refuses such jobs (beamStatistics); this is a guard.
+				return beam.PCollection{}, fmt.Errorf("output %q: metric %q: statistic %s is not supported by the Beam engine", op.Spec.Name, mp.Spec.Name, c.Stat)
 			}
-		case privacy.Quantiles:
-			c := mp.Components[0]
-			vals := totals(i, &totalFn{Min: ms.Min, Max: ms.Max})
-			q := pbeam.QuantilesPerKey(s, pbeam.ParDo(s, pvKV, vals), pbeam.QuantilesParams{
-				NoiseKind: noiseKind, AggregationEpsilon: c.Share.Epsilon, AggregationDelta: c.Share.Delta,
-				PublicPartitions: partitions, MaxPartitionsContributed: l0, MaxContributionsPerPartition: 1,
-				MinValue: ms.Min, MaxValue: ms.Max, Ranks: ms.Ranks,
-			})
-			lines = append(lines, beam.ParDo(s, &fmtFloatsFn{Output: o, Metric: i, Stat: privacy.StatValue}, q))
-		default:
-			return beam.PCollection{}, fmt.Errorf("output %q: metric %q: type %q is not supported", op.Spec.Name, ms.Name, ms.Kind)
+			var fn any
+			switch {
+			case c.Stat.Stream():
+				fn = &fmtFloatsFn{Output: o, Metric: i, Part: p}
+			case c.Stat.Integer():
+				fn = &fmtIntFn{Output: o, Metric: i, Part: p}
+			default:
+				fn = &fmtFloatFn{Output: o, Metric: i, Part: p}
+			}
+			lines = append(lines, beam.ParDo(s, fn, col))
 		}
 	}
 	return beam.Flatten(s, lines...), nil
+}
+
+// beamStatistics are the statistics buildOutput computes; compile refuses
+// jobs whose metrics need others.
+var beamStatistics = map[privacy.Statistic]bool{
+	privacy.RowCount: true, privacy.UnitCount: true, privacy.ValueCount: true, privacy.ClampedSum: true,
+	privacy.CenteredSum: true, privacy.CenteredSumSquares: true, privacy.ClampedValues: true,
 }

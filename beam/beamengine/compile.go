@@ -13,6 +13,7 @@ import (
 
 	"github.com/privagg/privagg/engine"
 	"github.com/privagg/privagg/job"
+	"github.com/privagg/privagg/privacy"
 
 	_ "github.com/duckdb/duckdb-go/v2" // the CSV sniffer, so both engines type CSV columns alike
 
@@ -51,6 +52,9 @@ func compile(j *job.Job) (*compiled, error) {
 		}
 	}
 	c.src = *src
+	if problems := unsupportedMetrics(j); len(problems) > 0 {
+		return nil, &job.ConfigError{File: j.File, Problems: problems}
+	}
 
 	var keys []string
 	for _, o := range j.Outputs {
@@ -115,6 +119,28 @@ func compile(j *job.Job) (*compiled, error) {
 		c.outs = append(c.outs, spec)
 	}
 	return c, nil
+}
+
+// unsupportedMetrics refuses, by key path, the metrics whose kind needs a
+// statistic the Beam engine does not compute (see beamStatistics).
+func unsupportedMetrics(j *job.Job) []job.Problem {
+	var problems []job.Problem
+	for o, out := range j.PrivacySpec().Outputs {
+		for i, ms := range out.Metrics {
+			kind, ok := privacy.LookupMetric(ms.Kind)
+			if !ok {
+				continue // job validation reports it
+			}
+			for _, p := range kind.Parts(ms) {
+				if !beamStatistics[p.Stat] {
+					problems = append(problems, job.Problem{Key: fmt.Sprintf("outputs[%d].metrics[%d].type", o, i), Value: ms.Kind,
+						Rule: fmt.Sprintf("is not supported by the Beam engine (it needs the statistic %s); run the job with the embedded engine", p.Stat)})
+					break
+				}
+			}
+		}
+	}
+	return problems
 }
 
 func formatOf(path string) job.InputFormat {

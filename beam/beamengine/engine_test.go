@@ -197,7 +197,8 @@ func sortedNames(files map[string][]byte) []string {
 // TestEnginesAgreeWithoutNoise runs the same job on both engines, on CSV and
 // on Parquet input, with noise removed (the embedded engine's noNoise
 // double, pbeam's test mode): both publish the same files with the same
-// columns and keys, and identical count, count_units, sum and mean values.
+// columns and keys, and identical count, count_units, sum, mean, variance
+// and stddev values.
 // The beam release goes through pipeline.Run's protocol: the ledger charges
 // the plan's ε once and marks the release published, the release store holds
 // the report, and the internal run report has the exact row counts.
@@ -238,7 +239,7 @@ func TestEnginesAgreeWithoutNoise(t *testing.T) {
 				nkeys int
 				exact []string
 			}{
-				{"by_channel.csv", 2, []string{"events", "people", "revenue", "avg_revenue"}},
+				{"by_channel.csv", 2, []string{"events", "people", "revenue", "avg_revenue", "var_revenue", "sd_revenue"}},
 				{"by_age_week.csv", 2, []string{"people", "revenue"}},
 			} {
 				t.Run(out.file, func(t *testing.T) {

@@ -93,28 +93,26 @@ func collect(ctx context.Context, path string, plan *privacy.Plan, res *privacy.
 		if l.Output < 0 || l.Output >= len(plan.Outputs) || l.Metric < 0 || l.Metric >= len(plan.Outputs[l.Output].Metrics) {
 			return fmt.Errorf("result for unknown output %d metric %d", l.Output, l.Metric)
 		}
-		p := parts[l.Output][l.Part]
+		op := &plan.Outputs[l.Output]
+		p := parts[l.Output][l.Key]
 		if p == nil {
-			keys, null, err := decodePartKey(l.Part)
+			keys, null, err := decodePartKey(l.Key)
 			if err != nil {
 				return fmt.Errorf("partition key: %w", err)
 			}
-			p = &privacy.NoisedPartition{Key: keys, Null: null, Metrics: make([]privacy.NoisedMetric, len(plan.Outputs[l.Output].Metrics))}
-			parts[l.Output][l.Part] = p
-			seen[l.Output][l.Part] = map[string]bool{}
+			p = &privacy.NoisedPartition{Key: keys, Null: null, Metrics: make([]privacy.NoisedMetric, len(op.Metrics))}
+			for i := range p.Metrics {
+				p.Metrics[i].Parts = make([]privacy.Noisy, len(op.Metrics[i].Components))
+			}
+			parts[l.Output][l.Key] = p
+			seen[l.Output][l.Key] = map[string]bool{}
 		}
-		seen[l.Output][l.Part][fmt.Sprintf("%d/%s", l.Metric, l.Stat)] = true
 		m := &p.Metrics[l.Metric]
-		switch l.Stat {
-		case privacy.StatN:
-			m.N = l.Int
-		case privacy.StatSum:
-			m.Sum = l.Float
-		case privacy.StatSumSq:
-			m.SumSq = l.Float
-		case privacy.StatValue:
-			m.Quantiles = l.Floats
+		if l.Part < 0 || l.Part >= len(m.Parts) {
+			return fmt.Errorf("result for unknown part %d of output %d metric %d", l.Part, l.Output, l.Metric)
 		}
+		seen[l.Output][l.Key][fmt.Sprintf("%d/%d", l.Metric, l.Part)] = true
+		m.Parts[l.Part] = privacy.Noisy{Int: l.Int, Float: l.Float, Values: l.Floats}
 		return nil
 	})
 	if err != nil {
@@ -149,14 +147,7 @@ func collect(ctx context.Context, path string, plan *privacy.Plan, res *privacy.
 func expectedStats(op privacy.OutputPlan) int {
 	n := 0
 	for _, mp := range op.Metrics {
-		switch mp.Spec.Kind {
-		case privacy.Mean:
-			n += 2
-		case privacy.Variance:
-			n += 3
-		default:
-			n++
-		}
+		n += len(mp.Components)
 	}
 	return n
 }

@@ -64,7 +64,7 @@ ledger: ledger/l.duckdb
 		t.Errorf("report read=%d rejected=%d excluded=%d, want 502, 0, 400", r.RowsRead, r.RowsRejected, r.RowsExcludedByConsent)
 	}
 	tb := readTable(t, filepath.Join(job.Output.Dir, "by_seg.csv"), 1)
-	want := []string{"seg", "people", "people_ci95", "amount", "amount_ci95", "amount_q_p50", "amount_var"}
+	want := []string{"seg", "people", "people_ci95", "amount", "amount_ci95", "amount_q_p50", "amount_var", "amount_var_ci95"}
 	if !slices.Equal(tb.header, want) {
 		t.Errorf("columns %v, want %v", tb.header, want)
 	}

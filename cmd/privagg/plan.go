@@ -128,8 +128,8 @@ func printPlan(w io.Writer, r *explain.PlanReport) error {
 					parts = append(parts, fmt.Sprintf("%s@%d people", g4(m.CI95ByPeople[key]), n))
 				}
 				sd, ci = "-", strings.Join(parts, ", ")
-			case m.Type == "quantiles":
-				sd, ci = "-", "tree noise sd "+g4(m.Components[0].Scale)+" per node count"
+			case m.Note != "":
+				sd, ci = "-", m.Note
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Type, g4(m.Epsilon), g4(m.Delta), m.Mechanism, sd, ci)
 		}
@@ -165,7 +165,7 @@ func printWhatIf(w io.Writer, reports []*explain.PlanReport) error {
 			switch {
 			case m.CI95ByPeople != nil:
 				head = append(head, fmt.Sprintf("%s.%s ±95%% @1000 people", o.Name, m.Name))
-			case m.Type != "quantiles":
+			case m.Note == "":
 				head = append(head, fmt.Sprintf("%s.%s ±95%%", o.Name, m.Name))
 			}
 		}
@@ -184,7 +184,7 @@ func printWhatIf(w io.Writer, reports []*explain.PlanReport) error {
 				switch {
 				case m.CI95ByPeople != nil:
 					row = append(row, g4(m.CI95ByPeople["1000"]))
-				case m.Type != "quantiles":
+				case m.Note == "":
 					row = append(row, g4(m.CI95))
 				}
 			}

@@ -141,11 +141,11 @@ func showRelease(w io.Writer, r *catalog.Release) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  METRIC\tKIND\tMECHANISM\tEPSILON\tDELTA\tL0\tLINF\tNOISE SD\t95% CI HALF-WIDTH")
 		for _, m := range t.Metrics {
-			sd, ci := "varies by row", "see the row's "+m.Name+"_ci95"
+			sd, ci := "varies by row", "see the row's "+m.Name+privacy.CISuffix
 			if m.NoiseStdDev != nil && m.CI95 != nil {
 				sd, ci = "±"+strconv.FormatFloat(*m.NoiseStdDev, 'g', 4, 64), "±"+strconv.FormatFloat(*m.CI95, 'g', 4, 64)
 			}
-			if !slices.Contains(m.Columns, m.Name+"_ci95") {
+			if !slices.Contains(m.Columns, m.Name+privacy.CISuffix) {
 				ci = "none (no _ci95 column)"
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%g\t%g\t%d\t%g\t%s\t%s\n", m.Name, m.Kind, m.Mechanism, m.Epsilon, m.Delta, m.L0, m.LInf, sd, ci)

@@ -27,7 +27,7 @@ func TestValidateCommand(t *testing.T) {
 			name:       "example",
 			args:       []string{"validate", filepath.Join("..", "..", "configs", "example.yaml")},
 			wantCode:   pipeline.ExitOK,
-			wantStdout: "ok: campaign_weekly: 3 outputs, 8 metrics\n",
+			wantStdout: "ok: campaign_weekly: 3 outputs, 9 metrics\n",
 		},
 		{
 			name:       "all problems at once",

@@ -35,10 +35,10 @@ func release(ctx context.Context, eng *DB, qp *queryPlan, plan *privacy.Plan, re
 			return nil, nil, fmt.Errorf("output %q: aggregate: %w", out.Name, scrub(err))
 		}
 		var qs privacy.QuantileSource
-		if qp.hasQuantiles(o) {
+		if qp.hasStreams(o) {
 			// The bounded rows again: the L0 choice is a function of the data
 			// and the seed, so this read keeps the same partitions.
-			qsql := qp.quantileSQL(o, "("+qp.boundedSQL(o)+")")
+			qsql := qp.streamSQL(o, "("+qp.boundedSQL(o)+")")
 			qs = func(ctx context.Context) (array.RecordReader, error) { return eng.QueryArrow(ctx, qsql) }
 		}
 		err = r.ReleaseOutput(ctx, out.Name, agg, qs)

@@ -48,6 +48,10 @@ type queryPlan struct {
 	types map[string]string
 	// in is what prepareInput learned about the input (input.go).
 	in inputPlan
+	// layouts are the statistics each output computes (privacy.StatLayout):
+	// one SQL column per distinct statistic, shared by the metrics that
+	// need it.
+	layouts []privacy.StatLayout
 }
 
 const (
@@ -79,6 +83,20 @@ func newQueryPlan(j *job.Job, seed uint64) (*queryPlan, error) {
 	}
 	if len(problems) > 0 {
 		return nil, &job.ConfigError{File: j.File, Problems: problems}
+	}
+	for o, os := range j.PrivacySpec().Outputs {
+		l, err := os.Layout()
+		if err != nil {
+			return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: fmt.Sprintf("outputs[%d].metrics", o), Rule: err.Error()}}}
+		}
+		for k, n := range l.Needs {
+			if !sqlStatistics[n.Stat] {
+				return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{
+					Key:  fmt.Sprintf("outputs[%d].metrics", o),
+					Rule: fmt.Sprintf("need statistic %s (%s), which the embedded engine cannot compute", n.Stat, l.Column(k))}}}
+			}
+		}
+		q.layouts = append(q.layouts, l)
 	}
 	seen := map[string]bool{}
 	for _, o := range j.Outputs {
@@ -369,10 +387,40 @@ func (p *queryPlan) outputMeasures(o int) []int {
 	return js
 }
 
-func (p *queryPlan) clampSQL(m job.Metric) string {
-	j := slices.Index(p.measures, m.Column)
+// clampSQL is a unit's partition total of need's column clamped to need's
+// bounds.
+func (p *queryPlan) clampSQL(n privacy.StatNeed) string {
+	j := slices.Index(p.measures, n.Column)
 	// DuckDB's least/greatest skip NULLs; a unit without a value stays NULL.
-	return fmt.Sprintf("(CASE WHEN __t%d IS NULL THEN NULL ELSE least(greatest(__t%d, %s), %s) END)", j, j, fmtFloat(*m.Min), fmtFloat(*m.Max))
+	return fmt.Sprintf("(CASE WHEN __t%d IS NULL THEN NULL ELSE least(greatest(__t%d, %s), %s) END)", j, j, fmtFloat(n.Min), fmtFloat(n.Max))
+}
+
+// sqlStatistics are the statistics statSQL and streamSQL compute.
+var sqlStatistics = map[privacy.Statistic]bool{
+	privacy.RowCount: true, privacy.UnitCount: true, privacy.ValueCount: true, privacy.ClampedSum: true,
+	privacy.CenteredSum: true, privacy.CenteredSumSquares: true, privacy.ClampedValues: true,
+}
+
+// statSQL is the aggregate over a partition's bounded (unit, partition)
+// pairs that computes statistic n: the sum of every unit's contribution
+// (privacy.Statistic.PerPerson).
+func (p *queryPlan) statSQL(n privacy.StatNeed) string {
+	mid := fmtFloat(privacy.Midpoint(n.Min, n.Max))
+	switch n.Stat {
+	case privacy.RowCount:
+		return fmt.Sprintf("coalesce(sum(least(%s, %d)), 0)::BIGINT", colRows, n.MaxPerUnit)
+	case privacy.UnitCount:
+		return "count(*)::BIGINT"
+	case privacy.ValueCount:
+		return fmt.Sprintf("count(%s)::BIGINT", p.clampSQL(n))
+	case privacy.ClampedSum:
+		return fmt.Sprintf("coalesce(sum(%s), 0)::DOUBLE", p.clampSQL(n))
+	case privacy.CenteredSum:
+		return fmt.Sprintf("coalesce(sum(%s - %s), 0)::DOUBLE", p.clampSQL(n), mid)
+	case privacy.CenteredSumSquares:
+		return fmt.Sprintf("coalesce(sum(power(%s - %s, 2)), 0)::DOUBLE", p.clampSQL(n), mid)
+	}
+	panic(fmt.Sprintf("statSQL: statistic %s (newQueryPlan refuses jobs that need it)", n.Stat))
 }
 
 // aggregateSQL is the per-partition aggregate query of output o over the
@@ -386,23 +434,11 @@ func (p *queryPlan) aggregateSQL(o int, bounded string) string {
 // into one row per partition: __pid, then the statistics of
 // docs/ARCHITECTURE.md, then __collide.
 func (p *queryPlan) statsSQL(o int, pairs string) string {
-	out := p.job.Outputs[o]
+	l := p.layouts[o]
 	sel := []string{colPid, fmt.Sprintf("count(*)::BIGINT AS %s", privacy.UnitsColumn)}
-	for i, m := range out.Metrics {
-		col := func(stat string) string { return q(privacy.StatColumn(i, stat)) }
-		switch privacy.MetricKind(m.Type) {
-		case privacy.Count:
-			sel = append(sel, fmt.Sprintf("coalesce(sum(least(%s, %d)), 0)::BIGINT AS %s", colRows, m.MaxPerUnit, col(privacy.StatN)))
-		case privacy.Sum:
-			sel = append(sel, fmt.Sprintf("coalesce(sum(%s), 0)::DOUBLE AS %s", p.clampSQL(m), col(privacy.StatSum)))
-		case privacy.Mean, privacy.Variance:
-			mid := fmtFloat(*m.Min + (*m.Max-*m.Min)/2)
-			sel = append(sel,
-				fmt.Sprintf("count(%s)::BIGINT AS %s", p.clampSQL(m), col(privacy.StatN)),
-				fmt.Sprintf("coalesce(sum(%s - %s), 0)::DOUBLE AS %s", p.clampSQL(m), mid, col(privacy.StatSum)))
-			if privacy.MetricKind(m.Type) == privacy.Variance {
-				sel = append(sel, fmt.Sprintf("coalesce(sum(power(%s - %s, 2)), 0)::DOUBLE AS %s", p.clampSQL(m), mid, col(privacy.StatSumSq)))
-			}
+	for k, n := range l.Needs {
+		if !n.Stat.Stream() {
+			sel = append(sel, fmt.Sprintf("%s AS %s", p.statSQL(n), q(l.Column(k))))
 		}
 	}
 	sel = append(sel, fmt.Sprintf("coalesce(bool_or(%s), false) AS %s", colCollide, colCollide))
@@ -412,16 +448,10 @@ func (p *queryPlan) statsSQL(o int, pairs string) string {
 // statColumns are the statistics columns of output o, in layout order.
 func (p *queryPlan) statColumns(o int) []string {
 	stats := []string{privacy.UnitsColumn}
-	for i, m := range p.job.Outputs[o].Metrics {
-		switch privacy.MetricKind(m.Type) {
-		case privacy.Count:
-			stats = append(stats, privacy.StatColumn(i, privacy.StatN))
-		case privacy.Sum:
-			stats = append(stats, privacy.StatColumn(i, privacy.StatSum))
-		case privacy.Mean:
-			stats = append(stats, privacy.StatColumn(i, privacy.StatN), privacy.StatColumn(i, privacy.StatSum))
-		case privacy.Variance:
-			stats = append(stats, privacy.StatColumn(i, privacy.StatN), privacy.StatColumn(i, privacy.StatSum), privacy.StatColumn(i, privacy.StatSumSq))
+	l := p.layouts[o]
+	for k, n := range l.Needs {
+		if !n.Stat.Stream() {
+			stats = append(stats, l.Column(k))
 		}
 	}
 	return stats
@@ -458,28 +488,25 @@ func (p *queryPlan) releaseSQL(o int, stats string) string {
 		strings.Join(outer, ", "), strings.Join(cross, " CROSS JOIN "), agg, strings.Join(keys, ", "), orderBy(prefixAll("k.", keys)))
 }
 
-// hasQuantiles reports whether output o has quantile metrics.
-func (p *queryPlan) hasQuantiles(o int) bool {
-	for _, m := range p.job.Outputs[o].Metrics {
-		if privacy.MetricKind(m.Type) == privacy.Quantiles {
-			return true
-		}
-	}
-	return false
-}
+// hasStreams reports whether output o has statistics that are value streams
+// (quantiles).
+func (p *queryPlan) hasStreams(o int) bool { return p.layouts[o].HasStreams() }
 
-// quantileSQL streams one clamped per-unit total per bounded (unit,
-// partition) row for the quantile metrics of output o.
-func (p *queryPlan) quantileSQL(o int, bounded string) string {
+// streamSQL streams one row per bounded (unit, partition) row of output o
+// with the output's keys and a column per stream statistic (the unit's
+// clamped total, NULL without a value), ordered by key.
+func (p *queryPlan) streamSQL(o int, bounded string) string {
 	out := p.job.Outputs[o]
 	keys := quoteAll(out.GroupBy)
 	var sel []string
 	for _, g := range out.GroupBy {
 		sel = append(sel, fmt.Sprintf("%s AS %s", p.formatKey(g, q(g)), q(g)))
 	}
-	for i, m := range out.Metrics {
-		if privacy.MetricKind(m.Type) == privacy.Quantiles {
-			sel = append(sel, fmt.Sprintf("%s AS %s", p.clampSQL(m), q(privacy.StatColumn(i, privacy.StatValue))))
+	l := p.layouts[o]
+	for k, n := range l.Needs {
+		switch n.Stat {
+		case privacy.ClampedValues:
+			sel = append(sel, fmt.Sprintf("%s AS %s", p.clampSQL(n), q(l.Column(k))))
 		}
 	}
 	return fmt.Sprintf("SELECT %s FROM %s ORDER BY %s", strings.Join(sel, ", "), bounded, orderBy(keys))

@@ -1,0 +1,38 @@
+package beamengine
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/privagg/privagg/job"
+	"github.com/privagg/privagg/privacy"
+)
+
+// TestCompileRefusesUnsupportedStatistics: a metric whose kind needs a
+// statistic the Beam engine does not compute is refused at compile time,
+// before any pipeline runs, with the metric's key path. Every statistic is
+// supported today, so the test takes one away.
+func TestCompileRefusesUnsupportedStatistics(t *testing.T) {
+	j := setupJob(t, fixture(t, "equiv_job.yaml"), map[string]string{"events.csv": fixture(t, "events.csv")}, 10)
+	if _, err := compile(j); err != nil {
+		t.Fatalf("compile with every statistic supported: %v", err)
+	}
+	delete(beamStatistics, privacy.CenteredSumSquares)
+	defer func() { beamStatistics[privacy.CenteredSumSquares] = true }()
+	_, err := compile(j)
+	var ce *job.ConfigError
+	if !errors.As(err, &ce) || len(ce.Problems) == 0 {
+		t.Fatalf("error %v, want a ConfigError", err)
+	}
+	// metrics[4] is a variance; any later metric needing the statistic is
+	// refused the same way.
+	if got, want := ce.Problems[0].String(), "outputs[0].metrics[4].type: variance is not supported by the Beam engine (it needs the statistic csumsq)"; !strings.HasPrefix(got, want) {
+		t.Errorf("problem %q, want it to start with %q", got, want)
+	}
+	for _, p := range ce.Problems {
+		if !strings.Contains(p.Rule, "is not supported by the Beam engine") {
+			t.Errorf("problem %q is not the refusal", p)
+		}
+	}
+}
