@@ -13,6 +13,7 @@ import (
 type outputColumns struct {
 	keys  [][]string // [key column][row]
 	nulls [][]bool
+	kinds []Metric         // [metric] its kind, looked up once per output
 	cols  []releasedColumn // metric columns in table order
 	first []int            // [metric] index in cols of its first column
 	cells []Cell           // scratch: one per column
@@ -40,8 +41,9 @@ func newOutputColumns(op *OutputPlan) *outputColumns {
 	}
 	for i := range op.Metrics {
 		mp := &op.Metrics[i]
+		c.kinds = append(c.kinds, mp.Metric())
 		c.first = append(c.first, len(c.cols))
-		for _, col := range mp.Metric().Columns(mp.Spec) {
+		for _, col := range c.kinds[i].Columns(mp.Spec) {
 			c.cols = append(c.cols, releasedColumn{Column: col})
 		}
 		c.scratch[i] = make([]Noisy, len(mp.Components))
@@ -86,7 +88,7 @@ func (c *outputColumns) release(i int, mp *MetricPlan, nz noise.Noise, parts []N
 	}
 	out := c.cells[lo:hi]
 	clear(out)
-	if err := mp.Metric().release(mp.Spec, Noised{mp: mp, nz: nz, parts: parts}, out); err != nil {
+	if err := c.kinds[i].release(mp.Spec, Noised{mp: mp, nz: nz, parts: parts}, out); err != nil {
 		return fmt.Errorf("metric %q: %w", mp.Spec.Name, err)
 	}
 	for j, cell := range out {
