@@ -19,9 +19,7 @@ func Fingerprint(job *Job) (string, error) {
 	}
 	h.Write(data)
 	paths, _ := filepath.Glob(job.Input.Path)
-	for _, extra := range job.referencedFiles() {
-		paths = append(paths, extra)
-	}
+	paths = append(paths, job.referencedFiles()...)
 	slices.Sort(paths)
 	for _, p := range paths {
 		st, err := os.Stat(p)

@@ -324,8 +324,10 @@ func configKey(name string) string { return mapKeyInName.ReplaceAllString(name, 
 // set, every other decode error only when it is not.
 func collectDecodeProblems(err error, out *[]Problem, unknownKeys bool) {
 	var de *mapstructure.DecodeError
-	if !errors.As(err, &de) || de != err {
-		switch u := err.(type) {
+	// This walks the error tree itself, one level at a time, so it compares
+	// and switches on the error at hand, not on what it wraps.
+	if !errors.As(err, &de) || de != err { //nolint:errorlint // see above
+		switch u := err.(type) { //nolint:errorlint // see above
 		case interface{ Unwrap() []error }:
 			for _, e := range u.Unwrap() {
 				collectDecodeProblems(e, out, unknownKeys)

@@ -108,7 +108,7 @@ func (r *Releaser) buildTable(op *OutputPlan, cols *outputColumns) (*Table, erro
 		fields = append(fields, arrow.Field{Name: g, Type: arrow.BinaryTypes.String, Nullable: true})
 	}
 	for _, c := range cols.cols {
-		typ := arrow.DataType(arrow.PrimitiveTypes.Float64)
+		var typ arrow.DataType = arrow.PrimitiveTypes.Float64
 		if c.Int {
 			typ = arrow.PrimitiveTypes.Int64
 		}

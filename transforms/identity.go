@@ -55,7 +55,7 @@ func CanonicalUnit(s string, fold bool) (string, bool) {
 }
 
 // CanonicalUnitSQL is CanonicalUnit in DuckDB for a VARCHAR expression: the
-// canonical id, '' for a blank one, NULL for NULL. Ids that start with a
+// canonical id, ” for a blank one, NULL for NULL. Ids that start with a
 // printable ASCII character and do not end in white space (almost all) skip
 // trim(), which costs several times more than the checks.
 func CanonicalUnitSQL(expr string, fold bool) string {

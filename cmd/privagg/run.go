@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -46,9 +45,6 @@ at no cost. Exit codes: 0 ok, 1 runtime failure, 2 config or usage,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if ctx == nil {
-				ctx = context.Background()
-			}
 			res, err := pipeline.Run(ctx, j, opts)
 			if err != nil {
 				return err

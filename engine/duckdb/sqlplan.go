@@ -127,10 +127,6 @@ func (p *queryPlan) keyColumns() []string {
 	return out
 }
 
-func (p *queryPlan) measure(col string) string {
-	return fmt.Sprintf("__v%d", slices.Index(p.measures, col))
-}
-
 // publicTable names the temp table holding the public values of group-by
 // column g of output o.
 func publicTable(o, g int) string { return fmt.Sprintf("__public_%d_%d", o, g) }
