@@ -38,6 +38,7 @@ var optionalKeys = map[string]string{
 	"privacy.temp_dir":                 "DuckDB's default",
 	"privacy.threads":                  "0: all cores",
 	"consent.table":                    "consent.column is set instead",
+	"consent.waived":                   "consent.column is set instead: consent applies unless waived",
 	"columns":                          "no derived columns",
 	"columns.*.bins":                   "another kind of derived column",
 	"columns.*.truncate":               "another kind of derived column",
