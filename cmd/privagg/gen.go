@@ -73,6 +73,7 @@ record per user and purpose agrees with the consent columns.`,
 	f.StringVar(&opt.Format, "format", "", "parquet | csv | json (default from the extension of --out)")
 	f.Float64Var(&consentRate, "consent-rate", gen.DefaultConsentRate, "share of users with consent_marketing = true")
 	f.Float64Var(&opt.Skew, "skew", gen.DefaultSkew, "activity skew: the top 1% of users hold about 0.01^(1/skew) of events (1 = uniform)")
+	f.Float64Var(&opt.Zipf, "zipf", 0, "Zipf activity instead of --skew: the user of activity rank r has a share of events proportional to r^-zipf (e.g. 1.2)")
 	f.IntVar(&opt.Campaigns, "campaigns", gen.DefaultCampaigns, "number of campaigns")
 	f.IntVar(&opt.Weeks, "weeks", gen.DefaultWeeks, "time span in weeks from Monday 2026-01-05")
 	f.StringVar(&consentOut, "consent-table", "", "also write consent records to this file (csv, parquet or json)")

@@ -56,6 +56,7 @@ const (
 	MaxUsers     = int64(1_000_000_000)
 	MaxCampaigns = 1000
 	MaxWeeks     = 520
+	MaxZipf      = 4.0
 )
 
 // AnalyticsConsentRate is the share of users with consent_analytics = true.
@@ -83,8 +84,17 @@ type Options struct {
 	// Skew shapes user activity: the user of an event is floor(Users * x^Skew)
 	// for x uniform in [0, 1) (then permuted), so the top 1% of users hold
 	// about 0.01^(1/Skew) of all events (21.5% for 3). Optional; 0 means
-	// DefaultSkew; otherwise in [1, 10] (1 = uniform).
+	// DefaultSkew; otherwise in [1, 10] (1 = uniform). Ignored with Zipf.
 	Skew float64
+	// Zipf, if set, draws user activity from Zipf's law instead: the user of
+	// activity rank r (1 to Users, then permuted over the id space) has a
+	// share of events proportional to r^-Zipf (a continuous power law on
+	// [1, Users+1), floored). Skew k is the same law with Zipf = 1 - 1/k
+	// (below 1); Zipf can also be 1 or more, where a few users hold a fixed
+	// share of all events whatever the number of users (for 1.2 the top
+	// user about 14%, the top 1% of 100,000 users about 60%). Optional; 0
+	// means Skew; otherwise in (0, MaxZipf].
+	Zipf float64
 	// Campaigns is the number of campaigns cmp_000 .. (skewed towards low
 	// numbers). Optional; 0 means DefaultCampaigns; at most MaxCampaigns.
 	Campaigns int
@@ -139,6 +149,7 @@ type params struct {
 	out, format   string
 	consentRate   float64
 	skew          float64
+	zipf          float64
 	campaigns     int
 	start         time.Time
 	weeks         int
@@ -149,7 +160,7 @@ var memoryLimitRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|
 func (o Options) resolve() (params, error) {
 	p := params{
 		events: o.Events, users: o.Users, seed: o.Seed, out: o.Out,
-		consentRate: DefaultConsentRate, skew: o.Skew, campaigns: o.Campaigns,
+		consentRate: DefaultConsentRate, skew: o.Skew, zipf: o.Zipf, campaigns: o.Campaigns,
 		start: o.Start, weeks: o.Weeks,
 	}
 	var errs []error
@@ -177,6 +188,9 @@ func (o Options) resolve() (params, error) {
 		p.skew = DefaultSkew
 	} else if !(p.skew >= 1 && p.skew <= 10) {
 		bad("skew", p.skew, "must be in [1, 10]")
+	}
+	if !(p.zipf >= 0 && p.zipf <= MaxZipf) { // also rejects NaN
+		bad("zipf", p.zipf, fmt.Sprintf("must be in (0, %g], or 0 for skew", MaxZipf))
 	}
 	if p.campaigns == 0 {
 		p.campaigns = DefaultCampaigns

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -307,6 +308,43 @@ func TestGenerateData(t *testing.T) {
 	})
 }
 
+// TestGenerateZipf: with Zipf s the user of activity rank r draws a share
+// F(r+1) - F(r) of events, F(x) = (x^(1-s) - 1) / ((U+1)^(1-s) - 1). For
+// s = 1.2 and U = 10,000: the top user 15.4% (F(2)) and the top 100 users
+// 59.6% (F(101)). With 200,000 events the binomial standard deviations are
+// below 0.0012; the tolerances are more than 8 of them. Zipf 2/3 is the same
+// law as Skew 3 (top 1% of users about 21%).
+func TestGenerateZipf(t *testing.T) {
+	dir := t.TempDir()
+	share := func(s float64, r int) float64 {
+		f := func(x float64) float64 { return (math.Pow(x, 1-s) - 1) / (math.Pow(10001, 1-s) - 1) }
+		return f(float64(r) + 1)
+	}
+	for _, tc := range []struct {
+		zipf float64
+		tol  float64
+	}{{1.2, 0.01}, {1, 0.01}, {2.0 / 3, 0.01}} {
+		t.Run(fmt.Sprint(tc.zipf), func(t *testing.T) {
+			opt := Options{Events: 200_000, Users: 10_000, Seed: 3, Zipf: tc.zipf, Out: filepath.Join(dir, fmt.Sprintf("z%v.parquet", tc.zipf))}
+			generate(t, opt)
+			r := query(t, `WITH c AS (SELECT user_id, count(*) n FROM `+sqlString(opt.Out)+` GROUP BY user_id),
+				r AS (SELECT n, row_number() OVER (ORDER BY n DESC) rk FROM c)
+				SELECT sum(n) FILTER (WHERE rk = 1) / sum(n), sum(n) FILTER (WHERE rk <= 100) / sum(n) FROM r`)[0]
+			for i, rank := range []int{1, 100} {
+				if got, want := parseFloat(t, r[i]), share(tc.zipf, rank); math.Abs(got-want) > tc.tol {
+					t.Errorf("top %d users hold %.4f of events, Zipf's law says %.4f", rank, got, want)
+				}
+			}
+			again := opt
+			again.Out, again.Threads = filepath.Join(dir, "again.parquet"), 1
+			generate(t, again)
+			if contentSHA(t, again.Out) != contentSHA(t, opt.Out) {
+				t.Error("the same options gave other rows")
+			}
+		})
+	}
+}
+
 func parseFloat(t *testing.T, s string) float64 {
 	t.Helper()
 	var f float64
@@ -410,6 +448,8 @@ func TestGenerateOptionErrors(t *testing.T) {
 		{"consent rate", Options{Events: 1, Users: 1, Out: "x.csv", ConsentRate: &neg}, []string{"consent_rate: -0.1 must be in [0, 1]"}},
 		{"consent rate NaN", Options{Events: 1, Users: 1, Out: "x.csv", ConsentRate: &nan}, []string{"consent_rate: NaN must be in [0, 1]"}},
 		{"skew", Options{Events: 1, Users: 1, Out: "x.csv", Skew: 0.5}, []string{"skew: 0.5 must be in [1, 10]"}},
+		{"zipf", Options{Events: 1, Users: 1, Out: "x.csv", Zipf: -1}, []string{"zipf: -1 must be in (0, 4]"}},
+		{"zipf NaN", Options{Events: 1, Users: 1, Out: "x.csv", Zipf: nan}, []string{"zipf: NaN must be in (0, 4]"}},
 		{"campaigns", Options{Events: 1, Users: 1, Out: "x.csv", Campaigns: 5000}, []string{"campaigns: 5000 must be in [1, 1000]"}},
 		{"memory limit", Options{Events: 1, Users: 1, Out: "x.csv", MemoryLimit: "4GB'; DROP"}, []string{`memory_limit: "4GB'; DROP" must be a size`}},
 		{"all at once", Options{Events: -1, Users: 0, Out: "x.csv", Weeks: -2, Threads: -1},

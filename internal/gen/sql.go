@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -123,6 +124,27 @@ func permutation(users int64, seed uint64) (a, b int64) {
 	return 1, b // unreachable for users <= MaxUsers: they cannot be divisible by all five primes
 }
 
+// activityRank is the SQL BIGINT expression of an event's user rank in
+// [0, users), from the uniform draw u: the Skew transform floor(users *
+// u^skew), or with Zipf the inverse distribution function of a power law
+// with density proportional to x^-zipf on [1, users+1), floored, minus 1.
+func activityRank(p params, u string) string {
+	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	if p.zipf == 0 {
+		return fmt.Sprintf("floor(%d * pow(%s, %s))::BIGINT", p.users, u, f(p.skew))
+	}
+	n := float64(p.users) + 1
+	var x string
+	if p.zipf == 1 {
+		x = fmt.Sprintf("pow(%s, %s)", f(n), u) // F(x) = ln x / ln n
+	} else {
+		// F(x) = (x^(1-s) - 1) / (n^(1-s) - 1)
+		e := 1 - p.zipf
+		x = fmt.Sprintf("pow(1 + %s * %s, %s)", u, f(math.Pow(n, e)-1), f(1/e))
+	}
+	return fmt.Sprintf("least(greatest(floor(%s)::BIGINT - 1, 0), %d)", x, p.users-1)
+}
+
 func timestampLiteral(t time.Time) string {
 	return "TIMESTAMP '" + t.UTC().Format("2006-01-02 15:04:05") + "'"
 }
@@ -135,8 +157,7 @@ func eventsSQL(p params) string {
 	span := int64(p.weeks) * 7 * 86400
 	purchaseFrom := 1 - lastShare(eventTypes)
 
-	userNo := fmt.Sprintf("((floor(%d * pow(%s, %s))::BIGINT * %d + %d) %% %d)",
-		p.users, uniformExpr("i", s, streamUser), strconv.FormatFloat(p.skew, 'g', -1, 64), a, b, p.users)
+	userNo := fmt.Sprintf("((%s * %d + %d) %% %d)", activityRank(p, uniformExpr("i", s, streamUser)), a, b, p.users)
 	padded := fmt.Sprintf("lpad(u::VARCHAR, %d, '0')", w)
 
 	return fmt.Sprintf(`WITH d AS (
