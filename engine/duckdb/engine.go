@@ -74,9 +74,9 @@ func release(ctx context.Context, eng *DB, qp *queryPlan, plan *privacy.Plan, re
 
 // selectPartitions runs phase 1's DP partition selection of two-phase
 // output o on its phase-1 statistics, writes the selected partition ids to
-// selectedTable, and prepares phase 2: if some unit lost one of its first L0
-// partitions to the selection while it had more, the units affected are
-// bounded again among the selected partitions (selectedStatsTable).
+// selectedTable, and prepares phase 2: if some unit kept a partition that
+// was not selected, the units affected are bounded again among the
+// selected partitions (selectedStatsTable).
 func selectPartitions(ctx context.Context, eng *DB, qp *queryPlan, r *privacy.Releaser, o int) error {
 	name := qp.job.Outputs[o].Name
 	units, err := eng.QueryArrow(ctx, qp.selectionSQL(o))
@@ -245,7 +245,7 @@ func prepareOutput(ctx context.Context, eng *DB, qp *queryPlan, o int) error {
 		return err
 	}
 	if _, check := qp.unitKey(o); check {
-		rows, err := eng.QueryRows(ctx, qp.collisionSQL(o))
+		rows, err := eng.QueryRows(ctx, collisionSQL(o))
 		if err != nil {
 			return fail(err)
 		}
@@ -402,9 +402,11 @@ func (d *Engine) Prepare(ctx context.Context) (engine.InputCounts, error) {
 		return engine.InputCounts{}, err
 	}
 	counts := engine.InputCounts{Read: c.read, Rejected: c.rejected, Excluded: c.excluded}
-	// Read the input for every output now, before any budget is reserved:
-	// after the reservation only noise is drawn and files are written, so an
-	// input the engine cannot read fails the job without a charge.
+	// Read the input for every output now, before any budget is reserved,
+	// so an input the engine cannot read fails the job without a charge.
+	// After the reservation the input is read again only where a release
+	// needs the same rows once more (quantile values, and the people phase
+	// 2 bounds again among the selected partitions).
 	for o := range d.job.Outputs {
 		if err := prepareOutput(ctx, eng, qp, o); err != nil {
 			return counts, err

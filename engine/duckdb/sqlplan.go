@@ -34,13 +34,11 @@ import (
 //
 // An output whose keys come from the data is released in two phases
 // (docs/two-phase.md). Phase 1 keeps the bounded pairs in a table
-// (pairsTable, with each pair's rank and the first pair beyond L0) and
-// counts the distinct bounded units per partition for DP partition
-// selection. Phase 2 bounds again among the selected partitions
-// (selectedTable): a unit whose first L0 partitions were all selected, or
-// which has no more than L0 partitions, keeps the same pairs, read from the
-// table; only the other units (affectedTable) are bounded again from the
-// input (reboundSQL).
+// (pairsTable) and counts the distinct bounded units per partition for DP
+// partition selection. Phase 2 bounds again among the selected partitions
+// (selectedTable): a unit whose kept partitions were all selected keeps the
+// same pairs, read from the table; only the other units (affectedTable) are
+// bounded again from the input (reboundSQL).
 type queryPlan struct {
 	job      *job.Job
 	derived  map[string]transforms.Derived
@@ -304,7 +302,7 @@ func statsTable(o int) string { return fmt.Sprintf("__stats_%d", o) }
 func dictTable(o int) string { return fmt.Sprintf("__dict_%d", o) }
 
 // pairsTable names the temp table of a two-phase output's phase-1 bounded
-// pairs (pairsSQL with ranked).
+// pairs (pairsSQL).
 func pairsTable(o int) string { return fmt.Sprintf("__pairs_%d", o) }
 
 // selectedTable names the temp table of the partition ids (__pid) that
@@ -338,7 +336,6 @@ const (
 	colPub     = "__pub"     // the partition is on the output's public lists (or it has none)
 	colUkey    = "__ukey"    // the key the L0 window partitions by (see unitKey)
 	colRk      = "__rk"      // a partition's rank key in the L0 window (see pairsSQL)
-	colRank    = "__r"       // a pair's rank among its unit's partitions (two-phase, phase 1)
 	colCollide = "__collide" // two units share one __ukey (see unitKey)
 	colRead    = "__read"    // rows read
 	colRej     = "__rej"     // malformed rows
@@ -418,10 +415,6 @@ func (p *queryPlan) unitKey(o int) (expr string, check bool) {
 type bounding struct {
 	// withUnit also returns the unit itself.
 	withUnit bool
-	// ranked keeps each unit's first L0+1 partitions, not L0, and returns
-	// each pair's rank __r (1 to L0+1): phase 1 of a two-phase output, whose
-	// phase 2 must know which units have more than L0 partitions.
-	ranked bool
 	// units, if set, is a table of window keys (__ukey): only these units
 	// are bounded. Phase 2 of a two-phase output; no collision check (phase
 	// 1 checked every row under the same key).
@@ -434,7 +427,7 @@ type bounding struct {
 // pairsSQL is the query of output o's bounded (unit, partition) pairs:
 // __ukey, __rk, __pid, the row count __rows, per measure the unit's
 // partition total __t<j>, and __collide (see unitKey); with b.withUnit also
-// the unit itself, with b.ranked also the pair's rank __r.
+// the unit itself.
 //
 // Bounding is one window over the clean rows, each joined to its partition's
 // dictionary entry: per unit, partitions are ranked by a keyed hash of (unit,
@@ -495,10 +488,6 @@ func (p *queryPlan) pairsSQL(o int, b bounding) string {
 	}
 	ranked := append(append([]string{}, group...), vs...)
 	keep := fmt.Sprintf("dense_rank() OVER w <= %d", out.MaxPartitionsPerUnit)
-	if b.ranked {
-		ranked = append(ranked, "dense_rank() OVER w AS "+colRank)
-		keep = fmt.Sprintf("%s <= %d", colRank, out.MaxPartitionsPerUnit+1)
-	}
 	if check {
 		ranked = append(ranked, fmt.Sprintf("%s <> first_value(%s) OVER w AS %s", colUnit, colUnit, colCollide))
 		keep += " OR " + colCollide
@@ -514,9 +503,6 @@ func (p *queryPlan) pairsSQL(o int, b bounding) string {
 		sel = append(sel, fmt.Sprintf("bool_or(%s) AS %s", colCollide, colCollide))
 	} else {
 		sel = append(sel, "false AS "+colCollide)
-	}
-	if b.ranked {
-		sel = append(sel, fmt.Sprintf("min(%s) AS %s", colRank, colRank))
 	}
 	return fmt.Sprintf("SELECT %s FROM (%s) GROUP BY %s", strings.Join(sel, ", "), window, strings.Join(group, ", "))
 }
@@ -552,15 +538,9 @@ func (p *queryPlan) preparedStatsSQL(o int) []string {
 		return []string{fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", statsTable(o), p.statsSQL(o, "("+p.pairsSQL(o, bounding{})+")"))}
 	}
 	return []string{
-		fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", pairsTable(o), p.pairsSQL(o, bounding{ranked: true})),
-		fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", statsTable(o), p.statsSQL(o, p.keptPairs(o))),
+		fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", pairsTable(o), p.pairsSQL(o, bounding{})),
+		fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", statsTable(o), p.statsSQL(o, pairsTable(o))),
 	}
-}
-
-// keptPairs is the relation of a two-phase output's phase-1 pairs within
-// L0 (pairsTable also holds each unit's first pair beyond L0).
-func (p *queryPlan) keptPairs(o int) string {
-	return fmt.Sprintf("(SELECT * FROM %s WHERE %s <= %d)", pairsTable(o), colRank, p.job.Outputs[o].MaxPartitionsPerUnit)
 }
 
 // selectionSQL is the phase-1 batch of a two-phase output for
@@ -602,17 +582,13 @@ func emptySelectedSQL(o int) string {
 }
 
 // affectedSQL creates the table of the units that phase 2 must bound again:
-// those with more than L0 partitions (a pair ranked beyond L0) of which one
-// within L0 was not selected. Every other unit keeps its phase-1 pairs in
-// the selected partitions: if all its first L0 partitions were selected,
-// they are still its first L0 among the selected ones; if it has at most L0
-// partitions, it keeps all of them in both phases.
+// those that kept a partition in phase 1 that was not selected. Every other
+// unit keeps its phase-1 pairs: all its kept partitions were selected, so
+// they are still its first L0 among the selected ones (or all of them, if
+// it has no more than L0).
 func (p *queryPlan) affectedSQL(o int) string {
-	l0 := p.job.Outputs[o].MaxPartitionsPerUnit
-	return fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %[1]s AS
-SELECT DISTINCT %[2]s FROM (SELECT %[2]s FROM %[3]s ANTI JOIN %[4]s USING (%[5]s))
-SEMI JOIN (SELECT %[2]s FROM %[6]s WHERE %[7]s > %[8]d) USING (%[2]s)`,
-		affectedTable(o), colUkey, p.keptPairs(o), selectedTable(o), colPid, pairsTable(o), colRank, l0)
+	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT DISTINCT %s FROM %s ANTI JOIN %s USING (%s)",
+		affectedTable(o), colUkey, pairsTable(o), selectedTable(o), colPid)
 }
 
 // reboundSQL is the query of a two-phase output's phase-2 pairs, bounded
@@ -626,7 +602,7 @@ func (p *queryPlan) reboundSQL(o int, rebound bool) string {
 		cols = append(cols, fmt.Sprintf("__t%d", j))
 	}
 	cols = append(cols, colCollide)
-	kept := fmt.Sprintf("SELECT %s FROM %s SEMI JOIN %s USING (%s)", strings.Join(cols, ", "), p.keptPairs(o), selectedTable(o), colPid)
+	kept := fmt.Sprintf("SELECT %s FROM %s SEMI JOIN %s USING (%s)", strings.Join(cols, ", "), pairsTable(o), selectedTable(o), colPid)
 	if !rebound {
 		return kept
 	}
@@ -659,15 +635,10 @@ func countsSQL() string {
 // partitionsSQL counts the partitions in output o's dictionary.
 func partitionsSQL(o int) string { return "SELECT count(*)::BIGINT FROM " + dictTable(o) }
 
-// collisionSQL reports whether output o's bounding saw two units share a
-// window key: in its statistics, or in a two-phase output's pairs table
-// (which keeps every flagged pair).
-func (p *queryPlan) collisionSQL(o int) string {
-	t := statsTable(o)
-	if p.twoPhase(o) {
-		t = pairsTable(o)
-	}
-	return fmt.Sprintf("SELECT coalesce(bool_or(%s), false) FROM %s", colCollide, t)
+// collisionSQL reports whether output o's statistics saw two units share a
+// window key.
+func collisionSQL(o int) string {
+	return fmt.Sprintf("SELECT coalesce(bool_or(%s), false) FROM %s", colCollide, statsTable(o))
 }
 
 // outputMeasures are the measure indexes output o uses.
