@@ -9,7 +9,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/google/differential-privacy/go/v3/dpagg"
 	"github.com/google/differential-privacy/go/v3/noise"
 )
 
@@ -46,7 +45,9 @@ type Releaser struct {
 	tables []*Table
 	stats  map[string]OutputStats
 	done   map[string]bool
-	closed bool
+	// selected holds the keys SelectPartitions chose, per output name.
+	selected map[string]*Selection
+	closed   bool
 }
 
 // NewReleaser returns a Releaser for plan, drawing on res.
@@ -71,39 +72,53 @@ func NewReleaser(plan *Plan, res *Reservation, meta Metadata, opts ReleaserOptio
 	meta.ID = res.ReleaseID()
 	meta.Epsilon, meta.Delta = plan.Total.Epsilon, plan.Total.Delta
 	meta.K, meta.Noise = plan.Spec.K, plan.Spec.Noise
-	return &Releaser{plan: plan, meta: meta, nz: nz, alloc: alloc, stats: map[string]OutputStats{}, done: map[string]bool{}}, nil
+	return &Releaser{plan: plan, meta: meta, nz: nz, alloc: alloc, stats: map[string]OutputStats{}, done: map[string]bool{}, selected: map[string]*Selection{}}, nil
 }
 
 // Stats returns the internal counts of the outputs released so far.
 func (r *Releaser) Stats() map[string]OutputStats { return r.stats }
 
 // ReleaseOutput reads the aggregates of output name (see docs/ARCHITECTURE.md
-// for the columns) and adds its noisy table to the release. quantiles is
-// required when the output has stream statistics (quantile metrics). ReleaseOutput does not
-// release aggregates; the caller does.
+// for the columns) and adds its noisy table to the release. With public
+// partitions the aggregates hold every public key; otherwise SelectPartitions
+// must have run first, and the aggregates hold exactly the selected keys,
+// bounded again among them (phase 2, see selection.go). quantiles is required
+// when the output has quantile metrics. ReleaseOutput does not release
+// aggregates; the caller does.
 func (r *Releaser) ReleaseOutput(ctx context.Context, name string, aggregates array.RecordReader, quantiles QuantileSource) error {
 	if r.closed {
 		return errors.New("release output: releaser is finished")
 	}
-	var op *OutputPlan
-	for i := range r.plan.Outputs {
-		if r.plan.Outputs[i].Spec.Name == name {
-			op = &r.plan.Outputs[i]
-		}
-	}
+	op := r.output(name)
 	if op == nil {
 		return fmt.Errorf("release output %q: not in the plan", name)
 	}
 	if r.done[name] {
 		return fmt.Errorf("release output %q: already released", name)
 	}
-	t, stats, err := r.releaseOutput(ctx, op, aggregates, quantiles)
+	sel := r.selected[name]
+	if op.Selection != nil && sel == nil {
+		return fmt.Errorf("release output %q: its partitions come from the data and were not selected (SelectPartitions)", name)
+	}
+	t, stats, err := r.releaseOutput(ctx, op, sel, aggregates, quantiles)
 	if err != nil {
 		return fmt.Errorf("release output %q: %w", name, err)
 	}
 	r.done[name] = true
 	r.tables = append(r.tables, t)
-	r.stats[name] = stats
+	if sel == nil {
+		r.stats[name] = stats // with a selection, SelectPartitions counted
+	}
+	return nil
+}
+
+// output is the plan of output name, or nil.
+func (r *Releaser) output(name string) *OutputPlan {
+	for i := range r.plan.Outputs {
+		if r.plan.Outputs[i].Spec.Name == name {
+			return &r.plan.Outputs[i]
+		}
+	}
 	return nil
 }
 
@@ -130,7 +145,9 @@ func (r *Releaser) Finish() (*Release, error) {
 	return &Release{meta: r.meta, tables: ordered}, nil
 }
 
-func (r *Releaser) releaseOutput(ctx context.Context, op *OutputPlan, agg array.RecordReader, qs QuantileSource) (*Table, OutputStats, error) {
+// releaseOutput noises every row of agg: the public keys, or (sel not nil)
+// exactly the selected keys.
+func (r *Releaser) releaseOutput(ctx context.Context, op *OutputPlan, sel *Selection, agg array.RecordReader, qs QuantileSource) (*Table, OutputStats, error) {
 	var stats OutputStats
 	in, err := bindAggregates(agg.Schema(), op)
 	if err != nil {
@@ -140,6 +157,10 @@ func (r *Releaser) releaseOutput(ctx context.Context, op *OutputPlan, agg array.
 	// Two key buffers, swapped per row: the allocation is per batch.
 	cur, prev := make(keyTuple, len(in.keyIdx)), make(keyTuple, len(in.keyIdx))
 	first := true
+	var selected *selectedKeys
+	if sel != nil {
+		selected = &selectedKeys{sel: sel}
+	}
 	for agg.Next() {
 		if err := ctx.Err(); err != nil {
 			return nil, stats, err
@@ -162,13 +183,10 @@ func (r *Releaser) releaseOutput(ctx context.Context, op *OutputPlan, agg array.
 			if units.IsNull(row) {
 				return nil, stats, fmt.Errorf("%s is NULL", UnitsColumn)
 			}
-			keep, err := r.selectPartition(op, units.Value(row))
-			if err != nil {
-				return nil, stats, err
-			}
-			if !keep {
-				stats.Suppressed++
-				continue
+			if selected != nil {
+				if err := selected.next(prev); err != nil {
+					return nil, stats, err
+				}
 			}
 			stats.Released++
 			cols.addKey(prev)
@@ -180,34 +198,16 @@ func (r *Releaser) releaseOutput(ctx context.Context, op *OutputPlan, agg array.
 	if err := agg.Err(); err != nil {
 		return nil, stats, fmt.Errorf("read aggregates: %w", err)
 	}
+	if selected != nil {
+		if err := selected.done(); err != nil {
+			return nil, stats, err
+		}
+	}
 	if err := r.streams(ctx, op, qs, cols); err != nil {
 		return nil, stats, err
 	}
 	t, err := r.buildTable(op, cols)
 	return t, stats, err
-}
-
-func (r *Releaser) selectPartition(op *OutputPlan, units int64) (bool, error) {
-	if op.Selection == nil {
-		return true, nil // public partitions: every listed key is released
-	}
-	s, err := dpagg.NewPreAggSelectPartition(&dpagg.PreAggSelectPartitionOptions{
-		Epsilon:                  op.Selection.Share.Epsilon,
-		Delta:                    op.Selection.Share.Delta,
-		PreThreshold:             op.Selection.K,
-		MaxPartitionsContributed: op.Selection.L0,
-	})
-	if err != nil {
-		return false, fmt.Errorf("partition selection: %w", err)
-	}
-	if err := s.IncrementBy(units); err != nil {
-		return false, fmt.Errorf("partition selection: %w", err)
-	}
-	keep, err := s.ShouldKeepPartition()
-	if err != nil {
-		return false, fmt.Errorf("partition selection: %w", err)
-	}
-	return keep, nil
 }
 
 // noiseRow draws the noise of every scalar part of every metric of one

@@ -231,43 +231,6 @@ func TestReleaserRejectsUnsortedAggregates(t *testing.T) {
 	}
 }
 
-// TestSelectionKAndDP checks partition selection with the real library: a
-// partition with fewer than k people is never released (pre-threshold), one
-// with a million people always is (its drop probability is far below 1e-100).
-func TestSelectionKAndDP(t *testing.T) {
-	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer alloc.AssertSize(t, 0)
-	for _, kind := range []NoiseKind{Laplace, Gaussian} {
-		for _, l0 := range []int64{1, 5} {
-			out := OutputSpec{Name: "o", GroupBy: []string{"k"}, MaxPartitionsPerUnit: l0, Metrics: []MetricSpec{{Name: "n", Kind: CountUnits}}}
-			plan := mustPlan(t, JobSpec{Epsilon: 1, Delta: 1e-6, Noise: kind, K: 10, Outputs: []OutputSpec{out}})
-			var rows []aggRow
-			for i := range 200 {
-				rows = append(rows, aggRow{keys: []string{string(rune('A'+i/26)) + string(rune('a'+i%26))}, units: int64(i % 10)}) // 0..9 < k
-			}
-			rows = append(rows, aggRow{keys: []string{"zz"}, units: 1_000_000})
-			r, err := NewReleaser(plan, reservationFor(plan), Metadata{}, ReleaserOptions{Allocator: alloc})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rr := aggReader(t, alloc, out, rows)
-			if err := r.ReleaseOutput(context.Background(), "o", rr, nil); err != nil {
-				t.Fatal(err)
-			}
-			rr.Release()
-			rel, err := r.Finish()
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec := rel.Tables()[0].Record()
-			if rec.NumRows() != 1 || rec.Column(0).(*array.String).Value(0) != "zz" {
-				t.Errorf("%s L0=%d: released %d rows, want only the large partition", kind, l0, rec.NumRows())
-			}
-			rel.Free()
-		}
-	}
-}
-
 // TestNoiseScaleMatchesLibrary draws n = 40,000 noisy sums of 0 through the
 // Releaser and compares the sample standard deviation with the library's
 // stated one. The sample variance of Laplace noise has relative standard

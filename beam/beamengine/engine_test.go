@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -249,6 +250,34 @@ func TestEnginesAgreeWithoutNoise(t *testing.T) {
 			}
 			checkPublished(t, onBeam, "equiv-1")
 		})
+	}
+}
+
+// TestEnginesAgreeTwoPhase: with keys from the data, both engines select
+// partitions on L0-bounded people and bound contributions again among the
+// selected partitions only: on twoPhaseEvents(3) (x in 50 partitions, 3 of
+// them selectable, L0 5) both release the 3 big partitions with x counted in
+// each (the embedded engine without noise; Beam with noise far below the
+// tolerance, see twoPhaseJob).
+func TestEnginesAgreeTwoPhase(t *testing.T) {
+	files := map[string]string{"events.csv": twoPhaseEvents(3)}
+	embedded := setupJob(t, twoPhaseJob, files, 1000)
+	restore := privacy.SetNoiseForTests(noNoise{})
+	_, err := pipeline.Run(context.Background(), embedded, pipeline.RunOptions{ReleaseID: "two-phase-1"})
+	restore()
+	if err != nil {
+		t.Fatalf("embedded engine: %v", err)
+	}
+	onBeam := setupJob(t, twoPhaseJob, files, 1000)
+	if _, err := runBeam(t, onBeam, "two-phase-1", pbeam.TestModeDisabled); err != nil {
+		t.Fatalf("beam engine: %v", err)
+	}
+	want := map[string]bool{"b1": true, "b2": true, "b3": true}
+	for name, dir := range map[string]string{"embedded": embedded.Output.Dir, "beam": onBeam.Output.Dir} {
+		people, revenue := twoPhaseCounted(t, dir)
+		if !maps.Equal(people, want) || !maps.Equal(revenue, want) {
+			t.Errorf("%s engine: partitions (x counted) %v in people, %v in revenue, want %v", name, people, revenue, want)
+		}
 	}
 }
 

@@ -2,8 +2,11 @@ package beamengine
 
 import (
 	"fmt"
+	"maps"
+	"math"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -74,5 +77,115 @@ ledger: ledger/l.duckdb
 	}
 	if !slices.Equal(keys, []string{"big"}) {
 		t.Errorf("released keys %v, want [big]", keys)
+	}
+}
+
+// twoPhaseJob: keys from the data, L0 = 5, k = 10. Epsilon 900 gives
+// selection 450 and each metric 225: a partition of 100 people is always
+// selected, one of a single person never (k), and the noise of people
+// (Laplace scale 5/225) and revenue (scale 500/225) exceeds 0.5 and 30 with
+// probability below 1e-9. (The library's Gaussian selection threshold,
+// used for L0 > 3, stops working near a selection epsilon of 1,000.)
+const twoPhaseJob = `version: 1
+name: twophase
+dataset: d
+purpose: marketing
+input: {path: events.csv}
+privacy_unit: user_id
+consent: {column: consent}
+privacy: {epsilon: 900, delta: 1e-3, k: 10, max_partitions_per_unit: 5}
+outputs:
+  - name: t
+    group_by: [campaign]
+    metrics:
+      - {name: people, type: count_units}
+      - {name: revenue, type: sum, column: value, min: 0, max: 100}
+output: {dir: out, format: csv}
+ledger: ledger/l.duckdb
+`
+
+// twoPhaseEvents: big partitions b1..b<big>, each with 100 people of one
+// row of value 10, and person x with 2 rows of value 1000 in each big
+// partition and in 50 - big partitions of its own.
+func twoPhaseEvents(big int) string {
+	var b strings.Builder
+	b.WriteString("user_id,campaign,value,consent\n")
+	for p := 1; p <= big; p++ {
+		for i := range 100 {
+			fmt.Fprintf(&b, "b%d_u%d,b%d,10,true\n", p, i, p)
+		}
+	}
+	for p := range 50 {
+		g := fmt.Sprintf("s%02d", p)
+		if p < big {
+			g = fmt.Sprintf("b%d", p+1)
+		}
+		for range 2 {
+			fmt.Fprintf(&b, "x,%s,1000,true\n", g)
+		}
+	}
+	return b.String()
+}
+
+// twoPhaseCounted reads the released partitions of the two-phase job and,
+// per metric, whether x counts in each: people 101 or 100, revenue 1100 or
+// 1000 (100 people of 10, x's total clamped to 100), through the noise (see
+// twoPhaseJob). Other values fail the test. pbeam bounds each aggregation on
+// its own, so x may count in different partitions for people and revenue.
+func twoPhaseCounted(t *testing.T, dir string) (people, revenue map[string]bool) {
+	t.Helper()
+	tb := readTable(t, filepath.Join(dir, "t.csv"), 1)
+	people, revenue = map[string]bool{}, map[string]bool{}
+	for k, row := range tb.rows {
+		p, err1 := strconv.ParseFloat(row[slices.Index(tb.header, "people")], 64)
+		r, err2 := strconv.ParseFloat(row[slices.Index(tb.header, "revenue")], 64)
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		if p := math.Round(p); p != 100 && p != 101 {
+			t.Errorf("%s: people %v, want 101 with x or 100 without", k, p)
+		}
+		if math.Abs(r-1100) >= 30 && math.Abs(r-1000) >= 30 {
+			t.Errorf("%s: revenue %v, want 1100 with x or 1000 without", k, r)
+		}
+		people[k], revenue[k] = math.Round(p) == 101, math.Abs(r-1100) < 30
+	}
+	return people, revenue
+}
+
+// TestSelectionThenBoundingAmongSelected: the two-phase release on Beam.
+// pbeam.SelectPartitions bounds x to L0 = 5 of its 50 partitions to select;
+// its result is every aggregation's PublicPartitions, and pbeam drops the
+// other partitions before bounding, so x is bounded again among the selected
+// ones: in each metric it counts in all 3 of 3, and in exactly 5 of 7.
+// Bounded among all 50 instead, x would count in each big partition with
+// probability 1/10.
+func TestSelectionThenBoundingAmongSelected(t *testing.T) {
+	for _, big := range []int{3, 7} {
+		t.Run(fmt.Sprintf("%d_selected", big), func(t *testing.T) {
+			job := setupJob(t, twoPhaseJob, map[string]string{"events.csv": twoPhaseEvents(big)}, 1000)
+			if _, err := runBeam(t, job, "", pbeam.TestModeDisabled); err != nil {
+				t.Fatal(err)
+			}
+			people, revenue := twoPhaseCounted(t, job.Output.Dir)
+			var want []string
+			for p := 1; p <= big; p++ {
+				want = append(want, fmt.Sprintf("b%d", p))
+			}
+			if got := slices.Sorted(maps.Keys(people)); !slices.Equal(got, want) {
+				t.Errorf("released %v, want the big partitions %v", got, want)
+			}
+			for name, counted := range map[string]map[string]bool{"people": people, "revenue": revenue} {
+				withX := 0
+				for _, x := range counted {
+					if x {
+						withX++
+					}
+				}
+				if withX != min(big, 5) {
+					t.Errorf("%s: x counts in %d of %d selected partitions, want min(%d, L0 5) = %d", name, withX, big, big, min(big, 5))
+				}
+			}
+		})
 	}
 }

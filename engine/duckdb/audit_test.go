@@ -96,10 +96,25 @@ type auditHarness struct {
 	// selectByThreshold, when set, replaces DP partition selection with a
 	// plain threshold on the true unit count (broken on purpose).
 	selectByThreshold int64
-	// cached holds, per output, the aggregate batch of the production SQL
-	// when the input gives the same batch for every L0 seed (no person
-	// above L0): trials then re-run only the privacy.Releaser on it.
-	cached [][]arrow.RecordBatch
+	// cached holds, per output, the batches of the production SQL when the
+	// input gives the same batches for every L0 seed (no person above L0):
+	// trials then re-run only the privacy.Releaser on them.
+	cached []cachedOutput
+}
+
+// cachedOutput is one output's production batches: with keys from the data,
+// the phase-1 batch of selection and the phase-2 statistics of every
+// partition with data (no person above L0, so a partition's phase-2
+// statistics do not depend on which others are selected); with public
+// partitions, the aggregates only.
+type cachedOutput struct {
+	units, stats []arrow.RecordBatch
+}
+
+func (c cachedOutput) release() {
+	for _, r := range append(c.units, c.stats...) {
+		r.Release()
+	}
 }
 
 type harnessOption func(*auditHarness, *job.Job)
@@ -127,9 +142,9 @@ func withoutL0() harnessOption {
 // withCachedAggregates runs the bounding and aggregate SQL once, checks that
 // other secret seeds give byte-identical batches (no person has more than
 // L0 partitions, so the seed cannot matter), and lets every trial re-run only
-// the Releaser (selection and noise) on that batch.
+// the Releaser (selection and noise) on these batches.
 func withCachedAggregates() harnessOption {
-	return func(h *auditHarness, _ *job.Job) { h.cached = [][]arrow.RecordBatch{} }
+	return func(h *auditHarness, _ *job.Job) { h.cached = []cachedOutput{} }
 }
 
 // withThresholdSelection releases a partition iff its true unit count is at
@@ -186,6 +201,7 @@ func (h *auditHarness) trial() verify.Released {
 	h.qp.seed = secretSeed()
 	// A fresh Run has no pairs table yet: release() builds it with this seed.
 	clear(h.qp.prepared)
+	clear(h.qp.rebound)
 	if h.selectByThreshold > 0 {
 		return h.thresholdTrial(ctx)
 	}
@@ -224,16 +240,33 @@ func (h *auditHarness) trial() verify.Released {
 	return out
 }
 
-// aggregates runs the production bounding and aggregate SQL of output o.
-func (h *auditHarness) aggregates(ctx context.Context, o int) []arrow.RecordBatch {
+// aggregates runs the production bounding and aggregate SQL of output o:
+// with keys from the data, phase 1 and, with every partition with data
+// selected, phase 2.
+func (h *auditHarness) aggregates(ctx context.Context, o int) cachedOutput {
 	h.t.Helper()
 	// As in release(): the output's tables (built with the current seed),
-	// then the aggregate query.
+	// then the aggregate queries.
 	delete(h.qp.prepared, o)
+	delete(h.qp.rebound, o)
 	if err := prepareOutput(ctx, h.eng, h.qp, o); err != nil {
 		h.t.Fatal(err)
 	}
-	rr, err := h.eng.QueryArrow(ctx, h.qp.aggregateSQL(o, "("+h.qp.boundedSQL(o)+")"))
+	if !h.qp.twoPhase(o) {
+		return cachedOutput{stats: h.query(ctx, h.qp.aggregateSQL(o, "("+h.qp.boundedSQL(o)+")"))}
+	}
+	units := h.query(ctx, h.qp.selectionSQL(o))
+	if err := h.eng.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT %s FROM %s WHERE %s > 0",
+		selectedTable(o), colPid, statsTable(o), q(privacy.UnitsColumn))); err != nil {
+		h.t.Fatal(err)
+	}
+	return cachedOutput{units: units, stats: h.query(ctx, h.qp.releaseSQL(o, h.qp.selectedStats(o)))}
+}
+
+// query reads all batches of a query.
+func (h *auditHarness) query(ctx context.Context, sql string) []arrow.RecordBatch {
+	h.t.Helper()
+	rr, err := h.eng.QueryArrow(ctx, sql)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -252,37 +285,41 @@ func (h *auditHarness) aggregates(ctx context.Context, o int) []arrow.RecordBatc
 
 func (h *auditHarness) cacheAggregates(ctx context.Context) {
 	h.t.Helper()
+	same := func(a, b []arrow.RecordBatch) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		for j := range a {
+			if !array.RecordEqual(a[j], b[j]) {
+				return false
+			}
+		}
+		return true
+	}
 	for o := range h.qp.job.Outputs {
-		var first []arrow.RecordBatch
+		var first cachedOutput
 		for i := range 3 {
 			h.qp.seed = secretSeed()
-			recs := h.aggregates(ctx, o)
+			c := h.aggregates(ctx, o)
 			if i == 0 {
-				first = recs
+				first = c
 				continue
 			}
-			if len(recs) != len(first) {
-				h.t.Fatalf("output %d: the aggregate batch depends on the L0 seed; this input cannot be cached", o)
-			}
-			for j := range recs {
-				if !array.RecordEqual(recs[j], first[j]) {
-					h.t.Fatalf("output %d: the aggregate batch depends on the L0 seed; this input cannot be cached", o)
-				}
-				recs[j].Release()
+			ok := same(c.units, first.units) && same(c.stats, first.stats)
+			c.release()
+			if !ok {
+				h.t.Fatalf("output %d: the aggregate batches depend on the L0 seed; this input cannot be cached", o)
 			}
 		}
 		h.cached = append(h.cached, first)
-		h.t.Cleanup(func() {
-			for _, r := range first {
-				r.Release()
-			}
-		})
+		h.t.Cleanup(first.release)
 	}
 }
 
 // releaseCached is release() on the cached batches: a new privacy.Releaser
 // with the library noise (or the broken double), selection and noise drawn
-// afresh.
+// afresh. With keys from the data, phase 2's batch is the cached statistics
+// of the selected partitions.
 func (h *auditHarness) releaseCached(ctx context.Context) (*privacy.Release, error) {
 	job := h.qp.job
 	r, err := h.newReleaser(privacy.Metadata{Job: job.Name, Dataset: job.Dataset, Purpose: job.Purpose})
@@ -290,7 +327,26 @@ func (h *auditHarness) releaseCached(ctx context.Context) (*privacy.Release, err
 		return nil, err
 	}
 	for o, out := range job.Outputs {
-		rr, err := array.NewRecordReader(h.cached[o][0].Schema(), h.cached[o])
+		c := h.cached[o]
+		stats := c.stats
+		if c.units != nil {
+			units, err := array.NewRecordReader(c.units[0].Schema(), c.units)
+			if err != nil {
+				return nil, err
+			}
+			sel, err := r.SelectPartitions(ctx, out.Name, units)
+			units.Release()
+			if err != nil {
+				return nil, err
+			}
+			stats = selectedRows(sel, c.stats, len(out.GroupBy))
+			defer func() {
+				for _, r := range stats {
+					r.Release()
+				}
+			}()
+		}
+		rr, err := array.NewRecordReader(c.stats[0].Schema(), stats)
 		if err != nil {
 			return nil, err
 		}
@@ -303,14 +359,53 @@ func (h *auditHarness) releaseCached(ctx context.Context) (*privacy.Release, err
 	return r.Finish()
 }
 
+// selectedRows slices the rows of recs whose keys (the first nkeys columns)
+// sel selected. The caller releases the slices.
+func selectedRows(sel *privacy.Selection, recs []arrow.RecordBatch, nkeys int) []arrow.RecordBatch {
+	keyOf := func(rec arrow.RecordBatch, row int) string {
+		var k []string
+		for c := range nkeys {
+			col := rec.Column(c).(*array.String)
+			if col.IsNull(row) {
+				k = append(k, "\x00")
+			} else {
+				k = append(k, col.Value(row))
+			}
+		}
+		return strings.Join(k, "\x01")
+	}
+	keys := sel.Keys(nil)
+	defer keys.Release()
+	want := map[string]bool{}
+	for row := 0; row < int(keys.NumRows()); row++ {
+		want[keyOf(keys, row)] = true
+	}
+	var out []arrow.RecordBatch
+	for _, rec := range recs {
+		for row := 0; row < int(rec.NumRows()); row++ {
+			if want[keyOf(rec, row)] {
+				out = append(out, rec.NewSlice(int64(row), int64(row+1)))
+			}
+		}
+	}
+	return out
+}
+
 // thresholdTrial is the broken selection: the real bounding and aggregate
 // SQL, then a partition is kept iff its true unit count reaches k.
 func (h *auditHarness) thresholdTrial(ctx context.Context) verify.Released {
 	out := verify.Released{}
 	for o, spec := range h.qp.job.Outputs {
-		recs := h.cached[o]
-		if h.cached == nil {
-			recs = h.aggregates(ctx, o)
+		var c cachedOutput
+		if h.cached != nil {
+			c = h.cached[o]
+		} else {
+			c = h.aggregates(ctx, o)
+			defer c.release()
+		}
+		recs := c.units // phase 1: the units selection sees
+		if recs == nil {
+			recs = c.stats
 		}
 		for _, rec := range recs {
 			units := rec.Column(len(spec.GroupBy)).(*array.Int64)
@@ -318,9 +413,6 @@ func (h *auditHarness) thresholdTrial(ctx context.Context) verify.Released {
 				if units.Value(row) >= h.selectByThreshold {
 					out[spec.Name+"/"+rec.Column(0).(*array.String).Value(row)] = map[string]float64{"people": float64(units.Value(row))}
 				}
-			}
-			if h.cached == nil {
-				rec.Release()
 			}
 		}
 	}
@@ -438,6 +530,72 @@ func TestVerifyAuditSelection(t *testing.T) {
 			d := newAuditHarness(t, job, verify.AuditEvents(), withCachedAggregates())
 			d1 := newAuditHarness(t, job, verify.AuditEvents("p1"), withCachedAggregates())
 			verify.Report(t, "dp-audit", cachedPath+", "+string(kind), false, runAudit(t, d, d1, n, []verify.Event{selectionEvent(d.plan)}))
+		})
+	}
+}
+
+// auditTwoPhaseJob: keys from the data, L0 = 1, k = 2, one count_units
+// metric. Epsilon 3 gives selection 1.5 and the metric 1.5.
+func auditTwoPhaseJob(kind privacy.NoiseKind) string {
+	return fmt.Sprintf(`version: 1
+name: audit_two_phase
+dataset: audit
+purpose: marketing
+input: {path: events.csv}
+privacy_unit: user_id
+consent: {column: consent}
+privacy: {epsilon: 3, delta: 1e-3, k: 2, max_partitions_per_unit: 1, noise: %s}
+outputs:
+  - name: t
+    group_by: [campaign]
+    metrics: [{name: people, type: count_units}]
+output: {dir: out, format: csv}
+ledger: ledger/privagg-ledger.duckdb
+`, kind)
+}
+
+// TestVerifyAuditTwoPhase audits the two-phase release on (D, D3): D3 adds
+// x in p1, p2 and p3 (20 people each) and in five partitions of its own
+// (q1..q5, never selected: one person, k = 2). Phase 1 keeps one of x's
+// eight partitions; when it is a q, phase 2 bounds x again among the
+// selected p1..p3, so every trial of D3 runs the whole two-phase SQL with a
+// fresh secret seed. The event (p1, p2 and p3 released, people summing to at
+// least 61, the true sum on D3) observes selection and metric, so its claim
+// is the output's total: selection plus metric share (sequential
+// composition).
+func TestVerifyAuditTwoPhase(t *testing.T) {
+	n := verify.Size(400, 5000)
+	kinds := []privacy.NoiseKind{privacy.Laplace}
+	if verify.Full() {
+		kinds = append(kinds, privacy.Gaussian)
+	}
+	d3 := verify.AuditEvents("p1", "p2", "p3")
+	for q := 1; q <= 5; q++ {
+		for range 5 {
+			d3 += fmt.Sprintf("x,q%d,1000,true\n", q)
+		}
+	}
+	for _, kind := range kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			job := auditTwoPhaseJob(kind)
+			d := newAuditHarness(t, job, verify.AuditEvents(), withCachedAggregates())
+			d2 := newAuditHarness(t, job, d3)
+			ev := verify.Event{
+				Name:    "p1, p2, p3 released with people summing to >= 61 (x in 8 partitions, 3 selectable, L0 = 1)",
+				Claimed: d.plan.Outputs[0].Share,
+				Hit: func(r verify.Released) bool {
+					sum := 0.0
+					for _, p := range []string{"p1", "p2", "p3"} {
+						row, ok := r["t/"+p]
+						if !ok {
+							return false
+						}
+						sum += row["people"]
+					}
+					return sum >= 61
+				},
+			}
+			verify.Report(t, "dp-audit", releasePath+" (two phases), "+string(kind), false, runAudit(t, d, d2, n, []verify.Event{ev}))
 		})
 	}
 }

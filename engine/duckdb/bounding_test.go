@@ -115,6 +115,10 @@ func TestBoundingProperties(t *testing.T) {
 				}
 				if path.ties {
 					qp.partitions[0] = 1 << 62 // the rank key keeps 1 random bit
+				} else {
+					// Phase 1 of the two-phase release keeps the same pairs
+					// in its table as the bounding query streams.
+					samePairs(t, eng, pairsTable(0), "("+qp.pairsSQL(0, bounding{})+")")
 				}
 				checkBounding(t, eng, qp, tr, l0, linf, lo, hi)
 			})
@@ -155,9 +159,15 @@ func checkBounding(t *testing.T, eng *DB, qp *queryPlan, tr truth, l0, linf int,
 		}
 	}
 	// The aggregate query applies Linf and the clamps to the same bounded
-	// rows (materialized so both reads see one L0 choice).
+	// rows (materialized so both reads see one L0 choice). With keys from
+	// the data it releases the selected partitions: here all of them.
 	if err := eng.Exec(ctx, "CREATE OR REPLACE TEMP TABLE b AS "+qp.boundedSQL(0)); err != nil {
 		t.Fatal(err)
+	}
+	if qp.twoPhase(0) {
+		if err := eng.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT %s FROM %s", selectedTable(0), colPid, dictTable(0))); err != nil {
+			t.Fatal(err)
+		}
 	}
 	rr, err := eng.QueryArrow(ctx, qp.aggregateSQL(0, "b"))
 	if err != nil {

@@ -116,6 +116,13 @@ func (e *DB) QueryArrow(ctx context.Context, query string, args ...any) (array.R
 	return e.arrow.QueryContext(ctx, query, args...)
 }
 
+// RegisterArrow registers reader as a view named name. A view of an Arrow
+// stream can be scanned once only: copy it into a table, drop the view, then
+// call free, which releases the stream.
+func (e *DB) RegisterArrow(reader array.RecordReader, name string) (free func(), err error) {
+	return e.arrow.RegisterView(reader, name)
+}
+
 // QueryRows runs a small query and returns all rows as Go values.
 func (e *DB) QueryRows(ctx context.Context, query string, args ...any) ([][]any, error) {
 	rows, err := e.conn.QueryContext(ctx, query, args...)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/privagg/privagg/engine"
 	"github.com/privagg/privagg/job"
@@ -30,15 +31,23 @@ func release(ctx context.Context, eng *DB, qp *queryPlan, plan *privacy.Plan, re
 		if err := prepareOutput(ctx, eng, qp, o); err != nil {
 			return nil, nil, err
 		}
-		agg, err := eng.QueryArrow(ctx, qp.releaseSQL(o, statsTable(o)))
+		stats, bounded := statsTable(o), qp.boundedSQL(o)
+		if qp.twoPhase(o) {
+			if err := selectPartitions(ctx, eng, qp, r, o); err != nil {
+				return nil, nil, err
+			}
+			stats, bounded = qp.selectedStats(o), qp.withKeys(o, qp.reboundSQL(o, qp.rebound[o]))
+		}
+		agg, err := eng.QueryArrow(ctx, qp.releaseSQL(o, stats))
 		if err != nil {
 			return nil, nil, fmt.Errorf("output %q: aggregate: %w", out.Name, scrub(err))
 		}
 		var qs privacy.QuantileSource
 		if qp.hasStreams(o) {
-			// The bounded rows again: the L0 choice is a function of the data
-			// and the seed, so this read keeps the same partitions.
-			qsql := qp.streamSQL(o, "("+qp.boundedSQL(o)+")")
+			// The bounded rows again: the L0 choice is a function of the data,
+			// the seed (and the selection), so this read keeps the same
+			// partitions.
+			qsql := qp.streamSQL(o, "("+bounded+")")
 			qs = func(ctx context.Context) (array.RecordReader, error) { return eng.QueryArrow(ctx, qsql) }
 		}
 		err = r.ReleaseOutput(ctx, out.Name, agg, qs)
@@ -46,12 +55,13 @@ func release(ctx context.Context, eng *DB, qp *queryPlan, plan *privacy.Plan, re
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, t := range []string{statsTable(o), dictTable(o)} {
+		for _, t := range outputTables(o) {
 			if err := eng.Exec(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
 				return nil, nil, err
 			}
 		}
 		delete(qp.prepared, o)
+		delete(qp.rebound, o)
 		log.Info("output released", "output", out.Name, "seconds", round(time.Since(outStart).Seconds()))
 	}
 	rel, err := r.Finish()
@@ -59,6 +69,90 @@ func release(ctx context.Context, eng *DB, qp *queryPlan, plan *privacy.Plan, re
 		return nil, nil, err
 	}
 	return rel, r.Stats(), nil
+}
+
+// selectPartitions runs phase 1's DP partition selection of two-phase
+// output o on its phase-1 statistics, writes the selected partition ids to
+// selectedTable, and prepares phase 2: if some unit kept a partition that
+// was not selected, the units affected are bounded again among the
+// selected partitions (selectedStatsTable).
+func selectPartitions(ctx context.Context, eng *DB, qp *queryPlan, r *privacy.Releaser, o int) error {
+	name := qp.job.Outputs[o].Name
+	units, err := eng.QueryArrow(ctx, qp.selectionSQL(o))
+	if err != nil {
+		return fmt.Errorf("output %q: partitions: %w", name, scrub(err))
+	}
+	sel, err := r.SelectPartitions(ctx, name, units)
+	units.Release()
+	if err != nil {
+		return err
+	}
+	if err := writeSelection(ctx, eng, qp, o, sel); err != nil {
+		return fmt.Errorf("output %q: selected partitions: %w", name, err)
+	}
+	fail := func(err error) error {
+		return fmt.Errorf("output %q: bound among the selected partitions: %w", name, scrub(err))
+	}
+	// Nothing to bound again when no partition with data was suppressed.
+	rows, err := eng.QueryRows(ctx, fmt.Sprintf("SELECT count(*)::BIGINT FROM %s WHERE %s > 0", statsTable(o), q(privacy.UnitsColumn)))
+	if err != nil {
+		return fail(err)
+	}
+	if toInt64(rows[0][0]) == int64(sel.Len()) {
+		return nil
+	}
+	if err := eng.Exec(ctx, qp.affectedSQL(o)); err != nil {
+		return fail(err)
+	}
+	rows, err = eng.QueryRows(ctx, fmt.Sprintf("SELECT count(*) > 0 FROM %s", affectedTable(o)))
+	if err != nil {
+		return fail(err)
+	}
+	if affected, _ := rows[0][0].(bool); !affected {
+		return nil
+	}
+	qp.rebound[o] = true
+	if err := eng.Exec(ctx, qp.selectedStatsSQL(o)); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// writeSelection writes the partition ids of the selected keys of output o
+// to selectedTable and checks that every key found its partition.
+func writeSelection(ctx context.Context, eng *DB, qp *queryPlan, o int, sel *privacy.Selection) error {
+	if sel.Len() == 0 {
+		return eng.Exec(ctx, emptySelectedSQL(o))
+	}
+	rec := sel.Keys(nil)
+	defer rec.Release()
+	rr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
+	if err != nil {
+		return err
+	}
+	defer rr.Release()
+	view := selectionView(o)
+	free, err := eng.RegisterArrow(rr, view)
+	if err != nil {
+		return err
+	}
+	defer free()
+	// An Arrow view can be scanned once: the table is what phase 2 reads.
+	err = eng.Exec(ctx, qp.selectedSQL(o, view))
+	if derr := eng.Exec(ctx, "DROP VIEW IF EXISTS "+view); err == nil {
+		err = derr
+	}
+	if err != nil {
+		return scrub(err)
+	}
+	rows, err := eng.QueryRows(ctx, fmt.Sprintf("SELECT count(*)::BIGINT, count(DISTINCT %s)::BIGINT FROM %s", colPid, selectedTable(o)))
+	if err != nil {
+		return scrub(err)
+	}
+	if n, d := toInt64(rows[0][0]), toInt64(rows[0][1]); n != int64(sel.Len()) || d != n {
+		return fmt.Errorf("%d selected keys matched %d partitions (%d distinct)", sel.Len(), n, d)
+	}
+	return nil
 }
 
 type rowCounts struct{ read, rejected, excluded, consentRead, consentRejected int64 }
@@ -172,8 +266,16 @@ func prepareOutput(ctx context.Context, eng *DB, qp *queryPlan, o int) error {
 		return fail(err)
 	}
 	qp.partitions[o] = toInt64(rows[0][0])
-	if err := eng.Exec(ctx, qp.preparedStatsSQL(o)); err != nil {
-		return fail(err)
+	stats := func() error {
+		for _, s := range qp.preparedStatsSQL(o) {
+			if err := eng.Exec(ctx, s); err != nil {
+				return fail(err)
+			}
+		}
+		return nil
+	}
+	if err := stats(); err != nil {
+		return err
 	}
 	if _, check := qp.unitKey(o); check {
 		rows, err := eng.QueryRows(ctx, collisionSQL(o))
@@ -182,8 +284,8 @@ func prepareOutput(ctx context.Context, eng *DB, qp *queryPlan, o int) error {
 		}
 		if collided, _ := rows[0][0].(bool); collided {
 			qp.unitExact[o] = true
-			if err := eng.Exec(ctx, qp.preparedStatsSQL(o)); err != nil {
-				return fail(err)
+			if err := stats(); err != nil {
+				return err
 			}
 		}
 	}
@@ -342,9 +444,11 @@ func (d *Engine) Prepare(ctx context.Context) (engine.InputCounts, error) {
 		return engine.InputCounts{}, err
 	}
 	counts := engine.InputCounts{Read: c.read, Rejected: c.rejected, Excluded: c.excluded, ConsentRead: c.consentRead, ConsentRejected: c.consentRejected}
-	// Read the input for every output now, before any budget is reserved:
-	// after the reservation only noise is drawn and files are written, so an
-	// input the engine cannot read fails the job without a charge.
+	// Read the input for every output now, before any budget is reserved,
+	// so an input the engine cannot read fails the job without a charge.
+	// After the reservation the input is read again only where a release
+	// needs the same rows once more (quantile values, and the people phase
+	// 2 bounds again among the selected partitions).
 	for o := range d.job.Outputs {
 		if err := prepareOutput(ctx, eng, qp, o); err != nil {
 			return counts, err

@@ -30,6 +30,14 @@ import (
 // of (unit, partition keys, secret per-run seed), which is a uniformly random
 // choice per unit that no one without the seed can predict or steer; the
 // kept rows are summed per (unit, partition), then per partition.
+//
+// An output whose keys come from the data is released in two phases
+// (docs/two-phase.md). Phase 1 keeps the bounded pairs in a table
+// (pairsTable) and counts the distinct bounded units per partition for DP
+// partition selection. Phase 2 bounds again among the selected partitions
+// (selectedTable): a unit whose kept partitions were all selected keeps the
+// same pairs, read from the table; only the other units (affectedTable) are
+// bounded again from the input (reboundSQL).
 type queryPlan struct {
 	job      *job.Job
 	derived  map[string]transforms.Derived
@@ -43,6 +51,9 @@ type queryPlan struct {
 	unitHash string
 	// partitions is the number of rows of each output's dictionary.
 	partitions map[int]int64
+	// rebound marks two-phase outputs whose phase 2 bounds some units
+	// again (affectedTable is not empty).
+	rebound map[int]bool
 	// types are the DuckDB types of the input columns, by name, once
 	// prepareInput has described the input.
 	types map[string]string
@@ -66,7 +77,7 @@ const (
 )
 
 func newQueryPlan(j *job.Job, seed uint64) (*queryPlan, error) {
-	q := &queryPlan{job: j, derived: map[string]transforms.Derived{}, seed: seed, prepared: map[int]bool{}, unitExact: map[int]bool{}, partitions: map[int]int64{}, unitHash: "hash(" + colUnit + ")"}
+	q := &queryPlan{job: j, derived: map[string]transforms.Derived{}, seed: seed, prepared: map[int]bool{}, unitExact: map[int]bool{}, partitions: map[int]int64{}, rebound: map[int]bool{}, unitHash: "hash(" + colUnit + ")"}
 	names := make([]string, 0, len(j.Columns))
 	for n := range j.Columns {
 		names = append(names, n)
@@ -155,6 +166,10 @@ func (p *queryPlan) publicSQL(o int) []string {
 	return stmts
 }
 
+// twoPhase reports whether output o is released in two phases: its keys
+// come from the data (at least one group-by column has no public list).
+func (p *queryPlan) twoPhase(o int) bool { return !p.job.Outputs[o].PublicKeysOnly() }
+
 // formatKey renders key column k of a pairs/bounded relation as the
 // released text.
 func (p *queryPlan) formatKey(k, expr string) string {
@@ -172,6 +187,30 @@ func statsTable(o int) string { return fmt.Sprintf("__stats_%d", o) }
 
 // dictTable names the temp table of output o's partition dictionary.
 func dictTable(o int) string { return fmt.Sprintf("__dict_%d", o) }
+
+// pairsTable names the temp table of a two-phase output's phase-1 bounded
+// pairs (pairsSQL).
+func pairsTable(o int) string { return fmt.Sprintf("__pairs_%d", o) }
+
+// selectedTable names the temp table of the partition ids (__pid) that
+// passed DP partition selection.
+func selectedTable(o int) string { return fmt.Sprintf("__selected_%d", o) }
+
+// affectedTable names the temp table of the units (__ukey) that phase 2
+// bounds again from the input (affectedSQL).
+func affectedTable(o int) string { return fmt.Sprintf("__affected_%d", o) }
+
+// selectedStatsTable names the temp table of phase 2's per-partition
+// statistics when some units were bounded again.
+func selectedStatsTable(o int) string { return fmt.Sprintf("__stats_selected_%d", o) }
+
+// selectionView names the Arrow view of the selected keys.
+func selectionView(o int) string { return fmt.Sprintf("__selection_%d", o) }
+
+// outputTables are the temp tables of output o, dropped once it is released.
+func outputTables(o int) []string {
+	return []string{selectedStatsTable(o), affectedTable(o), selectedTable(o), statsTable(o), pairsTable(o), dictTable(o)}
+}
 
 // counted reports whether output o also counts the rows read, rejected and
 // excluded by consent. The first output does, in its dictionary query.
@@ -258,9 +297,24 @@ func (p *queryPlan) unitKey(o int) (expr string, check bool) {
 	return p.unitHash, true
 }
 
+// bounding says which rows a bounding query (pairsSQL) reads and what it
+// returns. The zero value bounds every unit among all its partitions.
+type bounding struct {
+	// withUnit also returns the unit itself.
+	withUnit bool
+	// units, if set, is a table of window keys (__ukey): only these units
+	// are bounded. Phase 2 of a two-phase output; no collision check (phase
+	// 1 checked every row under the same key).
+	units string
+	// parts, if set, is a table of partition ids (__pid): only rows of
+	// these partitions are read, so units are ranked among them.
+	parts string
+}
+
 // pairsSQL is the query of output o's bounded (unit, partition) pairs:
-// __ukey, __pid, the row count __rows, per measure the unit's partition total
-// __t<j>, and __collide (see unitKey); with withUnit also the unit itself.
+// __ukey, __rk, __pid, the row count __rows, per measure the unit's
+// partition total __t<j>, and __collide (see unitKey); with b.withUnit also
+// the unit itself.
 //
 // Bounding is one window over the clean rows, each joined to its partition's
 // dictionary entry: per unit, partitions are ranked by a keyed hash of (unit,
@@ -273,9 +327,10 @@ func (p *queryPlan) unitKey(o int) (expr string, check bool) {
 // than L0 partitions, whatever the input. The kept rows are then aggregated
 // per (unit, partition). With public lists, rows in unlisted partitions are
 // dropped first, so units are ranked among their listed partitions only.
-func (p *queryPlan) pairsSQL(o int, withUnit bool) string {
+func (p *queryPlan) pairsSQL(o int, b bounding) string {
 	out := p.job.Outputs[o]
 	ukey, check := p.unitKey(o)
+	check = check && b.units == ""
 	js := p.outputMeasures(o)
 	var vs []string
 	for _, j := range js {
@@ -299,16 +354,23 @@ func (p *queryPlan) pairsSQL(o int, withUnit bool) string {
 	for i, g := range out.GroupBy {
 		on[i] = fmt.Sprintf("c.%s IS NOT DISTINCT FROM d.%s", q(g), q(g))
 	}
+	dict := dictTable(o)
+	if b.parts != "" {
+		dict = fmt.Sprintf("(SELECT * FROM %s SEMI JOIN %s USING (%s))", dictTable(o), b.parts, colPid)
+	}
 	joined := fmt.Sprintf("SELECT %s, %s AS %s, d.%s, d.%s, %s FROM %s c JOIN %s d ON %s",
-		colUnit, ukey, colUkey, colPid, colPh, strings.Join(prefixAll("c.", vs), ", "), viewClean, dictTable(o), strings.Join(on, " AND "))
+		colUnit, ukey, colUkey, colPid, colPh, strings.Join(prefixAll("c.", vs), ", "), viewClean, dict, strings.Join(on, " AND "))
 	if p.publicCond(o) != "" {
 		joined += " WHERE d." + colPub
+	}
+	if b.units != "" {
+		joined = fmt.Sprintf("SELECT * FROM (%s) SEMI JOIN %s USING (%s)", joined, b.units, colUkey)
 	}
 	rows := fmt.Sprintf("SELECT %s, %s, (hash(hash(%s, %s, %d::UBIGINT)) & %d::UBIGINT) | %s::UBIGINT AS %s, %s FROM (%s)",
 		colUnit, colUkey, colUkey, colPh, p.seed, ^uint64(0)<<pidBits, colPid, colRk, strings.Join(vs, ", "), joined)
 
 	group := []string{colUkey, colRk}
-	if withUnit && ukey != colUnit {
+	if b.withUnit && ukey != colUnit {
 		group = append(group, colUnit)
 	}
 	ranked := append(append([]string{}, group...), vs...)
@@ -343,13 +405,112 @@ func (p *queryPlan) boundedSQL(o int) string {
 	if u, _ := p.unitKey(o); u == colUnit {
 		unit = fmt.Sprintf("b.%s AS %s, ", colUkey, colUnit) // the window key is the unit
 	}
-	return fmt.Sprintf("SELECT %s%s FROM (%s) b JOIN %s d USING (%s)", unit, strings.Join(cols, ", "), p.pairsSQL(o, true), dictTable(o), colPid)
+	return fmt.Sprintf("SELECT %s%s FROM (%s) b JOIN %s d USING (%s)", unit, strings.Join(cols, ", "), p.pairsSQL(o, bounding{withUnit: true}), dictTable(o), colPid)
+}
+
+// withKeys joins a relation of bounded pairs of output o with the
+// partitions' key columns (in their native types).
+func (p *queryPlan) withKeys(o int, pairs string) string {
+	keys := prefixAll("d.", quoteAll(p.job.Outputs[o].GroupBy))
+	return fmt.Sprintf("SELECT b.*, %s FROM (%s) b JOIN %s d USING (%s)", strings.Join(keys, ", "), pairs, dictTable(o), colPid)
 }
 
 // preparedStatsSQL creates output o's statistics table from the input: one
-// scan, one join with the dictionary, one window, two small aggregates.
-func (p *queryPlan) preparedStatsSQL(o int) string {
-	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", statsTable(o), p.statsSQL(o, "("+p.pairsSQL(o, false)+")"))
+// scan, one join with the dictionary, one window, two small aggregates. A
+// two-phase output keeps its bounded pairs in pairsTable first (phase 1);
+// its statistics table then holds the phase-1 statistics, of which
+// selection reads the unit counts.
+func (p *queryPlan) preparedStatsSQL(o int) []string {
+	if !p.twoPhase(o) {
+		return []string{fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", statsTable(o), p.statsSQL(o, "("+p.pairsSQL(o, bounding{})+")"))}
+	}
+	return []string{
+		fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", pairsTable(o), p.pairsSQL(o, bounding{})),
+		fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", statsTable(o), p.statsSQL(o, pairsTable(o))),
+	}
+}
+
+// selectionSQL is the phase-1 batch of a two-phase output for
+// privacy.Releaser.SelectPartitions: the keys as text and the distinct
+// bounded units of every partition with data, ordered by key.
+func (p *queryPlan) selectionSQL(o int) string {
+	out := p.job.Outputs[o]
+	return fmt.Sprintf("SELECT * FROM (SELECT %s, s.%s FROM %s s JOIN %s d USING (%s) WHERE s.%s > 0) ORDER BY %s",
+		strings.Join(p.formattedKeys(o, "d."), ", "), q(privacy.UnitsColumn), statsTable(o), dictTable(o), colPid, q(privacy.UnitsColumn),
+		orderBy(quoteAll(out.GroupBy)))
+}
+
+// formattedKeys are output o's key columns of dictionary alias prefix,
+// formatted as the released text and named as in the job.
+func (p *queryPlan) formattedKeys(o int, prefix string) []string {
+	out := p.job.Outputs[o]
+	keys := make([]string, len(out.GroupBy))
+	for i, g := range out.GroupBy {
+		keys[i] = fmt.Sprintf("%s AS %s", p.formatKey(g, prefix+q(g)), q(g))
+	}
+	return keys
+}
+
+// selectedSQL creates output o's table of selected partition ids from view,
+// which holds the selected keys as released text.
+func (p *queryPlan) selectedSQL(o int, view string) string {
+	out := p.job.Outputs[o]
+	on := make([]string, len(out.GroupBy))
+	for i, g := range out.GroupBy {
+		on[i] = fmt.Sprintf("%s IS NOT DISTINCT FROM k.%s", p.formatKey(g, "d."+q(g)), q(g))
+	}
+	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT d.%s FROM %s d JOIN %s k ON %s",
+		selectedTable(o), colPid, dictTable(o), view, strings.Join(on, " AND "))
+}
+
+// emptySelectedSQL creates output o's table of selected partition ids, empty.
+func emptySelectedSQL(o int) string {
+	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT %s FROM %s WHERE false", selectedTable(o), colPid, dictTable(o))
+}
+
+// affectedSQL creates the table of the units that phase 2 must bound again:
+// those that kept a partition in phase 1 that was not selected. Every other
+// unit keeps its phase-1 pairs: all its kept partitions were selected, so
+// they are still its first L0 among the selected ones (or all of them, if
+// it has no more than L0).
+func (p *queryPlan) affectedSQL(o int) string {
+	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT DISTINCT %s FROM %s ANTI JOIN %s USING (%s)",
+		affectedTable(o), colUkey, pairsTable(o), selectedTable(o), colPid)
+}
+
+// reboundSQL is the query of a two-phase output's phase-2 pairs, bounded
+// among the selected partitions, in pairsSQL's columns: the phase-1 pairs
+// of units not affected (affectedSQL), in selected partitions, and, if
+// rebound, the affected units bounded again from the input among the
+// selected partitions.
+func (p *queryPlan) reboundSQL(o int, rebound bool) string {
+	cols := []string{colUkey, colRk, colPid, colRows}
+	for _, j := range p.outputMeasures(o) {
+		cols = append(cols, fmt.Sprintf("__t%d", j))
+	}
+	cols = append(cols, colCollide)
+	kept := fmt.Sprintf("SELECT %s FROM %s SEMI JOIN %s USING (%s)", strings.Join(cols, ", "), pairsTable(o), selectedTable(o), colPid)
+	if !rebound {
+		return kept
+	}
+	again := p.pairsSQL(o, bounding{units: affectedTable(o), parts: selectedTable(o)})
+	return fmt.Sprintf("SELECT * FROM (%s) ANTI JOIN %s USING (%s) UNION ALL SELECT %s FROM (%s)",
+		kept, affectedTable(o), colUkey, strings.Join(cols, ", "), again)
+}
+
+// selectedStatsSQL creates a two-phase output's phase-2 statistics table.
+func (p *queryPlan) selectedStatsSQL(o int) string {
+	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS %s", selectedStatsTable(o), p.statsSQL(o, "("+p.reboundSQL(o, true)+")"))
+}
+
+// selectedStats names the table of a two-phase output's phase-2
+// statistics: the phase-1 table when no unit was bounded again (its rows of
+// selected partitions are then phase 2's).
+func (p *queryPlan) selectedStats(o int) string {
+	if p.rebound[o] {
+		return selectedStatsTable(o)
+	}
+	return statsTable(o)
 }
 
 // countsSQL sums the row counts in the counted output's dictionary.
@@ -455,22 +616,22 @@ func (p *queryPlan) statColumns(o int) []string {
 
 // releaseSQL reads output o's statistics relation (statsSQL) in the layout
 // privacy.Releaser reads: keys from the dictionary, formatted as text,
-// partitions with at least one unit, ordered by key; with public partitions,
-// every listed key.
+// ordered by key; with public partitions every listed key, otherwise every
+// selected key (selectedTable), zero where there is no data.
 func (p *queryPlan) releaseSQL(o int, stats string) string {
 	out := p.job.Outputs[o]
 	keys := quoteAll(out.GroupBy)
 	statCols := quoteAll(p.statColumns(o))
-	// Keys in their native types from the dictionary, formatted as text.
-	formatted := make([]string, len(out.GroupBy))
-	for i, g := range out.GroupBy {
-		formatted[i] = fmt.Sprintf("%s AS %s", p.formatKey(g, "d."+q(g)), q(g))
+	if !out.PublicKeysOnly() {
+		zeroed := make([]string, len(statCols))
+		for i, z := range statCols {
+			zeroed[i] = fmt.Sprintf("coalesce(s.%s, 0) AS %s", z, z)
+		}
+		return fmt.Sprintf("SELECT * FROM (SELECT %s, %s FROM %s k JOIN %s d USING (%s) LEFT JOIN %s s USING (%s)) ORDER BY %s",
+			strings.Join(p.formattedKeys(o, "d."), ", "), strings.Join(zeroed, ", "), selectedTable(o), dictTable(o), colPid, stats, colPid, orderBy(keys))
 	}
 	agg := fmt.Sprintf("SELECT %s, %s FROM %s s JOIN %s d USING (%s) WHERE s.%s > 0",
-		strings.Join(formatted, ", "), strings.Join(prefixAll("s.", statCols), ", "), stats, dictTable(o), colPid, q(privacy.UnitsColumn))
-	if !out.PublicKeysOnly() {
-		return fmt.Sprintf("SELECT * FROM (%s) ORDER BY %s", agg, orderBy(keys))
-	}
+		strings.Join(p.formattedKeys(o, "d."), ", "), strings.Join(prefixAll("s.", statCols), ", "), stats, dictTable(o), colPid, q(privacy.UnitsColumn))
 	// Public partitions: every listed key, zero where there is no data.
 	var cross []string
 	for i, g := range out.GroupBy {
