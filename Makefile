@@ -29,7 +29,8 @@ lint:
 	$(GOLANGCI) run ./...
 
 # The tests of both modules: the main one, and the Beam engine's (beam/, its own
-# Go module; see beam.mk), on Beam's local direct runner.
+# Go module; see beam.mk), on Beam's direct runner and on its portable runner
+# prism.
 test: vet lint
 	go test -count=1 ./...
 	$(MAKE) test-race

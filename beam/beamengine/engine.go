@@ -58,7 +58,7 @@ type Options struct {
 }
 
 // Runners are the Beam runners the privagg-beam binary links.
-var Runners = []string{"direct", "dataflow", "flink", "spark", "universal"}
+var Runners = []string{"direct", "prism", "dataflow", "flink", "spark", "universal"}
 
 // Engine computes a job's release on Beam for pipeline.Run. Use it once:
 //

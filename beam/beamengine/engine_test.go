@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/differential-privacy/go/v3/noise"
 	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 
 	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"
@@ -127,8 +128,13 @@ func newWithTestMode(job *job.Job, mode pbeam.TestMode) (*Engine, error) {
 	prev := baseSpecParams
 	baseSpecParams = pbeam.PrivacySpecParams{TestMode: mode}
 	defer func() { baseSpecParams = prev }()
-	return New(job, Options{})
+	return New(job, Options{Runner: testRunner()})
 }
+
+// testRunner is the runner of the tests: Beam's --runner flag (`go test
+// ./beamengine -args --runner prism`, or `make test-beam-prism`), the
+// direct runner without it.
+func testRunner() string { return *runners.Runner }
 
 // parquetOf converts CSV content to Parquet with DuckDB, typed as DuckDB's
 // CSV reader types it (timestamps, integers, doubles with NaN, NULL ids).

@@ -36,7 +36,7 @@ func addEngineFlags(cmd *cobra.Command) *engineFlags {
 	e := &engineFlags{}
 	f := cmd.Flags()
 	f.StringVar(&e.engine, "engine", "duckdb", "engine: duckdb (embedded, one machine) | beam (Apache Beam via Privacy on Beam; see docs/beam.md)")
-	f.StringVar(&e.runner, "runner", "", "beam engine: Beam runner (direct, dataflow, flink, spark, universal); default direct")
+	f.StringVar(&e.runner, "runner", "", "beam engine: Beam runner (direct, prism, dataflow, flink, spark, universal); default direct")
 	f.StringArrayVar(&e.beamArgs, "beam-arg", nil, "beam engine: a flag for Beam's runner, e.g. --beam-arg=--project=my-project (repeatable)")
 	return e
 }
