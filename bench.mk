@@ -17,3 +17,17 @@ bench: bench-tools
 
 bench-large: bench-tools
 	bin/bench --privagg $(BIN) --plainquery bin/plainquery --sizes $(BENCH_LARGE_SIZES) $(BENCH_FLAGS)
+
+# `make bench-utility`: the utility of released values (issue "Utility";
+# benchmarks/UTILITY.md): per plan in UTILITY_PLANS and 5 seeds, partitions
+# released and, per metric, the error against the true values split into
+# bounding bias and noise. The table is also written to
+# benchmarks/data/utility/latest.md.
+UTILITY_PLANS ?= $(foreach p,$(wildcard benchmarks/utility/*.yaml),--plan $(p))
+UTILITY_FLAGS ?=
+
+.PHONY: bench-utility
+bench-utility: build
+	go build -o bin/utility ./benchmarks/cmd/utility
+	@mkdir -p benchmarks/data/utility
+	bin/utility --privagg privagg=$(BIN) $(UTILITY_PLANS) $(UTILITY_FLAGS) | tee benchmarks/data/utility/latest.md

@@ -1,23 +1,26 @@
-// Command utility measures how close privagg's released distinct-people
-// counts are to the truth on skewed synthetic activity, for one or more
-// privagg binaries (e.g. before and after a change):
+// Command utility measures how close privagg's released values are to the
+// truth on skewed synthetic activity (issue "Utility"; `make bench-utility`,
+// results in benchmarks/UTILITY.md), for one or more privagg binaries and
+// job plans:
 //
-//	utility --privagg before=/tmp/privagg-main --privagg after=bin/privagg [--seeds 1,2,3,4,5]
+//	utility --privagg after=bin/privagg [--privagg before=/tmp/old/privagg]
+//	        [--plan issue=benchmarks/utility/issue.yaml ...] [--seeds 1,2,3,4,5]
 //
 // Per seed it generates events with internal/gen (--skew 1.2 by default;
-// cached in --data), runs the job of benchmarks/UTILITY.md with each binary
-// (a fresh ledger and release id, so every run draws its own selection and
-// noise), and compares the released people column with the true number of
-// distinct consented people of each partition: the partitions released, the
-// median relative error and the median signed relative error over released
-// partitions, and the mean absolute error over the 20 partitions with the
-// most people (a partition that is not released counts as 0); and, to tell
-// bounding from noise, the bias bounding alone would give in expectation
-// (each person keeping a uniformly random 5 of their partitions among all,
-// or among the released ones). It prints the per-seed figures and a
-// markdown table of medians over seeds with their range.
+// cached in --data) and runs every plan (a job file with {{input}}, {{out}}
+// and {{ledger}} placeholders; one output campaign_weekly with metrics
+// events, people and revenue) with every binary, each in a fresh folder
+// with its own ledger and release id, so every run draws its own selection
+// and noise. For every metric it compares the released values with the
+// true (unbounded, consented) values of each partition and splits the error
+// into the bias of bounding alone (the expectation of the released value
+// without noise: each person keeps a uniformly random L0 of their
+// partitions among the released ones, Linf rows and clamped totals) and
+// the rest (noise, and the spread of the random bounding). It prints the
+// per-seed figures and a markdown table of medians over seeds with their
+// range.
 //
-// The true counts never leave this tool: it reads the synthetic input
+// The true values never leave this tool: it reads the synthetic input
 // directly, which a real analyst could not.
 package main
 
@@ -28,7 +31,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,52 +41,12 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/privagg/privagg/internal/gen"
+	"github.com/privagg/privagg/job"
 )
-
-// jobYAML is the job of the utility measurement: keys from the data
-// (campaign, channel, week), L0 5, k 10, Laplace, epsilon 1.
-const jobYAML = `version: 1
-name: utility
-dataset: utility
-purpose: marketing
-input: {path: %s, format: parquet}
-privacy_unit: user_id
-identifiers: [email, phone, ip]
-consent: {column: consent_marketing}
-columns:
-  week: {from: ts, truncate: week}
-privacy: {epsilon: 1, delta: 1e-6, noise: laplace, k: 10, max_partitions_per_unit: 5}
-outputs:
-  - name: campaign_weekly
-    group_by: [campaign, channel, week]
-    metrics:
-      - {name: events, type: count, max_per_unit: 3}
-      - {name: people, type: count_units}
-      - {name: revenue, type: sum, column: revenue, min: 0, max: 500}
-output: {dir: %s, format: csv}
-ledger: %s
-`
-
-// truthSQL counts the true distinct consented people per partition, keys
-// formatted as privagg releases them.
-const truthSQL = `SELECT campaign, channel, strftime(date_trunc('week', ts), '%%Y-%%m-%%d') AS week, count(DISTINCT user_id) AS people
-FROM read_parquet(%s) WHERE consent_marketing GROUP BY ALL`
-
-// expectedSQL is, per released partition, the expected number of people it
-// keeps when each person keeps a uniformly random L0 (5) of their
-// partitions among all partitions (one) or among the released ones (two).
-const expectedSQL = `WITH ev AS (
-  SELECT DISTINCT user_id, campaign, channel, strftime(date_trunc('week', ts), '%%Y-%%m-%%d') AS week
-  FROM read_parquet(%s) WHERE consent_marketing),
-rel AS (SELECT campaign, channel, week FROM read_csv(%s, all_varchar=true)),
-sel AS (SELECT * FROM ev SEMI JOIN rel USING (campaign, channel, week)),
-n_all AS (SELECT user_id, count(*) AS n FROM ev GROUP BY 1),
-n_sel AS (SELECT user_id, count(*) AS n FROM sel GROUP BY 1)
-SELECT campaign, channel, week, sum(least(1, 5 / a.n)), sum(least(1, 5 / s.n))
-FROM sel JOIN n_all a USING (user_id) JOIN n_sel s USING (user_id) GROUP BY ALL`
 
 type config struct {
 	binaries  []binary
+	plans     []plan
 	seeds     []uint64
 	events    int64
 	users     int64
@@ -97,21 +59,9 @@ type config struct {
 
 type binary struct{ label, path string }
 
-// result is one run's utility.
-type result struct {
-	Partitions int     // partitions with data (true)
-	Released   int     // rows released
-	MedRelErr  float64 // median |released - true| / true over released rows
-	MedRelBias float64 // median (released - true) / true over released rows
-	MAETop20   float64 // mean |released - true| over the 20 largest true partitions
-	// The bias of bounding alone, without noise: the expected number of
-	// people a partition keeps when each person keeps a uniformly random
-	// L0 of their partitions, among all partitions (one phase) or among
-	// the released ones (two phases), as median (expected - true) / true
-	// over released rows, and the two-phase one as mean |expected - true|
-	// over the 20 largest partitions.
-	BiasOne, BiasTwo, BiasTwoTop20 float64
-}
+// plan is a job template: a job file with {{input}}, {{out}} and
+// {{ledger}} placeholders.
+type plan struct{ label, path string }
 
 func main() {
 	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
@@ -121,16 +71,107 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
+		return err
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1) // the temp table pp lives in one connection
+
+	type runKey struct{ bin, plan string }
+	results := map[runKey][]result{}
+	for _, seed := range c.seeds {
+		data, err := c.dataFile(ctx, seed, stderr)
+		if err != nil {
+			return err
+		}
+		if _, err := db.ExecContext(ctx, fmt.Sprintf(perPersonSQL, sqlString(data))); err != nil {
+			return fmt.Errorf("true values: %w", err)
+		}
+		for _, b := range c.binaries {
+			for _, p := range c.plans {
+				out, bd, err := c.runJob(ctx, b, p, seed, data)
+				if err != nil {
+					return err
+				}
+				parts, err := readPartitions(ctx, db, out, bd)
+				if err != nil {
+					return err
+				}
+				r := score(parts)
+				k := runKey{b.label, p.label}
+				results[k] = append(results[k], r)
+				fmt.Fprintf(stdout, "seed %d %s/%s: released %d of %d", seed, b.label, p.label, r.Released, r.Partitions)
+				for m, name := range metricNames {
+					s := r.Metrics[m]
+					fmt.Fprintf(stdout, "; %s err %.3f bias %+.3f noise %.3f MAE20 %.1f", name, s.RelErr, s.Bias, s.Noise, s.MAETop20)
+				}
+				fmt.Fprintln(stdout)
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "\n%s\n\n", c.describe())
+	fmt.Fprintln(stdout, "| binary/plan | partitions released | metric | median relative error | bounding bias (expected) | noise (relative) | values with CI95 < value | MAE, 20 largest partitions | bounding alone: MAE, 20 largest |")
+	fmt.Fprintln(stdout, "|---|---:|---|---:|---:|---:|---:|---:|---:|")
+	for _, b := range c.binaries {
+		for _, p := range c.plans {
+			rs := results[runKey{b.label, p.label}]
+			col := func(f func(result) float64, format string) string {
+				vals := make([]float64, len(rs))
+				for i, r := range rs {
+					vals[i] = f(r)
+				}
+				return fmt.Sprintf(format+" ("+format+" to "+format+")", median(vals), slices.Min(vals), slices.Max(vals))
+			}
+			for m, name := range metricNames {
+				label, released := "", ""
+				if m == 0 {
+					label = b.label + "/" + p.label
+					released = col(func(r result) float64 { return float64(r.Released) }, "%.0f")
+				}
+				pick := func(f func(metricScore) float64) func(result) float64 {
+					return func(r result) float64 { return f(r.Metrics[m]) }
+				}
+				fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, released, name,
+					col(pick(func(s metricScore) float64 { return 100 * s.RelErr }), "%.1f%%"),
+					col(pick(func(s metricScore) float64 { return 100 * s.Bias }), "%+.1f%%"),
+					col(pick(func(s metricScore) float64 { return 100 * s.Noise }), "%.1f%%"),
+					col(pick(func(s metricScore) float64 { return 100 * s.CINarrow }), "%.0f%%"),
+					col(pick(func(s metricScore) float64 { return s.MAETop20 }), "%.1f"),
+					col(pick(func(s metricScore) float64 { return s.BiasTop20 }), "%.1f"))
+			}
+		}
+	}
+	return nil
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("utility", flag.ContinueOnError)
-	var c config
-	var bins, seeds string
-	fs.Func("privagg", "LABEL=BINARY to measure (repeatable)", func(s string) error {
+	fs.SetOutput(stderr)
+	c := &config{}
+	var seeds string
+	labelled := func(s string) (string, string) {
 		label, path, ok := strings.Cut(s, "=")
 		if !ok {
-			label, path = filepath.Base(s), s
+			label, path = strings.TrimSuffix(filepath.Base(s), filepath.Ext(s)), s
 		}
-		c.binaries = append(c.binaries, binary{label, path})
-		bins += s
+		return label, path
+	}
+	fs.Func("privagg", "LABEL=BINARY to measure (repeatable)", func(s string) error {
+		l, p := labelled(s)
+		c.binaries = append(c.binaries, binary{l, p})
+		return nil
+	})
+	fs.Func("plan", "LABEL=JOB-TEMPLATE to measure (repeatable; default benchmarks/utility/issue.yaml)", func(s string) error {
+		l, p := labelled(s)
+		c.plans = append(c.plans, plan{l, p})
 		return nil
 	})
 	fs.StringVar(&seeds, "seeds", "1,2,3,4,5", "data seeds (each also a fresh run)")
@@ -142,79 +183,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.weeks, "weeks", 10, "weeks")
 	fs.StringVar(&c.dataDir, "data", "benchmarks/data/utility", "cache of generated files and run folders")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
 	if len(c.binaries) == 0 {
-		return errors.New("--privagg LABEL=BINARY is required")
+		return nil, errors.New("--privagg LABEL=BINARY is required")
+	}
+	if len(c.plans) == 0 {
+		c.plans = []plan{{"issue", "benchmarks/utility/issue.yaml"}}
 	}
 	for _, s := range strings.Split(seeds, ",") {
 		v, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
 		if err != nil {
-			return fmt.Errorf("--seeds: %w", err)
+			return nil, fmt.Errorf("--seeds: %w", err)
 		}
 		c.seeds = append(c.seeds, v)
 	}
-	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
-		return err
-	}
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-
-	results := map[string][]result{}
-	for _, seed := range c.seeds {
-		data, err := c.dataFile(ctx, seed, stderr)
-		if err != nil {
-			return err
-		}
-		truth, err := readTruth(ctx, db, data)
-		if err != nil {
-			return err
-		}
-		for _, b := range c.binaries {
-			out, err := c.runJob(ctx, b, seed, data)
-			if err != nil {
-				return err
-			}
-			released, err := readReleased(ctx, db, out)
-			if err != nil {
-				return err
-			}
-			one, two, err := readExpected(ctx, db, data, out)
-			if err != nil {
-				return err
-			}
-			r := score(truth, released, one, two)
-			results[b.label] = append(results[b.label], r)
-			fmt.Fprintf(stdout, "seed %d %-8s partitions %d released %d median rel. error %.3f median rel. bias %+.3f MAE top 20 %.1f; bounding alone: one phase %+.3f, two phases %+.3f, MAE top 20 %.1f\n",
-				seed, b.label, r.Partitions, r.Released, r.MedRelErr, r.MedRelBias, r.MAETop20, r.BiasOne, r.BiasTwo, r.BiasTwoTop20)
-		}
-	}
-	fmt.Fprintf(stdout, "\n%s\n", c.describe())
-	fmt.Fprintln(stdout, "\n| binary | partitions released | median relative error of people | median signed relative error | MAE of people, 20 largest partitions | bounding alone: one phase | bounding alone: two phases | bounding alone: MAE, 20 largest (two phases) |")
-	fmt.Fprintln(stdout, "|---|---:|---:|---:|---:|---:|---:|---:|")
-	for _, b := range c.binaries {
-		rs := results[b.label]
-		col := func(f func(result) float64, format string) string {
-			vals := make([]float64, len(rs))
-			for i, r := range rs {
-				vals[i] = f(r)
-			}
-			lo, hi := slices.Min(vals), slices.Max(vals)
-			return fmt.Sprintf(format+" ("+format+" to "+format+")", median(vals), lo, hi)
-		}
-		fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", b.label,
-			col(func(r result) float64 { return float64(r.Released) }, "%.0f"),
-			col(func(r result) float64 { return 100 * r.MedRelErr }, "%.1f%%"),
-			col(func(r result) float64 { return 100 * r.MedRelBias }, "%+.1f%%"),
-			col(func(r result) float64 { return r.MAETop20 }, "%.1f"),
-			col(func(r result) float64 { return 100 * r.BiasOne }, "%+.1f%%"),
-			col(func(r result) float64 { return 100 * r.BiasTwo }, "%+.1f%%"),
-			col(func(r result) float64 { return r.BiasTwoTop20 }, "%.1f"))
-	}
-	return nil
+	return c, nil
 }
 
 func (c *config) describe() string {
@@ -250,132 +234,69 @@ func (c *config) dataFile(ctx context.Context, seed uint64, stderr io.Writer) (s
 	return filepath.Abs(path)
 }
 
-// runJob runs the utility job with binary b on data in a fresh folder and
-// returns the released CSV.
-func (c *config) runJob(ctx context.Context, b binary, seed uint64, data string) (string, error) {
-	dir, err := filepath.Abs(filepath.Join(c.dataDir, "runs", fmt.Sprintf("%s-s%d", b.label, seed)))
+// runJob runs plan p with binary b on data in a fresh folder and returns
+// the released CSV and the output's bounds.
+func (c *config) runJob(ctx context.Context, b binary, p plan, seed uint64, data string) (string, bounds, error) {
+	dir, err := filepath.Abs(filepath.Join(c.dataDir, "runs", fmt.Sprintf("%s-%s-s%d", b.label, p.label, seed)))
 	if err != nil {
-		return "", err
+		return "", bounds{}, err
 	}
 	if err := os.RemoveAll(dir); err != nil {
-		return "", err
+		return "", bounds{}, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
+		return "", bounds{}, err
+	}
+	tmpl, err := os.ReadFile(p.path)
+	if err != nil {
+		return "", bounds{}, fmt.Errorf("plan %s: %w", p.label, err)
 	}
 	ledger, out := filepath.Join(dir, "ledger.duckdb"), filepath.Join(dir, "out")
 	jobFile := filepath.Join(dir, "job.yaml")
-	if err := os.WriteFile(jobFile, []byte(fmt.Sprintf(jobYAML, data, out, ledger)), 0o644); err != nil {
-		return "", err
+	text := strings.NewReplacer("{{input}}", data, "{{out}}", out, "{{ledger}}", ledger).Replace(string(tmpl))
+	if err := os.WriteFile(jobFile, []byte(text), 0o644); err != nil {
+		return "", bounds{}, err
+	}
+	bd, err := readBounds(jobFile)
+	if err != nil {
+		return "", bounds{}, fmt.Errorf("plan %s: %w", p.label, err)
 	}
 	for _, args := range [][]string{
-		{"budget", "set", "utility", "--epsilon", "100", "--delta", "1e-3", "--period", "none", "--ledger", ledger},
-		{"run", "-q", jobFile, "--ledger", ledger, "--release-id", fmt.Sprintf("utility-%s-%d", b.label, seed)},
+		{"budget", "set", "utility", "--epsilon", "100", "--delta", "1e-3", "--period", "none", "--reason", "utility benchmark", "--ledger", ledger},
+		{"run", "-q", jobFile, "--ledger", ledger, "--release-id", fmt.Sprintf("utility-%s-%s-%d", b.label, p.label, seed)},
 	} {
 		cmd := exec.CommandContext(ctx, b.path, args...)
 		if msg, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("%s %s: %w\n%s", b.path, strings.Join(args, " "), err, msg)
+			return "", bounds{}, fmt.Errorf("%s %s: %w\n%s", b.path, strings.Join(args, " "), err, msg)
 		}
 	}
-	return filepath.Join(out, "campaign_weekly.csv"), nil
+	return filepath.Join(out, "campaign_weekly.csv"), bd, nil
 }
 
-type key struct{ campaign, channel, week string }
-
-func readTruth(ctx context.Context, db *sql.DB, data string) (map[key]float64, error) {
-	return readCounts(ctx, db, fmt.Sprintf(truthSQL, sqlString(data)))
-}
-
-func readReleased(ctx context.Context, db *sql.DB, csv string) (map[key]float64, error) {
-	return readCounts(ctx, db, fmt.Sprintf("SELECT campaign, channel, week, people FROM read_csv(%s, all_varchar=true)", sqlString(csv)))
-}
-
-// readExpected reads expectedSQL for the partitions released in csv.
-func readExpected(ctx context.Context, db *sql.DB, data, csv string) (one, two map[key]float64, err error) {
-	rows, err := db.QueryContext(ctx, fmt.Sprintf(expectedSQL, sqlString(data), sqlString(csv)))
+// readBounds reads the contribution bounds of the job's campaign_weekly
+// output.
+func readBounds(path string) (bounds, error) {
+	j, err := job.LoadJob(path)
 	if err != nil {
-		return nil, nil, err
+		return bounds{}, err
 	}
-	defer rows.Close()
-	one, two = map[key]float64{}, map[key]float64{}
-	for rows.Next() {
-		var k key
-		var a, b float64
-		if err := rows.Scan(&k.campaign, &k.channel, &k.week, &a, &b); err != nil {
-			return nil, nil, err
+	for _, o := range j.Outputs {
+		if o.Name != "campaign_weekly" {
+			continue
 		}
-		one[k], two[k] = a, b
+		bd := bounds{L0: o.MaxPartitionsPerUnit}
+		for _, m := range o.Metrics {
+			switch m.Name {
+			case "events":
+				bd.Linf = m.MaxPerUnit
+			case "revenue":
+				if m.Min == nil || m.Max == nil {
+					return bounds{}, errors.New("revenue needs min and max")
+				}
+				bd.Min, bd.Max = *m.Min, *m.Max
+			}
+		}
+		return bd, nil
 	}
-	return one, two, rows.Err()
+	return bounds{}, errors.New("no output campaign_weekly")
 }
-
-func readCounts(ctx context.Context, db *sql.DB, q string) (map[key]float64, error) {
-	rows, err := db.QueryContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[key]float64{}
-	for rows.Next() {
-		var k key
-		var v string
-		if err := rows.Scan(&k.campaign, &k.channel, &k.week, &v); err != nil {
-			return nil, err
-		}
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return nil, err
-		}
-		out[k] = f
-	}
-	return out, rows.Err()
-}
-
-func score(truth, released, one, two map[key]float64) result {
-	r := result{Partitions: len(truth), Released: len(released)}
-	var rel, bias, bOne, bTwo []float64
-	for k, v := range released {
-		tv := truth[k]
-		if tv == 0 {
-			continue // cannot happen: a released key has data
-		}
-		rel = append(rel, math.Abs(v-tv)/tv)
-		bias = append(bias, (v-tv)/tv)
-		bOne = append(bOne, (one[k]-tv)/tv)
-		bTwo = append(bTwo, (two[k]-tv)/tv)
-	}
-	r.MedRelErr, r.MedRelBias = median(rel), median(bias)
-	r.BiasOne, r.BiasTwo = median(bOne), median(bTwo)
-	keys := make([]key, 0, len(truth))
-	for k := range truth {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b key) int {
-		if d := truth[b] - truth[a]; d != 0 {
-			return int(math.Copysign(1, d))
-		}
-		return strings.Compare(a.campaign+a.channel+a.week, b.campaign+b.channel+b.week)
-	})
-	n := min(20, len(keys))
-	for _, k := range keys[:n] {
-		r.MAETop20 += math.Abs(released[k] - truth[k])
-		r.BiasTwoTop20 += math.Abs(two[k] - truth[k])
-	}
-	r.MAETop20 /= float64(max(n, 1))
-	r.BiasTwoTop20 /= float64(max(n, 1))
-	return r
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
