@@ -169,7 +169,12 @@ func setBudget(m *yaml.Node, kvs []string, known bool) {
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == "name" {
-			m.Content[i+1].LineComment = "privagg tune: " + strings.Join(kvs, ", ")
+			v := m.Content[i+1]
+			c := "# privagg tune: " + strings.Join(kvs, ", ")
+			if v.LineComment != "" {
+				c = v.LineComment + "; privagg tune: " + strings.Join(kvs, ", ")
+			}
+			v.LineComment = c
 		}
 	}
 	if m.Style == yaml.FlowStyle {
