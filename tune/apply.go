@@ -76,8 +76,11 @@ func Apply(jobFile, out string, r *Report) ([]string, error) {
 		return nil, fmt.Errorf("--apply: %w", err)
 	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) == 0 {
-		return nil, fmt.Errorf("--apply: read %s: %v", jobFile, err)
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("--apply: read %s: %w", jobFile, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, fmt.Errorf("--apply: %s is empty", jobFile)
 	}
 	known := budgetKeysKnown()
 	if err := applyReport(doc.Content[0], r, known); err != nil {
