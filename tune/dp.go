@@ -25,8 +25,8 @@ const DPNotice = "DP: clamp bounds chosen from DP histograms of people's partiti
 	"to the dataset in the ledger. Everything else is taken from the job as it is."
 
 // Power-of-two bins of |total|: bin i holds totals with 2^(i−1) < |t| <=
-// 2^i, the lowest also every smaller |t| (zero included), the highest every
-// larger one.
+// 2^i, the lowest also every smaller non-zero |t|, the highest every larger
+// one.
 const (
 	binLow  = -10
 	binHigh = 62
@@ -149,8 +149,10 @@ func DP(ctx context.Context, j *job.Job, opts DPOptions) (*Report, error) {
 
 // noisyBound noises every bin of t's histogram with the library's Laplace
 // noise and returns the upper edge of the first bin where the cumulative
-// noisy count (negative bins counted as 0) reaches fraction of the noisy
-// total. It draws noise: call it only after the budget is reserved.
+// noisy count reaches fraction of the noisy total. Noisy counts keep their
+// sign: the noise has mean 0, so the many empty bins add nothing in
+// expectation (clamping them at 0 would add about scale/2 each and push
+// the bound far beyond the data). It draws noise: call it only after the budget is reserved.
 func (t *dpTarget) noisyBound(l0 int64, eps, fraction float64) (float64, error) {
 	noisy := make([]float64, len(t.counts))
 	var total float64
@@ -159,7 +161,7 @@ func (t *dpTarget) noisyBound(l0 int64, eps, fraction float64) (float64, error) 
 		if err != nil {
 			return 0, fmt.Errorf("tune --dp: %w", err)
 		}
-		noisy[i] = math.Max(float64(v), 0)
+		noisy[i] = float64(v)
 		total += noisy[i]
 	}
 	var cum float64
@@ -175,7 +177,9 @@ func (t *dpTarget) noisyBound(l0 int64, eps, fraction float64) (float64, error) 
 // boundedHistogram counts, per bin, the (person, partition) totals of
 // t.column in output t.o after bounding each person to the output's L0
 // partitions, chosen by a keyed hash with a secret per-run seed (as the
-// engine bounds). These are true counts: they stay in memory until
+// engine bounds). Totals of 0 are not counted: no clamp changes them, and
+// where most people have none (revenue) they would pull the bound to the
+// lowest bin. These are true counts: they stay in memory until
 // noisyBound noises them.
 func boundedHistogram(ctx context.Context, in *duckdb.RawInput, j *job.Job, t *dpTarget) ([]int64, error) {
 	pairs, err := in.PairsSQL(ctx, t.o, []string{t.column})
@@ -187,9 +191,9 @@ func boundedHistogram(ctx context.Context, in *duckdb.RawInput, j *job.Job, t *d
 		return nil, fmt.Errorf("tune --dp: seed: %w", err)
 	}
 	seed := binary.LittleEndian.Uint64(b[:]) >> 1
-	q := fmt.Sprintf(`SELECT least(greatest(CASE WHEN t0 = 0 THEN %d ELSE ceil(log2(abs(t0)))::BIGINT END, %d), %d) AS bin, count(*)::BIGINT
+	q := fmt.Sprintf(`SELECT least(greatest(ceil(log2(abs(t0)))::BIGINT, %d), %d) AS bin, count(*)::BIGINT
 FROM (SELECT t0, row_number() OVER (PARTITION BY u ORDER BY hash(hash(u, p, %d::UBIGINT)), p) AS k FROM (%s))
-WHERE k <= %d AND t0 IS NOT NULL GROUP BY bin ORDER BY bin`, binLow, binLow, binHigh, seed, pairs, j.Outputs[t.o].MaxPartitionsPerUnit)
+WHERE k <= %d AND t0 IS NOT NULL AND t0 <> 0 GROUP BY bin ORDER BY bin`, binLow, binHigh, seed, pairs, j.Outputs[t.o].MaxPartitionsPerUnit)
 	rows, err := in.QueryRows(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("tune --dp: histogram: %w", err)
