@@ -1,0 +1,133 @@
+package tune
+
+import (
+	"math"
+	"testing"
+
+	"github.com/google/differential-privacy/go/v3/dpagg"
+
+	"github.com/privagg/privagg/privacy"
+)
+
+func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+
+// TestExcessShare: people by number of partitions {1: 2 people, 2: 1, 3: 1}
+// hold 2 + 2 + 3 = 7 pairs. L0 1 drops 1 + 2 = 3 of them, L0 2 drops 1, L0
+// 3 none.
+func TestExcessShare(t *testing.T) {
+	h := []Count{{Value: 1, Count: 2}, {Value: 2, Count: 1}, {Value: 3, Count: 1}}
+	for _, tc := range []struct {
+		bound int64
+		want  float64
+	}{{1, 3.0 / 7}, {2, 1.0 / 7}, {3, 0}, {10, 0}} {
+		if got := ExcessShare(h, tc.bound); !near(got, tc.want) {
+			t.Errorf("ExcessShare(bound %d) = %v, want %v", tc.bound, got, tc.want)
+		}
+	}
+	if got := ExcessShare(nil, 1); got != 0 {
+		t.Errorf("empty histogram: %v, want 0", got)
+	}
+}
+
+// TestKeepProbabilityTheoremOne checks the L0 <= 3 formula by hand: ε 1,
+// δ 0.1, L0 1, k 1. The crossover is nCr = 1 + floor(ln((1 + e^-1·(0.2 −
+// 1)) / (0.1·(1 + e^-1)))) = 2, so p(1) = δ = 0.1, p(2) = δ(1 + e) =
+// 0.371828, and p(3) = 1 + e^-1(p(2) − 1) + δe^-1 = 0.805704.
+func TestKeepProbabilityTheoremOne(t *testing.T) {
+	s := Selection{Epsilon: 1, Delta: 0.1, L0: 1, K: 1}
+	for _, tc := range []struct {
+		n    int64
+		want float64
+	}{{0, 0}, {1, 0.1}, {2, 0.1 * (1 + math.E)}, {3, 1 + math.Exp(-1)*(0.1*(1+math.E)-1) + 0.1*math.Exp(-1)}} {
+		got, err := KeepProbability(s, tc.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !near(got, tc.want) {
+			t.Errorf("p(%d) = %v, want %v", tc.n, got, tc.want)
+		}
+	}
+	// The pre-threshold k shifts the count: k 5 keeps nothing below 5
+	// people and treats 5 people as 1.
+	s.K = 5
+	if p, _ := KeepProbability(s, 4); p != 0 {
+		t.Errorf("k 5, 4 people: %v, want 0", p)
+	}
+	if p, _ := KeepProbability(s, 5); !near(p, 0.1) {
+		t.Errorf("k 5, 5 people: %v, want 0.1", p)
+	}
+}
+
+// TestKeepProbabilityMatchesLibraryHardThreshold: for L0 <= 3 the
+// library's hard threshold is the first count kept with probability 1.
+func TestKeepProbabilityMatchesLibraryHardThreshold(t *testing.T) {
+	for _, l0 := range []int64{1, 2, 3} {
+		s := Selection{Epsilon: 0.5, Delta: 1e-6, L0: l0, K: 1}
+		lib, err := dpagg.NewPreAggSelectPartition(&dpagg.PreAggSelectPartitionOptions{Epsilon: s.Epsilon, Delta: s.Delta, MaxPartitionsContributed: l0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hard, err := lib.GetHardThreshold()
+		if err != nil {
+			t.Fatal(err)
+		}
+		at, _ := KeepProbability(s, int64(hard))
+		below, _ := KeepProbability(s, int64(hard-1))
+		if at != 1 || below >= 1 {
+			t.Errorf("L0 %d: hard threshold %d: p = %v, p(one less) = %v; want 1 and < 1", l0, hard, at, below)
+		}
+	}
+}
+
+// TestKeepThresholdMatchesPlan: for L0 > 3 the people needed for a 50%
+// chance agree with what `privagg plan` prints (privacy.SelectionPlan
+// ReleaseChance, the same Gaussian threshold).
+func TestKeepThresholdMatchesPlan(t *testing.T) {
+	sel := privacy.SelectionPlan{Share: privacy.Share{Epsilon: 0.25, Delta: 5e-7}, L0: 5, K: 10}
+	p50, _, err := sel.ReleaseChance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := keepThreshold(Selection{Epsilon: 0.25, Delta: 5e-7, L0: 5, K: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != p50 {
+		t.Errorf("keepThreshold = %d, plan's 50%% count = %d", got, p50)
+	}
+}
+
+// TestExpectedReleased: with ε 1, δ 0.1, L0 1, k 1, partitions of 1, 2
+// and 3 people (2, 1 and 1 of them) are kept with 0.1, 0.371828 and
+// 0.805704, so 2·0.1 + 0.371828 + 0.805704 are expected.
+func TestExpectedReleased(t *testing.T) {
+	got, err := ExpectedReleased([]Count{{Value: 1, Count: 2}, {Value: 2, Count: 1}, {Value: 3, Count: 1}}, Selection{Epsilon: 1, Delta: 0.1, L0: 1, K: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2 := 0.1 * (1 + math.E)
+	want := 0.2 + p2 + 1 + math.Exp(-1)*(p2-1) + 0.1*math.Exp(-1)
+	if !near(got, want) {
+		t.Errorf("ExpectedReleased = %v, want %v", got, want)
+	}
+	if _, err := ExpectedReleased(nil, Selection{Epsilon: 0, Delta: 0.1, L0: 1, K: 1}); err == nil {
+		t.Error("epsilon 0 accepted")
+	}
+}
+
+// TestBudgetShares: weights 1 and 3 give the second output 3/4 of ε 1;
+// selection takes 0.2 of it and metric weights 1 and 2 split the rest
+// 1/3 and 2/3 (Laplace: no δ for metrics, all of the output's δ to
+// selection).
+func TestBudgetShares(t *testing.T) {
+	b := Budget{Epsilon: 1, Delta: 1e-6, OutputWeight: 3, OutputWeights: 4, SelectionShare: 0.2, MetricWeights: []float64{1, 2}}
+	if err := b.check(); err != nil {
+		t.Fatal(err)
+	}
+	if s := b.Selection(); !near(s.Epsilon, 0.15) || !near(s.Delta, 0.75e-6) {
+		t.Errorf("selection %+v", s)
+	}
+	if m := b.Metric(1); !near(m.Epsilon, 0.6*2/3) || m.Delta != 0 {
+		t.Errorf("metric 1 %+v", m)
+	}
+}
