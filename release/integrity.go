@@ -87,7 +87,7 @@ func verifyStoredFile(dir, name, want string) error {
 }
 
 // hashFile returns the SHA-256 of the regular file at path, refusing a
-// symlink, as an *IntegrityError on failure.
+// symlink: an *IntegrityError unless the file is missing.
 func hashFile(path string) (string, error) {
 	f, err := openRegular(path)
 	if err != nil {
@@ -102,11 +102,16 @@ func hashFile(path string) (string, error) {
 }
 
 // openRegular opens path for reading if it is a regular file and not a
-// symlink; otherwise it returns an *IntegrityError.
+// symlink; otherwise it returns an *IntegrityError, or an error wrapping
+// fs.ErrNotExist if there is no file.
 func openRegular(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, syscall.ELOOP) {
 		return nil, &IntegrityError{Path: path, Reason: "is a symlink; privagg reads only regular files of a release"}
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		// Missing, not changed: the store cannot be read (a plain error).
+		return nil, fmt.Errorf("release store file %s: %w", path, err)
 	}
 	if err != nil {
 		return nil, &IntegrityError{Path: path, Reason: "cannot be opened: " + errReason(err)}
