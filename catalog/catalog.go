@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -60,6 +61,10 @@ type Release struct {
 	// Problem says why the release store could not be read; empty if it
 	// could (or the release is not stored yet).
 	Problem string `json:"problem,omitempty"`
+
+	// integrity is set when the store differs from what the ledger
+	// recorded (a *release.IntegrityError): OpenDB then refuses to run.
+	integrity error
 }
 
 // Published reports whether the release is in state published.
@@ -119,6 +124,10 @@ func Load(ctx context.Context, led *privacy.Ledger) (*Catalog, error) {
 		if rec.State != privacy.StateReserved {
 			if err := r.readStore(); err != nil {
 				r.Problem = err.Error()
+				var ie *release.IntegrityError
+				if errors.As(err, &ie) {
+					r.integrity = err
+				}
 			}
 			if st, err := os.Stat(filepath.Join(r.StoreDir, ReportFile)); err == nil && st.Mode().IsRegular() {
 				r.Report = filepath.Join(r.StoreDir, ReportFile)
@@ -140,15 +149,30 @@ func (c *Catalog) Release(id string) *Release {
 	return nil
 }
 
-// readStore fills r's tables from the manifests its published-files list names.
+// readStore fills r's tables from the manifests its published files name.
+// When the ledger recorded the store's hashes, every file is checked
+// against them first (a *release.IntegrityError if one differs or is a
+// symlink); a store folder that is a symlink is always refused.
 func (r *Release) readStore() error {
-	data, err := os.ReadFile(filepath.Join(r.StoreDir, publishedList))
-	if err != nil {
-		return fmt.Errorf("release store %s: %w", r.StoreDir, err)
-	}
 	var files []string
-	if err := json.Unmarshal(data, &files); err != nil {
-		return fmt.Errorf("release store %s: %s: %w", r.StoreDir, publishedList, err)
+	if r.Files != nil {
+		if err := release.VerifyStore(r.StoreDir, r.Files); err != nil {
+			return err
+		}
+		files = r.Files.Published
+	} else {
+		if err := checkNotSymlink(r.StoreDir, "release store"); err != nil {
+			return &release.IntegrityError{Path: r.StoreDir, Reason: "is a symlink; a release store is read only from its own folder"}
+		}
+		f, err := openNoFollow(filepath.Join(r.StoreDir, publishedList))
+		if err != nil {
+			return fmt.Errorf("release store %s: %w", r.StoreDir, err)
+		}
+		err = json.NewDecoder(f).Decode(&files)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("release store %s: %s: %w", r.StoreDir, publishedList, err)
+		}
 	}
 	for _, name := range files {
 		if !strings.HasSuffix(name, release.ManifestSuffix) {
@@ -313,7 +337,7 @@ type QueryTable struct {
 func verifyFile(path, want string) error {
 	f, err := openNoFollow(path)
 	if err != nil {
-		return err
+		return &release.IntegrityError{Path: path, Reason: "cannot be read: " + err.Error()}
 	}
 	defer f.Close()
 	h := sha256.New()
@@ -321,7 +345,7 @@ func verifyFile(path, want string) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
-		return fmt.Errorf("%s: sha256 %s differs from the manifest's %s: the release store was changed after the release", path, got, want)
+		return &release.IntegrityError{Path: path, Reason: fmt.Sprintf("has sha256 %s, its manifest records %s: the release store was changed after the release", got, want)}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/privagg/privagg/privacy"
+	"github.com/privagg/privagg/release"
 )
 
 func loadCatalog(t *testing.T, ledger string) *Catalog {
@@ -109,9 +111,7 @@ func TestLoadReportsDamagedStore(t *testing.T) {
 	if err := os.Remove(filepath.Join(store, publishedList)); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(filepath.Dir(store), "r2", "REPORT.html"), []byte("<html></html>"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// r2's REPORT.html is stored with the release (and its hash recorded).
 	c := loadCatalog(t, f.ledger)
 	if p := c.Release("r1").Problem; p == "" {
 		t.Error("r1 with a missing published-files list has no problem")
@@ -149,7 +149,8 @@ func TestOpenDBRefusesChangedStoreFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = OpenDB(context.Background(), loadCatalog(t, f.ledger))
-	if err == nil || !strings.Contains(err.Error(), "differs from the manifest") {
-		t.Fatalf("OpenDB over a changed store file: %v, want a sha256 mismatch", err)
+	var ie *release.IntegrityError
+	if !errors.As(err, &ie) || ie.Path != path || !strings.Contains(err.Error(), "sha256") {
+		t.Fatalf("OpenDB over a changed store file: %v, want a sha256 mismatch naming %s", err, path)
 	}
 }

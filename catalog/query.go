@@ -59,7 +59,9 @@ type DB struct {
 // OpenDB loads every table of c's published releases into a new in-memory
 // DuckDB (see Catalog.QueryTables for the names) and locks it down. Each data
 // file must have the SHA-256 its manifest recorded. A published release whose
-// store cannot be read is left out, with a warning (see Warnings).
+// store cannot be read is left out, with a warning (see Warnings); one
+// whose store differs from the hashes the ledger recorded, or holds a
+// symlink, makes OpenDB fail with a *release.IntegrityError.
 func OpenDB(ctx context.Context, c *Catalog) (_ *DB, err error) {
 	eng, err := duckengine.OpenDB(ctx, duckengine.DBOptions{Threads: 1})
 	if err != nil {
@@ -80,6 +82,9 @@ func OpenDB(ctx context.Context, c *Catalog) (_ *DB, err error) {
 		defer unlock()
 	}
 	for _, r := range c.Releases {
+		if r.Published() && r.integrity != nil {
+			return nil, fmt.Errorf("release %s: %w", r.ReleaseID, r.integrity)
+		}
 		if r.Published() && r.Problem != "" {
 			db.warnings = append(db.warnings, fmt.Sprintf("release %s is left out: %s", r.ReleaseID, r.Problem))
 		}

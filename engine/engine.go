@@ -23,6 +23,16 @@ type Engine interface {
 	Close() error
 }
 
+// NoiseWriter is implemented by an engine whose Release writes noised
+// values to files before it returns (the Beam engine writes its results to
+// its work folder). Run then records in the ledger, before calling Release,
+// that noised values may reach disk, so that an interrupted release is
+// never recomputed. An engine that keeps noised values in memory until
+// Release returns (the embedded engine) need not implement it.
+type NoiseWriter interface {
+	WritesNoise() bool
+}
+
 // InputCounts are the exact row counts of an input (internal, not private).
 type InputCounts struct {
 	Read     int64 // rows read, malformed ones included

@@ -3,6 +3,7 @@ package job
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +11,10 @@ import (
 )
 
 // Fingerprint is the default release id: the job name and a hash of the job
-// file and of the input files' paths, sizes and modification times.
+// file, of the job's Digest when a PRIVAGG_* variable changes what the job
+// releases (so that such an override makes another release, never a
+// re-publication of the release made without it), and of the input files'
+// paths, sizes and modification times.
 func Fingerprint(job *Job) (string, error) {
 	h := sha256.New()
 	data, err := os.ReadFile(job.File)
@@ -18,6 +22,13 @@ func Fingerprint(job *Job) (string, error) {
 		return "", fmt.Errorf("fingerprint: %w", err)
 	}
 	h.Write(data)
+	if slices.ContainsFunc(job.fromEnv, func(k string) bool { return !slices.Contains(runOnlyKeys, k) }) {
+		digest, err := Digest(job)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "\x00env\x00%s\x00", digest)
+	}
 	paths, _ := filepath.Glob(job.Input.Path)
 	paths = append(paths, job.referencedFiles()...)
 	slices.Sort(paths)
@@ -30,6 +41,28 @@ func Fingerprint(job *Job) (string, error) {
 		fmt.Fprintf(h, "%s\x00%d\x00%d\x00", p, st.Size(), st.ModTime().UnixNano())
 	}
 	return defaultReleaseID(job.Name, hex.EncodeToString(h.Sum(nil))[:12]), nil
+}
+
+// runOnlyKeys are the job keys that say how and where a job runs, not what
+// it releases: Digest leaves them out.
+var runOnlyKeys = []string{"ledger", "privacy.memory_limit", "privacy.temp_dir", "privacy.threads"}
+
+// Digest is the hex SHA-256 of the effective job: every setting of the
+// loaded job (the file with its PRIVAGG_* overrides, defaults applied and
+// paths resolved) except runOnlyKeys and the job file's path. Two jobs with
+// one digest release the same thing from the same input; the ledger
+// records it at reservation, and only a job with the same digest may
+// resume or re-publish the release.
+func Digest(job *Job) (string, error) {
+	c := *job
+	c.File, c.fromEnv, c.Ledger = "", nil, ""
+	c.Privacy.MemoryLimit, c.Privacy.TempDir, c.Privacy.Threads = "", "", 0
+	data, err := json.Marshal(&c)
+	if err != nil {
+		return "", fmt.Errorf("job digest: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // defaultReleaseID is the release id Fingerprint makes of a job name and a

@@ -34,6 +34,8 @@ type Job struct {
 
 	// File is the absolute path of the job file (not part of the YAML).
 	File string `mapstructure:"-"`
+	// fromEnv are the keys (EnvKeys) a PRIVAGG_* variable overrode.
+	fromEnv []string
 }
 
 // RowUnit as privacy_unit makes each input row its own privacy unit.

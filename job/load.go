@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -87,6 +88,7 @@ func load(data []byte, dir, file string) (*Job, error) {
 	job := c.decode(tree)
 	c.applyDefaults(job, tree)
 	resolvePaths(job, dir, fromEnv)
+	job.fromEnv = slices.Sorted(maps.Keys(fromEnv))
 	c.validate(job)
 	if len(c.problems) > 0 {
 		return nil, &ConfigError{File: file, Problems: c.problems}

@@ -326,14 +326,19 @@ func TestCrashAtEachStep(t *testing.T) {
 		charged   bool                 // the budget is charged after the kill
 		state     privacy.ReleaseState // the ledger's state of the release after the kill
 		published bool                 // output.dir holds the release after the kill
+		// refused: noised values may have reached disk, so a re-run refuses
+		// to complete the release rather than draw its noise again.
+		refused bool
 	}{
-		{duringScan, false, "", false},
-		{StepScanned, false, "", false},
-		{StepReserved, true, privacy.StateReserved, false},
-		{StepReleased, true, privacy.StateReserved, false},
-		{StepStored, true, privacy.StateStored, false},
-		{StepPublished, true, privacy.StateStored, true},
-		{StepMarked, true, privacy.StatePublished, true},
+		{duringScan, false, "", false, false},
+		{StepScanned, false, "", false, false},
+		{StepReserved, true, privacy.StateReserved, false, false},
+		{StepReleased, true, privacy.StateReserved, false, false},
+		{StepWriting, true, privacy.StateReserved, false, true},
+		{StepWritten, true, privacy.StateReserved, false, true},
+		{StepStored, true, privacy.StateStored, false, false},
+		{StepPublished, true, privacy.StateStored, true, false},
+		{StepMarked, true, privacy.StatePublished, true, false},
 	} {
 		t.Run(tc.killAt, func(t *testing.T) {
 			job := verify.SetupJob(t, crashJob, eventsCSV, 10)
@@ -367,6 +372,10 @@ func TestCrashAtEachStep(t *testing.T) {
 			if tc.published {
 				before = readDir(t, job.Output.Dir)
 			}
+			if tc.refused {
+				checkResumeRefused(t, job, id, store, eps, del)
+				return
+			}
 
 			// Running the job again completes; a reserved release is
 			// recomputed, a stored one re-published; nothing more is charged.
@@ -387,6 +396,50 @@ func TestCrashAtEachStep(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkResumeRefused runs job again as release id, which an interrupted run
+// left after noised values may have reached the release store: the run
+// must refuse (exit 1) and change nothing: no new charge, no file in
+// output.dir, the release store as the interrupted run left it.
+func checkResumeRefused(t *testing.T, job *job.Job, id, store string, eps, del privacy.Amount) {
+	t.Helper()
+	stored := readTree(t, store)
+	_, err := Run(context.Background(), job, RunOptions{ReleaseID: id})
+	if !errors.Is(err, privacy.ErrNoiseWritten) || ExitCode(err) != ExitRuntime {
+		t.Fatalf("re-run after noised values may have reached disk: err %v (exit %d), want privacy.ErrNoiseWritten (exit 1)", err, ExitCode(err))
+	}
+	if !strings.Contains(err.Error(), "--release-id") {
+		t.Errorf("the refusal does not say how to go on (a new --release-id): %v", err)
+	}
+	checkLedger(t, job, id, eps, del, privacy.StateReserved)
+	checkOutputDir(t, job, store, false)
+	if after := readTree(t, store); !maps.EqualFunc(stored, after, bytes.Equal) {
+		t.Errorf("the refused re-run changed the release store: %v -> %v", slices.Sorted(maps.Keys(stored)), slices.Sorted(maps.Keys(after)))
+	}
+}
+
+// readTree reads every file under dir (none if dir does not exist), by path
+// relative to dir.
+func readTree(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && path == dir {
+			return filepath.SkipDir
+		}
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		data, err := os.ReadFile(path)
+		out[rel] = data
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestConcurrentRunsOneBudget starts two runs of the same job with different

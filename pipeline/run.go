@@ -28,16 +28,22 @@ const (
 	StepScanned   = "scanned"   // input read and checked; nothing charged
 	StepReserved  = "reserved"  // budget charged in the ledger; no noise drawn yet
 	StepReleased  = "released"  // noise drawn, tables in memory only
-	StepStored    = "stored"    // tables in the release store, ledger says stored
+	StepWriting   = "writing"   // ledger says noised values may reach disk; nothing written yet
+	StepWritten   = "written"   // tables in the release store, ledger not yet told
+	StepStored    = "stored"    // tables in the release store, ledger says stored with their hashes
 	StepPublished = "published" // tables copied to output.dir, ledger not yet marked
 	StepMarked    = "marked"    // ledger says published
 )
 
-// Run executes a job as a release: resolve the release id, open the ledger,
-// re-publish the release if it is already stored, plan the budget, check it,
-// prepare the input (read and check it; nothing is charged yet), reserve the
-// budget, release (draw the noise), store, publish, mark published. A failed
-// run publishes nothing and leaves no file in output.dir. Each run writes an
+// Run executes a job as a release: resolve the release id, open the ledger
+// (an existing release must be the same job's), re-publish the release if
+// it is already stored, plan the budget, check it, prepare the input (read
+// and check it; nothing is charged yet), reserve the budget, release (draw
+// the noise), record that noised values may now reach disk, store, record
+// the stored files' hashes, publish, mark published. A release interrupted
+// after noised values may have reached disk but before it was stored is
+// refused, never recomputed (privacy.ErrNoiseWritten). A failed run
+// publishes nothing and leaves no file in output.dir. Each run writes an
 // internal run report beside the ledger, whatever its outcome.
 func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err error) {
 	// Before anything is read or written, the run report included.
@@ -51,12 +57,15 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 	r := newRun(j, id, opts)
 	defer func() { r.finish(res, err) }()
 
-	led, stored, err := r.openLedger(ctx)
+	led, err := r.openLedger(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if stored {
+	if r.rec != nil && r.rec.State != privacy.StateReserved {
 		return r.republish(ctx, led)
+	}
+	if err := r.checkResumable(led); err != nil {
+		return nil, err
 	}
 	plan, err := privacy.NewPlan(j.PrivacySpec())
 	if err != nil {
@@ -75,12 +84,18 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 	}
 	step(StepScanned)
 
-	reservation, err := led.Reserve(ctx, reserveRequest(j, id, plan))
+	reservation, err := led.Reserve(ctx, reserveRequest(j, id, plan, r.identity))
 	if err != nil {
 		return nil, err
 	}
 	r.log.Info("budget reserved", "release", id, "epsilon", plan.Total.Epsilon, "delta", plan.Total.Delta)
 	step(StepReserved)
+	writesNoise := engineWritesNoise(computer)
+	if writesNoise {
+		if err := led.MarkWriting(ctx, id); err != nil {
+			return nil, err
+		}
+	}
 	rel, stats, err := computer.Release(ctx, plan, reservation)
 	if err != nil {
 		return nil, fmt.Errorf("release %s (budget stays charged): %w", id, err)
@@ -88,12 +103,23 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 	defer rel.Free()
 	r.report.Outputs = stats
 	step(StepReleased)
-	files, err := release.Store(ctx, led, id, j, rel, r.report)
+	if !writesNoise {
+		if err := led.MarkWriting(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	step(StepWriting)
+	stored, err := release.Store(ctx, led, id, j, rel, r.report)
 	if err != nil {
-		return nil, fmt.Errorf("release %s (budget stays charged): %w", id, err)
+		return nil, fmt.Errorf("release %s (budget stays charged; noised values may be on disk, so it is never recomputed): %w", id, err)
+	}
+	step(StepWritten)
+	if err := led.MarkStored(ctx, id, stored); err != nil {
+		return nil, fmt.Errorf("release %s (budget stays charged; stored but not recorded, so it is never recomputed): %w", id, err)
 	}
 	step(StepStored)
-	if err := release.Publish(ctx, led.StoreDir(id), j.Output.Dir, files); err != nil {
+	files := stored.Published
+	if err := release.Publish(ctx, led.StoreDir(id), j.Output.Dir, files, stored.SHA256); err != nil {
 		return nil, fmt.Errorf("publish release %s (stored; re-run to publish): %w", id, err)
 	}
 	step(StepPublished)

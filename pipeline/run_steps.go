@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/privagg/privagg/engine"
@@ -38,6 +40,7 @@ type run struct {
 	id         string
 	ledgerPath string
 	rec        *privacy.ReleaseRecord // the ledger's record of the release; nil for a new release
+	identity   privacy.JobIdentity    // the job, as the ledger records it
 	log        *slog.Logger
 	start      time.Time
 	report     release.RunReport
@@ -73,38 +76,85 @@ func (r *run) finish(res *RunResult, err error) {
 	}
 }
 
-// openLedger opens the ledger and looks the release up: stored reports
-// whether it is already stored (or published) and so is only re-published.
-// A release id of another dataset is refused.
-func (r *run) openLedger(ctx context.Context) (led *privacy.Ledger, stored bool, err error) {
-	led, err = privacy.OpenLedger(r.ledgerPath)
+// openLedger opens the ledger and looks the release up into r.rec. A
+// release id of another dataset or another job is refused: only the job
+// that reserved a release may resume or re-publish it.
+func (r *run) openLedger(ctx context.Context) (*privacy.Ledger, error) {
+	led, err := privacy.OpenLedger(r.ledgerPath)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	rec, err := led.Lookup(ctx, r.id)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	r.rec = rec
+	if r.identity, err = jobIdentity(r.j); err != nil {
+		return nil, err
+	}
 	if rec == nil {
-		return led, false, nil
+		return led, nil
 	}
 	if rec.Dataset != r.j.Dataset {
-		return nil, false, &job.ConfigError{File: r.j.File, Problems: []job.Problem{{Key: "--release-id", Value: r.id,
+		return nil, &job.ConfigError{File: r.j.File, Problems: []job.Problem{{Key: "--release-id", Value: r.id,
 			Rule: fmt.Sprintf("belongs to dataset %q, not %q", rec.Dataset, r.j.Dataset)}}}
 	}
-	return led, rec.State == privacy.StateStored || rec.State == privacy.StatePublished, nil
+	if err := rec.CheckJob(r.identity); err != nil {
+		return nil, &job.ConfigError{File: r.j.File, Problems: []job.Problem{{Key: "--release-id", Value: r.id,
+			Rule: "belongs to a release of a different job (the job file, or a PRIVAGG_* override that changes the release, differs); use a new release id",
+			Err:  err}}}
+	}
+	return led, nil
+}
+
+// jobIdentity is what the ledger records of the job behind a release.
+func jobIdentity(j *job.Job) (privacy.JobIdentity, error) {
+	digest, err := job.Digest(j)
+	if err != nil {
+		return privacy.JobIdentity{}, err
+	}
+	return privacy.JobIdentity{Job: j.Name, Purpose: j.Purpose, JobSHA256: j.FileSHA256(), JobDigest: digest}, nil
+}
+
+// checkResumable refuses a reserved release whose noised values may have
+// reached disk: the ledger says so, or (for a release reserved before the
+// ledger recorded it) its release store folder exists. Such a release is
+// re-published once stored, never recomputed.
+func (r *run) checkResumable(led *privacy.Ledger) error {
+	if r.rec == nil {
+		return nil
+	}
+	if err := r.rec.CheckResumable(); err != nil {
+		return err
+	}
+	store := led.StoreDir(r.id)
+	for _, dir := range []string{store, filepath.Join(filepath.Dir(store), "."+r.id+".privagg-tmp")} {
+		if _, err := os.Lstat(dir); err == nil {
+			return fmt.Errorf("release %q was interrupted after its noised values began to be written (%s exists) and before it "+
+				"was stored: privagg never draws a release's noise twice, so it cannot be completed; its budget stays charged; "+
+				"run the job with a new --release-id (a new charge): %w", r.id, dir, privacy.ErrNoiseWritten)
+		}
+	}
+	return nil
 }
 
 // republish copies a stored release to output.dir again: no noise, no charge.
 func (r *run) republish(ctx context.Context, led *privacy.Ledger) (*RunResult, error) {
-	files, err := release.Republish(ctx, led, r.id, r.j.Output.Dir)
+	files, err := release.Republish(ctx, led, r.rec, r.j.Output.Dir)
 	if err != nil {
 		return nil, err
 	}
 	r.report.Status = "republished"
 	r.log.Info("release already stored: re-published without new noise or charge", "release", r.id, "files", len(files))
 	return &RunResult{ReleaseID: r.id, Republished: true, OutputDir: r.j.Output.Dir, Files: files}, nil
+}
+
+// engineWritesNoise reports whether the engine's Release writes noised
+// values to files (engine.NoiseWriter), so that Run must record
+// Ledger.MarkWriting before it rather than after.
+func engineWritesNoise(e engine.Engine) bool {
+	w, ok := e.(engine.NoiseWriter)
+	return ok && w.WritesNoise()
 }
 
 // checkBudget refuses a new release early, before any data is read, if the
@@ -151,7 +201,7 @@ func (r *run) prepareInput(ctx context.Context, computer engine.Engine) error {
 }
 
 // reserveRequest asks the ledger to charge the plan's total for release id.
-func reserveRequest(j *job.Job, id string, plan *privacy.Plan) privacy.ReserveRequest {
+func reserveRequest(j *job.Job, id string, plan *privacy.Plan, identity privacy.JobIdentity) privacy.ReserveRequest {
 	return privacy.ReserveRequest{
 		ReleaseID: id,
 		Dataset:   j.Dataset,
@@ -163,7 +213,8 @@ func reserveRequest(j *job.Job, id string, plan *privacy.Plan) privacy.ReserveRe
 		Delta:         plan.Total.Delta,
 		Outputs:       j.OutputNames(),
 		OutputDir:     j.Output.Dir,
-		JobSHA256:     j.FileSHA256(),
+		JobSHA256:     identity.JobSHA256,
+		JobDigest:     identity.JobDigest,
 	}
 }
 

@@ -27,7 +27,8 @@ const (
 	opLedgerCreated = "ledger_created" // fields: ledger_id, schema_version
 	opBudgetSet     = "budget_set"     // fields: dataset, epsilon, delta, period, created
 	opReserved      = "reserved"       // fields: the release columns set at reservation
-	opStored        = "stored"         // fields: release_id, stored_at
+	opWriting       = "writing"        // fields: release_id, writing_at (noised values may reach disk from now on)
+	opStored        = "stored"         // fields: release_id, stored_at [, files, published]
 	opPublished     = "published"      // fields: release_id, published_at
 )
 

@@ -98,6 +98,17 @@ type ReleaseRecord struct {
 	// ConsentWaiver is the job's consent.waived reason, from the journal;
 	// empty when the job applied consent.
 	ConsentWaiver string `json:"consent_waiver,omitempty"`
+	// JobDigest is the digest of the job that reserved the release (see
+	// CheckJob); empty for releases reserved before privagg recorded it.
+	JobDigest string `json:"job_digest,omitempty"`
+	// WritingAt is when noised values of the release may first have
+	// reached disk (MarkWriting); nil before, and for releases stored
+	// before privagg recorded it.
+	WritingAt *time.Time `json:"writing_at,omitempty"`
+	// Files are the release store's files with their SHA-256 and which of
+	// them are published, recorded by MarkStored; nil before the release
+	// is stored, and for releases stored before privagg recorded them.
+	Files *StoredFiles `json:"files,omitempty"`
 }
 
 // History returns the releases of dataset, oldest first.

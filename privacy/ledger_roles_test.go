@@ -42,7 +42,7 @@ func TestReadOnlyLedgerNeverWrites(t *testing.T) {
 	for name, err := range map[string]error{
 		"SetBudget": ro.SetBudget(ctx, "d", 5, 0, "none"),
 		"MarkStored": func() error {
-			return ro.MarkStored(ctx, "r2")
+			return ro.MarkStored(ctx, "r2", testStoredFiles)
 		}(),
 	} {
 		if err == nil || !strings.Contains(err.Error(), "read-only") {

@@ -237,11 +237,12 @@ func (s *session) load(ctx context.Context) error {
 			return l.ledgerError(fmt.Sprintf("the ledger's last applied entry %d is not the journal's entry %d (hash differs)", applied, applied), nil)
 		}
 	}
-	// The ledger file has no column for consent waivers: they come from the
-	// journal, whose hash chain was just verified.
+	// The ledger file has no columns for what only the journal records
+	// (releaseJournal): it comes from the journal, whose hash chain was just
+	// verified.
 	for id, r := range replay.releases {
 		if g, ok := dbst.releases[id]; ok {
-			g.ConsentWaiver = r.ConsentWaiver
+			g.journal = r.journal
 			dbst.releases[id] = g
 		}
 	}

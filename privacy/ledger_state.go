@@ -22,15 +22,35 @@ type releaseRow struct {
 	ReleaseID, Dataset, Job, Purpose, Epsilon, Delta, State string
 	ReservedAt, StoredAt, PublishedAt                       string
 	Outputs, OutputDir, JobSHA256, PeriodStart              string
-	// ConsentWaiver is kept in the journal only (the ledger file's schema
-	// has no column for it): load copies it from the journal's replay.
-	ConsentWaiver string
+	// journal is kept in the journal only (the ledger file's schema has no
+	// column for it): load copies it from the journal's replay.
+	journal releaseJournal
 }
 
-// fieldConsentWaiver is the optional field of a reserved entry holding the
-// job's consent.waived reason. Entries without it (all entries written
-// before it existed, and every job with consent) verify as before.
-const fieldConsentWaiver = "consent_waiver"
+// releaseJournal is what only the journal records about a release. Each
+// field comes from an optional field or an operation added after the
+// ledger's schema version 1, so that journals written before verify as
+// before: an entry without the field leaves it empty.
+type releaseJournal struct {
+	ConsentWaiver string // reserved entry's consent_waiver
+	JobDigest     string // reserved entry's job_digest
+	WritingAt     string // time of the writing entry
+	Files         string // stored entry's files: JSON object, file name -> sha256
+	Published     string // stored entry's published: JSON array of file names
+}
+
+// Optional fields of journal entries (see releaseJournal).
+const (
+	// fieldConsentWaiver holds the job's consent.waived reason; only jobs
+	// that waive consent have it.
+	fieldConsentWaiver = "consent_waiver"
+	// fieldJobDigest holds the digest of the job that reserved the release.
+	fieldJobDigest = "job_digest"
+	// fieldFiles and fieldPublished are the release store's files with
+	// their SHA-256, and the names of those that are published.
+	fieldFiles     = "files"
+	fieldPublished = "published"
+)
 
 type ledgerState struct {
 	ledgerID string
@@ -66,6 +86,25 @@ func fieldsOf(fields map[string]string, keys ...string) ([]string, error) {
 		out[i] = v
 	}
 	return out, nil
+}
+
+// fieldsWithOptional checks that fields has exactly keys plus any of
+// optional, and returns the values of keys in order and the optional ones
+// present.
+func fieldsWithOptional(fields map[string]string, keys []string, optional ...string) ([]string, map[string]string, error) {
+	opt := map[string]string{}
+	all := slices.Clone(keys)
+	for _, k := range optional {
+		if v, ok := fields[k]; ok {
+			opt[k] = v
+			all = append(all, k)
+		}
+	}
+	v, err := fieldsOf(fields, all...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v[:len(keys)], opt, nil
 }
 
 func canonicalAmount(s string) error {
@@ -122,22 +161,24 @@ func (st *ledgerState) applyOp(e journalEntry) error {
 		}
 		st.budgets[b.Dataset] = b
 	case opReserved:
-		keys := []string{"release_id", "dataset", "job", "purpose", "epsilon", "delta",
-			"reserved_at", "outputs", "output_dir", "job_sha256", "period_start"}
-		if _, ok := e.Fields[fieldConsentWaiver]; ok {
-			keys = append(keys, fieldConsentWaiver)
-		}
-		v, err := fieldsOf(e.Fields, keys...)
+		v, opt, err := fieldsWithOptional(e.Fields, []string{"release_id", "dataset", "job", "purpose", "epsilon", "delta",
+			"reserved_at", "outputs", "output_dir", "job_sha256", "period_start"}, fieldConsentWaiver, fieldJobDigest)
 		if err != nil {
 			return err
 		}
 		r := releaseRow{ReleaseID: v[0], Dataset: v[1], Job: v[2], Purpose: v[3], Epsilon: v[4], Delta: v[5],
 			State: string(StateReserved), ReservedAt: v[6], Outputs: v[7], OutputDir: v[8], JobSHA256: v[9], PeriodStart: v[10]}
-		if len(v) > 11 {
-			if strings.TrimSpace(v[11]) == "" {
+		if w, ok := opt[fieldConsentWaiver]; ok {
+			if strings.TrimSpace(w) == "" {
 				return errors.New("empty consent_waiver")
 			}
-			r.ConsentWaiver = v[11]
+			r.journal.ConsentWaiver = w
+		}
+		if d, ok := opt[fieldJobDigest]; ok {
+			if !sha256HexRE.MatchString(d) {
+				return fmt.Errorf("job_digest %q: must be 64 lower-case hex digits", d)
+			}
+			r.journal.JobDigest = d
 		}
 		if _, ok := st.releases[r.ReleaseID]; ok {
 			return fmt.Errorf("release %q reserved twice", r.ReleaseID)
@@ -146,12 +187,32 @@ func (st *ledgerState) applyOp(e journalEntry) error {
 			return err
 		}
 		st.releases[r.ReleaseID] = r
+	case opWriting:
+		v, err := fieldsOf(e.Fields, "release_id", "writing_at")
+		if err != nil {
+			return err
+		}
+		r, ok := st.releases[v[0]]
+		if !ok {
+			return fmt.Errorf("release %q: %w", v[0], ErrUnknownRelease)
+		}
+		if r.State != string(StateReserved) || r.journal.WritingAt != "" {
+			return fmt.Errorf("release %q is %s (writing since %q), want reserved and not yet writing", v[0], r.State, r.journal.WritingAt)
+		}
+		if _, err := parseTime(v[1]); err != nil {
+			return err
+		}
+		r.journal.WritingAt = v[1]
+		st.releases[r.ReleaseID] = r
 	case opStored, opPublished:
 		timeField, from, to := "stored_at", StateReserved, StateStored
+		var optional []string
 		if e.Op == opPublished {
 			timeField, from, to = "published_at", StateStored, StatePublished
+		} else {
+			optional = []string{fieldFiles, fieldPublished}
 		}
-		v, err := fieldsOf(e.Fields, "release_id", timeField)
+		v, opt, err := fieldsWithOptional(e.Fields, []string{"release_id", timeField}, optional...)
 		if err != nil {
 			return err
 		}
@@ -168,6 +229,16 @@ func (st *ledgerState) applyOp(e journalEntry) error {
 		r.State = string(to)
 		if to == StateStored {
 			r.StoredAt = v[1]
+			files, published := opt[fieldFiles], opt[fieldPublished]
+			if (files == "") != (published == "") {
+				return fmt.Errorf("release %q: fields %s and %s come together", v[0], fieldFiles, fieldPublished)
+			}
+			if files != "" {
+				if _, err := decodeStoredFiles(files, published); err != nil {
+					return fmt.Errorf("release %q: %w", v[0], err)
+				}
+			}
+			r.journal.Files, r.journal.Published = files, published
 		} else {
 			r.PublishedAt = v[1]
 		}
@@ -199,7 +270,8 @@ func (b *budgetRow) validate() error {
 // record converts a row to its public form, checking every field.
 func (r *releaseRow) record() (ReleaseRecord, error) {
 	rec := ReleaseRecord{ReleaseID: r.ReleaseID, Dataset: r.Dataset, Job: r.Job, Purpose: r.Purpose,
-		State: ReleaseState(r.State), OutputDir: r.OutputDir, JobSHA256: r.JobSHA256, ConsentWaiver: r.ConsentWaiver}
+		State: ReleaseState(r.State), OutputDir: r.OutputDir, JobSHA256: r.JobSHA256,
+		ConsentWaiver: r.journal.ConsentWaiver, JobDigest: r.journal.JobDigest}
 	if err := ValidateReleaseID(r.ReleaseID); err != nil {
 		return rec, fmt.Errorf("release id %q: %w", r.ReleaseID, err)
 	}
@@ -222,7 +294,7 @@ func (r *releaseRow) record() (ReleaseRecord, error) {
 	for _, t := range []struct {
 		s   string
 		dst **time.Time
-	}{{r.StoredAt, &rec.StoredAt}, {r.PublishedAt, &rec.PublishedAt}, {r.PeriodStart, &rec.PeriodStart}} {
+	}{{r.StoredAt, &rec.StoredAt}, {r.PublishedAt, &rec.PublishedAt}, {r.PeriodStart, &rec.PeriodStart}, {r.journal.WritingAt, &rec.WritingAt}} {
 		if t.s == "" {
 			continue
 		}
@@ -239,6 +311,11 @@ func (r *releaseRow) record() (ReleaseRecord, error) {
 	}
 	if err := json.Unmarshal([]byte(r.Outputs), &rec.Outputs); err != nil || rec.Outputs == nil {
 		return rec, fmt.Errorf("outputs %q: must be a JSON array of names", r.Outputs)
+	}
+	if r.journal.Files != "" {
+		if rec.Files, err = decodeStoredFiles(r.journal.Files, r.journal.Published); err != nil {
+			return rec, err
+		}
 	}
 	return rec, nil
 }

@@ -296,7 +296,7 @@ func TestReleaseStates(t *testing.T) {
 	if err := l.MarkPublished(ctx, "r1"); !errors.Is(err, ErrReleaseConflict) {
 		t.Errorf("publish a reserved release: %v, want ErrReleaseConflict", err)
 	}
-	if err := l.MarkStored(ctx, "r1"); err != nil {
+	if err := l.MarkStored(ctx, "r1", testStoredFiles); err != nil {
 		t.Fatal(err)
 	}
 	if got := state("r1"); got != StateStored {
@@ -311,7 +311,7 @@ func TestReleaseStates(t *testing.T) {
 	if err := l.MarkPublished(ctx, "r1"); err != nil {
 		t.Errorf("publish twice: %v, want nil (re-publish)", err)
 	}
-	if err := l.MarkStored(ctx, "r1"); err != nil {
+	if err := l.MarkStored(ctx, "r1", testStoredFiles); err != nil {
 		t.Errorf("mark a published release stored: %v, want nil (no-op)", err)
 	}
 	rec, err := l.Lookup(ctx, "r1")
@@ -328,7 +328,7 @@ func TestReleaseStates(t *testing.T) {
 	if spent() != "0.5" {
 		t.Errorf("spent %s after re-runs, want 0.5 (charged once)", spent())
 	}
-	if err := l.MarkStored(ctx, "nope"); !errors.Is(err, ErrUnknownRelease) {
+	if err := l.MarkStored(ctx, "nope", testStoredFiles); !errors.Is(err, ErrUnknownRelease) {
 		t.Errorf("MarkStored(unknown): %v, want ErrUnknownRelease", err)
 	}
 	if rec, err := l.Lookup(ctx, "nope"); rec != nil || err != nil {
@@ -404,7 +404,7 @@ func TestJournalFormat(t *testing.T) {
 	l := newTestLedger(t)
 	mustSetBudget(t, l, "d", 1, 1e-6, "month")
 	mustReserve(t, l, reserveReq("r1", "d", 0.1, 0))
-	if err := l.MarkStored(ctx, "r1"); err != nil {
+	if err := l.MarkStored(ctx, "r1", testStoredFiles); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.MarkPublished(ctx, "r1"); err != nil {
@@ -448,7 +448,7 @@ func damagedLedger(t *testing.T) *Ledger {
 	l := newTestLedger(t, WithLockTimeout(2*time.Second))
 	mustSetBudget(t, l, "d", 1, 1e-6, "none")
 	mustReserve(t, l, reserveReq("r1", "d", 0.1, 0))
-	if err := l.MarkStored(context.Background(), "r1"); err != nil {
+	if err := l.MarkStored(context.Background(), "r1", testStoredFiles); err != nil {
 		t.Fatal(err)
 	}
 	mustReserve(t, l, reserveReq("r2", "d", 0.2, 0))

@@ -24,7 +24,7 @@ func TestConsentWaiverInJournal(t *testing.T) {
 	waived.ConsentWaiver = "public registry data (legal ref. 2026-17)"
 	mustReserve(t, l, waived)
 	mustReserve(t, l, reserveReq("r2", "d", 0.1, 0))
-	if err := l.MarkStored(ctx, "r1"); err != nil {
+	if err := l.MarkStored(ctx, "r1", testStoredFiles); err != nil {
 		t.Fatal(err)
 	}
 

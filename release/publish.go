@@ -18,14 +18,19 @@ import (
 // manifest is checked against the manifest, so a damaged store publishes
 // nothing.
 //
+// When sha256 is not nil (the hashes the ledger recorded for the stored
+// files), every copy must have its file's recorded SHA-256, checked on the
+// bytes written, so a file changed after it was stored publishes nothing
+// (an *IntegrityError). Symlinks in the release store are refused.
+//
 // Publish is atomic like Sink.Write: each file goes to a temporary name in
 // outDir, is fsync'd and renamed; on failure outDir is left as it was. Publishing
 // the same release again rewrites identical bytes.
-func Publish(ctx context.Context, storeDir, outDir string, files []string) error {
-	return publish(ctx, storeDir, outDir, files, defaultFSOps)
+func Publish(ctx context.Context, storeDir, outDir string, files []string, sha256 map[string]string) error {
+	return publish(ctx, storeDir, outDir, files, sha256, defaultFSOps)
 }
 
-func publish(ctx context.Context, storeDir, outDir string, files []string, ops fsOps) error {
+func publish(ctx context.Context, storeDir, outDir string, files []string, sums map[string]string, ops fsOps) error {
 	if len(files) == 0 {
 		return errors.New("publish: no files to publish")
 	}
@@ -79,6 +84,10 @@ func publish(ctx context.Context, storeDir, outDir string, files []string, ops f
 				if err != nil {
 					return err
 				}
+				if want, ok := sums[name]; sums != nil && (!ok || info.SHA256 != want) {
+					return &IntegrityError{Path: filepath.Join(storeDir, name), Reason: fmt.Sprintf(
+						"has sha256 %s, the ledger recorded %q when the release was stored", info.SHA256, want)}
+				}
 				hashes[name] = info.SHA256
 			}
 		}
@@ -90,8 +99,9 @@ func publish(ctx context.Context, storeDir, outDir string, files []string, ops f
 	return nil
 }
 
+// copyFile copies the regular file at path, refusing a symlink.
 func copyFile(w io.Writer, path string) error {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return err
 	}
@@ -104,7 +114,7 @@ func copyFile(w io.Writer, path string) error {
 // the sha256 the manifest records.
 func checkManifests(storeDir string, manifests []string, hashes map[string]string) error {
 	for _, name := range manifests {
-		f, err := os.Open(filepath.Join(storeDir, name))
+		f, err := openRegular(filepath.Join(storeDir, name))
 		if err != nil {
 			return err
 		}
@@ -118,8 +128,8 @@ func checkManifests(storeDir string, manifests []string, hashes map[string]strin
 			continue // the data file is not part of this publication
 		}
 		if got != m.SHA256 {
-			return fmt.Errorf("%s: data file %s has sha256 %s, the manifest records %s (the release store is damaged)",
-				name, m.File, got, m.SHA256)
+			return &IntegrityError{Path: filepath.Join(storeDir, m.File), Reason: fmt.Sprintf(
+				"has sha256 %s, its manifest %s records %s", got, name, m.SHA256)}
 		}
 	}
 	return nil

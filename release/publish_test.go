@@ -42,7 +42,7 @@ func TestPublish(t *testing.T) {
 				renamed = append(renamed, filepath.Base(n))
 				return os.Rename(o, n)
 			}}
-			if err := publish(context.Background(), store, out, names, ops); err != nil {
+			if err := publish(context.Background(), store, out, names, nil, ops); err != nil {
 				t.Fatal(err)
 			}
 			storeFiles, outFiles := listDir(t, store), listDir(t, out)
@@ -60,7 +60,7 @@ func TestPublish(t *testing.T) {
 
 			// Publishing the same release again rewrites identical bytes and
 			// leaves no temporary or backup file.
-			if err := Publish(context.Background(), store, out, names); err != nil {
+			if err := Publish(context.Background(), store, out, names, nil); err != nil {
 				t.Fatalf("re-publish: %v", err)
 			}
 			if again := listDir(t, out); fmt.Sprint(again) != fmt.Sprint(outFiles) {
@@ -82,7 +82,7 @@ func TestPublishFailureLeavesOutputAsItWas(t *testing.T) {
 	}}
 	t.Run("new folder", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "out")
-		err := publish(context.Background(), store, out, FileNames(files), failLast)
+		err := publish(context.Background(), store, out, FileNames(files), nil, failLast)
 		if !errors.Is(err, errInjected) {
 			t.Fatalf("error = %v, want the injected failure", err)
 		}
@@ -98,7 +98,7 @@ func TestPublishFailureLeavesOutputAsItWas(t *testing.T) {
 			}
 		}
 		before := listDir(t, out)
-		err := publish(context.Background(), store, out, FileNames(files), failLast)
+		err := publish(context.Background(), store, out, FileNames(files), nil, failLast)
 		if !errors.Is(err, errInjected) {
 			t.Fatalf("error = %v, want the injected failure", err)
 		}
@@ -108,8 +108,15 @@ func TestPublishFailureLeavesOutputAsItWas(t *testing.T) {
 	})
 }
 
+// TestPublishDamagedStore: a data file changed after it was stored is
+// refused, against its manifest and against the hashes the ledger recorded
+// (which also catch a manifest edited to match).
 func TestPublishDamagedStore(t *testing.T) {
 	store, files := writeStore(t, FormatCSV)
+	recorded, err := hashStore(store)
+	if err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(store, "by_channel.csv")
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -118,13 +125,16 @@ func TestPublishDamagedStore(t *testing.T) {
 	if err := os.WriteFile(path, bytes.Replace(b, []byte("101"), []byte("102"), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), "out")
-	err = Publish(context.Background(), store, out, FileNames(files))
-	if err == nil || !strings.Contains(err.Error(), "the release store is damaged") {
-		t.Fatalf("error = %v, want a damaged-store error", err)
-	}
-	if got := listDir(t, out); len(got) != 0 {
-		t.Errorf("output folder holds %v", got)
+	for _, sums := range []map[string]string{nil, recorded} {
+		out := filepath.Join(t.TempDir(), "out")
+		err = Publish(context.Background(), store, out, FileNames(files), sums)
+		var ie *IntegrityError
+		if !errors.As(err, &ie) || ie.Path != path {
+			t.Fatalf("error = %v, want an *IntegrityError naming %s", err, path)
+		}
+		if got := listDir(t, out); len(got) != 0 {
+			t.Errorf("output folder holds %v", got)
+		}
 	}
 }
 
@@ -151,7 +161,7 @@ func TestPublishRejects(t *testing.T) {
 				out = filepath.Join(t.TempDir(), tc.out)
 			}
 			before := listDir(t, store)
-			err := Publish(context.Background(), store, out, tc.files)
+			err := Publish(context.Background(), store, out, tc.files, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
 			}

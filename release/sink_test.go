@@ -876,7 +876,7 @@ func TestSinkEndToEnd(t *testing.T) {
 			tables, _ := tablesOf(rel)
 			checkWritten(t, store, files, tables)
 			out := filepath.Join(root, "out")
-			if err := Publish(ctx, store, out, FileNames(files)); err != nil {
+			if err := Publish(ctx, store, out, FileNames(files), nil); err != nil {
 				t.Fatal(err)
 			}
 			if a, b := listDir(t, store), listDir(t, out); fmt.Sprint(a) != fmt.Sprint(b) {

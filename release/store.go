@@ -16,69 +16,102 @@ import (
 // PublishedList is the file in the release store naming the files to publish.
 const PublishedList = "published-files.json"
 
-// store writes the release into the release store and marks it stored.
-func Store(ctx context.Context, led *privacy.Ledger, id string, job *job.Job, rel *privacy.Release, report RunReport) ([]string, error) {
+// Store writes the release into its folder in the release store, which
+// must not exist yet (files a run may have shown are never replaced), and
+// returns every stored file with its SHA-256 and the names of those to
+// publish, for Ledger.MarkStored. The caller has recorded
+// Ledger.MarkWriting before: from here on noised values reach disk.
+func Store(ctx context.Context, led *privacy.Ledger, id string, job *job.Job, rel *privacy.Release, report RunReport) (privacy.StoredFiles, error) {
 	dir := led.StoreDir(id)
-	// A reserved release being recomputed may have left partial files.
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
+	if err := os.MkdirAll(filepath.Dir(dir), 0o750); err != nil {
+		return privacy.StoredFiles{}, err
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, err
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		return privacy.StoredFiles{}, fmt.Errorf("release store of %s: %w", id, err)
 	}
 	sink, err := NewSink(job.Output.Format)
 	if err != nil {
-		return nil, err
+		return privacy.StoredFiles{}, err
 	}
 	written, err := sink.Write(ctx, rel, dir)
 	if err != nil {
-		return nil, err
+		return privacy.StoredFiles{}, err
 	}
 	files := FileNames(written)
 	if jobBytes, err := os.ReadFile(job.File); err == nil {
 		if err := atomicfile.WriteFile(filepath.Join(dir, "job.yaml"), jobBytes, 0o640); err != nil {
-			return nil, err
+			return privacy.StoredFiles{}, err
 		}
 	}
 	list, err := json.MarshalIndent(files, "", "  ")
 	if err != nil {
-		return nil, err
+		return privacy.StoredFiles{}, err
 	}
 	if err := atomicfile.WriteFile(filepath.Join(dir, PublishedList), list, 0o640); err != nil {
-		return nil, err
+		return privacy.StoredFiles{}, err
 	}
-	// Release report (report.go): part of the stored release, so written before MarkStored.
+	// Release report (report.go): part of the stored release, so hashed with it.
 	if err := writeReleaseReport(ctx, led, id, job, rel, report); err != nil {
+		return privacy.StoredFiles{}, err
+	}
+	sums, err := hashStore(dir)
+	if err != nil {
+		return privacy.StoredFiles{}, err
+	}
+	for _, f := range written {
+		if sums[f.Name] != f.SHA256 {
+			return privacy.StoredFiles{}, &IntegrityError{Path: filepath.Join(dir, f.Name), Reason: "changed while the release was being stored"}
+		}
+	}
+	return privacy.StoredFiles{SHA256: sums, Published: files}, nil
+}
+
+// Republish copies a stored release to outDir again, byte for byte, and
+// marks it published. Every file is checked against the SHA-256 the ledger
+// recorded when the release was stored (an *IntegrityError if one differs
+// or is a symlink), and the copies are checked again as they are written.
+// A release stored before the ledger recorded hashes is checked against
+// its manifests, as it was then, and symlinks are refused.
+func Republish(ctx context.Context, led *privacy.Ledger, rec *privacy.ReleaseRecord, outDir string) ([]string, error) {
+	dir := led.StoreDir(rec.ReleaseID)
+	var files []string
+	var sums map[string]string
+	if rec.Files != nil {
+		if err := VerifyStore(dir, rec.Files); err != nil {
+			return nil, err
+		}
+		files, sums = rec.Files.Published, rec.Files.SHA256
+	} else {
+		var err error
+		if files, err = readPublishedList(dir); err != nil {
+			return nil, err
+		}
+	}
+	if err := publish(ctx, dir, outDir, files, sums, defaultFSOps); err != nil {
 		return nil, err
 	}
-	if err := led.MarkStored(ctx, id); err != nil {
-		return nil, err
+	if rec.State != privacy.StatePublished {
+		if err := led.MarkPublished(ctx, rec.ReleaseID); err != nil {
+			return nil, err
+		}
 	}
 	return files, nil
 }
 
-// republish copies a stored release to outDir again, byte for byte.
-func Republish(ctx context.Context, led *privacy.Ledger, id, outDir string) ([]string, error) {
-	dir := led.StoreDir(id)
-	data, err := os.ReadFile(filepath.Join(dir, PublishedList))
-	if err != nil {
-		return nil, &privacy.LedgerError{Path: dir, Reason: "release store is missing the stored release", Hint: "restore the release store from backup", Err: err}
+// readPublishedList reads the published-files list of a release stored
+// before the ledger recorded hashes.
+func readPublishedList(dir string) ([]string, error) {
+	if err := checkStoreDir(dir); err != nil {
+		return nil, err
 	}
+	f, err := openRegular(filepath.Join(dir, PublishedList))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
 	var files []string
-	if err := json.Unmarshal(data, &files); err != nil {
+	if err := json.NewDecoder(f).Decode(&files); err != nil {
 		return nil, &privacy.LedgerError{Path: dir, Reason: "release store is damaged", Hint: "restore the release store from backup", Err: err}
-	}
-	if err := Publish(ctx, dir, outDir, files); err != nil {
-		return nil, err
-	}
-	rec, err := led.Lookup(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if rec.State != privacy.StatePublished {
-		if err := led.MarkPublished(ctx, id); err != nil {
-			return nil, err
-		}
 	}
 	return files, nil
 }

@@ -165,6 +165,10 @@ func (e *Engine) Release(ctx context.Context, plan *privacy.Plan, res *privacy.R
 	return collect(ctx, resultsFile, plan, res, e.job)
 }
 
+// WritesNoise reports true: Release writes the noised statistics to the
+// results file in the work folder (engine.NoiseWriter).
+func (e *Engine) WritesNoise() bool { return true }
+
 // Published does nothing: the Beam engine writes no staging file.
 func (e *Engine) Published() error { return nil }
 

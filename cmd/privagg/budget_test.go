@@ -151,7 +151,7 @@ func TestBudgetHistory(t *testing.T) {
 	if _, err := l.Reserve(ctx, privacy.ReserveRequest{ReleaseID: "rel-1", Dataset: "d", Job: "weekly", Purpose: "marketing", Epsilon: 0.25, Outputs: []string{"a", "b"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.MarkStored(ctx, "rel-1"); err != nil {
+	if err := l.MarkStored(ctx, "rel-1", privacy.StoredFiles{SHA256: map[string]string{"a.csv": strings.Repeat("0", 64)}, Published: []string{"a.csv"}}); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, errs := cli(t, "--ledger", ledger, "budget", "set", "d", "--epsilon", "2", "--period", "month", "--reason", "Q3: two more campaigns"); code != 0 {

@@ -204,3 +204,25 @@ func TestReleasesCommands(t *testing.T) {
 		t.Errorf("list --format yaml: exit %d, want 2", code)
 	}
 }
+
+// TestQueryRefusesChangedStore: a raw input planted in a release store, with
+// the store folder's published list and manifest edited to match, is
+// refused with exit 1 and a message naming the file; no raw value is shown.
+func TestQueryRefusesChangedStore(t *testing.T) {
+	dir, ledger := publishTwo(t)
+	store := filepath.Join(dir, "privagg-releases", "r1")
+	raw, err := os.ReadFile(filepath.Join(dir, "events.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(store, "by_channel.csv"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runBudget(t, "--ledger", ledger, "query", "SELECT * FROM by_channel__r1")
+	if code != 1 || !strings.Contains(stderr, filepath.Join(store, "by_channel.csv")) || !strings.Contains(stderr, "integrity") {
+		t.Fatalf("exit %d, stderr %q; want 1 naming the changed file", code, stderr)
+	}
+	if strings.Contains(stdout+stderr, "u1,") || strings.Contains(stdout+stderr, "u2") {
+		t.Errorf("output shows raw values: %q %q", stdout, stderr)
+	}
+}

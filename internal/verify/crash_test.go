@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -74,7 +75,10 @@ func startChild(t *testing.T, job *job.Job, releaseID string) *exec.Cmd {
 //     manifest names a release in state stored or published, and each data
 //     file has the sha256 its manifest records;
 //   - the ledger opens and verifies;
-//   - a re-run of the killed release completes and leaves it published;
+//   - a re-run of the killed release completes and leaves it published, or,
+//     if noised values may have reached disk before it was stored (the
+//     ledger recorded writing), is refused with privacy.ErrNoiseWritten,
+//     charges nothing more and leaves output.dir as it was;
 //   - nothing identifying is in output.dir, the store or the run reports.
 func TestVerifyCrashSoak(t *testing.T) {
 	kills := Size(20, 200)
@@ -113,6 +117,9 @@ func TestVerifyCrashSoak(t *testing.T) {
 		state := "none"
 		if rec != nil {
 			state = string(rec.State)
+			if rec.State == privacy.StateReserved && rec.WritingAt != nil {
+				state = "reserved, writing"
+			}
 		}
 		if !killed {
 			state = "finished"
@@ -120,7 +127,20 @@ func TestVerifyCrashSoak(t *testing.T) {
 		stats[state]++
 		checkOutputDir(t, ctx, led, job, fmt.Sprintf("kill %d (%s)", i, state))
 
-		// Re-run: must complete and leave the release published.
+		// Re-run: must complete and leave the release published, unless
+		// its noised values may be on disk unstored: then it is refused.
+		if state == "reserved, writing" {
+			before, _ := led.Status(ctx, job.Dataset)
+			_, err := pipeline.Run(ctx, job, pipeline.RunOptions{ReleaseID: id})
+			if !errors.Is(err, privacy.ErrNoiseWritten) {
+				t.Fatalf("kill %d (%s): re-run: %v, want privacy.ErrNoiseWritten", i, state, err)
+			}
+			if after, _ := led.Status(ctx, job.Dataset); after.EpsilonSpent.Cmp(before.EpsilonSpent) != 0 {
+				t.Fatalf("kill %d: the refused re-run charged: %s -> %s", i, before.EpsilonSpent, after.EpsilonSpent)
+			}
+			checkOutputDir(t, ctx, led, job, fmt.Sprintf("refused re-run after kill %d", i))
+			continue
+		}
 		if _, err := pipeline.Run(ctx, job, pipeline.RunOptions{ReleaseID: id}); err != nil {
 			t.Fatalf("kill %d (%s): re-run: %v", i, state, err)
 		}
