@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/privagg/privagg/internal/duckarrow"
 	"github.com/privagg/privagg/internal/project"
 	"github.com/privagg/privagg/pipeline"
 )
@@ -66,7 +67,7 @@ func newRootCmd(stdout, stderr io.Writer) (*cobra.Command, *globals) {
 			default:
 				return usageError{fmt.Errorf("--log-format: %q must be text or json", g.logFormat)}
 			}
-			return nil
+			return needArrow(cmd)
 		},
 	}
 	root.SetOut(stdout)
@@ -81,6 +82,24 @@ func newRootCmd(stdout, stderr io.Writer) (*cobra.Command, *globals) {
 		root.AddCommand(c(g))
 	}
 	return root, g
+}
+
+// needArrow refuses every command but version, help and completion in a
+// binary built without the duckdb_arrow tag (a plain go build or go
+// install), naming the tag and the install line.
+func needArrow(cmd *cobra.Command) error {
+	if duckarrow.Available {
+		return nil
+	}
+	top := cmd
+	for top.HasParent() && top.Parent().HasParent() {
+		top = top.Parent()
+	}
+	switch top.Name() {
+	case "version", "help", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+		return nil
+	}
+	return duckarrow.ErrNotBuilt
 }
 
 // exitCode maps an error to the documented exit code: usage errors are 2,

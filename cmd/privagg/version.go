@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/privagg/privagg/internal/duckarrow"
 	"github.com/privagg/privagg/internal/version"
 	"github.com/spf13/cobra"
 )
@@ -16,7 +17,11 @@ func newVersionCmd(g *globals) *cobra.Command {
 		Short: "Print the privagg version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintf(g.stdout, "privagg %s (%s, %s/%s)\n", version.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			note := ""
+			if !duckarrow.Available {
+				note = "; built without the " + duckarrow.Tag + " build tag: only version runs; " + duckarrow.InstallLine
+			}
+			_, err := fmt.Fprintf(g.stdout, "privagg %s (%s, %s/%s%s)\n", version.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH, note)
 			return err
 		},
 	}
