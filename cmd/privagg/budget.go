@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -34,6 +35,7 @@ func newBudgetSetCmd(g *globals) *cobra.Command {
 	var (
 		epsilon, delta float64
 		period, reason string
+		allowWeak      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "set DATASET --epsilon E [--delta D] [--period none|month|Nd] --reason TEXT",
@@ -55,6 +57,13 @@ account that ran sudo) and --reason; budget history shows both.`,
 			}
 			if math.IsNaN(delta) || delta < 0 || delta >= 1 {
 				return usageError{fmt.Errorf("--delta: %v must be >= 0 and < 1", delta)}
+			}
+			if weak := privacy.WeakParams(epsilon, delta); len(weak) > 0 && !allowWeak {
+				msgs := make([]string, len(weak))
+				for i, w := range weak {
+					msgs[i] = fmt.Sprintf("--%s: %s %s", w.Name, privacy.FormatNumber(w.Value), w.Rule)
+				}
+				return usageError{errors.New(strings.Join(msgs, "; "))}
 			}
 			if _, err := privacy.ParsePeriod(period); err != nil {
 				return usageError{fmt.Errorf("--period: %w", err)}
@@ -84,8 +93,12 @@ account that ran sudo) and --reason; budget history shows both.`,
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(g.stdout, "budget of dataset %s: epsilon %s, delta %s, period %s; spent in the current period: epsilon %s, delta %s\n",
-				st.Dataset, st.EpsilonTotal, st.DeltaTotal, st.Period, st.EpsilonSpent, st.DeltaSpent)
+			deltaFrom := "from --delta"
+			if !cmd.Flags().Changed("delta") {
+				deltaFrom = "the default: --delta not given; jobs with delta > 0 (gaussian noise, keys from the data) are refused"
+			}
+			_, err = fmt.Fprintf(g.stdout, "budget of dataset %s: epsilon %s, delta %s (%s), period %s; spent in the current period: epsilon %s, delta %s\n",
+				st.Dataset, st.EpsilonTotal, st.DeltaTotal, deltaFrom, st.Period, st.EpsilonSpent, st.DeltaSpent)
 			return err
 		},
 	}
@@ -94,6 +107,7 @@ account that ran sudo) and --reason; budget history shows both.`,
 	f.Float64Var(&delta, "delta", 0, "delta per period (>= 0, < 1)")
 	f.StringVar(&period, "period", "none", "budget period: none | month | Nd (rolling N days, e.g. 30d)")
 	f.StringVar(&reason, "reason", "", "why the budget changes (required; recorded in the journal)")
+	allowWeakFlag(cmd, &allowWeak)
 	return cmd
 }
 

@@ -27,7 +27,7 @@ func TestBudgetSetShowJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("budget set: exit %d\n%s%s", code, out, errs)
 	}
-	if !strings.Contains(out, "budget of dataset web_events: epsilon 1, delta 0.000001, period month") {
+	if !strings.Contains(out, "budget of dataset web_events: epsilon 1, delta 0.000001 (from --delta), period month") {
 		t.Errorf("budget set printed %q", out)
 	}
 
@@ -83,7 +83,7 @@ func TestBudgetSetShowJSON(t *testing.T) {
 func TestBudgetShowTable(t *testing.T) {
 	ledger := filepath.Join(t.TempDir(), "l.duckdb")
 	for _, args := range [][]string{
-		{"budget", "set", "web_events", "--epsilon", "2", "--delta", "0.00001", "--reason", "test"},
+		{"budget", "set", "web_events", "--epsilon", "2", "--delta", "0.000005", "--reason", "test"},
 		{"budget", "set", "crm", "--epsilon", "0.5", "--reason", "test"},
 	} {
 		if code, _, errs := runBudget(t, append([]string{"--ledger", ledger}, args...)...); code != 0 {
@@ -93,7 +93,7 @@ func TestBudgetShowTable(t *testing.T) {
 	_, out, _ := runBudget(t, "--ledger", ledger, "budget", "show")
 	want := `DATASET     PERIOD  EPSILON SPENT  EPSILON REMAINING  EPSILON TOTAL  DELTA SPENT  DELTA REMAINING  DELTA TOTAL  PERIOD START  PERIOD END
 crm         none    0              0.5                0.5            0            0                0            -             -
-web_events  none    0              2                  2              0            0.00001          0.00001      -             -
+web_events  none    0              2                  2              0            0.000005         0.000005     -             -
 `
 	if out != want {
 		t.Errorf("budget show:\n%s\nwant:\n%s", out, want)

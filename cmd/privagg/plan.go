@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/privagg/privagg/explain"
-	"github.com/privagg/privagg/job"
 
 	"github.com/spf13/cobra"
 )
@@ -16,7 +15,10 @@ import (
 func init() { register(newPlanCmd) }
 
 func newPlanCmd(g *globals) *cobra.Command {
-	var format, whatIf string
+	var (
+		format, whatIf string
+		allowWeak      bool
+	)
 	cmd := &cobra.Command{
 		Use:   "plan JOB.yaml",
 		Short: "Show the budget split, noise and expected error of a job without reading data",
@@ -30,7 +32,7 @@ the dataset's budget. --what-if epsilon=0.25,0.5,1,2 compares budgets.`,
 			if format != "table" && format != "json" {
 				return usageError{fmt.Errorf("--format: %q must be table or json", format)}
 			}
-			job, err := job.LoadJob(args[0])
+			job, err := loadJob(args[0], allowWeak)
 			if err != nil {
 				return err
 			}
@@ -80,6 +82,7 @@ the dataset's budget. --what-if epsilon=0.25,0.5,1,2 compares budgets.`,
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "table | json")
 	cmd.Flags().StringVar(&whatIf, "what-if", "", "compare budgets, e.g. epsilon=0.25,0.5,1,2")
+	allowWeakFlag(cmd, &allowWeak)
 	return cmd
 }
 

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/pipeline"
 )
 
@@ -16,7 +15,10 @@ func init() { register(newRunCmd) }
 
 func newRunCmd(g *globals) *cobra.Command {
 	var opts pipeline.RunOptions
-	var ef *engineFlags
+	var (
+		ef        *engineFlags
+		allowWeak bool
+	)
 	cmd := &cobra.Command{
 		Use:   "run JOB.yaml",
 		Short: "Run a job: read, bound, aggregate, add noise, publish aggregate-only tables",
@@ -36,12 +38,12 @@ at no cost. Exit codes: 0 ok, 1 runtime failure, 2 config or usage,
 			if err := opts.Check(nil); err != nil {
 				return err
 			}
-			if ef.external() {
-				return ef.run(cmd.Context(), g, args[0], opts)
-			}
-			j, err := job.LoadJob(args[0])
+			j, err := loadJob(args[0], allowWeak)
 			if err != nil {
 				return err
+			}
+			if ef.external() {
+				return ef.run(cmd.Context(), g, args[0], opts)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -62,5 +64,6 @@ at no cost. Exit codes: 0 ok, 1 runtime failure, 2 config or usage,
 	f.StringVar(&opts.MemoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB or 4G (overrides privacy.memory_limit)")
 	f.StringVar(&opts.TempDir, "temp-dir", "", "DuckDB spill folder (overrides privacy.temp_dir)")
 	ef = addEngineFlags(cmd)
+	allowWeakFlag(cmd, &allowWeak)
 	return cmd
 }

@@ -11,7 +11,8 @@ import (
 func init() { register(newValidateCmd) }
 
 func newValidateCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var allowWeak bool
+	cmd := &cobra.Command{
 		Use:   "validate JOB.yaml",
 		Short: "Check a job file without reading data, secrets or the ledger",
 		Long: "Loads the job file with its PRIVAGG_* environment overrides, applies the defaults and checks\n" +
@@ -19,7 +20,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 			"waiver) go to stderr and do not change the exit code.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			job, err := job.LoadJob(args[0])
+			job, err := loadJob(args[0], allowWeak)
 			if err != nil {
 				return err
 			}
@@ -32,6 +33,8 @@ func newValidateCmd(g *globals) *cobra.Command {
 			return err
 		},
 	}
+	allowWeakFlag(cmd, &allowWeak)
+	return cmd
 }
 
 // printWarnings writes the job's warnings (job.Warnings) to stderr.

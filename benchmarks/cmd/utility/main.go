@@ -269,7 +269,7 @@ func (c *config) runJob(ctx context.Context, b binary, seed uint64, data string)
 		return "", err
 	}
 	for _, args := range [][]string{
-		{"budget", "set", "utility", "--epsilon", "100", "--delta", "1e-3", "--period", "none", "--ledger", ledger},
+		{"budget", "set", "utility", "--epsilon", "10", "--delta", "5e-6", "--period", "none", "--ledger", ledger},
 		{"run", "-q", jobFile, "--ledger", ledger, "--release-id", fmt.Sprintf("utility-%s-%d", b.label, seed)},
 	} {
 		cmd := exec.CommandContext(ctx, b.path, args...)
