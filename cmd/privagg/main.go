@@ -81,6 +81,7 @@ func newRootCmd(stdout, stderr io.Writer) (*cobra.Command, *globals) {
 	for _, c := range commands {
 		root.AddCommand(c(g))
 	}
+	strictGroups(root)
 	return root, g
 }
 

@@ -20,14 +20,17 @@ func newPlanCmd(g *globals) *cobra.Command {
 		allowWeak      bool
 	)
 	cmd := &cobra.Command{
-		Use:   "plan JOB.yaml",
+		Use: "plan JOB.yaml",
+		Example: `  privagg plan configs/example.yaml
+  privagg plan job.yaml --what-if epsilon=0.25,0.5,1,2
+  privagg plan job.yaml --format json`,
 		Short: "Show the budget split, noise and expected error of a job without reading data",
 		Long: `Show, per output and metric, the epsilon/delta share, mechanism, noise
 standard deviation and 95% confidence half-width; for outputs whose keys come
 from the data, how many people a row needs for a 50% and a 95% chance of
 release; and the ledger before and after. Exits 3 when the job would not fit
 the dataset's budget. --what-if epsilon=0.25,0.5,1,2 compares budgets.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("JOB.yaml"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "table" && format != "json" {
 				return usageError{fmt.Errorf("--format: %q must be table or json", format)}

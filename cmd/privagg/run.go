@@ -20,13 +20,16 @@ func newRunCmd(g *globals) *cobra.Command {
 		allowWeak bool
 	)
 	cmd := &cobra.Command{
-		Use:   "run JOB.yaml",
+		Use: "run JOB.yaml",
+		Example: `  privagg run configs/example.yaml
+  privagg run job.yaml --memory-limit 4GB --temp-dir /scratch
+  privagg run job.yaml --engine beam --runner dataflow --beam-arg=--project=my-project`,
 		Short: "Run a job: read, bound, aggregate, add noise, publish aggregate-only tables",
 		Long: `Run a job end to end. The budget is reserved in the ledger before any noise
 is drawn; a release that is already published is re-published byte for byte
 at no cost. Exit codes: 0 ok, 1 runtime failure, 2 config or usage,
 3 budget refused, 4 input rejected.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("JOB.yaml"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ledger, err := jobLedger(g, args[0])
 			if err != nil {

@@ -13,12 +13,14 @@ func init() { register(newValidateCmd) }
 func newValidateCmd(g *globals) *cobra.Command {
 	var allowWeak bool
 	cmd := &cobra.Command{
-		Use:   "validate JOB.yaml",
+		Use: "validate JOB.yaml",
+		Example: `  privagg validate configs/example.yaml
+  privagg validate job.yaml --allow-weak-privacy    # accept epsilon above 10 or delta at or above 1e-5`,
 		Short: "Check a job file without reading data, secrets or the ledger",
 		Long: "Loads the job file with its PRIVAGG_* environment overrides, applies the defaults and checks\n" +
 			"every rule. Prints every problem at once and exits 2 if there is any. Warnings (a consent\n" +
 			"waiver) go to stderr and do not change the exit code.",
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("JOB.yaml"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			job, err := loadJob(args[0], allowWeak)
 			if err != nil {

@@ -13,9 +13,10 @@ func init() { register(newVersionCmd) }
 
 func newVersionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the privagg version",
-		Args:  cobra.NoArgs,
+		Use:     "version",
+		Example: `  privagg version`,
+		Short:   "Print the privagg version",
+		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			note := ""
 			if !duckarrow.Available {
