@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/privagg/privagg/explain"
+	"github.com/privagg/privagg/job"
 
 	"github.com/spf13/cobra"
 )
@@ -65,22 +67,7 @@ the dataset's budget. --what-if epsilon=0.25,0.5,1,2 compares budgets.`,
 				}
 				return printWhatIf(g.stdout, reports)
 			}
-			r, err := explain.Explain(cmd.Context(), job, 0, ledger, true)
-			if err != nil {
-				return err
-			}
-			if format == "json" {
-				err = writeJSON(g.stdout, r)
-			} else {
-				err = printPlan(g.stdout, r)
-			}
-			if err != nil {
-				return err
-			}
-			if r.Ledger != nil && r.Ledger.Err != nil {
-				return r.Ledger.Err
-			}
-			return nil
+			return showPlan(cmd.Context(), g, job, ledger, format)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "table | json")
@@ -103,6 +90,27 @@ func parseWhatIf(s string) ([]float64, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// showPlan prints j's plan against ledger (plan, run --dry-run) and
+// returns the ledger's refusal, if any (exit 3).
+func showPlan(ctx context.Context, g *globals, j *job.Job, ledger, format string) error {
+	r, err := explain.Explain(ctx, j, 0, ledger, true)
+	if err != nil {
+		return err
+	}
+	if format == "json" {
+		err = writeJSON(g.stdout, r)
+	} else {
+		err = printPlan(g.stdout, r)
+	}
+	if err != nil {
+		return err
+	}
+	if r.Ledger != nil && r.Ledger.Err != nil {
+		return r.Ledger.Err
+	}
+	return nil
 }
 
 func g4(f float64) string { return strconv.FormatFloat(f, 'g', 4, 64) }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -8,7 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/pipeline"
+	"github.com/privagg/privagg/privacy"
 )
 
 func init() { register(newRunCmd) }
@@ -16,19 +20,27 @@ func init() { register(newRunCmd) }
 func newRunCmd(g *globals) *cobra.Command {
 	var opts pipeline.RunOptions
 	var (
-		ef        *engineFlags
-		allowWeak bool
+		ef                *engineFlags
+		allowWeak, dryRun bool
 	)
 	cmd := &cobra.Command{
 		Use: "run JOB.yaml",
 		Example: `  privagg run configs/example.yaml
+  privagg run job.yaml --dry-run              # read and check the input, print the plan; charge and write nothing
   privagg run job.yaml --memory-limit 4GB --temp-dir /scratch
   privagg run job.yaml --engine beam --runner dataflow --beam-arg=--project=my-project`,
 		Short: "Run a job: read, bound, aggregate, add noise, publish aggregate-only tables",
 		Long: `Run a job end to end. The budget is reserved in the ledger before any noise
 is drawn; a release that is already published is re-published byte for byte
 at no cost. Exit codes: 0 ok, 1 runtime failure, 2 config or usage,
-3 budget refused, 4 input rejected.`,
+3 budget refused, 4 input rejected.
+
+--dry-run reads and checks the input as a run does before it charges
+anything (files, columns, consent, malformed rows against
+input.max_reject_fraction), then prints the plan (as privagg plan) and
+stops: no budget is charged, no noise drawn, nothing written (no release,
+output file, staging copy or run report). It exits as the run would up to
+that point: 2, 3 (the job does not fit the budget) or 4.`,
 		Args: exactArgs("JOB.yaml"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ledger, err := jobLedger(g, args[0])
@@ -44,6 +56,12 @@ at no cost. Exit codes: 0 ok, 1 runtime failure, 2 config or usage,
 			j, err := loadJob(args[0], allowWeak)
 			if err != nil {
 				return err
+			}
+			if dryRun {
+				if ef.external() {
+					return usageError{errors.New("--dry-run: reads the input with the embedded engine; it cannot be combined with --engine " + ef.engine)}
+				}
+				return runDry(cmd.Context(), g, j, opts)
 			}
 			if ef.external() {
 				return ef.run(cmd.Context(), g, args[0], opts)
@@ -68,5 +86,21 @@ at no cost. Exit codes: 0 ok, 1 runtime failure, 2 config or usage,
 	f.StringVar(&opts.TempDir, "temp-dir", "", "DuckDB spill folder (overrides privacy.temp_dir)")
 	ef = addEngineFlags(cmd)
 	allowWeakFlag(cmd, &allowWeak)
+	f.BoolVar(&dryRun, "dry-run", false, "read and check the input (files, columns, consent, malformed rows) and print the plan; charge nothing, write nothing")
 	return cmd
+}
+
+// runDry is run --dry-run: the input checks of a run (pipeline.DryRun),
+// then the plan against the ledger.
+func runDry(ctx context.Context, g *globals, j *job.Job, opts pipeline.RunOptions) error {
+	if err := pipeline.DryRun(ctx, j, opts); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "dry run: input checked (files, columns, consent; malformed rows within input.max_reject_fraction %s); nothing charged, nothing written\n\n",
+		privacy.FormatNumber(j.Input.MaxRejectFraction))
+	ledger := opts.Ledger
+	if ledger == "" {
+		ledger = j.Ledger
+	}
+	return showPlan(ctx, g, j, ledger, "table")
 }
