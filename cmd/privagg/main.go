@@ -114,17 +114,28 @@ func exitCode(err error) int {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	root, _ := newRootCmd(stdout, stderr)
+	root, g := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
 	err := root.Execute()
-	if err != nil {
-		fmt.Fprintf(stderr, "privagg: %v\n", err)
-	}
 	code := exitCode(err)
 	if err != nil && code == pipeline.ExitRuntime && isUsage(err) {
 		code = pipeline.ExitConfig
 	}
+	if err != nil {
+		printError(g, stderr, err, code)
+	}
 	return code
+}
+
+// printError writes the command's final error to stderr: a "privagg: "
+// line, or with --log-format json one JSON line (level ERROR, msg, and
+// exit_code) like the log's.
+func printError(g *globals, stderr io.Writer, err error, code int) {
+	if g.logFormat == "json" {
+		slog.New(slog.NewJSONHandler(stderr, nil)).Error(err.Error(), "exit_code", code)
+		return
+	}
+	fmt.Fprintf(stderr, "privagg: %v\n", err)
 }
 
 // isUsage recognizes cobra's own argument errors (unknown command, wrong arg count).
