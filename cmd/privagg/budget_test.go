@@ -119,7 +119,7 @@ func TestBudgetExitCodes(t *testing.T) {
 		{"missing reason", []string{"budget", "set", "d", "--epsilon", "1"}, 2, "--reason: required"},
 		{"blank reason", []string{"budget", "set", "d", "--epsilon", "1", "--reason", " "}, 2, "--reason: required"},
 		{"bad format", []string{"budget", "show", "--format", "xml"}, 2, `--format: "xml" must be table or json`},
-		{"history needs a dataset", []string{"budget", "history"}, 2, "accepts 1 arg"},
+		{"history needs a dataset", []string{"budget", "history"}, 2, "privagg budget history: missing DATASET"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, errs := runBudget(t, append([]string{"--ledger", ledger}, tc.args...)...)
@@ -139,9 +139,10 @@ func TestBudgetHistory(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "no releases charged to dataset d") {
 		t.Errorf("empty history: exit %d, %q", code, out)
 	}
-	code, out, _ = cli(t, "--ledger", ledger, "budget", "history", "other", "--format", "json")
-	if code != 0 || strings.Join(strings.Fields(out), "") != `{"dataset":"other","budget_changes":[],"releases":[]}` {
-		t.Errorf("empty history json: exit %d, %q", code, out)
+	// A dataset that never had a budget is refused as budget show refuses it.
+	code, out, errs := cli(t, "--ledger", ledger, "budget", "history", "other", "--format", "json")
+	if code != 3 || out != "" || !strings.Contains(errs, `dataset "other" has no budget`) {
+		t.Errorf("history of an unknown dataset: exit %d, stdout %q, stderr %q; want 3", code, out, errs)
 	}
 	l, err := privacy.OpenLedger(ledger)
 	if err != nil {
