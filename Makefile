@@ -49,7 +49,7 @@ demo: build
 	@mkdir -p $(DEMO)
 	@test -f $(PROJECT) || printf '%s\nversion: 1\nledger: $(LEDGER)\npublished: [$(DEMO)/out]\n' "$(PROJECT_MARK)" > $(PROJECT)
 	@test -f $(DEMO)/events.parquet || $(BIN) gen --events 1000000 --users 100000 --seed 1 --out $(DEMO)/events.parquet
-	@test -f $(LEDGER) || $(BIN) budget set web_events --epsilon 10 --delta 1e-4 --period none --reason "make demo"
+	@test -f $(LEDGER) || $(BIN) budget set web_events --epsilon 10 --delta 5e-6 --period none --reason "make demo"
 	$(BIN) plan configs/example.yaml
 	$(BIN) run -q configs/example.yaml
 	$(BIN) query --format table "SELECT * FROM campaign_weekly ORDER BY campaign, week LIMIT 12"

@@ -1,6 +1,10 @@
 package job
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // InputColumns returns the raw event columns the job must read, sorted and
 // without duplicates (names compared without case, as DuckDB compares them):
@@ -91,4 +95,80 @@ func (j *Job) OutputNames() []string {
 		out[i] = o.Name
 	}
 	return out
+}
+
+// ColumnRole is what a job uses an input column for.
+type ColumnRole int
+
+// The roles of an input column.
+const (
+	RoleUnit    ColumnRole = iota // privacy_unit
+	RoleConsent                   // consent.column
+	RoleSource                    // the source of a derived column
+	RoleKey                       // a group_by column that is not derived
+	RoleMeasure                   // a metric's column
+)
+
+// ColumnUse is one place where the job names an input column.
+type ColumnUse struct {
+	Key    string // config path, e.g. "outputs[0].group_by[1]"
+	Column string
+	Role   ColumnRole
+}
+
+// ColumnUses lists every place the job names an input column, in file
+// order: the same columns as InputColumns, each with its key path, so that
+// a check of the input can say where a missing column is used.
+func (j *Job) ColumnUses() []ColumnUse {
+	ids := newNameSet(j.Identifiers)
+	var uses []ColumnUse
+	add := func(key, c string, role ColumnRole) {
+		if c != "" && !ids.has(c) {
+			uses = append(uses, ColumnUse{Key: key, Column: c, Role: role})
+		}
+	}
+	if j.PrivacyUnit != RowUnit {
+		add("privacy_unit", j.PrivacyUnit, RoleUnit)
+	}
+	add("consent.column", j.Consent.Column, RoleConsent)
+	for _, name := range sortedKeys(j.Columns) {
+		add("columns."+name+".from", j.Columns[name].From, RoleSource)
+	}
+	for o, out := range j.Outputs {
+		for g, c := range out.GroupBy {
+			if !j.isDerived(c) {
+				add(fmt.Sprintf("outputs[%d].group_by[%d]", o, g), c, RoleKey)
+			}
+		}
+		for m, met := range out.Metrics {
+			add(fmt.Sprintf("outputs[%d].metrics[%d].column", o, m), met.Column, RoleMeasure)
+		}
+	}
+	return uses
+}
+
+// ClosestName returns the candidate closest to name (compared without
+// case) within an edit distance of 2, or "" when none is that close: the
+// "did you mean" of a misspelt column. A tie goes to the longer common
+// prefix ("okay" suggests "ok" before "day"), then to the earlier candidate.
+func ClosestName(name string, candidates []string) string {
+	name = strings.ToLower(name)
+	const maxDist = 2
+	best, bestDist, bestPrefix := "", maxDist+1, 0
+	for _, c := range candidates {
+		lc := strings.ToLower(c)
+		d, p := editDistance(name, lc), commonPrefix(name, lc)
+		if d <= maxDist && (d < bestDist || (d == bestDist && p > bestPrefix)) {
+			best, bestDist, bestPrefix = c, d, p
+		}
+	}
+	return best
+}
+
+func commonPrefix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
 }

@@ -209,9 +209,16 @@ func fits(st BudgetStatus, eps, del Amount) error {
 	if st.PeriodStart != nil {
 		in = "in the period from " + st.PeriodStart.Format(time.RFC3339) + " to " + st.PeriodEnd.Format(time.RFC3339)
 	}
+	var short []string
+	if eps.Cmp(st.EpsilonRemaining) > 0 {
+		short = append(short, "epsilon")
+	}
+	if del.Cmp(st.DeltaRemaining) > 0 {
+		short = append(short, "delta")
+	}
 	return &BudgetError{Dataset: st.Dataset, Reason: fmt.Sprintf(
-		"not enough budget: requested epsilon %s, delta %s; spent epsilon %s of %s, delta %s of %s %s; remaining epsilon %s, delta %s",
-		eps, del, st.EpsilonSpent, st.EpsilonTotal, st.DeltaSpent, st.DeltaTotal, in, st.EpsilonRemaining, st.DeltaRemaining)}
+		"not enough %s: requested epsilon %s, delta %s; spent epsilon %s of %s, delta %s of %s %s; remaining epsilon %s, delta %s",
+		strings.Join(short, " and "), eps, del, st.EpsilonSpent, st.EpsilonTotal, st.DeltaSpent, st.DeltaTotal, in, st.EpsilonRemaining, st.DeltaRemaining)}
 }
 
 func noBudget(dataset string) error {

@@ -112,7 +112,7 @@ func TestReserveExactArithmetic(t *testing.T) {
 		wantBudgetError(t, err, "requested epsilon 0.1, delta 0; spent epsilon 1 of 1, delta 0.00001 of 0.00001 in total; remaining epsilon 0, delta 0")
 		// Even the smallest positive float does not fit.
 		_, err = l.Reserve(ctx, reserveReq("r11", "web_events", 5e-324, 0))
-		wantBudgetError(t, err, "not enough budget")
+		wantBudgetError(t, err, "not enough epsilon: ")
 		if recs, _ := l.Releases(ctx); len(recs) != 10 {
 			t.Errorf("%d releases recorded, want 10 (refusals charge nothing)", len(recs))
 		}
@@ -183,7 +183,7 @@ func TestPeriods(t *testing.T) {
 			mustSetBudget(t, l, "d", 1, 0, tc.period)
 			mustReserve(t, l, reserveReq("r1", "d", 1, 0))
 			_, err := l.Reserve(ctx, reserveReq("r2", "d", 1, 0))
-			wantBudgetError(t, err, "not enough budget")
+			wantBudgetError(t, err, "not enough epsilon: ")
 
 			clock.set(tc.later)
 			st, err := l.Status(ctx, "d")

@@ -34,8 +34,8 @@ const Alpha = 0.05
 
 // Share is a part of the privacy budget.
 type Share struct {
-	Epsilon float64
-	Delta   float64
+	Epsilon float64 `json:"epsilon"`
+	Delta   float64 `json:"delta"`
 }
 
 // Component is one noised statistic of a metric: a Part with its budget

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/duckdb/duckdb-go/v2"
 
+	"github.com/privagg/privagg/internal/duckarrow"
 	"github.com/privagg/privagg/privacy"
 )
 
@@ -72,7 +73,7 @@ func writeDuckDB(ctx context.Context, path string, tables []outTable, meta priva
 	if !ok {
 		return errors.New("duckdb connection cannot execute statements")
 	}
-	ar, err := duckdb.NewArrowFromConn(conn)
+	ar, err := duckarrow.Open(conn)
 	if err != nil {
 		return fmt.Errorf("duckdb arrow: %w", err)
 	}
@@ -90,7 +91,7 @@ func writeDuckDB(ctx context.Context, path string, tables []outTable, meta priva
 	return nil
 }
 
-func createDuckDBTable(ctx context.Context, exec driver.ExecerContext, ar *duckdb.Arrow, view string, t outTable, meta privacy.Metadata) error {
+func createDuckDBTable(ctx context.Context, exec driver.ExecerContext, ar duckarrow.Conn, view string, t outTable, meta privacy.Metadata) error {
 	reader, err := array.NewRecordReader(t.record.Schema(), []arrow.RecordBatch{t.record})
 	if err != nil {
 		return err

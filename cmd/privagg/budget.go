@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -18,7 +19,11 @@ func init() { register(newBudgetCmd) }
 
 func newBudgetCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "budget",
+		Use: "budget",
+		Example: `  privagg budget set web_events --epsilon 3 --delta 5e-6 --period month --reason "2026 plan"
+  privagg budget show
+  privagg budget history web_events
+  privagg budget verify`,
 		Short: "Set and inspect the privacy budgets in the ledger",
 		Long: `Privacy budgets per dataset, kept in the ledger (--ledger, else PRIVAGG_LEDGER,
 else the project file's ledger:, else ./privagg-ledger.duckdb) and its
@@ -34,9 +39,12 @@ func newBudgetSetCmd(g *globals) *cobra.Command {
 	var (
 		epsilon, delta float64
 		period, reason string
+		allowWeak      bool
 	)
 	cmd := &cobra.Command{
-		Use:   "set DATASET --epsilon E [--delta D] [--period none|month|Nd] --reason TEXT",
+		Use: "set DATASET --epsilon E [--delta D] [--period none|month|Nd] --reason TEXT",
+		Example: `  privagg budget set web_events --epsilon 3 --delta 5e-6 --period month --reason "2026 plan, approved by the DPO"
+  privagg budget set crm --epsilon 1 --period 30d --reason "pilot"   # delta 0: laplace with public keys only`,
 		Short: "Set (or replace) a dataset's budget",
 		Long: `Set how much privacy loss jobs on DATASET may spend per period:
   none   the budget is for all time
@@ -45,7 +53,7 @@ func newBudgetSetCmd(g *globals) *cobra.Command {
 Spends already made keep counting against the new budget. The journal records
 who set it (the operating-system account running privagg; with sudo, also the
 account that ran sudo) and --reason; budget history shows both.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("DATASET"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("epsilon") {
 				return usageError{fmt.Errorf("--epsilon: required")}
@@ -55,6 +63,13 @@ account that ran sudo) and --reason; budget history shows both.`,
 			}
 			if math.IsNaN(delta) || delta < 0 || delta >= 1 {
 				return usageError{fmt.Errorf("--delta: %v must be >= 0 and < 1", delta)}
+			}
+			if weak := privacy.WeakParams(epsilon, delta); len(weak) > 0 && !allowWeak {
+				msgs := make([]string, len(weak))
+				for i, w := range weak {
+					msgs[i] = fmt.Sprintf("--%s: %s %s", w.Name, privacy.FormatNumber(w.Value), w.Rule)
+				}
+				return usageError{errors.New(strings.Join(msgs, "; "))}
 			}
 			if _, err := privacy.ParsePeriod(period); err != nil {
 				return usageError{fmt.Errorf("--period: %w", err)}
@@ -84,8 +99,12 @@ account that ran sudo) and --reason; budget history shows both.`,
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(g.stdout, "budget of dataset %s: epsilon %s, delta %s, period %s; spent in the current period: epsilon %s, delta %s\n",
-				st.Dataset, st.EpsilonTotal, st.DeltaTotal, st.Period, st.EpsilonSpent, st.DeltaSpent)
+			deltaFrom := "from --delta"
+			if !cmd.Flags().Changed("delta") {
+				deltaFrom = "the default: --delta not given; jobs with delta > 0 (gaussian noise, keys from the data) are refused"
+			}
+			_, err = fmt.Fprintf(g.stdout, "budget of dataset %s: epsilon %s, delta %s (%s), period %s; spent in the current period: epsilon %s, delta %s\n",
+				st.Dataset, st.EpsilonTotal, st.DeltaTotal, deltaFrom, st.Period, st.EpsilonSpent, st.DeltaSpent)
 			return err
 		},
 	}
@@ -94,6 +113,7 @@ account that ran sudo) and --reason; budget history shows both.`,
 	f.Float64Var(&delta, "delta", 0, "delta per period (>= 0, < 1)")
 	f.StringVar(&period, "period", "none", "budget period: none | month | Nd (rolling N days, e.g. 30d)")
 	f.StringVar(&reason, "reason", "", "why the budget changes (required; recorded in the journal)")
+	allowWeakFlag(cmd, &allowWeak)
 	return cmd
 }
 
@@ -127,14 +147,16 @@ func writeJSON(w io.Writer, v any) error {
 func newBudgetShowCmd(g *globals) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "show [DATASET]",
+		Use: "show [DATASET]",
+		Example: `  privagg budget show
+  privagg budget show web_events --format json`,
 		Short: "Show budgets: total, spent and remaining in the current period",
 		Long: `Show the budget of DATASET, or of every dataset. Spent counts every release
 charged in the current period (reserved, stored or published: there are no
 refunds). With --format json, one object for DATASET, else an array, with the
 fields dataset, epsilon_total, delta_total, epsilon_spent, delta_spent,
 epsilon_remaining, delta_remaining, period, period_start, period_end.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: optionalArgs("DATASET"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkBudgetFormat(format); err != nil {
 				return err
@@ -201,7 +223,9 @@ type budgetHistory struct {
 func newBudgetHistoryCmd(g *globals) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "history DATASET",
+		Use: "history DATASET",
+		Example: `  privagg budget history web_events
+  privagg budget history web_events --format json`,
 		Short: "List the changes of a dataset's budget and the releases charged to it, oldest first",
 		Long: `List every change of DATASET's budget (when, epsilon, delta, period, who set it
 and why; who and why are empty for changes made before privagg recorded them),
@@ -209,8 +233,8 @@ then every release charged to it: release id, state (reserved: charged, not
 complete; stored: in the release store; published: copied to its output
 folder), job, purpose, epsilon, delta and when each state was reached.
 --format json prints one object with the fields dataset, budget_changes and
-releases.`,
-		Args: cobra.ExactArgs(1),
+releases. A dataset that never had a budget exits 3, like budget show.`,
+		Args: exactArgs("DATASET"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkBudgetFormat(format); err != nil {
 				return err
@@ -225,6 +249,12 @@ releases.`,
 			}
 			if h.Releases, err = l.History(cmd.Context(), args[0]); err != nil {
 				return err
+			}
+			if len(h.BudgetChanges) == 0 && len(h.Releases) == 0 {
+				// An unknown dataset: the same refusal (exit 3) as budget show.
+				if _, err := l.Status(cmd.Context(), args[0]); err != nil {
+					return err
+				}
 			}
 			if format == "json" {
 				if h.BudgetChanges == nil {
@@ -272,14 +302,16 @@ func historyTable(w io.Writer, h budgetHistory) error {
 
 func newBudgetVerifyCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "verify",
+		Use: "verify",
+		Example: `  privagg budget verify
+  privagg --ledger /srv/privagg/ledger.duckdb budget verify`,
 		Short: "Check the ledger against its journal and say what state they are in",
 		Long: `Check the journal's hash chain and that the ledger holds exactly the entries
 of the journal. Exits 0 if they agree, 1 with the reason and how to restore if
 not (nothing is released until they agree). It only reads: an interrupted
 write (a crash between the journal and the ledger) is reported, and the next
 command that writes the ledger completes or removes it.`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			l, err := openReadOnly(g)
 			if err != nil {

@@ -22,7 +22,9 @@ func newGenCmd(g *globals) *cobra.Command {
 		records     int
 	)
 	cmd := &cobra.Command{
-		Use:   "gen --out FILE [--events N] [--users U] [--seed S]",
+		Use: "gen --out FILE [--events N] [--users U] [--seed S]",
+		Example: `  privagg gen --out events.parquet
+  privagg gen --events 1000000 --users 100000 --seed 1 --out demo/events.parquet`,
 		Short: "Write synthetic marketing events (for demos, tests and benchmarks)",
 		Long: `Write synthetic marketing events with personal-looking columns (email, phone,
 ip, user_id) and ts, event_type, campaign, channel, country, zip, age, revenue,
@@ -33,7 +35,7 @@ The format comes from the extension of --out (.parquet, .csv, .json/.jsonl
 for newline-delimited JSON) unless --format is given. --consent-table also
 writes consent records (user_id, purpose, granted, updated_at) whose latest
 record per user and purpose agrees with the consent columns.`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cmd.Flags().Changed("consent-rate") {
 				opt.ConsentRate = &consentRate

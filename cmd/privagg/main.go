@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/privagg/privagg/internal/duckarrow"
 	"github.com/privagg/privagg/internal/project"
 	"github.com/privagg/privagg/pipeline"
 )
@@ -66,7 +67,7 @@ func newRootCmd(stdout, stderr io.Writer) (*cobra.Command, *globals) {
 			default:
 				return usageError{fmt.Errorf("--log-format: %q must be text or json", g.logFormat)}
 			}
-			return nil
+			return needArrow(cmd)
 		},
 	}
 	root.SetOut(stdout)
@@ -80,7 +81,26 @@ func newRootCmd(stdout, stderr io.Writer) (*cobra.Command, *globals) {
 	for _, c := range commands {
 		root.AddCommand(c(g))
 	}
+	strictGroups(root)
 	return root, g
+}
+
+// needArrow refuses every command but version, help and completion in a
+// binary built without the duckdb_arrow tag (a plain go build or go
+// install), naming the tag and the install line.
+func needArrow(cmd *cobra.Command) error {
+	if duckarrow.Available {
+		return nil
+	}
+	top := cmd
+	for top.HasParent() && top.Parent().HasParent() {
+		top = top.Parent()
+	}
+	switch top.Name() {
+	case "version", "help", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+		return nil
+	}
+	return duckarrow.ErrNotBuilt
 }
 
 // exitCode maps an error to the documented exit code: usage errors are 2,
@@ -94,17 +114,28 @@ func exitCode(err error) int {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	root, _ := newRootCmd(stdout, stderr)
+	root, g := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
 	err := root.Execute()
-	if err != nil {
-		fmt.Fprintf(stderr, "privagg: %v\n", err)
-	}
 	code := exitCode(err)
 	if err != nil && code == pipeline.ExitRuntime && isUsage(err) {
 		code = pipeline.ExitConfig
 	}
+	if err != nil {
+		printError(g, stderr, err, code)
+	}
 	return code
+}
+
+// printError writes the command's final error to stderr: a "privagg: "
+// line, or with --log-format json one JSON line (level ERROR, msg, and
+// exit_code) like the log's.
+func printError(g *globals, stderr io.Writer, err error, code int) {
+	if g.logFormat == "json" {
+		slog.New(slog.NewJSONHandler(stderr, nil)).Error(err.Error(), "exit_code", code)
+		return
+	}
+	fmt.Fprintf(stderr, "privagg: %v\n", err)
 }
 
 // isUsage recognizes cobra's own argument errors (unknown command, wrong arg count).

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -16,21 +17,27 @@ import (
 func init() { register(newPlanCmd) }
 
 func newPlanCmd(g *globals) *cobra.Command {
-	var format, whatIf string
+	var (
+		format, whatIf string
+		allowWeak      bool
+	)
 	cmd := &cobra.Command{
-		Use:   "plan JOB.yaml",
+		Use: "plan JOB.yaml",
+		Example: `  privagg plan configs/example.yaml
+  privagg plan job.yaml --what-if epsilon=0.25,0.5,1,2
+  privagg plan job.yaml --format json`,
 		Short: "Show the budget split, noise and expected error of a job without reading data",
 		Long: `Show, per output and metric, the epsilon/delta share, mechanism, noise
 standard deviation and 95% confidence half-width; for outputs whose keys come
 from the data, how many people a row needs for a 50% and a 95% chance of
 release; and the ledger before and after. Exits 3 when the job would not fit
 the dataset's budget. --what-if epsilon=0.25,0.5,1,2 compares budgets.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("JOB.yaml"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "table" && format != "json" {
 				return usageError{fmt.Errorf("--format: %q must be table or json", format)}
 			}
-			job, err := job.LoadJob(args[0])
+			job, err := loadJob(args[0], allowWeak)
 			if err != nil {
 				return err
 			}
@@ -60,26 +67,12 @@ the dataset's budget. --what-if epsilon=0.25,0.5,1,2 compares budgets.`,
 				}
 				return printWhatIf(g.stdout, reports)
 			}
-			r, err := explain.Explain(cmd.Context(), job, 0, ledger, true)
-			if err != nil {
-				return err
-			}
-			if format == "json" {
-				err = writeJSON(g.stdout, r)
-			} else {
-				err = printPlan(g.stdout, r)
-			}
-			if err != nil {
-				return err
-			}
-			if r.Ledger != nil && r.Ledger.Err != nil {
-				return r.Ledger.Err
-			}
-			return nil
+			return showPlan(cmd.Context(), g, job, ledger, format)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "table | json")
 	cmd.Flags().StringVar(&whatIf, "what-if", "", "compare budgets, e.g. epsilon=0.25,0.5,1,2")
+	allowWeakFlag(cmd, &allowWeak)
 	return cmd
 }
 
@@ -97,6 +90,27 @@ func parseWhatIf(s string) ([]float64, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// showPlan prints j's plan against ledger (plan, run --dry-run) and
+// returns the ledger's refusal, if any (exit 3).
+func showPlan(ctx context.Context, g *globals, j *job.Job, ledger, format string) error {
+	r, err := explain.Explain(ctx, j, 0, ledger, true)
+	if err != nil {
+		return err
+	}
+	if format == "json" {
+		err = writeJSON(g.stdout, r)
+	} else {
+		err = printPlan(g.stdout, r)
+	}
+	if err != nil {
+		return err
+	}
+	if r.Ledger != nil && r.Ledger.Err != nil {
+		return r.Ledger.Err
+	}
+	return nil
 }
 
 func g4(f float64) string { return strconv.FormatFloat(f, 'g', 4, 64) }

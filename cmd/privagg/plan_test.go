@@ -24,7 +24,7 @@ func TestPlanCommand(t *testing.T) {
 		t.Errorf("plan without a budget: exit %d, stderr %q; want 3", code, errs)
 	}
 
-	if code, _, errs := runBudget(t, "--ledger", ledger, "budget", "set", "cli_events", "--epsilon", "1.5", "--delta", "1e-3", "--reason", "test"); code != 0 {
+	if code, _, errs := runBudget(t, "--ledger", ledger, "budget", "set", "cli_events", "--epsilon", "1.5", "--delta", "5e-6", "--reason", "test"); code != 0 {
 		t.Fatalf("budget set: %s", errs)
 	}
 	code, out, errs := runBudget(t, "--ledger", ledger, "plan", job)
@@ -66,7 +66,7 @@ func TestPlanCommand(t *testing.T) {
 	}
 
 	// Spend the budget down: the same job no longer fits.
-	if code, _, errs := runBudget(t, "--ledger", ledger, "budget", "set", "cli_events", "--epsilon", "0.5", "--delta", "1e-3", "--reason", "test"); code != 0 {
+	if code, _, errs := runBudget(t, "--ledger", ledger, "budget", "set", "cli_events", "--epsilon", "0.5", "--delta", "5e-6", "--reason", "test"); code != 0 {
 		t.Fatalf("budget set: %s", errs)
 	}
 	if code, out, _ := runBudget(t, "--ledger", ledger, "plan", job); code != 3 || !strings.Contains(out, "does NOT fit") {

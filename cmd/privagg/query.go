@@ -24,7 +24,11 @@ func newQueryCmd(g *globals) *cobra.Command {
 		from        []string
 	)
 	cmd := &cobra.Command{
-		Use:   `query "SQL" [--from DIR]... [--format table|csv|json|parquet] [--out FILE]`,
+		Use: `query "SQL" [--from DIR]... [--format table|csv|json|parquet] [--out FILE]`,
+		Example: `  privagg query --tables
+  privagg query "SELECT * FROM campaign_weekly ORDER BY campaign, week LIMIT 12"
+  privagg query --from /shared/published "SELECT * FROM audience" --out audience.parquet
+  privagg query --format json "DESCRIBE campaign_value"`,
 		Short: "Run SQL over the published releases, and nothing else",
 		Long: `Run one read-only SQL query (SELECT, WITH, VALUES, TABLE, FROM, DESCRIBE,
 SHOW <table>, SUMMARIZE) in an in-memory DuckDB whose only tables are the
@@ -48,15 +52,17 @@ disabled before the query runs.
 
 Output: an aligned table on a terminal, else CSV (--format table|csv|json|parquet).
 With --out FILE the result is written atomically to FILE; the default format is
-then taken from its extension (.csv, .json, .parquet; else csv).`,
+then taken from its extension (.csv, .json, .parquet, .txt for a table; csv for a
+name without one). Any other extension, or one that disagrees with --format, is
+refused (exit 2).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if list {
-				return cobra.NoArgs(cmd, args)
+				return tooManyArgs(cmd, args, nil)
 			}
-			if len(args) != 1 {
-				return usageError{fmt.Errorf("query: want exactly one SQL argument (quote it), got %d", len(args))}
+			if len(args) == 0 {
+				return usageError{fmt.Errorf("%s: missing SQL: one query, quoted (usage: %s)", cmd.CommandPath(), cmd.UseLine())}
 			}
-			return nil
+			return tooManyArgs(cmd, args, []string{"SQL (quote it)"})
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := queryFormat(format, out, g.stdout)
@@ -135,13 +141,26 @@ func queryErr(err error) error {
 	return err
 }
 
+// outFormats are the extensions query --out writes, and their format.
+var outFormats = map[string]catalog.Format{
+	".csv": catalog.FormatCSV, ".json": catalog.FormatJSON, ".parquet": catalog.FormatParquet, ".txt": catalog.FormatTable,
+}
+
 // queryFormat resolves --format: explicit, else from --out's extension,
-// else table on a terminal and csv otherwise. Parquet needs --out.
+// else table on a terminal and csv otherwise. Parquet needs --out. An --out
+// extension must be one query writes (.csv, .json, .parquet, .txt) and agree
+// with an explicit --format; a name without an extension takes --format, else
+// csv.
 func queryFormat(format, out string, stdout io.Writer) (catalog.Format, error) {
+	ext := strings.ToLower(filepath.Ext(out))
+	fromExt, known := outFormats[ext]
+	if ext != "" && !known {
+		return "", usageError{fmt.Errorf("--out %s: %s is not a format query writes: use .csv, .json, .parquet or .txt (a table)", out, ext)}
+	}
 	if format == "" {
-		switch ext := strings.ToLower(filepath.Ext(out)); {
-		case out != "" && (ext == ".json" || ext == ".parquet"):
-			format = ext[1:]
+		switch {
+		case out != "" && known:
+			format = string(fromExt)
 		case out != "":
 			format = string(catalog.FormatCSV)
 		case isTerminal(stdout):
@@ -153,6 +172,9 @@ func queryFormat(format, out string, stdout io.Writer) (catalog.Format, error) {
 	f, err := catalog.ParseFormat(format)
 	if err != nil {
 		return "", usageError{fmt.Errorf("--format: %w", err)}
+	}
+	if known && f != fromExt {
+		return "", usageError{fmt.Errorf("--out %s: extension %s does not match --format %s", out, ext, f)}
 	}
 	if f == catalog.FormatParquet && out == "" {
 		return "", usageError{errors.New("--format parquet: requires --out FILE")}

@@ -121,7 +121,7 @@ func TestQueryCommand(t *testing.T) {
 		{"input file refused", []string{"--ledger", ledger, "query", "SELECT * FROM '" + filepath.Join(dir, "events.csv") + "'"}, "", 2, []string{"files cannot be read"}},
 		{"ledger file refused", []string{"--ledger", ledger, "query", "SELECT * FROM read_blob('" + ledger + "')"}, "", 2, []string{"read_blob"}},
 		{"invalid sql", []string{"--ledger", ledger, "query", "SELECT nope FROM by_channel"}, "", 2, []string{"invalid SQL"}},
-		{"no sql", []string{"--ledger", ledger, "query"}, "", 2, []string{"exactly one SQL"}},
+		{"no sql", []string{"--ledger", ledger, "query"}, "", 2, []string{"missing SQL"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,7 +19,9 @@ func init() { register(newReleasesCmd) }
 
 func newReleasesCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "releases",
+		Use: "releases",
+		Example: `  privagg releases list
+  privagg releases show 3f9a1c2d7e4b`,
 		Short: "The catalog of releases: what was released, with which guarantee, and where",
 		Long: `The releases recorded in the ledger (--ledger, else PRIVAGG_LEDGER, else the
 project file's ledger:, else ./privagg-ledger.duckdb), read from the ledger
@@ -40,14 +42,16 @@ func loadCatalog(cmd *cobra.Command, g *globals) (*catalog.Catalog, error) {
 func newReleasesListCmd(g *globals) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "list [--format table|json]",
+		Use: "list [--format table|json]",
+		Example: `  privagg releases list
+  privagg releases list --format json`,
 		Short: "List every release, oldest first",
 		Long: `List every release: id, state (reserved, stored, published), when it was
 published, dataset, purpose, job, epsilon, delta, k, noise, the rows of each
 output, the names to query its tables by, the release store folder and the
 report. --format json prints an array of releases with every field, per
 table its files and per metric its noise and 95% confidence interval.`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkBudgetFormat(format); err != nil {
 				return err
@@ -88,9 +92,11 @@ table its files and per metric its noise and 95% confidence interval.`,
 func newReleasesShowCmd(g *globals) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "show RELEASE_ID [--format table|json]",
+		Use: "show RELEASE_ID [--format table|json]",
+		Example: `  privagg releases show 3f9a1c2d7e4b
+  privagg releases show 3f9a1c2d7e4b --format json`,
 		Short: "Show one release: its guarantee, tables, metrics' confidence intervals and report",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs("RELEASE_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkBudgetFormat(format); err != nil {
 				return err

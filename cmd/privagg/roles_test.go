@@ -149,7 +149,7 @@ func TestRoleOfficerReadsLedgerReadOnly(t *testing.T) {
 	}
 
 	// Setting a budget needs write access to the ledger.
-	code, _, stderr := officer.privagg(t, "--ledger", ledger, "budget", "set", "cmd_events", "--epsilon", "20", "--reason", "more campaigns")
+	code, _, stderr := officer.privagg(t, "--ledger", ledger, "budget", "set", "cmd_events", "--epsilon", "8", "--reason", "more campaigns")
 	wantPermissionDenied(t, "officer budget set", code, stderr, "write")
 
 	// Someone outside the group reads nothing, and is told so.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -10,43 +12,49 @@ import (
 
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/pipeline"
+	"github.com/privagg/privagg/privacy"
 )
 
 func init() { register(newRunCmd) }
 
 func newRunCmd(g *globals) *cobra.Command {
 	var opts pipeline.RunOptions
-	var ef *engineFlags
+	var (
+		ef                *engineFlags
+		allowWeak, dryRun bool
+		format            string
+	)
 	cmd := &cobra.Command{
-		Use:   "run JOB.yaml",
+		Use: "run JOB.yaml",
+		Example: `  privagg run configs/example.yaml
+  privagg run job.yaml --dry-run              # read and check the input, print the plan; charge and write nothing
+  privagg run job.yaml --memory-limit 4GB --temp-dir /scratch
+  privagg run job.yaml --engine beam --runner dataflow --beam-arg=--project=my-project`,
 		Short: "Run a job: read, bound, aggregate, add noise, publish aggregate-only tables",
 		Long: `Run a job end to end. The budget is reserved in the ledger before any noise
 is drawn; a release that is already published is re-published byte for byte
 at no cost. Exit codes: 0 ok, 1 runtime failure, 2 config or usage,
-3 budget refused, 4 input rejected.`,
-		Args: cobra.ExactArgs(1),
+3 budget refused, 4 input rejected.
+
+--dry-run reads and checks the input as a run does before it charges
+anything (files, columns, consent, malformed rows against
+input.max_reject_fraction), then prints the plan (as privagg plan) and
+stops: no budget is charged, no noise drawn, nothing written (no release,
+output file, staging copy or run report). It exits as the run would up to
+that point: 2, 3 (the job does not fit the budget) or 4.`,
+		Args: exactArgs("JOB.yaml"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ledger, err := jobLedger(g, args[0])
-			if err != nil {
+			if format != "text" && format != "json" {
+				return usageError{fmt.Errorf("--format: %q must be text or json", format)}
+			}
+			j, res, err := executeRun(cmd, g, args[0], &opts, ef, allowWeak, dryRun, format)
+			if format == "json" && !dryRun {
+				if werr := writeJSON(g.stdout, newRunSummary(j, opts, res, err)); werr != nil && err == nil {
+					err = werr
+				}
 				return err
 			}
-			opts.Ledger = ledger
-			opts.Logger = g.logger
-			// The flags' own rules first; Run checks the paths against the job.
-			if err := opts.Check(nil); err != nil {
-				return err
-			}
-			if ef.external() {
-				return ef.run(cmd.Context(), g, args[0], opts)
-			}
-			j, err := job.LoadJob(args[0])
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			res, err := pipeline.Run(ctx, j, opts)
-			if err != nil {
+			if err != nil || res == nil {
 				return err
 			}
 			verb := "published"
@@ -62,5 +70,63 @@ at no cost. Exit codes: 0 ok, 1 runtime failure, 2 config or usage,
 	f.StringVar(&opts.MemoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB or 4G (overrides privacy.memory_limit)")
 	f.StringVar(&opts.TempDir, "temp-dir", "", "DuckDB spill folder (overrides privacy.temp_dir)")
 	ef = addEngineFlags(cmd)
+	allowWeakFlag(cmd, &allowWeak)
+	f.StringVar(&format, "format", "text", "what to print: text | json (one object: release_id, status, charge, outputs with file and rows)")
+	f.BoolVar(&dryRun, "dry-run", false, "read and check the input (files, columns, consent, malformed rows) and print the plan; charge nothing, write nothing")
 	return cmd
+}
+
+// executeRun is run's work: the flags' checks, the job, then a dry run, the
+// external engine or pipeline.Run. res is nil for a dry run and the
+// external engine (which prints its own result); j is nil when the job
+// could not be loaded.
+func executeRun(cmd *cobra.Command, g *globals, path string, opts *pipeline.RunOptions, ef *engineFlags, allowWeak, dryRun bool, format string) (*job.Job, *pipeline.RunResult, error) {
+	ledger, err := jobLedger(g, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts.Ledger = ledger
+	opts.Logger = g.logger
+	// The flags' own rules first; Run checks the paths against the job.
+	if err := opts.Check(nil); err != nil {
+		return nil, nil, err
+	}
+	j, err := loadJob(path, allowWeak)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dryRun {
+		if ef.external() {
+			return j, nil, usageError{errors.New("--dry-run: reads the input with the embedded engine; it cannot be combined with --engine " + ef.engine)}
+		}
+		return j, nil, runDry(cmd.Context(), g, j, *opts, format)
+	}
+	if ef.external() {
+		if format == "json" {
+			return j, nil, usageError{errors.New("--format json: the beam engine prints its own result; use --format text")}
+		}
+		return j, nil, ef.run(cmd.Context(), g, path, *opts)
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := pipeline.Run(ctx, j, *opts)
+	return j, res, err
+}
+
+// runDry is run --dry-run: the input checks of a run (pipeline.DryRun),
+// then the plan against the ledger.
+func runDry(ctx context.Context, g *globals, j *job.Job, opts pipeline.RunOptions, format string) error {
+	if err := pipeline.DryRun(ctx, j, opts); err != nil {
+		return err
+	}
+	ledger := opts.Ledger
+	if ledger == "" {
+		ledger = j.Ledger
+	}
+	if format == "json" {
+		return showPlan(ctx, g, j, ledger, "json")
+	}
+	fmt.Fprintf(g.stdout, "dry run: input checked (files, columns, consent; malformed rows within input.max_reject_fraction %s); nothing charged, nothing written\n\n",
+		privacy.FormatNumber(j.Input.MaxRejectFraction))
+	return showPlan(ctx, g, j, ledger, "table")
 }

@@ -20,7 +20,7 @@ func setupRun(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	if code, _, errs := runBudget(t, "--ledger", filepath.Join(dir, "ledger.duckdb"), "budget", "set", "cli_events", "--epsilon", "5", "--delta", "1e-3", "--reason", "test budget"); code != 0 {
+	if code, _, errs := runBudget(t, "--ledger", filepath.Join(dir, "ledger.duckdb"), "budget", "set", "cli_events", "--epsilon", "5", "--delta", "5e-6", "--reason", "test budget"); code != 0 {
 		t.Fatalf("budget set: %s", errs)
 	}
 	return dir

@@ -58,7 +58,7 @@ func TestRunExitCodes(t *testing.T) {
 			dir := setup(t, tc.job, tc.events)
 			ledger := filepath.Join(dir, "ledger.duckdb")
 			if tc.budget {
-				if code, _, errs := runBudget(t, "--ledger", ledger, "budget", "set", "cli_events", "--epsilon", "5", "--delta", "1e-3", "--reason", "test"); code != 0 {
+				if code, _, errs := runBudget(t, "--ledger", ledger, "budget", "set", "cli_events", "--epsilon", "5", "--delta", "5e-6", "--reason", "test"); code != 0 {
 					t.Fatalf("budget set: %s", errs)
 				}
 			}

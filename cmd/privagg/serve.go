@@ -33,7 +33,10 @@ func newServeCmd(g *globals) *cobra.Command {
 		internal          bool
 	)
 	cmd := &cobra.Command{
-		Use:   "serve [--addr 127.0.0.1:8080] [--from DIR]... [--jobs DIR] [--internal] [--token TOKEN]",
+		Use: "serve [--addr 127.0.0.1:8080] [--from DIR]... [--jobs DIR] [--internal] [--token TOKEN]",
+		Example: `  privagg serve                                   # the project's ledger, on http://127.0.0.1:8080
+  privagg serve --from /shared/published          # published folders only (analysts)
+  privagg serve --jobs configs --internal         # officers: what-if over job files, internal reports`,
 		Short: "A read-only console in the browser: budgets, releases and what-if",
 		Long: `Serve a read-only web console (see docs/console.md):
   Datasets  budget bars (epsilon and delta spent and remaining) and the spend
@@ -54,7 +57,7 @@ default; any other --addr needs a token (--token, or PRIVAGG_SERVE_TOKEN,
 which other users cannot see in the process list), at least 16 characters,
 sent as "Authorization: Bearer TOKEN" or typed into the login page. Plain
 HTTP: off this machine, put it behind a TLS proxy or an SSH tunnel.`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if token == "" {
 				token = os.Getenv(serveTokenEnv)

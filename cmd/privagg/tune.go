@@ -19,7 +19,11 @@ func newTuneCmd(g *globals) *cobra.Command {
 		fraction      float64
 	)
 	cmd := &cobra.Command{
-		Use:   "tune JOB.yaml",
+		Use: "tune JOB.yaml",
+		Example: `  privagg tune job.yaml                               # non-private: reads the raw input (a sample or public data)
+  privagg tune job.yaml --apply job.tuned.yaml        # write the recommended values into a copy
+  privagg tune job.yaml --dp --epsilon 0.1            # DP clamp bounds, charging 0.1 to the dataset's budget
+  privagg tune job.yaml --format json`,
 		Short: "Recommend contribution bounds and the budget split of a job",
 		Long: `Recommend per output the L0 (max_partitions_per_unit), the selection share
 and the weight, and per metric the Linf (max_per_unit), the clamp bounds

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/privagg/privagg/internal/duckarrow"
 	"github.com/privagg/privagg/internal/version"
 	"github.com/spf13/cobra"
 )
@@ -12,11 +13,16 @@ func init() { register(newVersionCmd) }
 
 func newVersionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the privagg version",
-		Args:  cobra.NoArgs,
+		Use:     "version",
+		Example: `  privagg version`,
+		Short:   "Print the privagg version",
+		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintf(g.stdout, "privagg %s (%s, %s/%s)\n", version.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			note := ""
+			if !duckarrow.Available {
+				note = "; built without the " + duckarrow.Tag + " build tag: only version runs; " + duckarrow.InstallLine
+			}
+			_, err := fmt.Fprintf(g.stdout, "privagg %s (%s, %s/%s%s)\n", version.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH, note)
 			return err
 		},
 	}

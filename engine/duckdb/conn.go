@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/duckdb/duckdb-go/v2"
 
+	"github.com/privagg/privagg/internal/duckarrow"
 	"github.com/privagg/privagg/job"
 )
 
@@ -37,7 +38,7 @@ type DBOptions struct {
 type DB struct {
 	db    *sql.DB
 	conn  *sql.Conn
-	arrow *duckdb.Arrow
+	arrow duckarrow.Conn
 }
 
 // OpenDB starts an in-memory DuckDB with opts.
@@ -91,7 +92,7 @@ func OpenDB(ctx context.Context, opts DBOptions) (*DB, error) {
 	// driver connection is neither shared nor returned to the pool.
 	err = conn.Raw(func(dc any) error {
 		var err error
-		e.arrow, err = duckdb.NewArrowFromConn(dc.(driver.Conn))
+		e.arrow, err = duckarrow.Open(dc.(driver.Conn))
 		return err
 	})
 	if err != nil {

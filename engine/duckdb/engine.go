@@ -7,9 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -159,64 +156,12 @@ type rowCounts struct{ read, rejected, excluded, consentRead, consentRejected in
 
 // prepareInput checks the input files and columns and creates the views.
 func prepareInput(ctx context.Context, eng *DB, qp *queryPlan) error {
-	j := qp.job
-	matches, err := filepath.Glob(j.Input.Path)
+	consentNames, err := describeInput(ctx, eng, qp)
 	if err != nil {
-		return &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "input.path", Value: j.Input.Path, Rule: "is not a valid glob"}}}
+		return err
 	}
-	if len(matches) == 0 {
-		return &engine.InputError{Reason: fmt.Sprintf("input.path %s matches no file", j.Input.Path)}
-	}
-	for _, m := range matches {
-		f, err := os.Open(m)
-		if err != nil {
-			return &engine.InputError{Reason: "cannot open an input file", Err: err}
-		}
-		f.Close()
-	}
-	// Which columns does the input have? Only names are read here.
-	rows, err := eng.QueryRows(ctx, qp.describeSQL())
-	if err != nil {
-		return &engine.InputError{Reason: "cannot read the input's columns", Err: scrub(err)}
-	}
-	types := map[string]string{}
-	for _, r := range rows {
-		name, _ := r[0].(string)
-		typ, _ := r[1].(string)
-		types[name] = typ
-	}
-	qp.setColumns(types)
-	var problems []job.Problem
-	for _, c := range j.InputColumns() {
-		if _, ok := qp.in.names[strings.ToLower(c)]; !ok {
-			problems = append(problems, job.Problem{Key: "input.path", Value: j.Input.Path, Rule: fmt.Sprintf("has no column %q that the job uses", c)})
-		}
-	}
-	if len(problems) > 0 {
-		return &job.ConfigError{File: j.File, Problems: problems}
-	}
-	if t := j.Consent.Table; t != nil {
-		rows, err := eng.QueryRows(ctx, qp.consentColumnsSQL())
-		if err != nil {
-			return &engine.InputError{Reason: "cannot read consent.table", Err: scrub(err)}
-		}
-		have := map[string]string{}
-		for _, r := range rows {
-			name, _ := r[0].(string)
-			have[strings.ToLower(name)] = name
-		}
-		names := map[string]string{}
-		for _, c := range []struct{ key, col string }{{"unit", t.Unit}, {"purpose", t.Purpose}, {"granted", t.Granted}, {"at", t.At}} {
-			n, ok := have[strings.ToLower(c.col)]
-			if !ok {
-				problems = append(problems, job.Problem{Key: "consent.table." + c.key, Value: c.col, Rule: "is not a column of consent.table.path"})
-			}
-			names[strings.ToLower(c.col)] = n
-		}
-		if len(problems) > 0 {
-			return &job.ConfigError{File: j.File, Problems: problems}
-		}
-		for _, s := range qp.consentSQL(names) {
+	if qp.job.Consent.Table != nil {
+		for _, s := range qp.consentSQL(consentNames) {
 			if err := eng.Exec(ctx, s); err != nil {
 				return &engine.InputError{Reason: "cannot read consent.table", Err: scrub(err)}
 			}

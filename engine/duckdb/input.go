@@ -1,12 +1,16 @@
 package duckdb
 
 import (
+	"context"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/privagg/privagg/engine"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/transforms"
 )
@@ -333,4 +337,128 @@ func consentReader(path string, names map[string]string) string {
 		return fmt.Sprintf("read_json(%s, format='newline_delimited'%s)", lit(path), opts)
 	}
 	return fmt.Sprintf("read_csv(%s, header=true, all_varchar=true)", lit(path))
+}
+
+// describeInput checks that the input files exist and can be opened, reads
+// their columns and types (the schema only: the reader's DESCRIBE looks at
+// Parquet metadata or a CSV/JSON sample, never the whole input) and checks
+// every column the job uses (checkColumns); with a consent table, also its
+// columns, which it returns (lower-cased name -> the table's spelling).
+// Missing or unreadable files are an *engine.InputError, missing columns a
+// *job.ConfigError.
+func describeInput(ctx context.Context, eng *DB, qp *queryPlan) (map[string]string, error) {
+	j := qp.job
+	matches, err := filepath.Glob(j.Input.Path)
+	if err != nil {
+		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "input.path", Value: j.Input.Path, Rule: "is not a valid glob"}}}
+	}
+	if len(matches) == 0 {
+		return nil, &engine.InputError{Reason: fmt.Sprintf("input.path %s matches no file", j.Input.Path)}
+	}
+	for _, m := range matches {
+		f, err := os.Open(m)
+		if err != nil {
+			return nil, &engine.InputError{Reason: "cannot open an input file", Err: err}
+		}
+		f.Close()
+	}
+	rows, err := eng.QueryRows(ctx, qp.describeSQL())
+	if err != nil {
+		return nil, &engine.InputError{Reason: "cannot read the input's columns", Err: scrub(err)}
+	}
+	types := map[string]string{}
+	for _, r := range rows {
+		name, _ := r[0].(string)
+		typ, _ := r[1].(string)
+		types[name] = typ
+	}
+	qp.setColumns(types)
+	if problems := qp.checkColumns(); len(problems) > 0 {
+		return nil, &job.ConfigError{File: j.File, Problems: problems}
+	}
+	t := j.Consent.Table
+	if t == nil {
+		return nil, nil
+	}
+	rows, err = eng.QueryRows(ctx, qp.consentColumnsSQL())
+	if err != nil {
+		return nil, &engine.InputError{Reason: "cannot read consent.table", Err: scrub(err)}
+	}
+	have := map[string]string{}
+	var spelled []string
+	for _, r := range rows {
+		name, _ := r[0].(string)
+		have[strings.ToLower(name)] = name
+		spelled = append(spelled, name)
+	}
+	slices.Sort(spelled)
+	names := map[string]string{}
+	var problems []job.Problem
+	for _, c := range []struct{ key, col string }{{"unit", t.Unit}, {"purpose", t.Purpose}, {"granted", t.Granted}, {"at", t.At}} {
+		n, ok := have[strings.ToLower(c.col)]
+		if !ok {
+			problems = append(problems, job.Problem{Key: "consent.table." + c.key, Value: strconv.Quote(c.col),
+				Rule: "is not a column of consent.table.path" + didYouMean(c.col, spelled)})
+		}
+		names[strings.ToLower(c.col)] = n
+	}
+	if len(problems) > 0 {
+		return nil, &job.ConfigError{File: j.File, Problems: problems}
+	}
+	return names, nil
+}
+
+// checkColumns checks every place the job names an input column
+// (job.ColumnUses) against the described input: the column exists (names
+// compare without case) and its type can serve the use (usableType). Each
+// problem names the key path, and a missing column comes with the closest
+// input column, if one is close.
+func (p *queryPlan) checkColumns() []job.Problem {
+	var spelled []string
+	for n := range p.types {
+		spelled = append(spelled, n)
+	}
+	slices.Sort(spelled)
+	var problems []job.Problem
+	for _, u := range p.job.ColumnUses() {
+		n, ok := p.in.names[strings.ToLower(u.Column)]
+		if !ok {
+			problems = append(problems, job.Problem{Key: u.Key, Value: strconv.Quote(u.Column),
+				Rule: fmt.Sprintf("is not a column of the input (input.path %s)%s", p.job.Input.Path, didYouMean(u.Column, spelled))})
+			continue
+		}
+		if why := usableType(p.types[n], u.Role); why != "" {
+			problems = append(problems, job.Problem{Key: u.Key, Value: strconv.Quote(u.Column),
+				Rule: fmt.Sprintf("has type %s in the input: %s", p.types[n], why)})
+		}
+	}
+	return problems
+}
+
+// didYouMean suggests the closest of names to a missing column, or lists
+// the names when none is close and they are few.
+func didYouMean(missing string, names []string) string {
+	if best := job.ClosestName(missing, names); best != "" {
+		return fmt.Sprintf("; did you mean %q?", best)
+	}
+	if len(names) > 0 && len(names) <= 20 {
+		return "; it has " + strings.Join(names, ", ")
+	}
+	return ""
+}
+
+// usableType says why a column of DuckDB type typ cannot serve role, or ""
+// when it can: no use takes a nested or binary value, and a metric needs a
+// value that casts to a number (numbers, text holding numbers, booleans).
+func usableType(typ string, role job.ColumnRole) string {
+	t := strings.ToUpper(typ)
+	switch {
+	case strings.HasSuffix(t, "]") || strings.HasPrefix(t, "STRUCT") || strings.HasPrefix(t, "MAP") || strings.HasPrefix(t, "UNION"):
+		return "a nested value; the job needs one value per row"
+	case t == "BLOB" || t == "BIT":
+		return "binary; the job needs text, numbers, dates or times"
+	case role == job.RoleMeasure && (t == "DATE" || strings.HasPrefix(t, "TIME") || t == "INTERVAL" || t == "UUID"):
+		return "a metric needs numbers"
+	}
+	return ""
 }

@@ -136,9 +136,15 @@ func (r *runner) size(ctx context.Context, n int64) (sizeResult, error) {
 		return m, nil
 	}
 	if !r.cfg.plainOnly {
+		// The budget is weak privacy on purpose (--allow-weak-privacy);
+		// binaries from before that flag are asked again without it.
 		args := []string{"budget", "set", benchDataset, "--epsilon", benchEpsilon, "--delta", benchDelta,
-			"--period", "none", "--reason", "benchmark setup", "--ledger", ledger}
-		if _, _, err := r.child(ctx, "privagg budget set", nil, r.cfg.privagg, args...); err != nil {
+			"--period", "none", "--reason", "benchmark setup", "--ledger", ledger, "--allow-weak-privacy"}
+		_, _, err := r.child(ctx, "privagg budget set", nil, r.cfg.privagg, args...)
+		if err != nil && strings.Contains(err.Error(), "unknown flag: --allow-weak-privacy") {
+			_, _, err = r.child(ctx, "privagg budget set", nil, r.cfg.privagg, args[:len(args)-1]...)
+		}
+		if err != nil {
 			return res, err
 		}
 	}

@@ -262,7 +262,7 @@ func (c *config) runJob(ctx context.Context, b binary, p plan, seed uint64, data
 		return "", bounds{}, fmt.Errorf("plan %s: %w", p.label, err)
 	}
 	for _, args := range [][]string{
-		{"budget", "set", "utility", "--epsilon", "100", "--delta", "1e-3", "--period", "none", "--reason", "utility benchmark", "--ledger", ledger},
+		{"budget", "set", "utility", "--epsilon", "10", "--delta", "5e-6", "--period", "none", "--reason", "utility benchmark", "--ledger", ledger},
 		{"run", "-q", jobFile, "--ledger", ledger, "--release-id", fmt.Sprintf("utility-%s-%s-%d", b.label, p.label, seed)},
 	} {
 		cmd := exec.CommandContext(ctx, b.path, args...)

@@ -1,0 +1,40 @@
+package pipeline
+
+import (
+	"context"
+
+	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/engine/duckdb"
+	"github.com/privagg/privagg/job"
+)
+
+// DryRun reads and checks j's input as Run would before it charges anything
+// (files, columns, consent, malformed rows against
+// input.max_reject_fraction), on the embedded engine, and then stops: it
+// opens no ledger, draws no noise, writes no staging copy, run report,
+// release or output file. It returns Run's errors for the same input
+// (*job.ConfigError, *engine.InputError). opts.Engine and opts.ReleaseID are
+// not used; the ledger and temp-dir flags are checked against the job.
+func DryRun(ctx context.Context, j *job.Job, opts RunOptions) error {
+	if err := opts.Check(j); err != nil {
+		return err
+	}
+	eopts := duckdb.Options{MemoryLimit: opts.MemoryLimit, TempDir: opts.TempDir, Logger: opts.Logger}
+	// New checks the staging key; Prepare would write the staging copy, so
+	// the engine that reads the input is the job's without staging.
+	if _, err := duckdb.New(j, eopts); err != nil {
+		return err
+	}
+	dry := *j
+	dry.Staging = nil
+	computer, err := duckdb.New(&dry, eopts)
+	if err != nil {
+		return err
+	}
+	defer computer.Close()
+	counts, err := computer.Prepare(ctx)
+	if err != nil {
+		return err
+	}
+	return engine.RejectCheck(j.Input.MaxRejectFraction, counts)
+}

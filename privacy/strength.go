@@ -1,0 +1,44 @@
+package privacy
+
+import "strconv"
+
+// The limits of strong privacy. A job or a budget beyond them is weak
+// privacy: epsilon above WeakEpsilonAbove lets one person change a released
+// table's probabilities by a factor over e^10 (about 22,000), and delta at or
+// above WeakDeltaFrom is no longer small against one in the number of people
+// of a typical dataset. Commands accept such values only with
+// --allow-weak-privacy (see CheckStrength).
+const (
+	WeakEpsilonAbove = 10.0
+	WeakDeltaFrom    = 1e-5
+)
+
+// WeakParam is one privacy parameter beyond the limits of strong privacy.
+type WeakParam struct {
+	Name  string  // "epsilon" or "delta"
+	Value float64 // the value given
+	Rule  string  // the limit it breaks and how to accept it anyway
+}
+
+// WeakParams returns the parameters of epsilon and delta that are weak
+// privacy: epsilon above WeakEpsilonAbove, delta at or above WeakDeltaFrom.
+// It is the one rule that job files (run, plan, validate) and budget set
+// share; nil means both are within the limits.
+func WeakParams(epsilon, delta float64) []WeakParam {
+	var weak []WeakParam
+	if epsilon > WeakEpsilonAbove {
+		weak = append(weak, WeakParam{Name: "epsilon", Value: epsilon,
+			Rule: "is above " + FormatNumber(WeakEpsilonAbove) + weakAdvice})
+	}
+	if delta >= WeakDeltaFrom {
+		weak = append(weak, WeakParam{Name: "delta", Value: delta,
+			Rule: "is at or above " + FormatNumber(WeakDeltaFrom) + weakAdvice})
+	}
+	return weak
+}
+
+const weakAdvice = ": weak privacy; pass --allow-weak-privacy to accept it"
+
+// FormatNumber formats a float64 as the shortest decimal that reads back as
+// the same value (0.5, 1e-06, 1.5e+08): the one way privagg prints numbers.
+func FormatNumber(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

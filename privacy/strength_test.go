@@ -1,0 +1,60 @@
+package privacy
+
+import (
+	"context"
+	"reflect"
+	"testing"
+)
+
+func TestWeakParams(t *testing.T) {
+	for _, tc := range []struct {
+		eps, delta float64
+		want       []string
+	}{
+		{10, 9.999e-6, nil},
+		{10, 0, nil},
+		{10.000001, 0, []string{"epsilon"}},
+		{1, 1e-5, []string{"delta"}},
+		{1e308, 0.9, []string{"epsilon", "delta"}},
+	} {
+		var got []string
+		for _, w := range WeakParams(tc.eps, tc.delta) {
+			got = append(got, w.Name)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("WeakParams(%v, %v) = %v, want %v", tc.eps, tc.delta, got, tc.want)
+		}
+	}
+	w := WeakParams(1, 1e-5)[0]
+	if want := "is at or above 1e-05: weak privacy; pass --allow-weak-privacy to accept it"; w.Rule != want {
+		t.Errorf("rule %q, want %q", w.Rule, want)
+	}
+}
+
+// A refusal names the parameter that is short: epsilon, delta or both.
+func TestBudgetRefusalNamesWhatIsShort(t *testing.T) {
+	ctx := context.Background()
+	l := newTestLedger(t)
+	mustSetBudget(t, l, "d", 1, 1e-6, "none")
+	mustReserve(t, l, reserveReq("r1", "d", 0.5, 1e-6))
+	for _, tc := range []struct {
+		id         string
+		eps, delta float64
+		want       string
+	}{
+		{"r2", 0.25, 1e-7, "not enough delta: requested epsilon 0.25, delta 0.0000001;"},
+		{"r3", 0.75, 0, "not enough epsilon: requested epsilon 0.75, delta 0;"},
+		{"r4", 0.75, 1e-7, "not enough epsilon and delta: "},
+	} {
+		_, err := l.Reserve(ctx, reserveReq(tc.id, "d", tc.eps, tc.delta))
+		wantBudgetError(t, err, tc.want)
+	}
+}
+
+func TestFormatNumber(t *testing.T) {
+	for v, want := range map[float64]string{0.5: "0.5", 1e-6: "1e-06", 1.0 / 3: "0.3333333333333333", 1.5e8: "1.5e+08", 3: "3"} {
+		if got := FormatNumber(v); got != want {
+			t.Errorf("FormatNumber(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
