@@ -23,6 +23,9 @@ func newValidateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if _, err := checkJobLedger(g, job, args[0]); err != nil {
+				return err
+			}
 			printWarnings(g, job)
 			metrics := 0
 			for _, o := range job.Outputs {
