@@ -51,8 +51,10 @@ type Release struct {
 	StoreDir string `json:"store_dir"`
 	// Report is the path of the release's REPORT.html; empty if there is none.
 	Report string `json:"report,omitempty"`
-	// K and Noise come from the manifests (the same for every output);
-	// zero before the release is stored.
+	// K and Noise come from the manifests; zero before the release is
+	// stored. K is the k of the outputs whose keys came from partition
+	// selection, 0 when every output has public partitions (k does not
+	// apply to them: each table's manifest says which holds).
 	K     int64  `json:"k"`
 	Noise string `json:"noise"`
 	// Tables are the released tables, in the order the release stored them.
@@ -185,7 +187,7 @@ func (r *Release) readStore() error {
 		if m.ReleaseID != r.ReleaseID {
 			return fmt.Errorf("release store %s: manifest %s: release_id %q, want %q", r.StoreDir, name, m.ReleaseID, r.ReleaseID)
 		}
-		r.K, r.Noise = m.K, m.Noise
+		r.K, r.Noise = max(r.K, m.K), m.Noise
 		r.Tables = append(r.Tables, t)
 	}
 	return nil

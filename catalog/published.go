@@ -98,6 +98,7 @@ func readPublished(dir string) ([]Release, error) {
 			byID[m.ReleaseID] = i
 		}
 		r := &rels[i]
+		r.K = max(r.K, m.K)
 		r.Outputs = append(r.Outputs, t.Output)
 		r.Tables = append(r.Tables, t)
 	}

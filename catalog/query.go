@@ -251,43 +251,27 @@ func (db *DB) Check(ctx context.Context, sql string) error {
 	if err := json.Unmarshal(ast.Statements[0], &tree); err != nil {
 		return fmt.Errorf("parse query: %w", err)
 	}
-	ctes := map[string]bool{}
-	collectCTEs(tree, ctes)
-	return db.walk(tree, ctes)
+	return db.walk(tree, nil)
 }
 
 var plainIdent = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// collectCTEs adds the (lower-case) names of the query's CTEs that are plain
-// identifiers. A name that looks like a path is never trusted as a CTE: out
-// of the CTE's scope DuckDB would try it as a file.
-func collectCTEs(n any, out map[string]bool) {
+// walk checks every table reference in the syntax tree n. scope holds the
+// (lower-case) names of the CTEs visible at n: a name is trusted as a CTE
+// only where SQL's scoping makes it one, since out of its scope DuckDB
+// resolves the same name in the catalog (duckdb_tables, pg_settings) or as
+// a file. A query node's CTEs are visible in its body and in the CTEs
+// defined after them; a CTE sees itself only when it is recursive. A name
+// that looks like a path is never trusted as a CTE.
+func (db *DB) walk(n any, scope map[string]bool) error {
 	switch v := n.(type) {
 	case map[string]any:
 		if cm, ok := v["cte_map"].(map[string]any); ok {
-			entries, _ := cm["map"].([]any)
-			for _, e := range entries {
-				if em, ok := e.(map[string]any); ok {
-					if k, ok := em["key"].(string); ok && plainIdent.MatchString(k) {
-						out[strings.ToLower(k)] = true
-					}
-				}
+			var err error
+			if scope, err = db.walkCTEs(cm, scope); err != nil {
+				return err
 			}
 		}
-		for _, c := range v {
-			collectCTEs(c, out)
-		}
-	case []any:
-		for _, c := range v {
-			collectCTEs(c, out)
-		}
-	}
-}
-
-// walk checks every table reference in the syntax tree n.
-func (db *DB) walk(n any, ctes map[string]bool) error {
-	switch v := n.(type) {
-	case map[string]any:
 		switch v["type"] {
 		case "TABLE_FUNCTION":
 			name := "?"
@@ -296,27 +280,63 @@ func (db *DB) walk(n any, ctes map[string]bool) error {
 			}
 			return refuse("table function %s() is not allowed: only the released tables can be read (FROM <table>; see privagg query --tables)", name)
 		case "BASE_TABLE":
-			if err := db.checkTable(v, ctes); err != nil {
+			if err := db.checkTable(v, scope); err != nil {
 				return err
 			}
 		case "SHOW_REF":
 			if v["query"] == nil {
 				return refuse("SHOW of the database's catalog is not supported: list the tables with privagg query --tables; DESCRIBE <table> and SUMMARIZE <table> work")
 			}
+		case "RECURSIVE_CTE_NODE":
+			name, _ := v["cte_name"].(string)
+			scope = withCTE(scope, name)
 		}
-		for _, c := range v {
-			if err := db.walk(c, ctes); err != nil {
+		for k, c := range v {
+			if k == "cte_map" {
+				continue // walked by walkCTEs
+			}
+			if err := db.walk(c, scope); err != nil {
 				return err
 			}
 		}
 	case []any:
 		for _, c := range v {
-			if err := db.walk(c, ctes); err != nil {
+			if err := db.walk(c, scope); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// walkCTEs walks the CTE definitions of a query node (its cte_map), each
+// with the CTEs defined before it in scope, and returns the scope of the
+// node's body: scope and all of the node's CTEs.
+func (db *DB) walkCTEs(cm map[string]any, scope map[string]bool) (map[string]bool, error) {
+	entries, _ := cm["map"].([]any)
+	for _, e := range entries {
+		em, _ := e.(map[string]any)
+		if err := db.walk(em["value"], scope); err != nil {
+			return nil, err
+		}
+		name, _ := em["key"].(string)
+		scope = withCTE(scope, name)
+	}
+	return scope, nil
+}
+
+// withCTE returns scope with the CTE name added (scope is not changed),
+// or scope itself for a name that is not a plain identifier.
+func withCTE(scope map[string]bool, name string) map[string]bool {
+	if !plainIdent.MatchString(name) {
+		return scope
+	}
+	out := make(map[string]bool, len(scope)+1)
+	for k := range scope {
+		out[k] = true
+	}
+	out[strings.ToLower(name)] = true
+	return out
 }
 
 func (db *DB) checkTable(v map[string]any, ctes map[string]bool) error {

@@ -29,7 +29,8 @@ var outsideWhy = map[PathKind]string{
 // the job file or from a flag that overrides it (--ledger, --temp-dir). It is
 // the one place of these rules: output.dir is the publication folder, and
 // whatever is in it may be shipped to the release's readers, so no other
-// path of the job may be inside it. An empty path passes. The error states
+// path of the job may be inside it, as written or with symbolic links
+// followed. An empty path passes. The error states
 // the rule; callers name the key or flag and the path.
 func (j *Job) CheckPath(k PathKind, path string) error {
 	if path == "" || j.Output.Dir == "" {
@@ -38,14 +39,20 @@ func (j *Job) CheckPath(k PathKind, path string) error {
 	if isInside(j.Output.Dir, path) {
 		return fmt.Errorf("must not be inside output.dir: %s", outsideWhy[k])
 	}
-	if k != PathInput || !hasGlobMeta(path) {
+	if !hasGlobMeta(path) {
+		if isInside(resolve(j.Output.Dir), resolve(path)) {
+			return fmt.Errorf("must not be inside output.dir (through a symbolic link): %s", outsideWhy[k])
+		}
+		return nil
+	}
+	if k != PathInput {
 		return nil
 	}
 	// A pattern can match files inside output.dir that its text does not
 	// show (/data/*/e.csv and output.dir /data/out).
 	matches, _ := filepath.Glob(path)
 	for _, m := range matches {
-		if isInside(j.Output.Dir, m) {
+		if isInside(j.Output.Dir, m) || isInside(resolve(j.Output.Dir), resolve(m)) {
 			return fmt.Errorf("must not match files inside output.dir (%s): %s", m, outsideWhy[k])
 		}
 	}
@@ -98,6 +105,23 @@ func (j *Job) inputPaths() (keys, paths []string) {
 func isInside(dir, path string) bool {
 	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(path))
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// resolve returns the absolute path with every symbolic link of it, or of
+// its longest existing ancestor, followed: the place a file at path would
+// be (a ledger or spill folder may not exist yet). Paths that cannot be
+// resolved stay as they are.
+func resolve(path string) string {
+	rest := ""
+	for p := filepath.Clean(path); ; p = filepath.Dir(p) {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(r, rest)
+		}
+		if filepath.Dir(p) == p {
+			return path
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+	}
 }
 
 // hasGlobMeta reports whether path holds a pattern character of filepath.Match.

@@ -102,3 +102,43 @@ func TestCheckFlagPath(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckPathFollowsSymlinks: a path that reaches output.dir through a
+// symbolic link (of the path, or of output.dir itself) is inside it, whether
+// the file exists yet (a ledger) or not.
+func TestCheckPathFollowsSymlinks(t *testing.T) {
+	root := t.TempDir()
+	out := filepath.Join(root, "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "events.csv"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range [][2]string{{"out", "to-out"}, {".", "here"}} {
+		if err := os.Symlink(l[0], filepath.Join(root, l[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		dir, path string
+		kind      PathKind
+		inside    bool
+	}{
+		{"out", "to-out/events.csv", PathInput, true},
+		{"to-out", "out/events.csv", PathInput, true},
+		{"here/out", "out/events.csv", PathInput, true},
+		{"out", "to-out/new/ledger.duckdb", PathLedger, true},
+		{"out", "to-out/spill", PathTempDir, true},
+		{"out", "here/events.csv", PathInput, false},
+		{"to-out", "here/ledger.duckdb", PathLedger, false},
+	} {
+		j := &Job{Output: OutputSink{Dir: filepath.Join(root, tc.dir)}}
+		err := j.CheckPath(tc.kind, filepath.Join(root, tc.path))
+		if inside := err != nil; inside != tc.inside {
+			t.Errorf("output.dir %s, path %s: err = %v, want inside %v", tc.dir, tc.path, err, tc.inside)
+		} else if err != nil && !strings.Contains(err.Error(), "output.dir") {
+			t.Errorf("output.dir %s, path %s: err = %v, want it to name output.dir", tc.dir, tc.path, err)
+		}
+	}
+}

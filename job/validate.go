@@ -1,6 +1,7 @@
 package job
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -35,6 +36,33 @@ func (c *checker) validate(job *Job) {
 	c.validatePrivacy(job)
 	c.validateOutputs(job, ids)
 	c.validateSinks(job)
+	c.validatePlan(job)
+}
+
+// validatePlan builds the job's privacy plan, once every other rule holds,
+// so that what validate accepts is what a run can plan: bounds that make a
+// statistic or its noise overflow float64 (privacy.MaxScale) are reported
+// on the metric's bound.
+func (c *checker) validatePlan(job *Job) {
+	if len(c.problems) > 0 {
+		return
+	}
+	_, err := privacy.NewPlan(job.PrivacySpec())
+	var se *privacy.ScaleError
+	switch {
+	case err == nil:
+	case errors.As(err, &se):
+		for _, p := range se.Problems {
+			m := job.Outputs[p.Output].Metrics[p.Metric]
+			key, value := fmt.Sprintf("outputs[%d].metrics[%d].max", p.Output, p.Metric), *m.Max
+			if math.Abs(*m.Min) > math.Abs(*m.Max) {
+				key, value = fmt.Sprintf("outputs[%d].metrics[%d].min", p.Output, p.Metric), *m.Min
+			}
+			c.problems = append(c.problems, Problem{Key: key, Value: value, Rule: p.Rule(), Err: se})
+		}
+	default:
+		c.problems = append(c.problems, Problem{Key: "privacy", Rule: err.Error(), Err: err})
+	}
 }
 
 func (c *checker) validateHeader(job *Job) {
@@ -282,10 +310,8 @@ func (c *checker) validateGroupBy(job *Job, o *Output, key string, ids nameSet) 
 			c.add(k, nil, "must not be empty")
 		case seen.has(col):
 			c.add(k, col, "is listed twice")
-		case ids.has(col):
-			c.add(k, col, "is listed in identifiers, which can never be released")
-		case col == job.PrivacyUnit:
-			c.add(k, col, "is the privacy unit: grouping by it would release one row per person")
+		default:
+			c.checkGroupKeySource(job, k, col, ids)
 		}
 		seen.add(col)
 	}
@@ -305,6 +331,31 @@ func (c *checker) validateGroupBy(job *Job, o *Output, key string, ids nameSet) 
 					c.add(fmt.Sprintf("%s[%d]", k, v), fmt.Sprintf("%q", val), "is listed twice")
 				}
 				vals[val] = true
+			}
+		}
+	}
+}
+
+// checkGroupKeySource refuses a group_by column that is the privacy unit or
+// an identifier, or is derived from the privacy unit: a key made from a
+// person's id (a prefix of user_id, bins of an id) singles people out,
+// whatever the transform. (A column derived from an identifier is refused
+// at its columns.<name>.from.) Names compare without case, as DuckDB
+// compares them.
+func (c *checker) checkGroupKeySource(job *Job, k, col string, ids nameSet) {
+	unit := func(name string) bool { return job.PrivacyUnit != RowUnit && strings.EqualFold(name, job.PrivacyUnit) }
+	switch {
+	case ids.has(col):
+		c.add(k, col, "is listed in identifiers, which can never be released")
+	case unit(col):
+		c.add(k, col, "is the privacy unit: grouping by it would release one row per person")
+	default:
+		for name, d := range job.Columns {
+			if !strings.EqualFold(name, col) {
+				continue
+			}
+			if unit(d.From) {
+				c.add(k, col, "is derived from the privacy unit %s: a key made from a person's id singles people out", job.PrivacyUnit)
 			}
 		}
 	}

@@ -111,6 +111,9 @@ func NewPlan(spec JobSpec) (*Plan, error) {
 	// never exceed what the job declared.
 	p.Total.Epsilon = math.Min(p.Total.Epsilon, spec.Epsilon)
 	p.Total.Delta = math.Min(p.Total.Delta, spec.Delta)
+	if err := p.checkScale(); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -188,6 +191,9 @@ func noiseStats(kind NoiseKind, l0 int64, linf float64, s Share) (stddev, ci95 f
 	nz := kind.noise()
 	if linf <= 0 {
 		return 0, 0, fmt.Errorf("sensitivity %v must be > 0 (min and max must differ)", linf)
+	}
+	if !(linf <= MaxScale) {
+		return math.Inf(1), math.Inf(1), nil // NewPlan refuses it (checkScale)
 	}
 	ci, err := nz.ComputeConfidenceIntervalFloat64(0, l0, linf, s.Epsilon, s.Delta, Alpha)
 	if err != nil {

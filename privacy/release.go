@@ -50,6 +50,7 @@ type Table struct {
 	record  arrow.RecordBatch
 	metrics []MetricInfo
 	groupBy []string
+	k       int64
 }
 
 // Name is the output name.
@@ -64,6 +65,12 @@ func (t *Table) Metrics() []MetricInfo { return t.metrics }
 
 // GroupBy names the key columns.
 func (t *Table) GroupBy() []string { return t.groupBy }
+
+// K is the pre-threshold of the DP partition selection every row passed:
+// each row stood on at least K people. It is 0 for an output whose keys are
+// public lists: every listed key is released, on any number of people
+// (zero included), and no threshold applies.
+func (t *Table) K() int64 { return t.k }
 
 // Release is a set of differentially private tables. Only this package can
 // make one, and a sink accepts nothing else.

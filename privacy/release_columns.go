@@ -147,5 +147,9 @@ func (r *Releaser) buildTable(op *OutputPlan, cols *outputColumns) (*Table, erro
 		}
 	}
 	rec := b.NewRecordBatch()
-	return &Table{name: op.Spec.Name, record: rec, metrics: infos, groupBy: op.Spec.GroupBy}, nil
+	t := &Table{name: op.Spec.Name, record: rec, metrics: infos, groupBy: op.Spec.GroupBy}
+	if op.Selection != nil {
+		t.k = op.Selection.K
+	}
+	return t, nil
 }

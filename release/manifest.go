@@ -17,11 +17,32 @@ const ManifestVersion = 1
 // ReleaseDescription marks every released file as what it is.
 const ReleaseDescription = "differentially private aggregate release"
 
-// manifestNote tells readers how to use the numbers.
-const manifestNote = "Every metric value is noisy: differential-privacy noise was added so that no person can be " +
-	"singled out, and rows standing on fewer than k people, or not passing private partition selection, are " +
-	"missing. Each <metric>_ci95 column holds the half-width of a 95% confidence interval: the true value lies " +
-	"within value ± <metric>_ci95 with 95% probability. Summing noisy rows adds their variances."
+// How an output's keys were chosen (Manifest.Partitions).
+const (
+	PartitionsSelected = "selected" // from the data, by DP partition selection with the k pre-threshold
+	PartitionsPublic   = "public"   // every key of the public lists; k does not apply
+)
+
+// Notes tell readers how to use the numbers; the first sentence depends on
+// how the keys were chosen.
+const (
+	noteSelected = "Every metric value is noisy: differential-privacy noise was added so that no person can be " +
+		"singled out, and rows standing on fewer than k people, or not passing private partition selection, are " +
+		"missing."
+	notePublic = "Every metric value is noisy: differential-privacy noise was added so that no person can be " +
+		"singled out. The keys are the job's public lists, all released: a row may stand on fewer people than " +
+		"the job's k, or on none (its values are then pure noise); k does not apply to this output."
+	noteCI = " Each <metric>_ci95 column holds the half-width of a 95% confidence interval: the true value lies " +
+		"within value ± <metric>_ci95 with 95% probability. Summing noisy rows adds their variances."
+)
+
+// partitions returns the Manifest.Partitions value and the note of t.
+func (t outTable) partitions() (partitions, note string) {
+	if t.k == 0 {
+		return PartitionsPublic, notePublic + noteCI
+	}
+	return PartitionsSelected, noteSelected + noteCI
+}
 
 // Manifest describes one released output. It carries only what the Release
 // exposes: no true counts, no identifiers, no raw values.
@@ -50,8 +71,13 @@ type Manifest struct {
 
 	Epsilon float64 `json:"epsilon"` // of the whole release (all outputs)
 	Delta   float64 `json:"delta"`
-	K       int64   `json:"k"`
-	Noise   string  `json:"noise"`
+	// K is the pre-threshold every row passed: each stood on at least K
+	// people. 0 when Partitions is public: k does not apply.
+	K int64 `json:"k"`
+	// Partitions says how the keys were chosen: PartitionsSelected or
+	// PartitionsPublic.
+	Partitions string `json:"partitions"`
+	Noise      string `json:"noise"`
 
 	GroupBy []string         `json:"group_by"`
 	Columns []ManifestColumn `json:"columns"`
@@ -81,10 +107,11 @@ type ManifestMetric struct {
 }
 
 func buildManifest(t outTable, cols []columnDesc, meta privacy.Metadata, format string, loc stagedData) *Manifest {
+	partitions, note := t.partitions()
 	m := &Manifest{
 		ManifestVersion: ManifestVersion,
 		Description:     ReleaseDescription,
-		Note:            manifestNote,
+		Note:            note,
 		PrivaggVersion:  version.Version,
 		ReleaseID:       meta.ID,
 		Job:             meta.Job,
@@ -101,7 +128,8 @@ func buildManifest(t outTable, cols []columnDesc, meta privacy.Metadata, format 
 		Rows:            t.record.NumRows(),
 		Epsilon:         meta.Epsilon,
 		Delta:           meta.Delta,
-		K:               meta.K,
+		K:               t.k,
+		Partitions:      partitions,
 		Noise:           string(meta.Noise),
 		GroupBy:         append([]string{}, t.groupBy...),
 		Columns:         make([]ManifestColumn, len(cols)),

@@ -2,10 +2,13 @@ package release
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 func TestReadManifest(t *testing.T) {
@@ -79,4 +82,47 @@ func FuzzReadManifest(f *testing.F) {
 			t.Fatalf("re-encoded manifest does not decode: %v", err)
 		}
 	})
+}
+
+// TestManifestStatesKTruthfully: k is a promise about every row only when
+// the keys came from DP partition selection. An output with public
+// partitions releases every listed key, on any number of people (zero
+// included), so its manifest, its Parquet metadata and its DuckDB comment
+// must not claim k.
+func TestManifestStatesKTruthfully(t *testing.T) {
+	withVersion(t, "test")
+	for _, format := range formats {
+		t.Run(format, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			tables := testTables(t, mem) // campaign_weekly: selected with k 10; by_channel: public
+			defer freeTables(tables)
+			dir := t.TempDir()
+			if _, err := writeRelease(context.Background(), testSink(t, format, mem), tables, testMeta, dir, defaultFSOps); err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct {
+				output, partitions string
+				k                  int64
+				note               string
+			}{
+				{"campaign_weekly", "selected", 10, "rows standing on fewer than k people"},
+				{"by_channel", "public", 0, "may stand on fewer people"},
+			} {
+				f, err := os.Open(filepath.Join(dir, tc.output+ManifestSuffix))
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, err := ReadManifest(f)
+				f.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.K != tc.k || m.Partitions != tc.partitions || !strings.Contains(m.Note, tc.note) {
+					t.Errorf("%s: k %d, partitions %q, note %q; want k %d, partitions %q, a note saying %q",
+						tc.output, m.K, m.Partitions, m.Note, tc.k, tc.partitions, tc.note)
+				}
+			}
+		})
+	}
 }

@@ -100,6 +100,7 @@ type outTable struct {
 	record  arrow.RecordBatch
 	groupBy []string
 	metrics []privacy.MetricInfo
+	k       int64 // privacy.Table.K: 0 for public partitions
 }
 
 // column roles within an output table.
@@ -143,7 +144,7 @@ func tablesOf(rel *privacy.Release) ([]outTable, error) {
 	ts := rel.Tables()
 	out := make([]outTable, len(ts))
 	for i, t := range ts {
-		out[i] = outTable{name: t.Name(), record: t.Record(), groupBy: t.GroupBy(), metrics: t.Metrics()}
+		out[i] = outTable{name: t.Name(), record: t.Record(), groupBy: t.GroupBy(), metrics: t.Metrics(), k: t.K()}
 	}
 	return out, nil
 }

@@ -102,13 +102,14 @@ func createDuckDBTable(ctx context.Context, exec driver.ExecerContext, ar duckar
 		return fmt.Errorf("register arrow view: %w", err)
 	}
 	defer release()
+	partitions, note := t.partitions()
 	stmts := []string{
 		fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM %s", duckdbIdent(t.name), duckdbIdent(view)),
 		fmt.Sprintf("DROP VIEW IF EXISTS %s", duckdbIdent(view)),
 		fmt.Sprintf("COMMENT ON TABLE %s IS %s", duckdbIdent(t.name), duckdbLiteral(fmt.Sprintf(
-			"%s %s (job %s, dataset %s, purpose %s; epsilon %g, delta %g, noise %s, k %d). %s",
+			"%s %s (job %s, dataset %s, purpose %s; epsilon %g, delta %g, noise %s, k %d, partitions %s). %s",
 			ReleaseDescription, meta.ID, meta.Job, meta.Dataset, meta.Purpose,
-			meta.Epsilon, meta.Delta, meta.Noise, meta.K, manifestNote))),
+			meta.Epsilon, meta.Delta, meta.Noise, t.k, partitions, note))),
 	}
 	descs, err := describeColumns(t)
 	if err != nil {

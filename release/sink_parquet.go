@@ -25,7 +25,8 @@ const (
 	ParquetKeyEpsilon     = "privagg.epsilon"
 	ParquetKeyDelta       = "privagg.delta"
 	ParquetKeyNoise       = "privagg.noise"
-	ParquetKeyK           = "privagg.k"
+	ParquetKeyK           = "privagg.k"          // Manifest.K: 0 with public partitions
+	ParquetKeyPartitions  = "privagg.partitions" // Manifest.Partitions
 	ParquetKeyCreated     = "privagg.created"
 	ParquetKeyVersion     = "privagg.version"
 )
@@ -91,7 +92,7 @@ func (s *parquetSink) writeParquet(w io.Writer, t outTable, meta privacy.Metadat
 		return err
 	}
 	err = fw.Write(t.record)
-	for _, kv := range parquetKeyValues(meta) {
+	for _, kv := range parquetKeyValues(meta, t) {
 		if err != nil {
 			break
 		}
@@ -103,8 +104,9 @@ func (s *parquetSink) writeParquet(w io.Writer, t outTable, meta privacy.Metadat
 	return err
 }
 
-// parquetKeyValues is the release metadata stored in every Parquet file.
-func parquetKeyValues(meta privacy.Metadata) [][2]string {
+// parquetKeyValues is the release metadata stored in the Parquet file of t.
+func parquetKeyValues(meta privacy.Metadata, t outTable) [][2]string {
+	partitions, _ := t.partitions()
 	return [][2]string{
 		{ParquetKeyDescription, ReleaseDescription},
 		{ParquetKeyReleaseID, meta.ID},
@@ -114,7 +116,8 @@ func parquetKeyValues(meta privacy.Metadata) [][2]string {
 		{ParquetKeyEpsilon, strconv.FormatFloat(meta.Epsilon, 'g', -1, 64)},
 		{ParquetKeyDelta, strconv.FormatFloat(meta.Delta, 'g', -1, 64)},
 		{ParquetKeyNoise, string(meta.Noise)},
-		{ParquetKeyK, strconv.FormatInt(meta.K, 10)},
+		{ParquetKeyK, strconv.FormatInt(t.k, 10)},
+		{ParquetKeyPartitions, partitions},
 		{ParquetKeyCreated, meta.Created.UTC().Format(time.RFC3339Nano)},
 		{ParquetKeyVersion, version.Version},
 	}

@@ -137,7 +137,7 @@ func testTables(t testing.TB, mem memory.Allocator) []outTable {
 	)
 	return []outTable{
 		{
-			name: "campaign_weekly", record: weekly, groupBy: []string{"campaign", "week"},
+			name: "campaign_weekly", record: weekly, groupBy: []string{"campaign", "week"}, k: 10,
 			metrics: []privacy.MetricInfo{
 				{Name: "events", Kind: privacy.Count, Columns: []string{"events", "events_ci95"}, Epsilon: 0.25, Mechanism: "laplace", L0: 5, LInf: 3, StdDev: 84.8528137423857},
 				{Name: "revenue_q", Kind: privacy.Quantiles, Columns: []string{"revenue_q_p50", "revenue_q_p50_ci95", "revenue_q_p90", "revenue_q_p90_ci95"}, Epsilon: 0.25, Mechanism: "laplace", L0: 5, LInf: 1},
@@ -893,7 +893,7 @@ func TestSinkEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			meta := rel.Metadata()
-			if m.ReleaseID != "e2e-"+format || m.Epsilon != meta.Epsilon || m.Delta != meta.Delta || m.K != 10 || m.Noise != "laplace" || m.Rows != 3 {
+			if m.ReleaseID != "e2e-"+format || m.Epsilon != meta.Epsilon || m.Delta != meta.Delta || m.K != 0 || m.Partitions != PartitionsPublic || m.Noise != "laplace" || m.Rows != 3 {
 				t.Errorf("manifest does not describe the release: %+v", m)
 			}
 			var cols []string

@@ -91,7 +91,12 @@ func (e *eventSpec) toEvent(vals []transforms.Value) event {
 		var s string
 		var ok bool
 		if d, isDerived := e.derived[k]; isDerived {
-			s, ok = transforms.Eval(d, e.value(vals, d.Source()))
+			src := e.value(vals, d.Source())
+			s, ok = transforms.Eval(d, src)
+			if !ok && src.Kind != transforms.KindNull {
+				// Present but not derivable (engine/duckdb malformedDerivedSQL).
+				ev.Status = statusRejected
+			}
 		} else {
 			s, ok = e.value(vals, k).Text()
 		}

@@ -42,7 +42,7 @@ the dataset's budget. --what-if epsilon=0.25,0.5,1,2 compares budgets.`,
 				return err
 			}
 			printWarnings(g, job)
-			ledger, err := jobLedger(g, args[0])
+			ledger, err := checkJobLedger(g, job, args[0])
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/privagg/privagg/internal/project"
 	"github.com/privagg/privagg/job"
+	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"
 )
 
@@ -93,6 +94,17 @@ func jobLedger(g *globals, jobFile string) (string, error) {
 			"one project keeps one ledger; remove ledger: from the job, or make the two agree, or give --ledger", jobFile, own, p.File, p.Ledger)}
 	}
 	return p.Ledger, nil
+}
+
+// checkJobLedger applies run's path rules (pipeline.RunOptions.Check) to
+// the ledger jobLedger names for j, so that plan and validate refuse what
+// run refuses: a --ledger, PRIVAGG_LEDGER or project ledger inside
+// output.dir.
+func checkJobLedger(g *globals, j *job.Job, jobFile string) (ledger string, err error) {
+	if ledger, err = jobLedger(g, jobFile); err != nil {
+		return "", err
+	}
+	return ledger, pipeline.RunOptions{Ledger: ledger}.Check(j)
 }
 
 // jobFileLedger reads the ledger: key of a job file, resolved against its

@@ -180,7 +180,7 @@ func TestReleasesCommands(t *testing.T) {
 	}
 
 	code, stdout, _ = runBudget(t, "--ledger", ledger, "releases", "show", "r1")
-	for _, want := range []string{"release r1: published", "k 1, noise laplace", "query as: by_channel__r1\n", "people", "revenue", "95% CI HALF-WIDTH", "REPORT.html"} {
+	for _, want := range []string{"release r1: published", "k -, noise laplace", "query as: by_channel__r1\n", "people", "revenue", "95% CI HALF-WIDTH", "REPORT.html"} {
 		if code != 0 || !strings.Contains(stdout, want) {
 			t.Errorf("releases show: exit %d, output lacks %q:\n%s", code, want, stdout)
 		}

@@ -51,6 +51,10 @@ func TestRunFlagRules(t *testing.T) {
 			"/out/ledger.duckdb must not be inside output.dir"},
 		{"temp dir in output.dir", []string{"run", "--temp-dir", "out/spill", "job.yaml"},
 			"--temp-dir: out/spill must not be inside output.dir"},
+		{"plan: ledger in output.dir", []string{"--ledger", "out/ledger.duckdb", "plan", "job.yaml"},
+			"/out/ledger.duckdb must not be inside output.dir"},
+		{"validate: ledger in output.dir", []string{"--ledger", "out/ledger.duckdb", "validate", "job.yaml"},
+			"/out/ledger.duckdb must not be inside output.dir"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := setupRun(t)

@@ -34,6 +34,9 @@ func newValidateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if _, err := checkJobLedger(g, j, args[0]); err != nil {
+				return err
+			}
 			printWarnings(g, j)
 			input := "input not checked (--no-input)"
 			if !noInput {

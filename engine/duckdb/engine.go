@@ -35,9 +35,9 @@ func release(ctx context.Context, eng *DB, qp *queryPlan, plan *privacy.Plan, re
 			}
 			stats, bounded = qp.selectedStats(o), qp.withKeys(o, qp.reboundSQL(o, qp.rebound[o]))
 		}
-		agg, err := eng.QueryArrow(ctx, qp.releaseSQL(o, stats))
+		agg, err := queryScrubbed(ctx, eng, qp.releaseSQL(o, stats))
 		if err != nil {
-			return nil, nil, fmt.Errorf("output %q: aggregate: %w", out.Name, scrub(err))
+			return nil, nil, fmt.Errorf("output %q: aggregate: %w", out.Name, err)
 		}
 		var qs privacy.QuantileSource
 		if qp.hasStreams(o) {
@@ -45,7 +45,7 @@ func release(ctx context.Context, eng *DB, qp *queryPlan, plan *privacy.Plan, re
 			// the seed (and the selection), so this read keeps the same
 			// partitions.
 			qsql := qp.streamSQL(o, "("+bounded+")")
-			qs = func(ctx context.Context) (array.RecordReader, error) { return eng.QueryArrow(ctx, qsql) }
+			qs = func(ctx context.Context) (array.RecordReader, error) { return queryScrubbed(ctx, eng, qsql) }
 		}
 		err = r.ReleaseOutput(ctx, out.Name, agg, qs)
 		agg.Release()
@@ -75,9 +75,9 @@ func release(ctx context.Context, eng *DB, qp *queryPlan, plan *privacy.Plan, re
 // selected partitions (selectedStatsTable).
 func selectPartitions(ctx context.Context, eng *DB, qp *queryPlan, r *privacy.Releaser, o int) error {
 	name := qp.job.Outputs[o].Name
-	units, err := eng.QueryArrow(ctx, qp.selectionSQL(o))
+	units, err := queryScrubbed(ctx, eng, qp.selectionSQL(o))
 	if err != nil {
-		return fmt.Errorf("output %q: partitions: %w", name, scrub(err))
+		return fmt.Errorf("output %q: partitions: %w", name, err)
 	}
 	sel, err := r.SelectPartitions(ctx, name, units)
 	units.Release()
@@ -302,6 +302,23 @@ func scrub(err error) error {
 	}
 	return errors.New("engine error (details withheld: they may quote input values)")
 }
+
+// queryScrubbed is DB.QueryArrow for readers handed to the privacy layer:
+// DuckDB runs the query as the reader is read, so errors (a CSV line the
+// reader cannot read, quoted in full) also come from the reader's Err,
+// which is scrubbed like the query's own error.
+func queryScrubbed(ctx context.Context, eng *DB, query string) (array.RecordReader, error) {
+	rr, err := eng.QueryArrow(ctx, query)
+	if err != nil {
+		return nil, scrub(err)
+	}
+	return scrubbedReader{rr}, nil
+}
+
+// scrubbedReader is a RecordReader whose Err is scrubbed.
+type scrubbedReader struct{ array.RecordReader }
+
+func (r scrubbedReader) Err() error { return scrub(r.RecordReader.Err()) }
 
 // secretSeed is the per-run secret that keys the random choice of L0
 // partitions per unit. It comes from crypto/rand and is never stored or logged.

@@ -215,19 +215,23 @@ func (p *queryPlan) viewsSQL() []string {
 	} else {
 		sel = append(sel, colUnit)
 	}
+	var bad []string
 	for _, k := range p.keyColumns() {
+		var expr string
 		switch d := p.derived[k].(type) {
 		case *transforms.Truncate:
-			sel = append(sel, fmt.Sprintf("%s AS %s", d.NativeSQLTyped(q(d.Source()), p.types[p.column(d.Source())]), q(k)))
+			expr = d.NativeSQLTyped(q(d.Source()), p.types[p.column(d.Source())])
 		case transforms.Native:
-			sel = append(sel, fmt.Sprintf("%s AS %s", d.NativeSQL(q(d.Source())), q(k)))
+			expr = d.NativeSQL(q(d.Source()))
 		case transforms.Derived:
-			sel = append(sel, fmt.Sprintf("%s AS %s", d.SQL(q(d.Source())), q(k)))
+			expr = d.SQL(q(d.Source()))
 		default:
 			sel = append(sel, q(k)) // raw: grouped in its own type, formatted per partition
+			continue
 		}
+		sel = append(sel, fmt.Sprintf("%s AS %s", expr, q(k)))
+		bad = append(bad, malformedDerivedSQL(q(p.derived[k].Source()), expr))
 	}
-	var bad []string
 	switch {
 	case j.PrivacyUnit == job.RowUnit:
 	case p.textUnit():
@@ -266,6 +270,14 @@ func (p *queryPlan) viewsSQL() []string {
 		fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s FROM %s", viewEvents, strings.Join(sel, ",\n  "), viewSource),
 		fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT * FROM %s WHERE NOT %s AND %s", viewClean, viewEvents, colBad, colConsent),
 	}
+}
+
+// malformedDerivedSQL is the rule of malformed derived values: a row whose
+// source value src is present but whose derived value expr is NULL (a
+// timestamp that does not parse, a non-number to bin) is malformed, never a
+// NULL key.
+func malformedDerivedSQL(src, expr string) string {
+	return fmt.Sprintf("(%s IS NOT NULL AND %s IS NULL)", src, expr)
 }
 
 // consentColumnsSQL lists the consent table's columns as its reader sees

@@ -29,7 +29,8 @@ const integrityDir = "testdata/integrity"
 type IntegrityCase struct {
 	Name string `json:"name"`
 	// Item is the issue item the case checks (1 consent table times, 2
-	// consent per person, 3 waiver, 4 canonical person id).
+	// consent per person, 3 waiver, 4 canonical person id, 5 malformed
+	// values of derived columns).
 	Item int `json:"item"`
 	// Events is the input file; its extension gives the format.
 	Events string `json:"events"`
@@ -38,7 +39,11 @@ type IntegrityCase struct {
 	// Consent is the job's consent mapping, in YAML flow style.
 	Consent string `json:"consent"`
 	// UnitCase is the job's privacy_unit_case ("" leaves the default).
-	UnitCase          string        `json:"privacy_unit_case,omitempty"`
+	UnitCase string `json:"privacy_unit_case,omitempty"`
+	// Derived adds derived columns of the input's ts (truncate: week) and
+	// age (bins) and a second output by_week grouped by them (see
+	// IntegrityJob), so that their malformed values count.
+	Derived           bool          `json:"derived,omitempty"`
 	MaxRejectFraction float64       `json:"max_reject_fraction"`
 	Want              IntegrityWant `json:"want"`
 }
@@ -95,6 +100,9 @@ privacy_unit: user_id
 		fmt.Fprintf(&b, "privacy_unit_case: %s\n", c.UnitCase)
 	}
 	fmt.Fprintf(&b, "consent: %s\n", c.Consent)
+	if c.Derived {
+		b.WriteString("columns:\n  week: {from: ts, truncate: week}\n  band: {from: age, bins: [18, 65]}\n")
+	}
 	b.WriteString(`privacy: {epsilon: 1, delta: 1e-6, k: 1, max_partitions_per_unit: 1}
 outputs:
   - name: by_c
@@ -104,7 +112,15 @@ outputs:
       - {name: people, type: count_units}
       - {name: events, type: count, max_per_unit: 1000}
       - {name: revenue, type: sum, column: revenue, min: 0, max: 15}
-output: {dir: out, format: csv}
+`)
+	if c.Derived {
+		b.WriteString(`  - name: by_week
+    group_by: [week, band]
+    public_partitions: {band: ["<18", "18-64", "65+"]}
+    metrics: [{name: people, type: count_units}]
+`)
+	}
+	b.WriteString(`output: {dir: out, format: csv}
 ledger: ledger/privagg-ledger.duckdb
 `)
 	return b.String()
