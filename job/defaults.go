@@ -74,12 +74,12 @@ func (c *checker) applyDefaults(job *Job, tree map[string]any) {
 		}
 		for j := range o.Metrics {
 			m := &o.Metrics[j]
-			if !present(tree, "outputs", i, "metrics", j, "weight") {
-				m.Weight = privacy.DefaultWeight
-			}
 			kind, ok := privacy.LookupMetric(privacy.MetricKind(m.Type))
 			if ok && kind.Fields().MaxPerUnit && !present(tree, "outputs", i, "metrics", j, "max_per_unit") {
 				m.MaxPerUnit = DefaultCountMaxPerUnit
+			}
+			if !present(tree, "outputs", i, "metrics", j, "weight") {
+				m.Weight = privacy.DefaultMetricWeight(m.spec())
 			}
 		}
 	}

@@ -150,7 +150,7 @@ func TestLoadJobBudgetSplit(t *testing.T) {
     group_by: [country]
     public_partitions: {country: [de, fr]}
     weight: 0.5
-    metrics: [{name: events, type: count, weight: 3}, {name: people, type: count_units}]
+    metrics: [{name: events, type: count, weight: 3}, {name: people, type: count_units}, {name: rows, type: count, max_per_unit: 4}]
   - name: by_country
     weight: 2
     selection_share: 0.3`, 1)))
@@ -159,7 +159,8 @@ func TestLoadJobBudgetSplit(t *testing.T) {
 	}
 	spec := job.PrivacySpec()
 	pub, data := spec.Outputs[0], spec.Outputs[1]
-	if pub.Weight != 0.5 || pub.SelectionShare != 0 || pub.Metrics[0].Weight != 3 || pub.Metrics[1].Weight != 1 {
+	// A count without a weight gets the square root of its max_per_unit.
+	if pub.Weight != 0.5 || pub.SelectionShare != 0 || pub.Metrics[0].Weight != 3 || pub.Metrics[1].Weight != 1 || pub.Metrics[2].Weight != 2 {
 		t.Errorf("public output spec = %+v", pub)
 	}
 	if data.Weight != 2 || data.SelectionShare != 0.3 || job.Outputs[1].SelectionShareIsDefault() || job.Outputs[0].SelectionShareIsDefault() {

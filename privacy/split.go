@@ -28,8 +28,28 @@ import (
 // split goes through splitByWeight, whose parts never add up (exactly) to
 // more than what they split, so the job never spends more than its (ε, δ).
 
-// DefaultWeight is the weight of an output or a metric that sets none.
+// DefaultWeight is the weight of an output that sets none, and of a metric
+// that sets none unless DefaultMetricWeight says otherwise.
 const DefaultWeight = 1.0
+
+// DefaultMetricWeight is the weight of a metric that sets none: the square
+// root of its max_per_unit (Linf) for kinds that read one (count), else
+// DefaultWeight.
+//
+// Why: a count's noise is Linf times that of a count of people, while every
+// person in a partition contributes at least one row, so its noise relative
+// to the people behind a row is up to Linf times larger. Splitting ε among
+// metrics with noise a_i / ε_i to minimize the sum of their relative noise
+// Σ a_i / ε_i gives ε_i ∝ √a_i. Sums, means and variances keep weight 1:
+// their noise relative to the value depends on the data (each person's value
+// against the clamp bounds), which a plan cannot know. Measured in
+// benchmarks/UTILITY.md, "Budget allocation".
+func DefaultMetricWeight(ms MetricSpec) float64 {
+	if m, ok := LookupMetric(ms.Kind); ok && m.Fields().MaxPerUnit && ms.MaxPerUnit > 1 {
+		return math.Sqrt(float64(ms.MaxPerUnit))
+	}
+	return DefaultWeight
+}
 
 // DefaultSelectionShare is the selection share of an output whose keys come
 // from the data and that sets none. It was chosen by measurement: see
