@@ -55,7 +55,7 @@ func DefaultMetricWeight(ms MetricSpec) float64 {
 // from the data and that sets none. It was chosen by measurement, as
 // SelectionShareRule says (docs/budget.md; benchmarks/UTILITY.md, "Budget
 // allocation"): on three data shapes the share with the most useful values
-// was 0.6, 0.6 and 0.3, and 0.5 keeps at least 93% of each one's best.
+// was 0.6, 0.6 and 0.3, and 0.5 keeps at least 91% of each one's best.
 const DefaultSelectionShare = 0.5
 
 // SelectionShareRule says how DefaultSelectionShare was chosen, for plan
