@@ -45,7 +45,8 @@ type PlanSplit struct {
 func splitRule(kind privacy.NoiseKind) string {
 	rule := "the job's budget is split across outputs in proportion to their weights; " +
 		"an output whose keys come from the data gives its selection share of epsilon to partition selection " +
-		"and the metrics share the rest in proportion to their weights; "
+		"and the metrics share the rest in proportion to their weights " +
+		"(default 1; a count's is the square root of its max_per_unit, for the least total relative noise); "
 	if kind == privacy.Gaussian {
 		return rule + fmt.Sprintf("selection gets %g of the output's delta, the metrics the rest", privacy.SelectionDeltaShare)
 	}
