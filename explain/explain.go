@@ -25,23 +25,56 @@ type PlanReport struct {
 	Epsilon float64       `json:"epsilon"` // declared by the job
 	Delta   float64       `json:"delta"`
 	Spend   privacy.Share `json:"spend"` // what a run charges
-	Outputs []PlanOutput  `json:"outputs"`
-	Ledger  *PlanLedger   `json:"ledger,omitempty"`
+	// Split says how the budget was divided (the rule; each output's and
+	// metric's weight and each selection share are with them).
+	Split   PlanSplit    `json:"split"`
+	Outputs []PlanOutput `json:"outputs"`
+	Ledger  *PlanLedger  `json:"ledger,omitempty"`
+}
+
+// PlanSplit is the rule of the budget split.
+type PlanSplit struct {
+	Rule string `json:"rule"`
+	// DefaultSelectionShare is the selection share of outputs that set
+	// none, and DefaultObjective what it was chosen to optimize.
+	DefaultSelectionShare float64 `json:"default_selection_share"`
+	DefaultObjective      string  `json:"default_selection_share_objective"`
+}
+
+// splitRule is PlanSplit.Rule for noise kind.
+func splitRule(kind privacy.NoiseKind) string {
+	rule := "the job's budget is split across outputs in proportion to their weights; " +
+		"an output whose keys come from the data gives its selection share of epsilon to partition selection " +
+		"and the metrics share the rest in proportion to their weights " +
+		"(default 1; a count's is the square root of its max_per_unit, for the least total relative noise); "
+	if kind == privacy.Gaussian {
+		return rule + fmt.Sprintf("selection gets %g of the output's delta, the metrics the rest", privacy.SelectionDeltaShare)
+	}
+	return rule + "laplace noise needs no delta, so all of an output's delta goes to selection"
 }
 
 // PlanOutput is the plan of one output.
 type PlanOutput struct {
-	Name      string         `json:"name"`
-	GroupBy   []string       `json:"group_by"`
-	L0        int64          `json:"max_partitions_per_unit"`
-	Public    bool           `json:"public_partitions"`
-	Spend     privacy.Share  `json:"spend"`
+	Name    string        `json:"name"`
+	GroupBy []string      `json:"group_by"`
+	L0      int64         `json:"max_partitions_per_unit"`
+	Public  bool          `json:"public_partitions"`
+	Weight  float64       `json:"weight"`
+	Spend   privacy.Share `json:"spend"`
+	// Fraction is the output's part of the job's budget: its weight over
+	// the sum of the outputs' weights.
+	Fraction  float64        `json:"fraction_of_job"`
 	Selection *PlanSelection `json:"selection,omitempty"`
 	Metrics   []PlanMetric   `json:"metrics"`
 }
 
 // PlanSelection describes DP partition selection of an output.
 type PlanSelection struct {
+	// Share is the fraction of the output's epsilon selection gets;
+	// Default says it is privacy.DefaultSelectionShare because the job
+	// file sets none.
+	Share   float64 `json:"selection_share"`
+	Default bool    `json:"default"`
 	Epsilon float64 `json:"epsilon"`
 	Delta   float64 `json:"delta"`
 	K       int64   `json:"k"`
@@ -52,8 +85,12 @@ type PlanSelection struct {
 
 // PlanMetric is the plan of one metric.
 type PlanMetric struct {
-	Name      string  `json:"name"`
-	Type      string  `json:"type"`
+	Name   string  `json:"name"`
+	Type   string  `json:"type"`
+	Weight float64 `json:"weight"`
+	// Fraction is the metric's part of its output's metric budget: its
+	// weight over the sum of the output's metric weights.
+	Fraction  float64 `json:"fraction_of_output_metrics"`
 	Epsilon   float64 `json:"epsilon"`
 	Delta     float64 `json:"delta"`
 	Mechanism string  `json:"mechanism"`
@@ -123,11 +160,18 @@ func Explain(ctx context.Context, j *job.Job, epsilon float64, ledgerPath string
 	r := &PlanReport{
 		Job: j.Name, Dataset: j.Dataset, Purpose: j.Purpose, Noise: string(spec.Noise), K: spec.K,
 		Epsilon: spec.Epsilon, Delta: spec.Delta, Spend: plan.Total,
+		Split: PlanSplit{Rule: splitRule(spec.Noise), DefaultSelectionShare: privacy.DefaultSelectionShare, DefaultObjective: privacy.SelectionShareRule},
 	}
-	for _, op := range plan.Outputs {
-		po := PlanOutput{Name: op.Spec.Name, GroupBy: op.Spec.GroupBy, L0: op.Spec.MaxPartitionsPerUnit, Public: op.Spec.PublicPartitions, Spend: op.Share}
+	outWeights := 0.0
+	for _, o := range spec.Outputs {
+		outWeights += o.Weight
+	}
+	for oi, op := range plan.Outputs {
+		po := PlanOutput{Name: op.Spec.Name, GroupBy: op.Spec.GroupBy, L0: op.Spec.MaxPartitionsPerUnit, Public: op.Spec.PublicPartitions,
+			Weight: op.Spec.Weight, Fraction: op.Spec.Weight / outWeights, Spend: op.Share}
 		if op.Selection != nil {
-			ps := &PlanSelection{Epsilon: op.Selection.Share.Epsilon, Delta: op.Selection.Share.Delta, K: op.Selection.K}
+			ps := &PlanSelection{Share: op.Spec.SelectionShare, Default: j.Outputs[oi].SelectionShareIsDefault(),
+				Epsilon: op.Selection.Share.Epsilon, Delta: op.Selection.Share.Delta, K: op.Selection.K}
 			if withChance {
 				if ps.People50, ps.People95, err = op.Selection.ReleaseChance(); err != nil {
 					return nil, err
@@ -135,9 +179,14 @@ func Explain(ctx context.Context, j *job.Job, epsilon float64, ledgerPath string
 			}
 			po.Selection = ps
 		}
+		metricWeights := 0.0
+		for _, m := range op.Spec.Metrics {
+			metricWeights += m.Weight
+		}
 		for i := range op.Metrics {
 			mp := &op.Metrics[i]
-			pm := PlanMetric{Name: mp.Spec.Name, Type: string(mp.Spec.Kind), Epsilon: mp.Share.Epsilon, Delta: mp.Share.Delta,
+			pm := PlanMetric{Name: mp.Spec.Name, Type: string(mp.Spec.Kind), Weight: mp.Spec.Weight, Fraction: mp.Spec.Weight / metricWeights,
+				Epsilon: mp.Share.Epsilon, Delta: mp.Share.Delta,
 				Mechanism: string(spec.Noise), Columns: mp.Columns}
 			for _, c := range mp.Components {
 				pm.Components = append(pm.Components, PlanComponent{Stat: c.Stat.String(), Epsilon: c.Share.Epsilon, Delta: c.Share.Delta,

@@ -65,11 +65,21 @@ func (c *checker) applyDefaults(job *Job, tree map[string]any) {
 		if !present(tree, "outputs", i, "max_partitions_per_unit") {
 			o.MaxPartitionsPerUnit = job.Privacy.MaxPartitionsPerUnit
 		}
+		if !present(tree, "outputs", i, "weight") {
+			o.Weight = privacy.DefaultWeight
+		}
+		if !present(tree, "outputs", i, "selection_share") && !o.PublicKeysOnly() {
+			o.SelectionShare = privacy.DefaultSelectionShare
+			o.selectionShareDefault = true
+		}
 		for j := range o.Metrics {
 			m := &o.Metrics[j]
 			kind, ok := privacy.LookupMetric(privacy.MetricKind(m.Type))
 			if ok && kind.Fields().MaxPerUnit && !present(tree, "outputs", i, "metrics", j, "max_per_unit") {
 				m.MaxPerUnit = DefaultCountMaxPerUnit
+			}
+			if !present(tree, "outputs", i, "metrics", j, "weight") {
+				m.Weight = privacy.DefaultMetricWeight(m.spec())
 			}
 		}
 	}

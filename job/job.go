@@ -117,7 +117,23 @@ type Output struct {
 	PublicPartitions     map[string]PublicPartitions `mapstructure:"public_partitions"`
 	MaxPartitionsPerUnit int64                       `mapstructure:"max_partitions_per_unit"` // default privacy.max_partitions_per_unit
 	Metrics              []Metric                    `mapstructure:"metrics"`
+	// Weight sets the output's share of the job's budget, in proportion to
+	// the weights of all outputs (default privacy.DefaultWeight).
+	Weight float64 `mapstructure:"weight"`
+	// SelectionShare is the fraction of the output's epsilon that DP
+	// partition selection gets when keys come from the data (default
+	// privacy.DefaultSelectionShare); refused with public keys only.
+	SelectionShare float64 `mapstructure:"selection_share"`
+
+	// selectionShareDefault says the job file left selection_share out and
+	// LoadJob applied the default.
+	selectionShareDefault bool
 }
+
+// SelectionShareIsDefault reports whether the output's selection share is
+// the default (privacy.DefaultSelectionShare, chosen by
+// privacy.SelectionShareRule) rather than set in the job file.
+func (o *Output) SelectionShareIsDefault() bool { return o.selectionShareDefault }
 
 // PublicPartitions is the public list of values for one group-by column:
 // inline values or a one-column CSV file with a header.
@@ -135,6 +151,10 @@ type Metric struct {
 	Min        *float64  `mapstructure:"min"`
 	Max        *float64  `mapstructure:"max"`
 	Ranks      []float64 `mapstructure:"ranks"`
+	// Weight sets the metric's share of its output's metric budget, in
+	// proportion to the weights of the output's metrics (default
+	// privacy.DefaultWeight).
+	Weight float64 `mapstructure:"weight"`
 }
 
 // OutputSink says where released tables go.

@@ -130,11 +130,44 @@ staging: {path: staging.parquet, pseudonym_key_env: KEY}
 		{"staging.key_version", job.Staging.KeyVersion, "1"},
 		{"privacy_unit_case", job.PrivacyUnitCase, "keep"},
 		{"consent.waived", job.Consent.Waived, ""},
+		{"outputs[0].weight", job.Outputs[0].Weight, privacy.DefaultWeight},
+		{"outputs[0].metrics[0].weight", job.Outputs[0].Metrics[0].Weight, privacy.DefaultWeight},
+		{"outputs[0].selection_share", job.Outputs[0].SelectionShare, privacy.DefaultSelectionShare},
+		{"outputs[0].SelectionShareIsDefault", job.Outputs[0].SelectionShareIsDefault(), true},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
+	}
+}
+
+// TestLoadJobBudgetSplit: weights and selection shares set in the file
+// reach the privacy spec; a public output gets no selection share.
+func TestLoadJobBudgetSplit(t *testing.T) {
+	clearEnv(t)
+	job, err := LoadJob(writeJob(t, strings.Replace(minimalJob, "  - name: by_country", `  - name: public
+    group_by: [country]
+    public_partitions: {country: [de, fr]}
+    weight: 0.5
+    metrics: [{name: events, type: count, weight: 3}, {name: people, type: count_units}, {name: rows, type: count, max_per_unit: 4}]
+  - name: by_country
+    weight: 2
+    selection_share: 0.3`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := job.PrivacySpec()
+	pub, data := spec.Outputs[0], spec.Outputs[1]
+	// A count without a weight gets the square root of its max_per_unit.
+	if pub.Weight != 0.5 || pub.SelectionShare != 0 || pub.Metrics[0].Weight != 3 || pub.Metrics[1].Weight != 1 || pub.Metrics[2].Weight != 2 {
+		t.Errorf("public output spec = %+v", pub)
+	}
+	if data.Weight != 2 || data.SelectionShare != 0.3 || job.Outputs[1].SelectionShareIsDefault() || job.Outputs[0].SelectionShareIsDefault() {
+		t.Errorf("data output spec = %+v, default %v", data, job.Outputs[1].SelectionShareIsDefault())
+	}
+	if _, err := privacy.NewPlan(spec); err != nil {
+		t.Errorf("NewPlan: %v", err)
 	}
 }
 

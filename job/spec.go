@@ -17,6 +17,8 @@ func (j *Job) PrivacySpec() privacy.JobSpec {
 			GroupBy:              o.GroupBy,
 			MaxPartitionsPerUnit: o.MaxPartitionsPerUnit,
 			PublicPartitions:     o.PublicKeysOnly(),
+			Weight:               o.Weight,
+			SelectionShare:       o.SelectionShare,
 		}
 		for i := range o.Metrics {
 			os.Metrics = append(os.Metrics, o.Metrics[i].spec())
@@ -28,7 +30,7 @@ func (j *Job) PrivacySpec() privacy.JobSpec {
 
 // spec is the metric as the privacy layer sees it.
 func (m *Metric) spec() privacy.MetricSpec {
-	ms := privacy.MetricSpec{Name: m.Name, Kind: privacy.MetricKind(m.Type), Column: m.Column, MaxPerUnit: m.MaxPerUnit, Ranks: m.Ranks}
+	ms := privacy.MetricSpec{Name: m.Name, Kind: privacy.MetricKind(m.Type), Column: m.Column, MaxPerUnit: m.MaxPerUnit, Ranks: m.Ranks, Weight: m.Weight}
 	if m.Min != nil {
 		ms.Min = *m.Min
 	}

@@ -65,7 +65,7 @@ staging: {path: staging.parquet, pseudonym_key_env: KEY}
 		t.Fatal(err)
 	}
 	j.Outputs = append(j.Outputs, j.Outputs[0])
-	j.Outputs[1].Metrics = []Metric{{Name: "s", Type: "sum", Column: "v", Min: new(float64), Max: new(float64)}}
+	j.Outputs[1].Metrics = []Metric{{Name: "s", Type: "sum", Column: "v", Min: new(float64), Max: new(float64), Weight: 1}}
 	var walk func(key string, v reflect.Value)
 	walk = func(key string, v reflect.Value) {
 		if _, ok := optionalKeys[key]; ok {

@@ -289,7 +289,14 @@ func (c *checker) validateOutputs(job *Job, ids nameSet) {
 		if o.MaxPartitionsPerUnit < 1 {
 			c.add(key+".max_partitions_per_unit", o.MaxPartitionsPerUnit, "must be >= 1")
 		}
+		c.check(key+".weight", o.Weight, privacy.CheckWeight(o.Weight))
 		c.validateGroupBy(job, o, key, ids)
+		switch {
+		case !o.PublicKeysOnly():
+			c.check(key+".selection_share", o.SelectionShare, privacy.CheckSelectionShare(o.SelectionShare))
+		case present(c.tree, "outputs", i, "selection_share"):
+			c.check(key+".selection_share", o.SelectionShare, privacy.ErrSelectionSharePublic)
+		}
 		if !o.PublicKeysOnly() && job.Privacy.Delta == 0 && job.Privacy.Noise != privacy.Gaussian {
 			c.add("privacy.delta", job.Privacy.Delta, "must be > 0: %s (%s) selects its partitions from the data with DP partition selection; "+
 				"or list public_partitions for every group_by column", key, o.Name)
@@ -395,6 +402,7 @@ func (c *checker) validateMetrics(job *Job, o *Output, key string, ids nameSet) 
 			continue
 		}
 		c.checkMetricFields(job, m, kind, k, ids)
+		c.check(k+".weight", m.Weight, privacy.CheckWeight(m.Weight))
 		if !nameOK {
 			continue
 		}

@@ -8,27 +8,6 @@ import (
 	"github.com/google/differential-privacy/go/v3/noise"
 )
 
-// Budget split (documented in README, "How the budget is split"):
-//
-//   - The job's (ε, δ) is split equally across outputs.
-//   - Within an output whose keys are not all public, partition selection gets
-//     half of the output's ε; the metrics share the other half equally. With
-//     public partitions the metrics share all of it.
-//   - Laplace noise uses no δ, so with Laplace all of the output's δ goes to
-//     partition selection (and none is spent with public partitions). With
-//     Gaussian noise selection gets half of δ and the metrics share the rest.
-//   - Within a metric, its kind's Parts split the metric's share by weight:
-//     mean in two (count, normalized sum) and variance in three (count,
-//     normalized sum, normalized sum of squares), like the library's
-//     BoundedMean and BoundedVariance.
-//
-// Sequential composition makes the total spent the sum of all shares, which is
-// never more than the job's (ε, δ); NewPlan checks it with exact arithmetic.
-
-// SelectionShare is the fraction of an output's ε (and, with Gaussian noise, δ)
-// that goes to DP partition selection when keys come from the data.
-const SelectionShare = 0.5
-
 // Alpha is the significance level of the released _ci95 columns.
 const Alpha = 0.05
 
@@ -90,31 +69,64 @@ type Plan struct {
 	Total   Share // what the job spends; never more than (Spec.Epsilon, Spec.Delta)
 }
 
-// NewPlan validates spec and splits its budget.
+// NewPlan validates spec and splits its budget (see splitByWeight and the
+// rule above it).
 func NewPlan(spec JobSpec) (*Plan, error) {
 	if err := spec.validate(); err != nil {
 		return nil, err
 	}
 	p := &Plan{Spec: spec}
-	n := float64(len(spec.Outputs))
-	outShare := Share{Epsilon: spec.Epsilon / n, Delta: spec.Delta / n}
-	for _, o := range spec.Outputs {
-		op, err := planOutput(spec, o, outShare)
+	weights := make([]float64, len(spec.Outputs))
+	for i, o := range spec.Outputs {
+		weights[i] = o.Weight
+	}
+	eps := splitByWeight(spec.Epsilon, weights)
+	del := splitByWeight(spec.Delta, weights)
+	var leaves []Share
+	for i, o := range spec.Outputs {
+		op, err := planOutput(spec, o, Share{Epsilon: eps[i], Delta: del[i]})
 		if err != nil {
 			return nil, fmt.Errorf("output %q: %w", o.Name, err)
 		}
 		p.Outputs = append(p.Outputs, op)
-		p.Total.Epsilon += op.Share.Epsilon
-		p.Total.Delta += op.Share.Delta
+		leaves = append(leaves, op.leaves()...)
 	}
-	// Float division and re-summation can round up by an ulp; the charge must
-	// never exceed what the job declared.
-	p.Total.Epsilon = math.Min(p.Total.Epsilon, spec.Epsilon)
-	p.Total.Delta = math.Min(p.Total.Delta, spec.Delta)
+	p.Total = ceilSum(leaves)
+	// splitByWeight never lets parts exceed their whole, so this cannot
+	// happen; the charge must never exceed what the job declared.
+	if p.Total.Epsilon > spec.Epsilon || p.Total.Delta > spec.Delta {
+		return nil, fmt.Errorf("budget split spends (%v, %v), more than the job's (%v, %v)",
+			p.Total.Epsilon, p.Total.Delta, spec.Epsilon, spec.Delta)
+	}
 	if err := p.checkScale(); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// leaves are the shares the output spends: its selection and every metric
+// component.
+func (op *OutputPlan) leaves() []Share {
+	var out []Share
+	if op.Selection != nil {
+		out = append(out, op.Selection.Share)
+	}
+	for _, m := range op.Metrics {
+		for _, c := range m.Components {
+			out = append(out, c.Share)
+		}
+	}
+	return out
+}
+
+// ceilSum is the exact sum of shares, each part rounded up to a float64.
+func ceilSum(shares []Share) Share {
+	eps := make([]float64, len(shares))
+	del := make([]float64, len(shares))
+	for i, s := range shares {
+		eps[i], del[i] = s.Epsilon, s.Delta
+	}
+	return Share{Epsilon: ceilFloat(exactSum(eps)), Delta: ceilFloat(exactSum(del))}
 }
 
 func planOutput(spec JobSpec, o OutputSpec, share Share) (OutputPlan, error) {
@@ -124,29 +136,33 @@ func planOutput(spec JobSpec, o OutputSpec, share Share) (OutputPlan, error) {
 		return OutputPlan{}, err
 	}
 	metricShare := share
-	if !o.PublicPartitions {
-		sel := Share{Epsilon: share.Epsilon * SelectionShare, Delta: share.Delta}
-		metricShare = Share{Epsilon: share.Epsilon - sel.Epsilon, Delta: 0}
+	switch {
+	case !o.PublicPartitions:
+		e := splitByWeight(share.Epsilon, []float64{o.SelectionShare, 1 - o.SelectionShare})
+		sel := Share{Epsilon: e[0], Delta: share.Delta}
+		metricShare = Share{Epsilon: e[1], Delta: 0}
 		if spec.Noise == Gaussian {
-			sel.Delta = share.Delta * SelectionShare
-			metricShare.Delta = share.Delta - sel.Delta
+			d := splitByWeight(share.Delta, []float64{SelectionDeltaShare, 1 - SelectionDeltaShare})
+			sel.Delta, metricShare.Delta = d[0], d[1]
 		}
 		op.Selection = &SelectionPlan{Share: sel, L0: o.MaxPartitionsPerUnit, K: spec.K}
-		op.Share = sel
-	} else if spec.Noise == Laplace {
+	case spec.Noise == Laplace:
 		metricShare.Delta = 0
 	}
-	m := float64(len(o.Metrics))
-	each := Share{Epsilon: metricShare.Epsilon / m, Delta: metricShare.Delta / m}
-	for _, ms := range o.Metrics {
-		mp, err := planMetric(spec.Noise, o.MaxPartitionsPerUnit, ms, each)
+	weights := make([]float64, len(o.Metrics))
+	for i, ms := range o.Metrics {
+		weights[i] = ms.Weight
+	}
+	eps := splitByWeight(metricShare.Epsilon, weights)
+	del := splitByWeight(metricShare.Delta, weights)
+	for i, ms := range o.Metrics {
+		mp, err := planMetric(spec.Noise, o.MaxPartitionsPerUnit, ms, Share{Epsilon: eps[i], Delta: del[i]})
 		if err != nil {
 			return OutputPlan{}, fmt.Errorf("metric %q: %w", ms.Name, err)
 		}
 		op.Metrics = append(op.Metrics, mp)
-		op.Share.Epsilon += each.Epsilon
-		op.Share.Delta += each.Delta
 	}
+	op.Share = ceilSum(op.leaves())
 	return op, nil
 }
 
@@ -157,18 +173,18 @@ func planMetric(kind NoiseKind, l0 int64, ms MetricSpec, share Share) (MetricPla
 		return mp, fmt.Errorf("unknown metric type %q", ms.Kind)
 	}
 	parts := m.Parts(ms)
-	total := 0
-	for _, p := range parts {
-		total += p.Weight
+	weights := make([]float64, len(parts))
+	for i, p := range parts {
+		weights[i] = float64(p.Weight)
 	}
+	// Equal parts get exactly share / parts, as the library splits.
+	eps := splitByWeight(share.Epsilon, weights)
+	del := splitByWeight(share.Delta, weights)
 	var errs []error
-	for _, p := range parts {
-		// share / total * weight: exactly share / parts for equal parts, as
-		// the library splits.
-		w, t := float64(p.Weight), float64(total)
+	for i, p := range parts {
 		c := Component{
 			Stat:    p.Stat,
-			Share:   Share{Epsilon: share.Epsilon / t * w, Delta: share.Delta / t * w},
+			Share:   Share{Epsilon: eps[i], Delta: del[i]},
 			L0:      l0,
 			LInf:    p.Stat.Sensitivity(needOf(p.Stat, ms)),
 			Comment: p.Comment,
@@ -241,6 +257,17 @@ func (s JobSpec) validate() error {
 		if o.MaxPartitionsPerUnit < 1 {
 			bad("%s.max_partitions_per_unit: %d must be >= 1", p, o.MaxPartitionsPerUnit)
 		}
+		if err := CheckWeight(o.Weight); err != nil {
+			bad("%s.weight: %v %w", p, o.Weight, err)
+		}
+		switch {
+		case o.PublicPartitions && o.SelectionShare != 0:
+			bad("%s.selection_share: %v %w", p, o.SelectionShare, ErrSelectionSharePublic)
+		case !o.PublicPartitions:
+			if err := CheckSelectionShare(o.SelectionShare); err != nil {
+				bad("%s.selection_share: %v %w", p, o.SelectionShare, err)
+			}
+		}
 		if !o.PublicPartitions && s.Delta <= 0 {
 			bad("privacy.delta: %v must be > 0 when %s selects partitions from data (no public_partitions for every group_by column)", s.Delta, p)
 		}
@@ -248,6 +275,9 @@ func (s JobSpec) validate() error {
 			bad("%s.metrics: at least one metric is required", p)
 		}
 		for j, m := range o.Metrics {
+			if err := CheckWeight(m.Weight); err != nil {
+				bad("%s.metrics[%d].weight: %v %w", p, j, m.Weight, err)
+			}
 			for _, fp := range CheckMetric(m) {
 				key := fmt.Sprintf("%s.metrics[%d]", p, j)
 				if fp.Field != "" {

@@ -67,7 +67,7 @@ func BenchmarkReleaseOutput(b *testing.B) {
 				rec, out := benchBatch(n)
 				defer rec.Release()
 				out.PublicPartitions = ownCode
-				plan, err := NewPlan(JobSpec{Epsilon: 1, Delta: 1e-6, Noise: Laplace, K: 10, Outputs: []OutputSpec{out}})
+				plan, err := NewPlan(withDefaultSplit(JobSpec{Epsilon: 1, Delta: 1e-6, Noise: Laplace, K: 10, Outputs: []OutputSpec{out}}))
 				if err != nil {
 					b.Fatal(err)
 				}

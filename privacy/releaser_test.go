@@ -112,9 +112,10 @@ func aggReader(t *testing.T, alloc memory.Allocator, op OutputSpec, rows []aggRo
 	return rr
 }
 
+// mustPlan plans spec after withDefaultSplit.
 func mustPlan(t *testing.T, spec JobSpec) *Plan {
 	t.Helper()
-	p, err := NewPlan(spec)
+	p, err := NewPlan(withDefaultSplit(spec))
 	if err != nil {
 		t.Fatalf("NewPlan: %v", err)
 	}

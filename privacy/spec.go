@@ -29,6 +29,10 @@ type MetricSpec struct {
 	MaxPerUnit int64     // Fields.MaxPerUnit: Linf rows per (unit, partition)
 	Min, Max   float64   // Fields.Measure: bounds of each unit's partition total
 	Ranks      []float64 // Fields.Ranks: each in [0, 1]
+	// Weight sets the metric's share of its output's metric budget:
+	// Weight / (sum of the output's metric weights). Required: > 0 and
+	// finite (job files default it to DefaultWeight).
+	Weight float64
 }
 
 // OutputSpec is one output table, as the privacy layer sees it.
@@ -40,6 +44,15 @@ type OutputSpec struct {
 	// PublicPartitions: keys come from public lists, so no budget goes to
 	// partition selection and every listed key is released.
 	PublicPartitions bool
+	// Weight sets the output's share of the job's budget: Weight / (sum of
+	// the job's output weights). Required: > 0 and finite (job files default
+	// it to DefaultWeight).
+	Weight float64
+	// SelectionShare is the fraction of the output's epsilon that DP
+	// partition selection gets when keys come from the data; the metrics
+	// share the rest. Required then, in (0, 1) (job files default it to
+	// DefaultSelectionShare); must be 0 with PublicPartitions.
+	SelectionShare float64
 }
 
 // JobSpec is the privacy-relevant part of a job.

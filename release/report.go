@@ -99,6 +99,10 @@ type ReportOutput struct {
 	Public  bool     `json:"public_partitions"`
 	Epsilon float64  `json:"epsilon"`
 	Delta   float64  `json:"delta"`
+	// Weight is the output's weight in the budget split, Fraction its part
+	// of the job's budget.
+	Weight   float64 `json:"weight"`
+	Fraction float64 `json:"fraction_of_job"`
 	// Rows is the number of rows of the published table.
 	Rows      int64                  `json:"rows"`
 	Selection *explain.PlanSelection `json:"selection,omitempty"`
@@ -247,7 +251,8 @@ func buildReleaseReport(ctx context.Context, in reportInput) (*ReleaseReport, er
 			return nil, fmt.Errorf("release report: output %q of the plan is not in the release", po.Name)
 		}
 		ro := ReportOutput{Name: po.Name, GroupBy: po.GroupBy, L0: po.L0, Public: po.Public,
-			Epsilon: po.Spend.Epsilon, Delta: po.Spend.Delta, Rows: t.Record().NumRows(), Selection: po.Selection}
+			Epsilon: po.Spend.Epsilon, Delta: po.Spend.Delta, Weight: po.Weight, Fraction: po.Fraction,
+			Rows: t.Record().NumRows(), Selection: po.Selection}
 		infos := map[string]privacy.MetricInfo{}
 		for _, mi := range t.Metrics() {
 			infos[mi.Name] = mi
@@ -515,6 +520,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"join": func(s []string) string { return strings.Join(s, ", ") },
 	"add":  func(a, b float64) float64 { return a + b },
+	"pct":  func(f float64) float64 { return 100 * f },
 }).Parse(reportHTML))
 
 // RenderHTML renders the report as the REPORT.html page.

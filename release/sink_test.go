@@ -817,11 +817,11 @@ func TestSinkEndToEnd(t *testing.T) {
 			plan, err := privacy.NewPlan(privacy.JobSpec{
 				Epsilon: 1, Delta: 1e-6, Noise: privacy.Laplace, K: 10,
 				Outputs: []privacy.OutputSpec{{
-					Name: "by_channel", GroupBy: []string{"channel"}, MaxPartitionsPerUnit: 1, PublicPartitions: true,
+					Name: "by_channel", GroupBy: []string{"channel"}, MaxPartitionsPerUnit: 1, PublicPartitions: true, Weight: 1,
 					Metrics: []privacy.MetricSpec{
-						{Name: "events", Kind: privacy.Count, MaxPerUnit: 3},
-						{Name: "people", Kind: privacy.CountUnits},
-						{Name: "revenue", Kind: privacy.Sum, Min: 0, Max: 500},
+						{Name: "events", Kind: privacy.Count, MaxPerUnit: 3, Weight: 1},
+						{Name: "people", Kind: privacy.CountUnits, Weight: 1},
+						{Name: "revenue", Kind: privacy.Sum, Min: 0, Max: 500, Weight: 1},
 					},
 				}},
 			})

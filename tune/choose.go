@@ -52,7 +52,8 @@ func (r *rawOutput) typical(m job.Metric) float64 {
 	return math.NaN()
 }
 
-var peopleMetric = job.Metric{Name: "people", Type: "count_units"}
+// peopleMetric is the count of people the L0 and share step scores.
+var peopleMetric = job.Metric{Name: "people", Type: "count_units", Weight: privacy.DefaultWeight}
 
 func equalWeights(n int) []float64 {
 	w := make([]float64, n)

@@ -131,3 +131,43 @@ func TestBudgetShares(t *testing.T) {
 		t.Errorf("metric 1 %+v", m)
 	}
 }
+
+// TestBudgetMatchesPlan: Budget splits as privacy.NewPlan does, with both
+// noise kinds (with Gaussian noise selection's δ is
+// privacy.SelectionDeltaShare of the output's, whatever the selection share).
+func TestBudgetMatchesPlan(t *testing.T) {
+	for _, kind := range []privacy.NoiseKind{privacy.Laplace, privacy.Gaussian} {
+		metrics := []privacy.MetricSpec{{Name: "c", Kind: privacy.CountUnits, Weight: 1}, {Name: "e", Kind: privacy.Count, MaxPerUnit: 2, Weight: 2}}
+		spec := privacy.JobSpec{Epsilon: 1, Delta: 1e-6, Noise: kind, K: 5, Outputs: []privacy.OutputSpec{
+			{Name: "a", GroupBy: []string{"g"}, MaxPartitionsPerUnit: 1, Weight: 1, SelectionShare: 0.5, Metrics: metrics},
+			{Name: "b", GroupBy: []string{"g"}, MaxPartitionsPerUnit: 1, Weight: 3, SelectionShare: 0.2, Metrics: metrics},
+		}}
+		plan, err := privacy.NewPlan(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := Budget{Epsilon: 1, Delta: 1e-6, Gaussian: kind == privacy.Gaussian, OutputWeight: 3, OutputWeights: 4,
+			SelectionShare: 0.2, MetricWeights: []float64{1, 2}}
+		op := plan.Outputs[1]
+		rel := func(a, b float64) bool { return math.Abs(a-b) <= 1e-12*math.Abs(b) }
+		same := func(what string, got, want privacy.Share) {
+			if !rel(got.Epsilon, want.Epsilon) || !rel(got.Delta, want.Delta) {
+				t.Errorf("%s %s: Budget %+v, plan %+v", kind, what, got, want)
+			}
+		}
+		same("selection", b.Selection(), op.Selection.Share)
+		for i := range metrics {
+			same("metric "+metrics[i].Name, b.Metric(i), op.Metrics[i].Share)
+		}
+		// Public partitions: no selection, the metrics get all of the
+		// output's (ε, δ) with Gaussian noise.
+		spec.Outputs[1].PublicPartitions, spec.Outputs[1].SelectionShare = true, 0
+		if plan, err = privacy.NewPlan(spec); err != nil {
+			t.Fatal(err)
+		}
+		b.SelectionShare = 0
+		for i := range metrics {
+			same("public metric "+metrics[i].Name, b.Metric(i), plan.Outputs[1].Metrics[i].Share)
+		}
+	}
+}

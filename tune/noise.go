@@ -72,7 +72,7 @@ func metricNoise(j *job.Job, o int, m job.Metric, l0 int64, share privacy.Share,
 // metric's share by metric weight.
 type Budget struct {
 	Epsilon, Delta float64 // the job's
-	Gaussian       bool    // the job's noise: with Gaussian noise δ splits like ε
+	Gaussian       bool    // the job's noise: with Gaussian noise selection gets privacy.SelectionDeltaShare of δ
 	OutputWeight   float64 // this output's weight
 	OutputWeights  float64 // the sum of the job's output weights
 	SelectionShare float64 // 0 with public partitions
@@ -89,8 +89,11 @@ func (b Budget) Output() privacy.Share {
 func (b Budget) Selection() privacy.Share {
 	o := b.Output()
 	s := privacy.Share{Epsilon: o.Epsilon * b.SelectionShare, Delta: o.Delta}
-	if b.Gaussian {
-		s.Delta = o.Delta * b.SelectionShare
+	switch {
+	case b.SelectionShare == 0: // public partitions: nothing to select
+		s.Delta = 0
+	case b.Gaussian:
+		s.Delta = o.Delta * privacy.SelectionDeltaShare
 	}
 	return s
 }

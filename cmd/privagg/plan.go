@@ -115,23 +115,32 @@ func showPlan(ctx context.Context, g *globals, j *job.Job, ledger, format string
 
 func g4(f float64) string { return strconv.FormatFloat(f, 'g', 4, 64) }
 
+// percent formats a fraction as a percentage with up to 3 significant digits.
+func percent(f float64) string { return strconv.FormatFloat(100*f, 'g', 3, 64) + "%" }
+
 func printPlan(w io.Writer, r *explain.PlanReport) error {
 	fmt.Fprintf(w, "job %s  dataset %s  purpose %s\n", r.Job, r.Dataset, r.Purpose)
-	fmt.Fprintf(w, "budget of the job: epsilon %s, delta %s; a run spends epsilon %s, delta %s (%s noise, k = %d)\n\n",
+	fmt.Fprintf(w, "budget of the job: epsilon %s, delta %s; a run spends epsilon %s, delta %s (%s noise, k = %d)\n",
 		g4(r.Epsilon), g4(r.Delta), g4(r.Spend.Epsilon), g4(r.Spend.Delta), r.Noise, r.K)
+	fmt.Fprintf(w, "budget split: %s\n", r.Split.Rule)
+	fmt.Fprintf(w, "default selection share %s: %s\n\n", g4(r.Split.DefaultSelectionShare), r.Split.DefaultObjective)
 	for _, o := range r.Outputs {
 		keys := "partitions from data (DP selection)"
 		if o.Public {
 			keys = "public partitions (every listed key is released)"
 		}
-		fmt.Fprintf(w, "output %s  group by %s  L0 %d  %s  spends epsilon %s, delta %s\n",
-			o.Name, strings.Join(o.GroupBy, ", "), o.L0, keys, g4(o.Spend.Epsilon), g4(o.Spend.Delta))
+		fmt.Fprintf(w, "output %s  group by %s  L0 %d  %s  weight %s (%s of the job)  spends epsilon %s, delta %s\n",
+			o.Name, strings.Join(o.GroupBy, ", "), o.L0, keys, g4(o.Weight), percent(o.Fraction), g4(o.Spend.Epsilon), g4(o.Spend.Delta))
 		if s := o.Selection; s != nil {
-			fmt.Fprintf(w, "  selection: epsilon %s, delta %s, k %d: a row needs %d people for a 50%% and %d for a 95%% chance of release\n",
-				g4(s.Epsilon), g4(s.Delta), s.K, s.People50, s.People95)
+			origin := "set in the job"
+			if s.Default {
+				origin = "the default"
+			}
+			fmt.Fprintf(w, "  selection: share %s of the output's epsilon (%s): epsilon %s, delta %s, k %d: a row needs %d people for a 50%% and %d for a 95%% chance of release\n",
+				g4(s.Share), origin, g4(s.Epsilon), g4(s.Delta), s.K, s.People50, s.People95)
 		}
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  metric\ttype\tepsilon\tdelta\tmechanism\tstd dev\t95% CI ±")
+		fmt.Fprintln(tw, "  metric\ttype\tweight\tepsilon\tdelta\tmechanism\tstd dev\t95% CI ±")
 		for _, m := range o.Metrics {
 			sd, ci := g4(m.StdDev), g4(m.CI95)
 			switch {
@@ -145,7 +154,8 @@ func printPlan(w io.Writer, r *explain.PlanReport) error {
 			case m.Note != "":
 				sd, ci = "-", m.Note
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Type, g4(m.Epsilon), g4(m.Delta), m.Mechanism, sd, ci)
+			fmt.Fprintf(tw, "  %s\t%s\t%s (%s)\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Type, g4(m.Weight), percent(m.Fraction),
+				g4(m.Epsilon), g4(m.Delta), m.Mechanism, sd, ci)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

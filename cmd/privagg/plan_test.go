@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/privagg/privagg/privacy"
 )
 
 // TestPlanCommand: plan reads no data (the input does not even exist), shows
@@ -87,5 +90,105 @@ func TestPlanCommand(t *testing.T) {
 		if !strings.Contains(errs, `privagg: warning: consent is waived ("public data")`) || strings.Contains(out, "warning") {
 			t.Errorf("%v: stdout %q, stderr %q; want the waiver warning on stderr only", args, out, errs)
 		}
+	}
+}
+
+// splitJob has an output whose keys come from the data, with weights and a
+// selection share, a public one and one with the defaults: epsilon 2.5
+// splits 3:1:1, the first gives a quarter of its 1.5 to selection and its
+// metrics share 1.125 as 1:2, the second's one metric gets 0.5.
+const splitJob = `version: 1
+name: cli_split
+dataset: cli_events
+purpose: marketing
+input: {path: never-read.csv}
+privacy_unit: user_id
+consent: {column: ok}
+privacy: {epsilon: 2.5, delta: 1e-6, k: 5}
+outputs:
+  - name: by_campaign
+    group_by: [campaign]
+    weight: 3
+    selection_share: 0.25
+    metrics:
+      - {name: people, type: count_units}
+      - {name: events, type: count, weight: 2}
+  - name: by_region
+    group_by: [region]
+    public_partitions: {region: [n, s]}
+    metrics: [{name: people, type: count_units}]
+  - name: by_week
+    group_by: [week]
+    metrics: [{name: people, type: count_units}]
+output: {dir: out, format: csv}
+ledger: ledger.duckdb
+`
+
+// TestPlanShowsTheSplit: plan shows each output's weight and part of the
+// job, the selection share and whether it is the default (with the rule that
+// chose it), and each metric's weight, in text and JSON.
+func TestPlanShowsTheSplit(t *testing.T) {
+	dir := t.TempDir()
+	job := filepath.Join(dir, "job.yaml")
+	if err := os.WriteFile(job, []byte(splitJob), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runBudget(t, "plan", job)
+	if code != 3 { // no ledger: the split is still shown
+		t.Fatalf("plan: exit %d: %s", code, errs)
+	}
+	for _, want := range []string{
+		"budget split: the job's budget is split across outputs in proportion to their weights",
+		"default selection share " + strconv.FormatFloat(privacy.DefaultSelectionShare, 'g', 4, 64) + ": " + privacy.SelectionShareRule,
+		"output by_campaign  group by campaign  L0 1  partitions from data (DP selection)  weight 3 (60% of the job)  spends epsilon 1.5",
+		"selection: share 0.25 of the output's epsilon (set in the job): epsilon 0.375,",
+		"people  count_units  1 (33.3%)  0.375",
+		"events  count        2 (66.7%)  0.75",
+		"output by_region  group by region  L0 1  public partitions (every listed key is released)  weight 1 (20% of the job)  spends epsilon 0.5,",
+		"selection: share " + strconv.FormatFloat(privacy.DefaultSelectionShare, 'g', 4, 64) + " of the output's epsilon (the default)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out)
+		}
+	}
+
+	_, out, _ = runBudget(t, "plan", job, "--format", "json")
+	var r struct {
+		Split struct {
+			Rule      string  `json:"rule"`
+			Default   float64 `json:"default_selection_share"`
+			Objective string  `json:"default_selection_share_objective"`
+		} `json:"split"`
+		Outputs []struct {
+			Weight    float64 `json:"weight"`
+			Fraction  float64 `json:"fraction_of_job"`
+			Selection *struct {
+				Share   float64 `json:"selection_share"`
+				Default bool    `json:"default"`
+				Epsilon float64 `json:"epsilon"`
+			} `json:"selection"`
+			Metrics []struct {
+				Weight   float64 `json:"weight"`
+				Fraction float64 `json:"fraction_of_output_metrics"`
+				Epsilon  float64 `json:"epsilon"`
+			} `json:"metrics"`
+		} `json:"outputs"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("plan --format json: %v\n%s", err, out)
+	}
+	if r.Split.Rule == "" || r.Split.Default != privacy.DefaultSelectionShare || r.Split.Objective != privacy.SelectionShareRule {
+		t.Errorf("split = %+v", r.Split)
+	}
+	a, b, c := r.Outputs[0], r.Outputs[1], r.Outputs[2]
+	if a.Weight != 3 || a.Selection == nil || a.Selection.Share != 0.25 || a.Selection.Default || a.Selection.Epsilon != 0.375 ||
+		a.Metrics[0].Weight != 1 || a.Metrics[1].Weight != 2 || a.Metrics[0].Epsilon != 0.375 || a.Metrics[1].Epsilon != 0.75 {
+		t.Errorf("by_campaign = %+v (selection %+v)", a, a.Selection)
+	}
+	if b.Weight != 1 || b.Selection != nil || b.Metrics[0].Epsilon != 0.5 || b.Metrics[0].Fraction != 1 {
+		t.Errorf("by_region = %+v", b)
+	}
+	if c.Selection == nil || !c.Selection.Default || c.Selection.Share != privacy.DefaultSelectionShare {
+		t.Errorf("by_week selection = %+v", c.Selection)
 	}
 }
