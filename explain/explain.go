@@ -73,11 +73,14 @@ type PlanSelection struct {
 	// Share is the fraction of the output's epsilon selection gets;
 	// Default says it is privacy.DefaultSelectionShare because the job
 	// file sets none.
-	Share   float64 `json:"selection_share"`
-	Default bool    `json:"default"`
-	Epsilon float64 `json:"epsilon"`
-	Delta   float64 `json:"delta"`
-	K       int64   `json:"k"`
+	// Method is privacy.SelectTwoPhase or privacy.SelectCountThreshold
+	// (then Share is 0: selection spends only delta).
+	Method  privacy.SelectionMethod `json:"method"`
+	Share   float64                 `json:"selection_share"`
+	Default bool                    `json:"default"`
+	Epsilon float64                 `json:"epsilon"`
+	Delta   float64                 `json:"delta"`
+	K       int64                   `json:"k"`
 	// People a partition needs for a 50% and a 95% chance to be released.
 	People50 int64 `json:"people_for_50pct_release"`
 	People95 int64 `json:"people_for_95pct_release"`
@@ -170,10 +173,10 @@ func Explain(ctx context.Context, j *job.Job, epsilon float64, ledgerPath string
 		po := PlanOutput{Name: op.Spec.Name, GroupBy: op.Spec.GroupBy, L0: op.Spec.MaxPartitionsPerUnit, Public: op.Spec.PublicPartitions,
 			Weight: op.Spec.Weight, Fraction: op.Spec.Weight / outWeights, Spend: op.Share}
 		if op.Selection != nil {
-			ps := &PlanSelection{Share: op.Spec.SelectionShare, Default: j.Outputs[oi].SelectionShareIsDefault(),
+			ps := &PlanSelection{Method: op.Selection.Method, Share: op.Spec.SelectionShare, Default: j.Outputs[oi].SelectionShareIsDefault(),
 				Epsilon: op.Selection.Share.Epsilon, Delta: op.Selection.Share.Delta, K: op.Selection.K}
 			if withChance {
-				if ps.People50, ps.People95, err = op.Selection.ReleaseChance(); err != nil {
+				if ps.People50, ps.People95, err = op.ReleaseChance(spec.Noise); err != nil {
 					return nil, err
 				}
 			}

@@ -68,7 +68,10 @@ func (c *checker) applyDefaults(job *Job, tree map[string]any) {
 		if !present(tree, "outputs", i, "weight") {
 			o.Weight = privacy.DefaultWeight
 		}
-		if !present(tree, "outputs", i, "selection_share") && !o.PublicKeysOnly() {
+		if !present(tree, "outputs", i, "selection") && !o.PublicKeysOnly() {
+			o.Selection = privacy.SelectTwoPhase
+		}
+		if !present(tree, "outputs", i, "selection_share") && o.Selection == privacy.SelectTwoPhase {
 			o.SelectionShare = privacy.DefaultSelectionShare
 			o.selectionShareDefault = true
 		}

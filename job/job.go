@@ -124,6 +124,10 @@ type Output struct {
 	// partition selection gets when keys come from the data (default
 	// privacy.DefaultSelectionShare); refused with public keys only.
 	SelectionShare float64 `mapstructure:"selection_share"`
+	// Selection is how partitions are selected when keys come from the
+	// data: two_phase (default) or count_threshold (the noised count_units
+	// is thresholded; no selection share). Refused with public keys only.
+	Selection privacy.SelectionMethod `mapstructure:"selection"`
 
 	// selectionShareDefault says the job file left selection_share out and
 	// LoadJob applied the default.

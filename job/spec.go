@@ -11,21 +11,27 @@ func (j *Job) PrivacySpec() privacy.JobSpec {
 		Noise:   j.Privacy.Noise,
 		K:       j.Privacy.K,
 	}
-	for _, o := range j.Outputs {
-		os := privacy.OutputSpec{
-			Name:                 o.Name,
-			GroupBy:              o.GroupBy,
-			MaxPartitionsPerUnit: o.MaxPartitionsPerUnit,
-			PublicPartitions:     o.PublicKeysOnly(),
-			Weight:               o.Weight,
-			SelectionShare:       o.SelectionShare,
-		}
-		for i := range o.Metrics {
-			os.Metrics = append(os.Metrics, o.Metrics[i].spec())
-		}
-		spec.Outputs = append(spec.Outputs, os)
+	for i := range j.Outputs {
+		spec.Outputs = append(spec.Outputs, j.outputSpec(&j.Outputs[i]))
 	}
 	return spec
+}
+
+// outputSpec is the privacy-relevant part of output o.
+func (j *Job) outputSpec(o *Output) privacy.OutputSpec {
+	os := privacy.OutputSpec{
+		Name:                 o.Name,
+		GroupBy:              o.GroupBy,
+		MaxPartitionsPerUnit: o.MaxPartitionsPerUnit,
+		PublicPartitions:     o.PublicKeysOnly(),
+		Weight:               o.Weight,
+		SelectionShare:       o.SelectionShare,
+		Selection:            o.Selection,
+	}
+	for i := range o.Metrics {
+		os.Metrics = append(os.Metrics, o.Metrics[i].spec())
+	}
+	return os
 }
 
 // spec is the metric as the privacy layer sees it.

@@ -293,9 +293,13 @@ func (c *checker) validateOutputs(job *Job, ids nameSet) {
 		c.validateGroupBy(job, o, key, ids)
 		switch {
 		case !o.PublicKeysOnly():
-			c.check(key+".selection_share", o.SelectionShare, privacy.CheckSelectionShare(o.SelectionShare))
+			job.outputSpec(o).CheckSelection(func(field string, value any, err error) {
+				c.check(key+"."+field, value, err)
+			})
 		case present(c.tree, "outputs", i, "selection_share"):
 			c.check(key+".selection_share", o.SelectionShare, privacy.ErrSelectionSharePublic)
+		case present(c.tree, "outputs", i, "selection"):
+			c.check(key+".selection", o.Selection, privacy.ErrSelectionPublic)
 		}
 		if !o.PublicKeysOnly() && job.Privacy.Delta == 0 && job.Privacy.Noise != privacy.Gaussian {
 			c.add("privacy.delta", job.Privacy.Delta, "must be > 0: %s (%s) selects its partitions from the data with DP partition selection; "+

@@ -48,9 +48,33 @@ func (mp *MetricPlan) Error() ErrorModel { return mp.Metric().Error(mp) }
 
 // SelectionPlan says how partitions are selected when keys come from data.
 type SelectionPlan struct {
-	Share Share
-	L0    int64
-	K     int64 // pre-threshold
+	Method SelectionMethod
+	Share  Share // with SelectCountThreshold: no ε, the threshold's δ
+	L0     int64
+	K      int64 // pre-threshold
+	// Metric is, with SelectCountThreshold, the index of the count_units
+	// metric whose noised value is thresholded.
+	Metric int
+}
+
+// twoPhase reports whether the output selects its keys in a phase of its
+// own (SelectPartitions) before its metrics are released.
+func (op *OutputPlan) twoPhase() bool {
+	return op.Selection != nil && op.Selection.Method != SelectCountThreshold
+}
+
+// ReleaseChance returns the smallest numbers of distinct people a partition
+// needs to be released with probability at least 50% and at least 95%
+// under the selection of op. It reads no data and spends no budget.
+func (op *OutputPlan) ReleaseChance(kind NoiseKind) (p50, p95 int64, err error) {
+	sel := op.Selection
+	if sel == nil {
+		return 0, 0, errors.New("release chance: the output's keys are public")
+	}
+	if sel.Method == SelectCountThreshold {
+		return thresholdReleaseChance(sel, op.Metrics[sel.Metric].Components[0], kind)
+	}
+	return sel.ReleaseChance()
 }
 
 // OutputPlan is the release plan of one output.
@@ -137,6 +161,16 @@ func planOutput(spec JobSpec, o OutputSpec, share Share) (OutputPlan, error) {
 	}
 	metricShare := share
 	switch {
+	case !o.PublicPartitions && o.Selection == SelectCountThreshold:
+		// No ε for selection: the count_units metric's noised value is
+		// thresholded, spending the selection δ (all of it with Laplace).
+		sel := Share{Delta: share.Delta}
+		metricShare = Share{Epsilon: share.Epsilon}
+		if spec.Noise == Gaussian {
+			d := splitByWeight(share.Delta, []float64{SelectionDeltaShare, 1 - SelectionDeltaShare})
+			sel.Delta, metricShare.Delta = d[0], d[1]
+		}
+		op.Selection = &SelectionPlan{Method: SelectCountThreshold, Share: sel, L0: o.MaxPartitionsPerUnit, K: spec.K, Metric: o.countUnitsMetric()}
 	case !o.PublicPartitions:
 		e := splitByWeight(share.Epsilon, []float64{o.SelectionShare, 1 - o.SelectionShare})
 		sel := Share{Epsilon: e[0], Delta: share.Delta}
@@ -145,7 +179,7 @@ func planOutput(spec JobSpec, o OutputSpec, share Share) (OutputPlan, error) {
 			d := splitByWeight(share.Delta, []float64{SelectionDeltaShare, 1 - SelectionDeltaShare})
 			sel.Delta, metricShare.Delta = d[0], d[1]
 		}
-		op.Selection = &SelectionPlan{Share: sel, L0: o.MaxPartitionsPerUnit, K: spec.K}
+		op.Selection = &SelectionPlan{Method: SelectTwoPhase, Share: sel, L0: o.MaxPartitionsPerUnit, K: spec.K}
 	case spec.Noise == Laplace:
 		metricShare.Delta = 0
 	}
@@ -260,14 +294,9 @@ func (s JobSpec) validate() error {
 		if err := CheckWeight(o.Weight); err != nil {
 			bad("%s.weight: %v %w", p, o.Weight, err)
 		}
-		switch {
-		case o.PublicPartitions && o.SelectionShare != 0:
-			bad("%s.selection_share: %v %w", p, o.SelectionShare, ErrSelectionSharePublic)
-		case !o.PublicPartitions:
-			if err := CheckSelectionShare(o.SelectionShare); err != nil {
-				bad("%s.selection_share: %v %w", p, o.SelectionShare, err)
-			}
-		}
+		o.CheckSelection(func(field string, value any, err error) {
+			bad("%s.%s: %v %w", p, field, value, err)
+		})
 		if !o.PublicPartitions && s.Delta <= 0 {
 			bad("privacy.delta: %v must be > 0 when %s selects partitions from data (no public_partitions for every group_by column)", s.Delta, p)
 		}

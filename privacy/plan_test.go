@@ -354,7 +354,7 @@ func withDefaultSplit(spec JobSpec) JobSpec {
 		if o.Weight == 0 {
 			o.Weight = DefaultWeight
 		}
-		if !o.PublicPartitions && o.SelectionShare == 0 {
+		if !o.PublicPartitions && o.SelectionShare == 0 && o.Selection != SelectCountThreshold {
 			o.SelectionShare = DefaultSelectionShare
 		}
 		o.Metrics = slices.Clone(o.Metrics)

@@ -97,7 +97,7 @@ func (r *Releaser) ReleaseOutput(ctx context.Context, name string, aggregates ar
 		return fmt.Errorf("release output %q: already released", name)
 	}
 	sel := r.selected[name]
-	if op.Selection != nil && sel == nil {
+	if op.twoPhase() && sel == nil {
 		return fmt.Errorf("release output %q: its partitions come from the data and were not selected (SelectPartitions)", name)
 	}
 	t, stats, err := r.releaseOutput(ctx, op, sel, aggregates, quantiles)
@@ -161,6 +161,7 @@ func (r *Releaser) releaseOutput(ctx context.Context, op *OutputPlan, sel *Selec
 	if sel != nil {
 		selected = &selectedKeys{sel: sel}
 	}
+	thresholded := op.Selection != nil && op.Selection.Method == SelectCountThreshold
 	for agg.Next() {
 		if err := ctx.Err(); err != nil {
 			return nil, stats, err
@@ -188,9 +189,22 @@ func (r *Releaser) releaseOutput(ctx context.Context, op *OutputPlan, sel *Selec
 					return nil, stats, err
 				}
 			}
+			var drawn *drawnPart
+			if thresholded {
+				c := op.Metrics[op.Selection.Metric].Components[0]
+				noised, keep, err := thresholdKeep(r.nz, op.Selection, c, units.Value(row))
+				if err != nil {
+					return nil, stats, err
+				}
+				if !keep {
+					stats.Suppressed++
+					continue
+				}
+				drawn = &drawnPart{metric: op.Selection.Metric, value: noised}
+			}
 			stats.Released++
 			cols.addKey(prev)
-			if err := r.noiseRow(op, in, rec, row, cols); err != nil {
+			if err := r.noiseRow(op, in, rec, row, cols, drawn); err != nil {
 				return nil, stats, err
 			}
 		}
@@ -210,10 +224,18 @@ func (r *Releaser) releaseOutput(ctx context.Context, op *OutputPlan, sel *Selec
 	return t, stats, err
 }
 
+// drawnPart is the first part of metric, noised already: the count_units
+// value count_threshold selection drew (and released).
+type drawnPart struct {
+	metric int
+	value  int64
+}
+
 // noiseRow draws the noise of every scalar part of every metric of one
 // released row, each from its statistic's column, and releases the metrics
-// without stream parts (the others wait for streams).
-func (r *Releaser) noiseRow(op *OutputPlan, in *aggBinding, rec arrow.RecordBatch, row int, cols *outputColumns) error {
+// without stream parts (the others wait for streams). A part in drawn is
+// not drawn again: its noised value is used.
+func (r *Releaser) noiseRow(op *OutputPlan, in *aggBinding, rec arrow.RecordBatch, row int, cols *outputColumns, drawn *drawnPart) error {
 	for i := range op.Metrics {
 		mp := &op.Metrics[i]
 		parts := cols.scratch[i]
@@ -221,6 +243,10 @@ func (r *Releaser) noiseRow(op *OutputPlan, in *aggBinding, rec arrow.RecordBatc
 			col := in.need[op.Layout.Need(i, p)]
 			if col < 0 {
 				continue // a stream part: see streams
+			}
+			if drawn != nil && drawn.metric == i && p == 0 {
+				parts[p].Int = drawn.value
+				continue
 			}
 			var err error
 			if c.Stat.Integer() {

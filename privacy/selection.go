@@ -91,6 +91,9 @@ func (r *Releaser) SelectPartitions(ctx context.Context, name string, units arra
 	if op.Selection == nil {
 		return nil, fmt.Errorf("select partitions of %q: its partitions are public", name)
 	}
+	if !op.twoPhase() {
+		return nil, fmt.Errorf("select partitions of %q: it selects through its count (%s)", name, op.Selection.Method)
+	}
 	if r.selected[name] != nil || r.done[name] {
 		return nil, fmt.Errorf("select partitions of %q: already selected", name)
 	}

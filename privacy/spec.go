@@ -53,6 +53,10 @@ type OutputSpec struct {
 	// share the rest. Required then, in (0, 1) (job files default it to
 	// DefaultSelectionShare); must be 0 with PublicPartitions.
 	SelectionShare float64
+	// Selection is how partitions are selected when keys come from the
+	// data: "" or SelectTwoPhase, or SelectCountThreshold (then
+	// SelectionShare must be 0). Must be "" with PublicPartitions.
+	Selection SelectionMethod
 }
 
 // JobSpec is the privacy-relevant part of a job.

@@ -122,10 +122,15 @@ func compile(j *job.Job) (*compiled, error) {
 }
 
 // unsupportedMetrics refuses, by key path, the metrics whose kind needs a
-// statistic the Beam engine does not compute (see beamStatistics).
+// statistic the Beam engine does not compute (see beamStatistics), and
+// selection through the count (count_threshold).
 func unsupportedMetrics(j *job.Job) []job.Problem {
 	var problems []job.Problem
 	for o, out := range j.PrivacySpec().Outputs {
+		if out.Selection == privacy.SelectCountThreshold {
+			problems = append(problems, job.Problem{Key: fmt.Sprintf("outputs[%d].selection", o), Value: out.Selection,
+				Rule: "is not supported by the Beam engine (pbeam selects partitions per aggregation, not through one released count); use two_phase or run the job with the embedded engine"})
+		}
 		for i, ms := range out.Metrics {
 			kind, ok := privacy.LookupMetric(ms.Kind)
 			if !ok {

@@ -36,3 +36,36 @@ func TestCompileRefusesUnsupportedStatistics(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileRefusesCountThreshold: selection through the count is an
+// embedded-engine plan; the Beam engine refuses it by key path before any
+// pipeline runs.
+func TestCompileRefusesCountThreshold(t *testing.T) {
+	text := `version: 1
+name: threshold
+dataset: test_events
+purpose: marketing
+input: {path: events.csv, max_reject_fraction: 0.2}
+privacy_unit: user_id
+identifiers: [email]
+consent: {column: consent_marketing}
+privacy: {epsilon: 1, delta: 1e-6, k: 1, max_partitions_per_unit: 2}
+outputs:
+  - name: by_campaign
+    group_by: [campaign]
+    selection: count_threshold
+    metrics:
+      - {name: people, type: count_units}
+output: {dir: out, format: csv}
+ledger: ledger.duckdb
+`
+	j := setupJob(t, text, map[string]string{"events.csv": fixture(t, "events.csv")}, 10)
+	_, err := compile(j)
+	var ce *job.ConfigError
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 {
+		t.Fatalf("error %v, want a ConfigError with one problem", err)
+	}
+	if got, want := ce.Problems[0].String(), "outputs[0].selection: count_threshold is not supported by the Beam engine"; !strings.HasPrefix(got, want) {
+		t.Errorf("problem %q, want it to start with %q", got, want)
+	}
+}

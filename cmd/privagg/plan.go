@@ -10,6 +10,7 @@ import (
 
 	"github.com/privagg/privagg/explain"
 	"github.com/privagg/privagg/job"
+	"github.com/privagg/privagg/privacy"
 
 	"github.com/spf13/cobra"
 )
@@ -131,7 +132,10 @@ func printPlan(w io.Writer, r *explain.PlanReport) error {
 		}
 		fmt.Fprintf(w, "output %s  group by %s  L0 %d  %s  weight %s (%s of the job)  spends epsilon %s, delta %s\n",
 			o.Name, strings.Join(o.GroupBy, ", "), o.L0, keys, g4(o.Weight), percent(o.Fraction), g4(o.Spend.Epsilon), g4(o.Spend.Delta))
-		if s := o.Selection; s != nil {
+		if s := o.Selection; s != nil && s.Method == privacy.SelectCountThreshold {
+			fmt.Fprintf(w, "  selection: count_threshold: a row is released when its noised people count passes the library's threshold (no epsilon, delta %s, k %d): a row needs %d people for a 50%% and %d for a 95%% chance of release\n",
+				g4(s.Delta), s.K, s.People50, s.People95)
+		} else if s != nil {
 			origin := "set in the job"
 			if s.Default {
 				origin = "the default"

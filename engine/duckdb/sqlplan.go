@@ -168,7 +168,10 @@ func (p *queryPlan) publicSQL(o int) []string {
 
 // twoPhase reports whether output o is released in two phases: its keys
 // come from the data (at least one group-by column has no public list).
-func (p *queryPlan) twoPhase(o int) bool { return !p.job.Outputs[o].PublicKeysOnly() }
+func (p *queryPlan) twoPhase(o int) bool {
+	out := p.job.Outputs[o]
+	return !out.PublicKeysOnly() && out.Selection != privacy.SelectCountThreshold
+}
 
 // formatKey renders key column k of a pairs/bounded relation as the
 // released text.
@@ -616,13 +619,14 @@ func (p *queryPlan) statColumns(o int) []string {
 
 // releaseSQL reads output o's statistics relation (statsSQL) in the layout
 // privacy.Releaser reads: keys from the dictionary, formatted as text,
-// ordered by key; with public partitions every listed key, otherwise every
-// selected key (selectedTable), zero where there is no data.
+// ordered by key; with public partitions every listed key, in two phases
+// every selected key (selectedTable), zero where there is no data; with
+// count_threshold every partition with data.
 func (p *queryPlan) releaseSQL(o int, stats string) string {
 	out := p.job.Outputs[o]
 	keys := quoteAll(out.GroupBy)
 	statCols := quoteAll(p.statColumns(o))
-	if !out.PublicKeysOnly() {
+	if p.twoPhase(o) {
 		zeroed := make([]string, len(statCols))
 		for i, z := range statCols {
 			zeroed[i] = fmt.Sprintf("coalesce(s.%s, 0) AS %s", z, z)
@@ -632,6 +636,11 @@ func (p *queryPlan) releaseSQL(o int, stats string) string {
 	}
 	agg := fmt.Sprintf("SELECT %s, %s FROM %s s JOIN %s d USING (%s) WHERE s.%s > 0",
 		strings.Join(p.formattedKeys(o, "d."), ", "), strings.Join(prefixAll("s.", statCols), ", "), stats, dictTable(o), colPid, q(privacy.UnitsColumn))
+	if !out.PublicKeysOnly() {
+		// Selection through the count (count_threshold): every partition
+		// with data; the releaser keeps those whose noised count passes.
+		return fmt.Sprintf("SELECT * FROM (%s) ORDER BY %s", agg, orderBy(keys))
+	}
 	// Public partitions: every listed key, zero where there is no data.
 	var cross []string
 	for i, g := range out.GroupBy {

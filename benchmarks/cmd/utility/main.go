@@ -42,6 +42,7 @@ import (
 
 	"github.com/privagg/privagg/internal/gen"
 	"github.com/privagg/privagg/job"
+	"github.com/privagg/privagg/privacy"
 )
 
 type config struct {
@@ -284,7 +285,7 @@ func readBounds(path string) (bounds, error) {
 		if o.Name != "campaign_weekly" {
 			continue
 		}
-		bd := bounds{L0: o.MaxPartitionsPerUnit}
+		bd := bounds{L0: o.MaxPartitionsPerUnit, OnePhase: o.Selection == privacy.SelectCountThreshold}
 		for _, m := range o.Metrics {
 			switch m.Name {
 			case "events":
