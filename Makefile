@@ -32,7 +32,7 @@ lint:
 # Go module; see beam.mk), on Beam's direct runner and on its portable runner
 # prism.
 test: vet lint
-	go test -count=1 ./...
+	go test -count=1 -timeout 30m ./...
 	$(MAKE) test-race
 	$(MAKE) test-beam
 

@@ -170,11 +170,17 @@ func TestWaitsForAnotherProcess(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "ledger.duckdb")
+			// The budget is set with the default lock timeout: on a loaded
+			// machine the setup alone can take longer than 100 ms.
+			setup, err := OpenLedger(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustSetBudget(t, setup, "d", 1, 0, "none")
 			l, err := OpenLedger(path, WithLockTimeout(tc.timeout))
 			if err != nil {
 				t.Fatal(err)
 			}
-			mustSetBudget(t, l, "d", 1, 0, "none")
 			cmd := exec.Command(os.Args[0], "-test.run=^TestLedgerHolderProcess$", "-test.count=1")
 			cmd.Env = append(os.Environ(), envRaceChild+"=hold", envRaceLedger+"="+path, envRaceDir+"="+dir)
 			var out bytes.Buffer
