@@ -29,7 +29,7 @@ func TestPlanRefusesBoundsTooWideForFloat64(t *testing.T) {
 		{"quantiles span", MetricSpec{Name: "m", Kind: Quantiles, Column: "x", Min: -1e308, Max: 1e308, Ranks: []float64{0.5}}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewPlan(spec(ok, tc.m))
+			_, err := NewPlan(withDefaultSplit(spec(ok, tc.m)))
 			var se *ScaleError
 			if !errors.As(err, &se) {
 				t.Fatalf("err = %v, want a *ScaleError", err)
@@ -45,7 +45,7 @@ func TestPlanRefusesBoundsTooWideForFloat64(t *testing.T) {
 		{Name: "m", Kind: Variance, Column: "x", Min: 0, Max: math.Sqrt(MaxScale) / 10},
 		{Name: "m", Kind: Quantiles, Column: "x", Min: -MaxScale / 2, Max: MaxScale / 2, Ranks: []float64{0.5}},
 	} {
-		if _, err := NewPlan(spec(ok, m)); err != nil {
+		if _, err := NewPlan(withDefaultSplit(spec(ok, m))); err != nil {
 			t.Errorf("%s [%g, %g]: %v, want a plan", m.Kind, m.Min, m.Max, err)
 		}
 	}
