@@ -10,6 +10,7 @@ import (
 
 	"github.com/privagg/privagg/explain"
 	"github.com/privagg/privagg/job"
+	"github.com/privagg/privagg/privacy"
 
 	"github.com/spf13/cobra"
 )
@@ -113,39 +114,41 @@ func showPlan(ctx context.Context, g *globals, j *job.Job, ledger, format string
 	return nil
 }
 
-func g4(f float64) string { return strconv.FormatFloat(f, 'g', 4, 64) }
+// num prints a budget figure and est an expected error, the same way in
+// every command (see privacy.FormatNumber and privacy.FormatEstimate).
+var num, est = privacy.FormatNumber, privacy.FormatEstimate
 
 func printPlan(w io.Writer, r *explain.PlanReport) error {
 	fmt.Fprintf(w, "job %s  dataset %s  purpose %s\n", r.Job, r.Dataset, r.Purpose)
 	fmt.Fprintf(w, "budget of the job: epsilon %s, delta %s; a run spends epsilon %s, delta %s (%s noise, k = %d)\n\n",
-		g4(r.Epsilon), g4(r.Delta), g4(r.Spend.Epsilon), g4(r.Spend.Delta), r.Noise, r.K)
+		num(r.Epsilon), num(r.Delta), num(r.Spend.Epsilon), num(r.Spend.Delta), r.Noise, r.K)
 	for _, o := range r.Outputs {
 		keys := "partitions from data (DP selection)"
 		if o.Public {
 			keys = "public partitions (every listed key is released)"
 		}
 		fmt.Fprintf(w, "output %s  group by %s  L0 %d  %s  spends epsilon %s, delta %s\n",
-			o.Name, strings.Join(o.GroupBy, ", "), o.L0, keys, g4(o.Spend.Epsilon), g4(o.Spend.Delta))
+			o.Name, strings.Join(o.GroupBy, ", "), o.L0, keys, num(o.Spend.Epsilon), num(o.Spend.Delta))
 		if s := o.Selection; s != nil {
 			fmt.Fprintf(w, "  selection: epsilon %s, delta %s, k %d: a row needs %d people for a 50%% and %d for a 95%% chance of release\n",
-				g4(s.Epsilon), g4(s.Delta), s.K, s.People50, s.People95)
+				num(s.Epsilon), num(s.Delta), s.K, s.People50, s.People95)
 		}
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  metric\ttype\tepsilon\tdelta\tmechanism\tstd dev\t95% CI ±")
 		for _, m := range o.Metrics {
-			sd, ci := g4(m.StdDev), g4(m.CI95)
+			sd, ci := est(m.StdDev), est(m.CI95)
 			switch {
 			case m.CI95ByPeople != nil:
 				var parts []string
 				for _, n := range explain.PeopleScale {
 					key := strconv.FormatInt(n, 10)
-					parts = append(parts, fmt.Sprintf("%s@%d people", g4(m.CI95ByPeople[key]), n))
+					parts = append(parts, fmt.Sprintf("%s@%d people", est(m.CI95ByPeople[key]), n))
 				}
 				sd, ci = "-", strings.Join(parts, ", ")
 			case m.Note != "":
 				sd, ci = "-", m.Note
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Type, g4(m.Epsilon), g4(m.Delta), m.Mechanism, sd, ci)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Type, num(m.Epsilon), num(m.Delta), m.Mechanism, sd, ci)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -156,10 +159,10 @@ func printPlan(w io.Writer, r *explain.PlanReport) error {
 		fmt.Fprintf(w, "ledger %s\n", l.Path)
 		if l.Before != nil {
 			fmt.Fprintf(w, "  before: epsilon %s of %s remaining, delta %s of %s remaining\n",
-				l.Before.EpsilonRemaining, l.Before.EpsilonTotal, l.Before.DeltaRemaining, l.Before.DeltaTotal)
+				l.Before.EpsilonRemaining.Format(), l.Before.EpsilonTotal.Format(), l.Before.DeltaRemaining.Format(), l.Before.DeltaTotal.Format())
 		}
 		if l.Fits && l.After != nil {
-			fmt.Fprintf(w, "  after:  epsilon %s remaining, delta %s remaining\n", g4(l.After.EpsilonRemaining), g4(l.After.DeltaRemaining))
+			fmt.Fprintf(w, "  after:  epsilon %s remaining, delta %s remaining\n", num(l.After.EpsilonRemaining), num(l.After.DeltaRemaining))
 		} else if !l.Fits {
 			fmt.Fprintf(w, "  the job does NOT fit: %s\n", l.Problem)
 		}
@@ -186,7 +189,7 @@ func printWhatIf(w io.Writer, reports []*explain.PlanReport) error {
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, r := range reports {
-		row := []string{g4(r.Epsilon), "-"}
+		row := []string{num(r.Epsilon), "-"}
 		if r.Ledger != nil {
 			row[1] = strconv.FormatBool(r.Ledger.Fits)
 		}
@@ -197,9 +200,9 @@ func printWhatIf(w io.Writer, reports []*explain.PlanReport) error {
 			for _, m := range o.Metrics {
 				switch {
 				case m.CI95ByPeople != nil:
-					row = append(row, g4(m.CI95ByPeople["1000"]))
+					row = append(row, est(m.CI95ByPeople["1000"]))
 				case m.Note == "":
-					row = append(row, g4(m.CI95))
+					row = append(row, est(m.CI95))
 				}
 			}
 		}
