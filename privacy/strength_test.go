@@ -42,7 +42,7 @@ func TestBudgetRefusalNamesWhatIsShort(t *testing.T) {
 		eps, delta float64
 		want       string
 	}{
-		{"r2", 0.25, 1e-7, "not enough delta: requested epsilon 0.25, delta 0.0000001;"},
+		{"r2", 0.25, 1e-7, "not enough delta: requested epsilon 0.25, delta 1e-7;"},
 		{"r3", 0.75, 0, "not enough epsilon: requested epsilon 0.75, delta 0;"},
 		{"r4", 0.75, 1e-7, "not enough epsilon and delta: "},
 	} {

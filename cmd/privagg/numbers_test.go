@@ -98,6 +98,14 @@ func TestNumbersPrintWithoutFloatNoise(t *testing.T) {
 	check("plan what-if", nil, "plan", "--what-if", "epsilon=0.3,0.7", path)
 	check("run", nil, "run", path)
 	check("run json", nil, "run", "--format", "json", path)
+	// A refusal names the amounts the same way (0.5 remains, 1 is asked).
+	code, _, stderr := cli(t, "run", "--release-id", "second", path)
+	if code != 3 || !strings.Contains(stderr, "remaining epsilon 0.5, delta 0.00000433333333333") {
+		t.Errorf("second run: exit %d, want 3 with the remaining budget:\n%s", code, stderr)
+	}
+	if bad := noisyNumbers(stderr); len(bad) > 0 {
+		t.Errorf("the refusal prints float noise %v:\n%s", bad, stderr)
+	}
 	for _, format := range []string{"table", "json"} {
 		check("budget show "+format, []string{"0.5"}, "budget", "show", "--ledger", ledger, "cli_events", "--format", format)
 		check("budget history "+format, []string{"6.66666666667e-7"}, "budget", "history", "--ledger", ledger, "cli_events", "--format", format)
