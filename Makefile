@@ -10,7 +10,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 DEMO := demo
 LEDGER := $(DEMO)/privagg-ledger.duckdb
 
-.PHONY: build test test-race demo vet lint clean
+.PHONY: build test test-race demo vet lint clean schema
 
 build:
 	go build -ldflags "-X github.com/privagg/privagg/internal/version.Version=$(VERSION)" -o $(BIN) ./cmd/privagg
@@ -27,6 +27,11 @@ GOLANGCI_VERSION := v2.15.0
 GOLANGCI := $(shell command -v golangci-lint 2>/dev/null || echo $(shell go env GOPATH)/bin/golangci-lint)
 lint:
 	$(GOLANGCI) run ./...
+
+# The job file's JSON Schema, generated from the job types (job.JSONSchema);
+# a test fails when the checked-in file differs.
+schema:
+	go run ./internal/cmd/jobschema -o configs/job.schema.json
 
 # The tests of both modules: the main one, and the Beam engine's (beam/, its own
 # Go module; see beam.mk), on Beam's direct runner and on its portable runner

@@ -237,10 +237,21 @@ func explainLedger(ctx context.Context, path, dataset string, spend privacy.Shar
 	}
 	if st.Dataset != "" {
 		pl.Before = &st
-		pl.After = &PlanBudgetAfter{
-			EpsilonRemaining: st.EpsilonRemaining.Float64() - spend.Epsilon,
-			DeltaRemaining:   st.DeltaRemaining.Float64() - spend.Delta,
-		}
+		pl.After = afterSpend(st, spend)
 	}
 	return pl
+}
+
+// afterSpend is what remains of st after spend, computed exactly on the
+// ledger's decimal amounts (1.5 - 1 is 0.5, not 0.49999999999999994).
+func afterSpend(st privacy.BudgetStatus, spend privacy.Share) *PlanBudgetAfter {
+	eps, err1 := privacy.AmountFromFloat(spend.Epsilon)
+	delta, err2 := privacy.AmountFromFloat(spend.Delta)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil // a spend NewPlan accepted is finite and >= 0
+	}
+	return &PlanBudgetAfter{
+		EpsilonRemaining: st.EpsilonRemaining.Minus(eps).Float64(),
+		DeltaRemaining:   st.DeltaRemaining.Minus(delta).Float64(),
+	}
 }

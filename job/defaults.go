@@ -105,3 +105,8 @@ func formatFromExtension(path string) InputFormat {
 	}
 	return ""
 }
+
+// FormatFromExtension is the input.format a file's extension implies
+// (compressed .gz and .zst files are looked through), or "" when it says
+// nothing.
+func FormatFromExtension(path string) InputFormat { return formatFromExtension(path) }

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/privagg/privagg/engine"
 	"github.com/privagg/privagg/engine/duckdb"
@@ -36,5 +37,12 @@ func DryRun(ctx context.Context, j *job.Job, opts RunOptions) error {
 	if err != nil {
 		return err
 	}
-	return engine.RejectCheck(j.Input.MaxRejectFraction, counts)
+	if err := engine.RejectCheck(j.Input.MaxRejectFraction, counts); err != nil {
+		return err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return warnLikelyEmpty(log, j, counts)
 }

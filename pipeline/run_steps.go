@@ -197,7 +197,22 @@ func (r *run) prepareInput(ctx context.Context, computer engine.Engine) error {
 	r.report.ConsentRecordsRead, r.report.ConsentRecordsRejected = counts.ConsentRead, counts.ConsentRejected
 	secs := time.Since(scanStart).Seconds()
 	r.log.Info("input scanned", "rows", counts.Read, "rejected", counts.Rejected, "seconds", math.Round(secs*1000)/1000, "rows_per_second", int64(float64(counts.Read)/max(secs, 1e-9)))
-	return engine.RejectCheck(r.j.Input.MaxRejectFraction, counts)
+	if err := engine.RejectCheck(r.j.Input.MaxRejectFraction, counts); err != nil {
+		return err
+	}
+	return warnLikelyEmpty(r.log, r.j, counts)
+}
+
+// warnLikelyEmpty logs LikelyEmpty's warnings, before anything is charged.
+func warnLikelyEmpty(log *slog.Logger, j *job.Job, counts engine.InputCounts) error {
+	warnings, err := LikelyEmpty(j, counts)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	return nil
 }
 
 // reserveRequest asks the ledger to charge the plan's total for release id.

@@ -216,9 +216,17 @@ func fits(st BudgetStatus, eps, del Amount) error {
 	if del.Cmp(st.DeltaRemaining) > 0 {
 		short = append(short, "delta")
 	}
+	// Amounts print as every command prints them (FormatNumber), unless
+	// rounding would make a request look equal to what remains: then exact.
+	show := Amount.Format
+	if eps.Format() == st.EpsilonRemaining.Format() && eps.Cmp(st.EpsilonRemaining) != 0 ||
+		del.Format() == st.DeltaRemaining.Format() && del.Cmp(st.DeltaRemaining) != 0 {
+		show = Amount.String
+	}
 	return &BudgetError{Dataset: st.Dataset, Reason: fmt.Sprintf(
 		"not enough %s: requested epsilon %s, delta %s; spent epsilon %s of %s, delta %s of %s %s; remaining epsilon %s, delta %s",
-		strings.Join(short, " and "), eps, del, st.EpsilonSpent, st.EpsilonTotal, st.DeltaSpent, st.DeltaTotal, in, st.EpsilonRemaining, st.DeltaRemaining)}
+		strings.Join(short, " and "), show(eps), show(del), show(st.EpsilonSpent), show(st.EpsilonTotal), show(st.DeltaSpent),
+		show(st.DeltaTotal), in, show(st.EpsilonRemaining), show(st.DeltaRemaining))}
 }
 
 func noBudget(dataset string) error {

@@ -132,7 +132,7 @@ func TestReserveExactArithmetic(t *testing.T) {
 		mustSetBudget(t, l, "d", 10, 1e-6, "none")
 		mustReserve(t, l, reserveReq("a", "d", 1, 6e-7))
 		_, err := l.Reserve(ctx, reserveReq("b", "d", 1, 5e-7))
-		wantBudgetError(t, err, "remaining epsilon 9, delta 0.0000004")
+		wantBudgetError(t, err, "remaining epsilon 9, delta 4e-7")
 	})
 }
 

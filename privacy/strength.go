@@ -1,7 +1,5 @@
 package privacy
 
-import "strconv"
-
 // The limits of strong privacy. A job or a budget beyond them is weak
 // privacy: epsilon above WeakEpsilonAbove lets one person change a released
 // table's probabilities by a factor over e^10 (about 22,000), and delta at or
@@ -38,7 +36,3 @@ func WeakParams(epsilon, delta float64) []WeakParam {
 }
 
 const weakAdvice = ": weak privacy; pass --allow-weak-privacy to accept it"
-
-// FormatNumber formats a float64 as the shortest decimal that reads back as
-// the same value (0.5, 1e-06, 1.5e+08): the one way privagg prints numbers.
-func FormatNumber(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

@@ -402,10 +402,11 @@ func (r *ReleaseReport) view() reportView {
 func budgetBar(label string, own, total, spent, remaining privacy.Amount) budgetBarView {
 	t, s, o := total.Float64(), spent.Float64(), own.Float64()
 	scale := math.Max(t, s)
-	// Amounts are exact decimals (1/15 has 25 digits); the page rounds them
-	// to 4 significant digits and report.json keeps them exact.
-	b := budgetBarView{Label: label, Total: fmtNum(t), Spent: fmtNum(s), Remaining: fmtNum(remaining.Float64()),
-		Own: fmtNum(o), SpentBefore: fmtNum(math.Max(s-o, 0)), Over: s > t}
+	// Amounts are exact decimals (1/15 has 25 digits); the page prints them
+	// as every command does (privacy.FormatNumber) and report.json keeps
+	// them exact.
+	b := budgetBarView{Label: label, Total: total.Format(), Spent: spent.Format(), Remaining: remaining.Format(),
+		Own: own.Format(), SpentBefore: spent.Minus(own).Format(), Over: s > t}
 	if !(scale > 0) {
 		return b
 	}
@@ -515,7 +516,7 @@ var reportHTML string
 
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"num":  fmtNum,
-	"amt":  func(a privacy.Amount) string { return fmtNum(a.Float64()) },
+	"amt":  privacy.Amount.Format,
 	"int":  formatInt,
 	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"join": func(s []string) string { return strings.Join(s, ", ") },

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -137,13 +136,6 @@ func checkBudgetFormat(format string) error {
 	return nil
 }
 
-// writeJSON writes v as indented JSON (shared by the commands with --format json).
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 func newBudgetShowCmd(g *globals) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
@@ -207,7 +199,7 @@ func budgetTable(w io.Writer, sts []privacy.BudgetStatus) error {
 	fmt.Fprintln(tw, "DATASET\tPERIOD\tEPSILON SPENT\tEPSILON REMAINING\tEPSILON TOTAL\tDELTA SPENT\tDELTA REMAINING\tDELTA TOTAL\tPERIOD START\tPERIOD END")
 	for _, s := range sts {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Dataset, s.Period,
-			s.EpsilonSpent, s.EpsilonRemaining, s.EpsilonTotal, s.DeltaSpent, s.DeltaRemaining, s.DeltaTotal,
+			s.EpsilonSpent.Format(), s.EpsilonRemaining.Format(), s.EpsilonTotal.Format(), s.DeltaSpent.Format(), s.DeltaRemaining.Format(), s.DeltaTotal.Format(),
 			timeOrDash(s.PeriodStart), timeOrDash(s.PeriodEnd))
 	}
 	return tw.Flush()
@@ -280,7 +272,7 @@ func historyTable(w io.Writer, h budgetHistory) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "TIME\tEPSILON\tDELTA\tPERIOD\tSET BY\tREASON")
 		for _, c := range h.BudgetChanges {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", timeOrDash(&c.Time), c.Epsilon, c.Delta, c.Period, orDash(c.SetBy), orDash(c.Reason))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", timeOrDash(&c.Time), c.Epsilon.Format(), c.Delta.Format(), c.Period, orDash(c.SetBy), orDash(c.Reason))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -295,7 +287,7 @@ func historyTable(w io.Writer, h budgetHistory) error {
 	fmt.Fprintln(tw, "RELEASE ID\tSTATE\tJOB\tPURPOSE\tEPSILON\tDELTA\tRESERVED AT\tSTORED AT\tPUBLISHED AT")
 	for _, r := range h.Releases {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ReleaseID, r.State, r.Job, r.Purpose,
-			r.Epsilon, r.Delta, timeOrDash(&r.ReservedAt), timeOrDash(r.StoredAt), timeOrDash(r.PublishedAt))
+			r.Epsilon.Format(), r.Delta.Format(), timeOrDash(&r.ReservedAt), timeOrDash(r.StoredAt), timeOrDash(r.PublishedAt))
 	}
 	return tw.Flush()
 }

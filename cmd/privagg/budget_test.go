@@ -61,7 +61,7 @@ func TestBudgetSetShowJSON(t *testing.T) {
 	}
 	for k, want := range map[string]string{
 		"dataset": `"web_events"`, "epsilon_total": "1", "epsilon_spent": "0.2", "epsilon_remaining": "0.8",
-		"delta_total": "0.000001", "delta_spent": "0.0000002", "delta_remaining": "0.0000008", "period": `"month"`,
+		"delta_total": "0.000001", "delta_spent": "2e-7", "delta_remaining": "8e-7", "period": `"month"`,
 	} {
 		if string(m[k]) != want {
 			t.Errorf("%s = %s, want %s", k, m[k], want)

@@ -114,7 +114,9 @@ func showPlan(ctx context.Context, g *globals, j *job.Job, ledger, format string
 	return nil
 }
 
-func g4(f float64) string { return strconv.FormatFloat(f, 'g', 4, 64) }
+// num prints a budget figure and est an expected error, the same way in
+// every command (see privacy.FormatNumber and privacy.FormatEstimate).
+var num, est = privacy.FormatNumber, privacy.FormatEstimate
 
 // percent formats a fraction as a percentage with up to 3 significant digits.
 func percent(f float64) string { return strconv.FormatFloat(100*f, 'g', 3, 64) + "%" }
@@ -122,44 +124,44 @@ func percent(f float64) string { return strconv.FormatFloat(100*f, 'g', 3, 64) +
 func printPlan(w io.Writer, r *explain.PlanReport) error {
 	fmt.Fprintf(w, "job %s  dataset %s  purpose %s\n", r.Job, r.Dataset, r.Purpose)
 	fmt.Fprintf(w, "budget of the job: epsilon %s, delta %s; a run spends epsilon %s, delta %s (%s noise, k = %d)\n",
-		g4(r.Epsilon), g4(r.Delta), g4(r.Spend.Epsilon), g4(r.Spend.Delta), r.Noise, r.K)
+		num(r.Epsilon), num(r.Delta), num(r.Spend.Epsilon), num(r.Spend.Delta), r.Noise, r.K)
 	fmt.Fprintf(w, "budget split: %s\n", r.Split.Rule)
-	fmt.Fprintf(w, "default selection share %s: %s\n\n", g4(r.Split.DefaultSelectionShare), r.Split.DefaultObjective)
+	fmt.Fprintf(w, "default selection share %s: %s\n\n", num(r.Split.DefaultSelectionShare), r.Split.DefaultObjective)
 	for _, o := range r.Outputs {
 		keys := "partitions from data (DP selection)"
 		if o.Public {
 			keys = "public partitions (every listed key is released)"
 		}
 		fmt.Fprintf(w, "output %s  group by %s  L0 %d  %s  weight %s (%s of the job)  spends epsilon %s, delta %s\n",
-			o.Name, strings.Join(o.GroupBy, ", "), o.L0, keys, g4(o.Weight), percent(o.Fraction), g4(o.Spend.Epsilon), g4(o.Spend.Delta))
+			o.Name, strings.Join(o.GroupBy, ", "), o.L0, keys, num(o.Weight), percent(o.Fraction), num(o.Spend.Epsilon), num(o.Spend.Delta))
 		if s := o.Selection; s != nil && s.Method == privacy.SelectCountThreshold {
 			fmt.Fprintf(w, "  selection: count_threshold: a row is released when its noised people count passes the library's threshold (no epsilon, delta %s, k %d): a row needs %d people for a 50%% and %d for a 95%% chance of release\n",
-				g4(s.Delta), s.K, s.People50, s.People95)
+				num(s.Delta), s.K, s.People50, s.People95)
 		} else if s != nil {
 			origin := "set in the job"
 			if s.Default {
 				origin = "the default"
 			}
 			fmt.Fprintf(w, "  selection: share %s of the output's epsilon (%s): epsilon %s, delta %s, k %d: a row needs %d people for a 50%% and %d for a 95%% chance of release\n",
-				g4(s.Share), origin, g4(s.Epsilon), g4(s.Delta), s.K, s.People50, s.People95)
+				num(s.Share), origin, num(s.Epsilon), num(s.Delta), s.K, s.People50, s.People95)
 		}
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  metric\ttype\tweight\tepsilon\tdelta\tmechanism\tstd dev\t95% CI ±")
 		for _, m := range o.Metrics {
-			sd, ci := g4(m.StdDev), g4(m.CI95)
+			sd, ci := est(m.StdDev), est(m.CI95)
 			switch {
 			case m.CI95ByPeople != nil:
 				var parts []string
 				for _, n := range explain.PeopleScale {
 					key := strconv.FormatInt(n, 10)
-					parts = append(parts, fmt.Sprintf("%s@%d people", g4(m.CI95ByPeople[key]), n))
+					parts = append(parts, fmt.Sprintf("%s@%d people", est(m.CI95ByPeople[key]), n))
 				}
 				sd, ci = "-", strings.Join(parts, ", ")
 			case m.Note != "":
 				sd, ci = "-", m.Note
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s (%s)\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Type, g4(m.Weight), percent(m.Fraction),
-				g4(m.Epsilon), g4(m.Delta), m.Mechanism, sd, ci)
+			fmt.Fprintf(tw, "  %s\t%s\t%s (%s)\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Type, num(m.Weight), percent(m.Fraction),
+				num(m.Epsilon), num(m.Delta), m.Mechanism, sd, ci)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -170,10 +172,10 @@ func printPlan(w io.Writer, r *explain.PlanReport) error {
 		fmt.Fprintf(w, "ledger %s\n", l.Path)
 		if l.Before != nil {
 			fmt.Fprintf(w, "  before: epsilon %s of %s remaining, delta %s of %s remaining\n",
-				l.Before.EpsilonRemaining, l.Before.EpsilonTotal, l.Before.DeltaRemaining, l.Before.DeltaTotal)
+				l.Before.EpsilonRemaining.Format(), l.Before.EpsilonTotal.Format(), l.Before.DeltaRemaining.Format(), l.Before.DeltaTotal.Format())
 		}
 		if l.Fits && l.After != nil {
-			fmt.Fprintf(w, "  after:  epsilon %s remaining, delta %s remaining\n", g4(l.After.EpsilonRemaining), g4(l.After.DeltaRemaining))
+			fmt.Fprintf(w, "  after:  epsilon %s remaining, delta %s remaining\n", num(l.After.EpsilonRemaining), num(l.After.DeltaRemaining))
 		} else if !l.Fits {
 			fmt.Fprintf(w, "  the job does NOT fit: %s\n", l.Problem)
 		}
@@ -200,7 +202,7 @@ func printWhatIf(w io.Writer, reports []*explain.PlanReport) error {
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, r := range reports {
-		row := []string{g4(r.Epsilon), "-"}
+		row := []string{num(r.Epsilon), "-"}
 		if r.Ledger != nil {
 			row[1] = strconv.FormatBool(r.Ledger.Fits)
 		}
@@ -211,9 +213,9 @@ func printWhatIf(w io.Writer, reports []*explain.PlanReport) error {
 			for _, m := range o.Metrics {
 				switch {
 				case m.CI95ByPeople != nil:
-					row = append(row, g4(m.CI95ByPeople["1000"]))
+					row = append(row, est(m.CI95ByPeople["1000"]))
 				case m.Note == "":
-					row = append(row, g4(m.CI95))
+					row = append(row, est(m.CI95))
 				}
 			}
 		}

@@ -149,12 +149,12 @@ func showRelease(w io.Writer, r *catalog.Release) error {
 		for _, m := range t.Metrics {
 			sd, ci := "varies by row", "see the row's "+m.Name+privacy.CISuffix
 			if m.NoiseStdDev != nil && m.CI95 != nil {
-				sd, ci = "±"+strconv.FormatFloat(*m.NoiseStdDev, 'g', 4, 64), "±"+strconv.FormatFloat(*m.CI95, 'g', 4, 64)
+				sd, ci = "±"+est(*m.NoiseStdDev), "±"+est(*m.CI95)
 			}
 			if !slices.Contains(m.Columns, m.Name+privacy.CISuffix) {
 				ci = "none (no _ci95 column)"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%g\t%g\t%d\t%g\t%s\t%s\n", m.Name, m.Kind, m.Mechanism, m.Epsilon, m.Delta, m.L0, m.LInf, sd, ci)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", m.Name, m.Kind, m.Mechanism, num(m.Epsilon), num(m.Delta), m.L0, num(m.LInf), sd, ci)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

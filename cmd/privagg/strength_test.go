@@ -29,7 +29,7 @@ func TestWeakPrivacyNeedsTheFlag(t *testing.T) {
 	ledger := filepath.Join(t.TempDir(), "ledger.duckdb")
 	code, _, stderr := cli(t, "--ledger", ledger, "budget", "set", "d", "--epsilon", "1e308", "--delta", "0.9", "--reason", "r")
 	if code != 2 || !strings.Contains(stderr, "--epsilon: 1e+308 is above 10: weak privacy; pass --allow-weak-privacy") ||
-		!strings.Contains(stderr, "--delta: 0.9 is at or above 1e-05: weak privacy") {
+		!strings.Contains(stderr, "--delta: 0.9 is at or above 0.00001: weak privacy") {
 		t.Errorf("budget set 1e308/0.9: exit %d, stderr %q; want 2 naming both", code, stderr)
 	}
 	if _, err := os.Stat(ledger); !os.IsNotExist(err) {
@@ -49,7 +49,7 @@ func TestWeakPrivacyNeedsTheFlag(t *testing.T) {
 	for _, cmd := range []string{"validate", "plan", "run"} {
 		code, _, stderr := cli(t, "--ledger", ledger, cmd, weakJob)
 		if code != 2 || !strings.Contains(stderr, "privacy.epsilon: 20 is above 10: weak privacy") ||
-			!strings.Contains(stderr, "privacy.delta: 1e-05 is at or above 1e-05") {
+			!strings.Contains(stderr, "privacy.delta: 0.00001 is at or above 0.00001") {
 			t.Errorf("%s with epsilon 20, delta 1e-5: exit %d, stderr %q; want 2 naming both", cmd, code, stderr)
 		}
 	}
