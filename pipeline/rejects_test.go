@@ -3,11 +3,15 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/privagg/privagg/engine/duckdb"
+	"github.com/privagg/privagg/transforms"
 
 	"github.com/privagg/privagg/engine"
 	"github.com/privagg/privagg/internal/verify"
@@ -65,8 +69,12 @@ const rejectsJSON = `{"user_id":"u1","consent_marketing":"true","ts":"2026-01-05
 // and never quotes a value; so does the error when too many rows are
 // malformed.
 func TestRunReportListsRejectedRows(t *testing.T) {
-	ts := func(line int64) engine.RejectedRow { return engine.RejectedRow{Line: line, Column: "ts", Rule: "gives no value for week"} }
-	num := func(line int64) engine.RejectedRow { return engine.RejectedRow{Line: line, Column: "revenue", Rule: "is not a finite number"} }
+	ts := func(line int64) engine.RejectedRow {
+		return engine.RejectedRow{Line: line, Column: "ts", Rule: "gives no value for week"}
+	}
+	num := func(line int64) engine.RejectedRow {
+		return engine.RejectedRow{Line: line, Column: "revenue", Rule: "is not a finite number"}
+	}
 	consent := func(line int64) engine.RejectedRow {
 		return engine.RejectedRow{Line: line, Column: "consent_marketing", Rule: "is not an accepted consent value"}
 	}
@@ -136,11 +144,119 @@ func TestRunReportListsRejectedRows(t *testing.T) {
 				t.Errorf("error %q does not name %q", err, want)
 			}
 			noSecrets(t, "error", err.Error())
-			t.Log(err)
 			noSecrets(t, "run report", reportText(t, j.Ledger))
 		})
 	}
 }
+
+// TestRunReportRejectsAtScale: in a larger input the listing keeps input
+// order (the first 20 of 25 malformed rows, with their true lines), per file
+// when input.path matches several, and as 0-based row indexes for Parquet.
+func TestRunReportRejectsAtScale(t *testing.T) {
+	const n, bad = 60000, 25
+	isBad := map[int]bool{}
+	for i := range bad {
+		isBad[7+i*2399] = true // 1-based record numbers
+	}
+	records := func(from, to int) string {
+		var b strings.Builder
+		b.WriteString("user_id,consent_marketing,ts,revenue\n")
+		for i := from; i <= to; i++ {
+			ts := "2026-01-05 10:00:00"
+			if isBad[i] {
+				ts = "SECRET-TS"
+			}
+			fmt.Fprintf(&b, "p%d,true,%s,1\n", i, ts)
+		}
+		return b.String()
+	}
+	want := func(file func(int) string, pos func(int) engine.RejectedRow) ([]engine.RejectedRow, []engine.RejectTotal) {
+		var rows []engine.RejectedRow
+		for i := 1; i <= n && len(rows) < engine.MaxRejectedRows; i++ {
+			if isBad[i] {
+				r := pos(i)
+				r.File, r.Column, r.Rule = file(i), "ts", "gives no value for week"
+				rows = append(rows, r)
+			}
+		}
+		return rows, []engine.RejectTotal{{Column: "ts", Rule: "gives no value for week", Rows: bad}}
+	}
+	line := func(i int) engine.RejectedRow { return engine.RejectedRow{Line: int64(i) + 1} }
+	run := func(t *testing.T, y string, setup func(dir string)) *engine.Rejects {
+		t.Helper()
+		j := verify.SetupJob(t, y, records(1, n), 10)
+		setup(filepath.Dir(j.Input.Path))
+		defer privacy.SetNoiseForTests(noNoise{})()
+		res, err := Run(context.Background(), j, RunOptions{ReleaseID: "scale-1"})
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		noSecrets(t, "run report", reportText(t, j.Ledger))
+		return res.Report.Rejects
+	}
+	check := func(t *testing.T, got *engine.Rejects, rows []engine.RejectedRow, totals []engine.RejectTotal) {
+		t.Helper()
+		if got == nil {
+			t.Fatal("no rejects listed")
+		}
+		if !slices.EqualFunc(got.Rows, rows, sameRow) {
+			t.Errorf("rows = %v\nwant %v", got.Rows, rows)
+		}
+		if !slices.Equal(got.Totals, totals) {
+			t.Errorf("totals = %v, want %v", got.Totals, totals)
+		}
+	}
+	t.Run("csv", func(t *testing.T) {
+		rows, totals := want(func(int) string { return "" }, line)
+		check(t, run(t, rejectsJob, func(string) {}), rows, totals)
+	})
+	t.Run("two csv files", func(t *testing.T) {
+		const split = 30000
+		var dir string
+		got := run(t, strings.Replace(rejectsJob, "path: events.csv", "path: part-*.csv", 1), func(d string) {
+			dir = d
+			for name, r := range map[string][2]int{"part-1.csv": {1, split}, "part-2.csv": {split + 1, n}} {
+				if err := os.WriteFile(filepath.Join(d, name), []byte(records(r[0], r[1])), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+		file := func(i int) string {
+			if i <= split {
+				return filepath.Join(dir, "part-1.csv")
+			}
+			return filepath.Join(dir, "part-2.csv")
+		}
+		rows, totals := want(file, func(i int) engine.RejectedRow {
+			if i > split {
+				i -= split
+			}
+			return line(i)
+		})
+		check(t, got, rows, totals)
+	})
+	t.Run("parquet", func(t *testing.T) {
+		got := run(t, strings.Replace(rejectsJob, "path: events.csv", "path: events.parquet", 1), func(d string) {
+			db, err := duckdb.OpenDB(context.Background(), duckdb.DBOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.Exec(context.Background(), fmt.Sprintf("COPY (SELECT * FROM read_csv(%s, all_varchar=true)) TO %s (FORMAT parquet, ROW_GROUP_SIZE 4096)",
+				transforms.QuoteString(filepath.Join(d, "events.csv")), transforms.QuoteString(filepath.Join(d, "events.parquet")))); err != nil {
+				t.Fatal(err)
+			}
+		})
+		rows, totals := want(func(int) string { return "" }, func(i int) engine.RejectedRow {
+			idx := int64(i - 1)
+			return engine.RejectedRow{Row: &idx}
+		})
+		check(t, got, rows, totals)
+	})
+}
+
+// sameRow compares rejected rows by value (Row is a pointer).
+func sameRow(a, b engine.RejectedRow) bool { return a.String() == b.String() }
 
 // TestRunReportCleanInputHasNoRejects: a clean input gets no listing.
 func TestRunReportCleanInputHasNoRejects(t *testing.T) {
