@@ -86,7 +86,6 @@ func readCounts(ctx context.Context, path string) (engine.InputCounts, error) {
 // rows' lines: the Beam engine's readers do not keep a row's line or index.
 const rejectsUnavailable = "not available on the beam engine: its readers keep no line or row index; the duckdb engine lists them"
 
-
 // collect reads the noised statistics and builds the Release.
 func collect(ctx context.Context, path string, plan *privacy.Plan, res *privacy.Reservation, job *job.Job) (*privacy.Release, map[string]privacy.OutputStats, error) {
 	parts := make([]map[string]*privacy.NoisedPartition, len(plan.Outputs))
