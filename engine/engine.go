@@ -43,6 +43,8 @@ type InputCounts struct {
 	// them (no usable unit, purpose, granted value or time). Both are 0
 	// without a consent table.
 	ConsentRead, ConsentRejected int64
+	// Rejects locates the malformed rows; nil when no row was rejected.
+	Rejects *Rejects
 }
 
 // InputError is returned when the input cannot be used: missing or unreadable
@@ -52,13 +54,19 @@ type InputError struct {
 	Reason   string
 	Read     int64 // rows read
 	Rejected int64 // rows rejected
-	Err      error
+	// Where names the first rejected rows by line, column and rule, never
+	// by value (Rejects.summary); "" when not known.
+	Where string
+	Err   error
 }
 
 func (e *InputError) Error() string {
 	msg := "input rejected: " + e.Reason
 	if e.Read > 0 || e.Rejected > 0 {
 		msg += fmt.Sprintf(" (%d of %d rows rejected)", e.Rejected, e.Read)
+	}
+	if e.Where != "" {
+		msg += "; " + e.Where
 	}
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
@@ -78,6 +86,7 @@ func RejectCheck(maxFraction float64, c InputCounts) error {
 			Reason:   fmt.Sprintf("malformed rows exceed input.max_reject_fraction %v", maxFraction),
 			Read:     c.Read,
 			Rejected: c.Rejected,
+			Where:    c.Rejects.summary(MessageRejectedRows),
 		}
 	}
 	if c.ConsentRead > 0 && float64(c.ConsentRejected) > maxFraction*float64(c.ConsentRead) {

@@ -195,6 +195,7 @@ func (r *run) prepareInput(ctx context.Context, computer engine.Engine) error {
 	}
 	r.report.RowsRead, r.report.RowsRejected, r.report.RowsExcludedByConsent = counts.Read, counts.Rejected, counts.Excluded
 	r.report.ConsentRecordsRead, r.report.ConsentRecordsRejected = counts.ConsentRead, counts.ConsentRejected
+	r.report.Rejects = counts.Rejects
 	secs := time.Since(scanStart).Seconds()
 	r.log.Info("input scanned", "rows", counts.Read, "rejected", counts.Rejected, "seconds", math.Round(secs*1000)/1000, "rows_per_second", int64(float64(counts.Read)/max(secs, 1e-9)))
 	if err := engine.RejectCheck(r.j.Input.MaxRejectFraction, counts); err != nil {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/privagg/privagg/engine"
+
 	"github.com/privagg/privagg/internal/atomicfile"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
@@ -133,12 +135,15 @@ type RunReport struct {
 	// ConsentRecordsRead and ConsentRecordsRejected count the consent
 	// table's records for the job's purpose (or without a purpose) and the
 	// malformed ones among them; 0 without a consent table.
-	ConsentRecordsRead     int64                          `json:"consent_records_read,omitempty"`
-	ConsentRecordsRejected int64                          `json:"consent_records_rejected,omitempty"`
-	Outputs                map[string]privacy.OutputStats `json:"outputs,omitempty"`
-	Started                time.Time                      `json:"started"`
-	Finished               time.Time                      `json:"finished"`
-	Seconds                float64                        `json:"seconds"`
+	ConsentRecordsRead     int64 `json:"consent_records_read,omitempty"`
+	ConsentRecordsRejected int64 `json:"consent_records_rejected,omitempty"`
+	// Rejects locates the malformed rows by line or row index, column and
+	// rule, never by value; nil when no row was rejected.
+	Rejects  *engine.Rejects                `json:"rejects,omitempty"`
+	Outputs  map[string]privacy.OutputStats `json:"outputs,omitempty"`
+	Started  time.Time                      `json:"started"`
+	Finished time.Time                      `json:"finished"`
+	Seconds  float64                        `json:"seconds"`
 }
 
 const RunReportNote = "INTERNAL - NOT FOR MARKETING: these counts are exact, not differentially private."

@@ -237,6 +237,10 @@ func TestEnginesAgreeWithoutNoise(t *testing.T) {
 				t.Errorf("report read=%d rejected=%d excluded=%d status=%q, want 12, 2, 1, published",
 					r.RowsRead, r.RowsRejected, r.RowsExcludedByConsent, r.Status)
 			}
+			// Beam lists no rejected rows and says so.
+			if r := res.Report.Rejects; r == nil || r.Unavailable != rejectsUnavailable || len(r.Rows) > 0 {
+				t.Errorf("report rejects = %+v, want the listing marked unavailable", r)
+			}
 			wantFiles, gotFiles := dirFiles(t, embedded.Output.Dir), dirFiles(t, onBeam.Output.Dir)
 			if g, w := sortedNames(gotFiles), sortedNames(wantFiles); !slices.Equal(g, w) {
 				t.Errorf("published files %v, embedded engine %v", g, w)

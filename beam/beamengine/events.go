@@ -94,7 +94,7 @@ func (e *eventSpec) toEvent(vals []transforms.Value) event {
 			src := e.value(vals, d.Source())
 			s, ok = transforms.Eval(d, src)
 			if !ok && src.Kind != transforms.KindNull {
-				// Present but not derivable (engine/duckdb malformedDerivedSQL).
+				// Present but not derivable (engine/duckdb malformedRules).
 				ev.Status = statusRejected
 			}
 		} else {

@@ -74,9 +74,17 @@ func readCounts(ctx context.Context, path string) (engine.InputCounts, error) {
 	if err != nil {
 		return engine.InputCounts{}, fmt.Errorf("read row counts: %w", err)
 	}
-	return engine.InputCounts{Read: counts["read"], Rejected: counts["rejected"], Excluded: counts["excluded"],
-		ConsentRead: counts["consent_read"], ConsentRejected: counts["consent_rejected"]}, nil
+	c := engine.InputCounts{Read: counts["read"], Rejected: counts["rejected"], Excluded: counts["excluded"],
+		ConsentRead: counts["consent_read"], ConsentRejected: counts["consent_rejected"]}
+	if c.Rejected > 0 {
+		c.Rejects = &engine.Rejects{Unavailable: rejectsUnavailable}
+	}
+	return c, nil
 }
+
+// rejectsUnavailable is what the run report says instead of the rejected
+// rows' lines: the Beam engine's readers do not keep a row's line or index.
+const rejectsUnavailable = "not available on the beam engine: its readers keep no line or row index; the duckdb engine lists them"
 
 // collect reads the noised statistics and builds the Release.
 func collect(ctx context.Context, path string, plan *privacy.Plan, res *privacy.Reservation, job *job.Job) (*privacy.Release, map[string]privacy.OutputStats, error) {

@@ -63,6 +63,9 @@ ledger: ledger/l.duckdb
 	if err != nil {
 		t.Fatal(err)
 	}
+	if res.Report.Rejects != nil {
+		t.Errorf("no row rejected, report rejects = %+v, want none", res.Report.Rejects)
+	}
 	if r := res.Report; r.RowsRead != 502 || r.RowsRejected != 0 || r.RowsExcludedByConsent != 400 {
 		t.Errorf("report read=%d rejected=%d excluded=%d, want 502, 0, 400", r.RowsRead, r.RowsRejected, r.RowsExcludedByConsent)
 	}

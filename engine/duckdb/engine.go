@@ -152,7 +152,10 @@ func writeSelection(ctx context.Context, eng *DB, qp *queryPlan, o int, sel *pri
 	return nil
 }
 
-type rowCounts struct{ read, rejected, excluded, consentRead, consentRejected int64 }
+type rowCounts struct {
+	read, rejected, excluded, consentRead, consentRejected int64
+	rejects                                                *engine.Rejects
+}
 
 // prepareInput checks the input files and columns and creates the views.
 func prepareInput(ctx context.Context, eng *DB, qp *queryPlan) error {
@@ -266,6 +269,14 @@ func countRows(ctx context.Context, eng *DB, qp *queryPlan) (rowCounts, error) {
 			n := toInt64(rej[0][0])
 			c.read += n
 			c.rejected += n
+		}
+	}
+	if c.rejected > 0 {
+		// Only a dirty input pays for the listing. A listing that fails
+		// leaves the counts standing.
+		var err error
+		if c.rejects, err = listRejects(ctx, eng, qp); err != nil {
+			c.rejects = &engine.Rejects{Unavailable: "the rejected rows could not be listed: " + err.Error()}
 		}
 	}
 	return c, nil
@@ -405,7 +416,7 @@ func (d *Engine) Prepare(ctx context.Context) (engine.InputCounts, error) {
 	if err != nil {
 		return engine.InputCounts{}, err
 	}
-	counts := engine.InputCounts{Read: c.read, Rejected: c.rejected, Excluded: c.excluded, ConsentRead: c.consentRead, ConsentRejected: c.consentRejected}
+	counts := engine.InputCounts{Read: c.read, Rejected: c.rejected, Excluded: c.excluded, ConsentRead: c.consentRead, ConsentRejected: c.consentRejected, Rejects: c.rejects}
 	// Read the input for every output now, before any budget is reserved,
 	// so an input the engine cannot read fails the job without a charge.
 	// After the reservation the input is read again only where a release

@@ -48,6 +48,8 @@ const (
 
 // inputPlan is what prepareInput learns about the input.
 type inputPlan struct {
+	// files is how many files input.path matched.
+	files int
 	// names maps lower-cased column names to the input's spelling, once the
 	// input has been described.
 	names map[string]string
@@ -103,7 +105,11 @@ func (p *queryPlan) textColumns() []string {
 
 // readerSQL is the DuckDB table function reading the job's input. Once the
 // input is described, the text columns are read as VARCHAR.
-func (p *queryPlan) readerSQL() string {
+func (p *queryPlan) readerSQL() string { return p.reader("") }
+
+// reader is readerSQL with the reader options extra (", name=value...")
+// added.
+func (p *queryPlan) reader(extra string) string {
 	in := p.job.Input
 	path := lit(in.Path)
 	switch in.Format {
@@ -121,8 +127,8 @@ func (p *queryPlan) readerSQL() string {
 			}
 			opts = ", types={" + strings.Join(types, ", ") + "}"
 		}
-		return fmt.Sprintf("read_csv(%s, delim=%s, header=%t, ignore_errors=true, store_rejects=true, rejects_table=%s, rejects_scan=%s%s)",
-			path, lit(delim), header, lit(tabRejects), lit(tabRejects+"_scans"), opts)
+		return fmt.Sprintf("read_csv(%s, delim=%s, header=%t, ignore_errors=true, store_rejects=true, rejects_table=%s, rejects_scan=%s%s%s)",
+			path, lit(delim), header, lit(tabRejects), lit(tabRejectScans), opts, extra)
 	case job.InputJSON:
 		opts := ""
 		if p.in.names != nil {
@@ -135,9 +141,9 @@ func (p *queryPlan) readerSQL() string {
 			}
 			opts = ", columns={" + strings.Join(cols, ", ") + "}"
 		}
-		return fmt.Sprintf("read_json(%s, format='newline_delimited', ignore_errors=true%s)", path, opts)
+		return fmt.Sprintf("read_json(%s, format='newline_delimited', ignore_errors=true%s%s)", path, opts, extra)
 	default:
-		return fmt.Sprintf("read_parquet(%s)", path)
+		return fmt.Sprintf("read_parquet(%s%s)", path, extra)
 	}
 }
 
@@ -171,6 +177,11 @@ func (p *queryPlan) textUnit() bool {
 
 // sourceSQL creates __src.
 func (p *queryPlan) sourceSQL() string {
+	return fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s FROM %s", viewSource, strings.Join(p.sourceColumns(), ", "), p.readerSQL())
+}
+
+// sourceColumns is __src's select list over the reader.
+func (p *queryPlan) sourceColumns() []string {
 	j := p.job
 	var sel []string
 	if j.PrivacyUnit != job.RowUnit {
@@ -182,7 +193,7 @@ func (p *queryPlan) sourceSQL() string {
 	for _, c := range j.InputColumns() {
 		sel = append(sel, q(c))
 	}
-	return fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s FROM %s", viewSource, strings.Join(sel, ", "), p.readerSQL())
+	return sel
 }
 
 // refusedSQL materializes the people with a refusing or malformed value in
@@ -215,47 +226,17 @@ func (p *queryPlan) viewsSQL() []string {
 	} else {
 		sel = append(sel, colUnit)
 	}
-	var bad []string
 	for _, k := range p.keyColumns() {
-		var expr string
-		switch d := p.derived[k].(type) {
-		case *transforms.Truncate:
-			expr = d.NativeSQLTyped(q(d.Source()), p.types[p.column(d.Source())])
-		case transforms.Native:
-			expr = d.NativeSQL(q(d.Source()))
-		case transforms.Derived:
-			expr = d.SQL(q(d.Source()))
-		default:
+		if expr, ok := p.keyExpr(k); ok {
+			sel = append(sel, fmt.Sprintf("%s AS %s", expr, q(k)))
+		} else {
 			sel = append(sel, q(k)) // raw: grouped in its own type, formatted per partition
-			continue
 		}
-		sel = append(sel, fmt.Sprintf("%s AS %s", expr, q(k)))
-		bad = append(bad, malformedDerivedSQL(q(p.derived[k].Source()), expr))
-	}
-	switch {
-	case j.PrivacyUnit == job.RowUnit:
-	case p.textUnit():
-		bad = append(bad, fmt.Sprintf("coalesce(%s = '', true)", colUnit)) // NULL or blank
-	default:
-		bad = append(bad, colUnit+" IS NULL")
 	}
 	for i, m := range p.measures {
-		v := fmt.Sprintf("TRY_CAST(%s AS DOUBLE)", q(m))
-		if p.types[p.column(m)] == "DOUBLE" {
-			v = q(m)
-		}
-		sel = append(sel, fmt.Sprintf("%s AS __v%d", v, i))
-		// Present but not a finite number (unparsable, NaN, ±Inf): malformed.
-		bad = append(bad, fmt.Sprintf("(%s IS NOT NULL AND NOT coalesce(isfinite(%s), false))", q(m), v))
+		sel = append(sel, fmt.Sprintf("%s AS __v%d", p.measureSQL(m), i))
 	}
-	if j.Consent.Column != "" {
-		bad = append(bad, colCV+" IS NULL") // not an accepted spelling
-	}
-	badExpr := "false"
-	if len(bad) > 0 {
-		badExpr = "coalesce(" + strings.Join(bad, " OR ") + ", false)"
-	}
-	sel = append(sel, badExpr+" AS "+colBad)
+	sel = append(sel, badSQL(p.malformedRules())+" AS "+colBad)
 	switch {
 	case j.Consent.Column != "" && p.in.refusals:
 		sel = append(sel, fmt.Sprintf("coalesce(%s, false) AND NOT coalesce(%s IN (SELECT u FROM %s), false) AS %s", colCV, colUnit, tabRefused, colConsent))
@@ -272,12 +253,84 @@ func (p *queryPlan) viewsSQL() []string {
 	}
 }
 
-// malformedDerivedSQL is the rule of malformed derived values: a row whose
-// source value src is present but whose derived value expr is NULL (a
-// timestamp that does not parse, a non-number to bin) is malformed, never a
-// NULL key.
-func malformedDerivedSQL(src, expr string) string {
-	return fmt.Sprintf("(%s IS NOT NULL AND %s IS NULL)", src, expr)
+// malformedRule is one rule of malformed rows: the input column it judges
+// (as the job names it), the rule as the run report states it, and its
+// test, an SQL condition over __src's columns that holds when the row
+// breaks the rule (NULL counts as kept).
+type malformedRule struct{ column, rule, sql string }
+
+// malformedRules are the rules every row of __src must keep: a row that
+// breaks any of them is malformed (__bad, badSQL), and the rejects listing
+// (rejectsSQL) names the ones it broke. This is the only list of them.
+//
+//   - a derived key whose source value is present but gives no value (a
+//     timestamp that does not parse, a non-number to bin) is malformed,
+//     never a NULL key;
+//   - the privacy unit is missing (or blank, for a text id);
+//   - a metric column's value is present but not a finite number
+//     (unparsable, NaN, ±Inf);
+//   - the consent column's value is not an accepted spelling.
+func (p *queryPlan) malformedRules() []malformedRule {
+	j := p.job
+	var rules []malformedRule
+	for _, k := range p.keyColumns() {
+		expr, ok := p.keyExpr(k)
+		if !ok {
+			continue
+		}
+		src := p.derived[k].Source()
+		rules = append(rules, malformedRule{src, "gives no value for " + k, fmt.Sprintf("(%s IS NOT NULL AND %s IS NULL)", q(src), expr)})
+	}
+	switch {
+	case j.PrivacyUnit == job.RowUnit:
+	case p.textUnit():
+		rules = append(rules, malformedRule{j.PrivacyUnit, "is missing or blank (privacy unit)", fmt.Sprintf("coalesce(%s = '', true)", colUnit)})
+	default:
+		rules = append(rules, malformedRule{j.PrivacyUnit, "is missing (privacy unit)", colUnit + " IS NULL"})
+	}
+	for _, m := range p.measures {
+		v := p.measureSQL(m)
+		rules = append(rules, malformedRule{m, "is not a finite number", fmt.Sprintf("(%s IS NOT NULL AND NOT coalesce(isfinite(%s), false))", q(m), v)})
+	}
+	if c := j.Consent.Column; c != "" {
+		rules = append(rules, malformedRule{c, "is not an accepted consent value", colCV + " IS NULL"})
+	}
+	return rules
+}
+
+// badSQL is the __bad flag of rules: true when the row breaks any.
+func badSQL(rules []malformedRule) string {
+	if len(rules) == 0 {
+		return "false"
+	}
+	tests := make([]string, len(rules))
+	for i, r := range rules {
+		tests[i] = r.sql
+	}
+	return "coalesce(" + strings.Join(tests, " OR ") + ", false)"
+}
+
+// keyExpr is derived key column k's expression over __src's columns, and
+// false for a raw key.
+func (p *queryPlan) keyExpr(k string) (string, bool) {
+	switch d := p.derived[k].(type) {
+	case *transforms.Truncate:
+		return d.NativeSQLTyped(q(d.Source()), p.types[p.column(d.Source())]), true
+	case transforms.Native:
+		return d.NativeSQL(q(d.Source())), true
+	case transforms.Derived:
+		return d.SQL(q(d.Source())), true
+	}
+	return "", false
+}
+
+// measureSQL is metric column m's value as DOUBLE (NULL when it does not
+// cast).
+func (p *queryPlan) measureSQL(m string) string {
+	if p.types[p.column(m)] == "DOUBLE" {
+		return q(m)
+	}
+	return fmt.Sprintf("TRY_CAST(%s AS DOUBLE)", q(m))
 }
 
 // consentColumnsSQL lists the consent table's columns as its reader sees
@@ -374,6 +427,7 @@ func describeInput(ctx context.Context, eng *DB, qp *queryPlan) (map[string]stri
 		}
 		f.Close()
 	}
+	qp.in.files = len(matches)
 	rows, err := eng.QueryRows(ctx, qp.describeSQL())
 	if err != nil {
 		return nil, &engine.InputError{Reason: "cannot read the input's columns", Err: scrub(err)}

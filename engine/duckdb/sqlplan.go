@@ -66,14 +66,15 @@ type queryPlan struct {
 }
 
 const (
-	viewSource = "__src"
-	viewEvents = "__events"
-	viewClean  = "__clean"
-	colUnit    = "__unit"
-	colBad     = "__bad"
-	colConsent = "__consent"
-	colRows    = "__rows"
-	tabRejects = "__rejects"
+	viewSource     = "__src"
+	viewEvents     = "__events"
+	viewClean      = "__clean"
+	colUnit        = "__unit"
+	colBad         = "__bad"
+	colConsent     = "__consent"
+	colRows        = "__rows"
+	tabRejects     = "__rejects"
+	tabRejectScans = "__rejects_scans"
 )
 
 func newQueryPlan(j *job.Job, seed uint64) (*queryPlan, error) {

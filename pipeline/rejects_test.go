@@ -1,0 +1,303 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/privagg/privagg/engine/duckdb"
+	"github.com/privagg/privagg/transforms"
+
+	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/internal/verify"
+	"github.com/privagg/privagg/privacy"
+	"github.com/privagg/privagg/release"
+)
+
+const rejectsJob = `version: 1
+name: rejects
+dataset: d
+purpose: marketing
+input: {path: events.csv, max_reject_fraction: 0.9}
+privacy_unit: user_id
+consent: {column: consent_marketing}
+columns:
+  week: {from: ts, truncate: week}
+privacy: {epsilon: 1, delta: 1e-6, k: 1, max_partitions_per_unit: 1}
+outputs:
+  - name: by_week
+    group_by: [week]
+    public_partitions: {week: ["2026-01-05"]}
+    metrics: [{name: revenue, type: sum, column: revenue, min: 0, max: 100}]
+output: {dir: out, format: csv}
+ledger: ledger/privagg-ledger.duckdb
+`
+
+// rejectsCSV has malformed rows on known lines (the header is line 1). Line
+// 4 has one column too many, so the CSV reader itself rejects it; the rows
+// after it keep their line numbers. The secret values must never appear in
+// the report or an error.
+const rejectsCSV = `user_id,consent_marketing,ts,revenue
+u1,true,2026-01-05 10:00:00,10
+u2,true,SECRET-TS-1,10
+u3,true,2026-01-05 10:00:00,10,SECRET-EXTRA
+u4,true,2026-01-05 10:00:00,SECRET-NUM
+u5,SECRET-CONSENT,2026-01-05 10:00:00,10
+,true,2026-01-05 10:00:00,10
+u7,true,2026-01-05 10:00:00,10
+u8,true,SECRET-TS-2,SECRET-NUM-2
+`
+
+// rejectsJSON is the same data as newline-delimited JSON (line = record
+// index + 1; it has no blank lines).
+const rejectsJSON = `{"user_id":"u1","consent_marketing":"true","ts":"2026-01-05 10:00:00","revenue":"10"}
+{"user_id":"u2","consent_marketing":"true","ts":"SECRET-TS-1","revenue":"10"}
+{"user_id":"u4","consent_marketing":"true","ts":"2026-01-05 10:00:00","revenue":"SECRET-NUM"}
+{"user_id":"u5","consent_marketing":"SECRET-CONSENT","ts":"2026-01-05 10:00:00","revenue":"10"}
+{"user_id":"","consent_marketing":"true","ts":"2026-01-05 10:00:00","revenue":"10"}
+{"user_id":"u7","consent_marketing":"true","ts":"2026-01-05 10:00:00","revenue":"10"}
+{"user_id":"u8","consent_marketing":"true","ts":"SECRET-TS-2","revenue":"SECRET-NUM-2"}
+`
+
+// TestRunReportListsRejectedRows: the internal run report locates each
+// malformed row by line, column and rule, with totals per (column, rule),
+// and never quotes a value; so does the error when too many rows are
+// malformed.
+func TestRunReportListsRejectedRows(t *testing.T) {
+	ts := func(line int64) engine.RejectedRow {
+		return engine.RejectedRow{Line: line, Column: "ts", Rule: "gives no value for week"}
+	}
+	num := func(line int64) engine.RejectedRow {
+		return engine.RejectedRow{Line: line, Column: "revenue", Rule: "is not a finite number"}
+	}
+	consent := func(line int64) engine.RejectedRow {
+		return engine.RejectedRow{Line: line, Column: "consent_marketing", Rule: "is not an accepted consent value"}
+	}
+	unit := func(line int64) engine.RejectedRow {
+		return engine.RejectedRow{Line: line, Column: "user_id", Rule: "is missing or blank (privacy unit)"}
+	}
+	for _, tc := range []struct {
+		name, format, data string
+		want               []engine.RejectedRow
+		totals             []engine.RejectTotal
+	}{
+		{"csv", "csv", rejectsCSV,
+			[]engine.RejectedRow{ts(3), {Line: 4, Rule: "csv: too many columns"}, num(5), consent(6), unit(7), ts(9), num(9)},
+			[]engine.RejectTotal{{Rule: "csv: too many columns", Rows: 1}, {Column: "consent_marketing", Rule: "is not an accepted consent value", Rows: 1},
+				{Column: "revenue", Rule: "is not a finite number", Rows: 2}, {Column: "ts", Rule: "gives no value for week", Rows: 2},
+				{Column: "user_id", Rule: "is missing or blank (privacy unit)", Rows: 1}}},
+		{"json", "json", rejectsJSON,
+			[]engine.RejectedRow{ts(2), num(3), consent(4), unit(5), ts(7), num(7)},
+			[]engine.RejectTotal{{Column: "consent_marketing", Rule: "is not an accepted consent value", Rows: 1},
+				{Column: "revenue", Rule: "is not a finite number", Rows: 2}, {Column: "ts", Rule: "gives no value for week", Rows: 2},
+				{Column: "user_id", Rule: "is missing or blank (privacy unit)", Rows: 1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			y := rejectsJob
+			if tc.format == "json" {
+				y = strings.Replace(y, "path: events.csv", "path: events.json, format: json", 1)
+			}
+			j := verify.SetupJob(t, y, rejectsCSV, 10)
+			if tc.format == "json" {
+				if err := os.WriteFile(filepath.Join(filepath.Dir(j.Input.Path), "events.json"), []byte(tc.data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			defer privacy.SetNoiseForTests(noNoise{})()
+			res, err := Run(context.Background(), j, RunOptions{ReleaseID: "rejects-1"})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			r := res.Report
+			if r.Rejects == nil {
+				t.Fatal("report has no rejected rows")
+			}
+			if !slices.Equal(r.Rejects.Rows, tc.want) {
+				t.Errorf("rejected rows = %+v\nwant %+v", r.Rejects.Rows, tc.want)
+			}
+			if !slices.Equal(r.Rejects.Totals, tc.totals) {
+				t.Errorf("totals = %+v\nwant %+v", r.Rejects.Totals, tc.totals)
+			}
+			noSecrets(t, "run report", reportText(t, j.Ledger))
+
+			// Too many: the message names the first rows, never a value.
+			j = verify.SetupJob(t, strings.Replace(y, "max_reject_fraction: 0.9", "max_reject_fraction: 0.1", 1), rejectsCSV, 10)
+			if tc.format == "json" {
+				if err := os.WriteFile(filepath.Join(filepath.Dir(j.Input.Path), "events.json"), []byte(tc.data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err = Run(context.Background(), j, RunOptions{ReleaseID: "rejects-2"})
+			if !isInput(err) {
+				t.Fatalf("err = %v, want an input error", err)
+			}
+			first := tc.want[0]
+			if want := "line 3 column ts: gives no value for week"; first.Line == 3 && !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not name %q", err, want)
+			}
+			if want := "line 2 column ts: gives no value for week"; first.Line == 2 && !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not name %q", err, want)
+			}
+			noSecrets(t, "error", err.Error())
+			noSecrets(t, "run report", reportText(t, j.Ledger))
+		})
+	}
+}
+
+// TestRunReportRejectsAtScale: in a larger input the listing keeps input
+// order (the first 20 of 25 malformed rows, with their true lines), per file
+// when input.path matches several, and as 0-based row indexes for Parquet.
+func TestRunReportRejectsAtScale(t *testing.T) {
+	const n, bad = 60000, 25
+	isBad := map[int]bool{}
+	for i := range bad {
+		isBad[7+i*2399] = true // 1-based record numbers
+	}
+	records := func(from, to int) string {
+		var b strings.Builder
+		b.WriteString("user_id,consent_marketing,ts,revenue\n")
+		for i := from; i <= to; i++ {
+			ts := "2026-01-05 10:00:00"
+			if isBad[i] {
+				ts = "SECRET-TS"
+			}
+			fmt.Fprintf(&b, "p%d,true,%s,1\n", i, ts)
+		}
+		return b.String()
+	}
+	want := func(file func(int) string, pos func(int) engine.RejectedRow) ([]engine.RejectedRow, []engine.RejectTotal) {
+		var rows []engine.RejectedRow
+		for i := 1; i <= n && len(rows) < engine.MaxRejectedRows; i++ {
+			if isBad[i] {
+				r := pos(i)
+				r.File, r.Column, r.Rule = file(i), "ts", "gives no value for week"
+				rows = append(rows, r)
+			}
+		}
+		return rows, []engine.RejectTotal{{Column: "ts", Rule: "gives no value for week", Rows: bad}}
+	}
+	line := func(i int) engine.RejectedRow { return engine.RejectedRow{Line: int64(i) + 1} }
+	run := func(t *testing.T, y string, setup func(dir string)) *engine.Rejects {
+		t.Helper()
+		j := verify.SetupJob(t, y, records(1, n), 10)
+		setup(filepath.Dir(j.Input.Path))
+		defer privacy.SetNoiseForTests(noNoise{})()
+		res, err := Run(context.Background(), j, RunOptions{ReleaseID: "scale-1"})
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		noSecrets(t, "run report", reportText(t, j.Ledger))
+		return res.Report.Rejects
+	}
+	check := func(t *testing.T, got *engine.Rejects, rows []engine.RejectedRow, totals []engine.RejectTotal) {
+		t.Helper()
+		if got == nil {
+			t.Fatal("no rejects listed")
+		}
+		if !slices.EqualFunc(got.Rows, rows, sameRow) {
+			t.Errorf("rows = %v\nwant %v", got.Rows, rows)
+		}
+		if !slices.Equal(got.Totals, totals) {
+			t.Errorf("totals = %v, want %v", got.Totals, totals)
+		}
+	}
+	t.Run("csv", func(t *testing.T) {
+		rows, totals := want(func(int) string { return "" }, line)
+		check(t, run(t, rejectsJob, func(string) {}), rows, totals)
+	})
+	t.Run("two csv files", func(t *testing.T) {
+		const split = 30000
+		var dir string
+		got := run(t, strings.Replace(rejectsJob, "path: events.csv", "path: part-*.csv", 1), func(d string) {
+			dir = d
+			for name, r := range map[string][2]int{"part-1.csv": {1, split}, "part-2.csv": {split + 1, n}} {
+				if err := os.WriteFile(filepath.Join(d, name), []byte(records(r[0], r[1])), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+		file := func(i int) string {
+			if i <= split {
+				return filepath.Join(dir, "part-1.csv")
+			}
+			return filepath.Join(dir, "part-2.csv")
+		}
+		rows, totals := want(file, func(i int) engine.RejectedRow {
+			if i > split {
+				i -= split
+			}
+			return line(i)
+		})
+		check(t, got, rows, totals)
+	})
+	t.Run("parquet", func(t *testing.T) {
+		got := run(t, strings.Replace(rejectsJob, "path: events.csv", "path: events.parquet", 1), func(d string) {
+			db, err := duckdb.OpenDB(context.Background(), duckdb.DBOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.Exec(context.Background(), fmt.Sprintf("COPY (SELECT * FROM read_csv(%s, all_varchar=true)) TO %s (FORMAT parquet, ROW_GROUP_SIZE 4096)",
+				transforms.QuoteString(filepath.Join(d, "events.csv")), transforms.QuoteString(filepath.Join(d, "events.parquet")))); err != nil {
+				t.Fatal(err)
+			}
+		})
+		rows, totals := want(func(int) string { return "" }, func(i int) engine.RejectedRow {
+			idx := int64(i - 1)
+			return engine.RejectedRow{Row: &idx}
+		})
+		check(t, got, rows, totals)
+	})
+}
+
+// sameRow compares rejected rows by value (Row is a pointer).
+func sameRow(a, b engine.RejectedRow) bool { return a.String() == b.String() }
+
+// TestRunReportCleanInputHasNoRejects: a clean input gets no listing.
+func TestRunReportCleanInputHasNoRejects(t *testing.T) {
+	j := verify.SetupJob(t, rejectsJob, "user_id,consent_marketing,ts,revenue\nu1,true,2026-01-05 10:00:00,10\n", 10)
+	defer privacy.SetNoiseForTests(noNoise{})()
+	res, err := Run(context.Background(), j, RunOptions{ReleaseID: "clean-1"})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Report.Rejects != nil {
+		t.Errorf("clean input: rejects = %+v, want none", res.Report.Rejects)
+	}
+}
+
+// reportText returns every run report written beside the ledger.
+func reportText(t *testing.T, ledger string) string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(filepath.Dir(ledger), "privagg-runs", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no run report beside %s (%v)", ledger, err)
+	}
+	var b strings.Builder
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r release.RunReport
+		if err := json.Unmarshal(data, &r); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		b.Write(data)
+	}
+	return b.String()
+}
+
+func noSecrets(t *testing.T, where, text string) {
+	t.Helper()
+	for _, s := range []string{"SECRET", "u2", "u4", "u8"} {
+		if strings.Contains(text, s) {
+			t.Errorf("%s quotes input value %q:\n%s", where, s, text)
+		}
+	}
+}
