@@ -45,6 +45,7 @@ var schemaEnums = map[string]func() []string{
 	"input.format":             func() []string { return enumStrings(InputFormats) },
 	"output.format":            func() []string { return enumStrings(OutputFormats) },
 	"privacy.noise":            func() []string { return enumStrings([]privacy.NoiseKind{privacy.Laplace, privacy.Gaussian}) },
+	"outputs[].selection":      func() []string { return enumStrings(privacy.SelectionMethods) },
 }
 
 // schemaRequired are the keys a job file must have under each object; keys
