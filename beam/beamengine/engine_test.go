@@ -19,9 +19,9 @@ import (
 	"github.com/privagg/privagg/engine"
 	"github.com/privagg/privagg/job"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 	"github.com/google/differential-privacy/go/v3/noise"
 	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 
 	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"

@@ -655,30 +655,6 @@ func (p *queryPlan) releaseSQL(o int, stats string) string {
 		strings.Join(outer, ", "), strings.Join(cross, " CROSS JOIN "), agg, strings.Join(keys, ", "), orderBy(prefixAll("k.", keys)))
 }
 
-// hasStreams reports whether output o has statistics that are value streams
-// (quantiles).
-func (p *queryPlan) hasStreams(o int) bool { return p.layouts[o].HasStreams() }
-
-// streamSQL streams one row per bounded (unit, partition) row of output o
-// with the output's keys and a column per stream statistic (the unit's
-// clamped total, NULL without a value), ordered by key.
-func (p *queryPlan) streamSQL(o int, bounded string) string {
-	out := p.job.Outputs[o]
-	keys := quoteAll(out.GroupBy)
-	var sel []string
-	for _, g := range out.GroupBy {
-		sel = append(sel, fmt.Sprintf("%s AS %s", p.formatKey(g, q(g)), q(g)))
-	}
-	l := p.layouts[o]
-	for k, n := range l.Needs {
-		switch n.Stat {
-		case privacy.ClampedValues:
-			sel = append(sel, fmt.Sprintf("%s AS %s", p.clampSQL(n), q(l.Column(k))))
-		}
-	}
-	return fmt.Sprintf("SELECT %s FROM %s ORDER BY %s", strings.Join(sel, ", "), bounded, orderBy(keys))
-}
-
 func quoteAll(names []string) []string {
 	out := make([]string, len(names))
 	for i, n := range names {
