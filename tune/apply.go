@@ -14,6 +14,7 @@ import (
 
 	"github.com/privagg/privagg/internal/atomicfile"
 	"github.com/privagg/privagg/job"
+	"github.com/privagg/privagg/privacy"
 )
 
 // Budget keys: outputs[i].selection_share and weight on outputs and
@@ -115,6 +116,14 @@ func Apply(jobFile, out string, r *Report) ([]string, error) {
 	return notes, nil
 }
 
+// selectsThroughCount reports whether output node on sets selection:
+// count_threshold, which spends no epsilon on selection and so takes no
+// selection_share (job validation refuses one).
+func selectsThroughCount(on *yaml.Node) bool {
+	v := mapValue(on, "selection")
+	return v != nil && v.Kind == yaml.ScalarNode && v.Value == string(privacy.SelectCountThreshold)
+}
+
 // applyReport sets the recommended values in the job's root mapping.
 func applyReport(root *yaml.Node, r *Report, known bool) error {
 	outputs := mapValue(root, "outputs")
@@ -129,7 +138,7 @@ func applyReport(root *yaml.Node, r *Report, known bool) error {
 		if r.Mode == "raw" {
 			setScalar(on, "max_partitions_per_unit", strconv.FormatInt(or.L0.Recommended, 10), "!!int")
 			var budget []string
-			if !or.Public {
+			if !or.Public && !selectsThroughCount(on) {
 				budget = append(budget, keyValue(keySelectionShare, or.SelectionShare.Recommended))
 			}
 			budget = append(budget, keyValue(keyWeight, or.Weight.Recommended))
