@@ -4,7 +4,7 @@ export GOFLAGS := -buildvcs=false -tags=duckdb_arrow
 # Test builds add privagg_testnoise: only they can swap the library's noise for
 # a test double (privacy/testnoise_hook.go). The binaries are built without it.
 TESTFLAGS := -buildvcs=false -tags=duckdb_arrow,privagg_testnoise
-test vet lint test-race verify verify-fast test-beam: export GOFLAGS := $(TESTFLAGS)
+test vet lint test-race verify verify-fast test-beam test-beam-prism: export GOFLAGS := $(TESTFLAGS)
 BIN := bin/privagg
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 DEMO := demo
