@@ -28,7 +28,7 @@ func JSONSchema() ([]byte, error) {
 	root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	root["$id"] = SchemaID
 	root["title"] = "privagg job file"
-	root["description"] = "A privagg job: input, privacy unit, consent, privacy budget and the outputs to release. See README.md, section The job file."
+	root["description"] = "A privagg job: input, privacy unit, consent, privacy budget and the outputs to release. Every key: docs/job-file.md."
 	out, err := json.MarshalIndent(root, "", "  ")
 	if err != nil {
 		return nil, err

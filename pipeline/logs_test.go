@@ -15,17 +15,17 @@ import (
 	"github.com/privagg/privagg/internal/verify"
 )
 
-// documentedLogs reads the README's table of what logs contain: message ->
+// documentedLogs reads docs/run.md's table of what logs contain: message ->
 // the keys its records may carry. Messages and keys are the table's `code`.
 func documentedLogs(t *testing.T) map[string][]string {
 	t.Helper()
-	readme, err := os.ReadFile("../README.md")
+	doc, err := os.ReadFile("../docs/run.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(readme), "### What logs and errors contain\n")
+	_, section, ok := strings.Cut(string(doc), "## What logs and errors contain\n")
 	if !ok {
-		t.Fatal("README has no section What logs and errors contain")
+		t.Fatal("docs/run.md has no section What logs and errors contain")
 	}
 	section, _, _ = strings.Cut(section, "\n#")
 	code := regexp.MustCompile("`([^`]+)`")
@@ -44,15 +44,15 @@ func documentedLogs(t *testing.T) map[string][]string {
 		}
 	}
 	if len(docs) < 5 {
-		t.Fatalf("README's log table lists %d messages: %v", len(docs), docs)
+		t.Fatalf("docs/run.md's log table lists %d messages: %v", len(docs), docs)
 	}
 	return docs
 }
 
 // TestLogsAreDocumented runs a job (a release, then a re-publication) with
-// every log level on and checks each record against the README's table:
+// every log level on and checks each record against docs/run.md's table:
 // a documented message with documented keys only. A new log line must be
-// documented first, so the README says exactly what logs contain.
+// documented first, so the docs say exactly what logs contain.
 func TestLogsAreDocumented(t *testing.T) {
 	docs := documentedLogs(t)
 	j := verify.SetupJob(t, goldenJob, eventsCSV, 10)
@@ -73,13 +73,13 @@ func TestLogsAreDocumented(t *testing.T) {
 		msg, _ := rec[slog.MessageKey].(string)
 		keys, ok := docs[msg]
 		if !ok {
-			t.Errorf("log message %q is not in the README's table", msg)
+			t.Errorf("log message %q is not in docs/run.md's table", msg)
 			continue
 		}
 		seen[msg] = true
 		for k := range rec {
 			if k != slog.TimeKey && k != slog.LevelKey && k != slog.MessageKey && !slices.Contains(keys, k) {
-				t.Errorf("log message %q has key %q, which the README does not list (%v)", msg, k, keys)
+				t.Errorf("log message %q has key %q, which docs/run.md does not list (%v)", msg, k, keys)
 			}
 		}
 	}

@@ -12,8 +12,8 @@ import (
 	"syscall"
 )
 
-// Who may read and write a ledger is up to the file system (README "Roles and
-// permissions"): the pipeline account writes the ledger, the journal and the
+// Who may read and write a ledger is up to the file system (docs/deployment.md,
+// "Roles and permissions"): the pipeline account writes the ledger, the journal and the
 // release store; privacy officers read them. The ledger and the journal are
 // made group-readable (ledgerFileMode) whatever the umask, and commands that
 // only read open the ledger with WithReadOnly, which needs no write access to

@@ -14,11 +14,11 @@ import (
 	"github.com/privagg/privagg/privacy"
 )
 
-// The role tests follow README "Roles and permissions": the pipeline account
-// (here root) writes the ledger folder (group officers, mode 2750) and the
-// published folder (group analysts, mode 2750); a privacy officer (uid 65534
-// in group officers) reads the ledger without writing; an analyst (uid 65534
-// in group analysts) reads the published folder only.
+// The role tests follow docs/deployment.md "Roles and permissions": the
+// pipeline account (here root) writes the ledger folder (group officers,
+// mode 2750) and the published folder (group analysts, mode 2750); a privacy
+// officer (uid 65534 in group officers) reads the ledger without writing; an
+// analyst (uid 65534 in group analysts) reads the published folder only.
 const (
 	officersGID = 61001
 	analystsGID = 61002
