@@ -33,6 +33,26 @@ type NoiseWriter interface {
 	WritesNoise() bool
 }
 
+// PartitionReach is implemented by an engine that can tell, after Prepare
+// and before any budget is reserved, whether an output whose keys come from
+// DP partition selection has a partition with at least a given number of
+// people: distinct people after each person is bounded to the output's
+// max_partitions_per_unit partitions, as selection counts them. Run asks it
+// to warn about an output likely to release nothing (pipeline.LikelyEmpty).
+//
+// The answer is one bit per output about the data, and it is not
+// differentially private: it goes to the operator's log only, which is
+// internal like the run report, never to a release, a manifest or an
+// analyst. The engine computes it where the per-partition counts live and
+// hands back the bit alone, never a count. The embedded engine implements
+// it; the Beam engine does not (its Prepare pass counts rows only).
+type PartitionReach interface {
+	// AnyPartitionReaches reports whether some partition of output o (its
+	// index in the job's outputs) has at least people people. It must draw
+	// no noise and need no budget.
+	AnyPartitionReaches(ctx context.Context, o int, people int64) (bool, error)
+}
+
 // InputCounts are the exact row counts of an input (internal, not private).
 type InputCounts struct {
 	Read     int64 // rows read, malformed ones included

@@ -11,9 +11,10 @@ import (
 
 // DryRun reads and checks j's input as Run would before it charges anything
 // (files, columns, consent, malformed rows against
-// input.max_reject_fraction), on the embedded engine, and then stops: it
-// opens no ledger, draws no noise, writes no staging copy, run report,
-// release or output file. It returns Run's errors for the same input
+// input.max_reject_fraction), on the embedded engine, logs the warnings
+// about outputs likely to release nothing (LikelyEmpty, with the engine's
+// partition reach), and then stops: it opens no ledger, draws no noise,
+// writes no staging copy, run report, release or output file. It returns Run's errors for the same input
 // (*job.ConfigError, *engine.InputError). opts.Engine and opts.ReleaseID are
 // not used; the ledger and temp-dir flags are checked against the job.
 func DryRun(ctx context.Context, j *job.Job, opts RunOptions) error {
@@ -44,5 +45,6 @@ func DryRun(ctx context.Context, j *job.Job, opts RunOptions) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return warnLikelyEmpty(log, j, counts)
+	warnLikelyEmpty(ctx, log, j, counts, computer)
+	return nil
 }

@@ -182,7 +182,8 @@ func selectEngine(j *job.Job, id string, opts RunOptions, log *slog.Logger) (eng
 
 // prepareInput has the engine read and check the input, records the row
 // counts in the run report and refuses more malformed rows than
-// input.max_reject_fraction allows. Nothing is charged yet.
+// input.max_reject_fraction allows, then warns about outputs likely to
+// release nothing (LikelyEmpty). Nothing is charged yet.
 func (r *run) prepareInput(ctx context.Context, computer engine.Engine) error {
 	for _, w := range r.j.Warnings() {
 		r.log.Warn(w)
@@ -201,18 +202,7 @@ func (r *run) prepareInput(ctx context.Context, computer engine.Engine) error {
 	if err := engine.RejectCheck(r.j.Input.MaxRejectFraction, counts); err != nil {
 		return err
 	}
-	return warnLikelyEmpty(r.log, r.j, counts)
-}
-
-// warnLikelyEmpty logs LikelyEmpty's warnings, before anything is charged.
-func warnLikelyEmpty(log *slog.Logger, j *job.Job, counts engine.InputCounts) error {
-	warnings, err := LikelyEmpty(j, counts)
-	if err != nil {
-		return err
-	}
-	for _, w := range warnings {
-		log.Warn(w)
-	}
+	warnLikelyEmpty(ctx, r.log, r.j, counts, computer)
 	return nil
 }
 

@@ -1,52 +1,92 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/privagg/privagg/engine"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 )
 
+// likelyEmptyHint is what every likely-empty warning suggests.
+const likelyEmptyHint = "raise privacy.epsilon or this output's share, coarsen group_by, or list public_partitions " +
+	"(privagg plan shows the people needed)"
+
 // LikelyEmpty returns a warning for each output of j that is likely to
-// release no row, judged from input-level counts only:
+// release no row. Only outputs whose keys come from DP partition selection
+// can be: a row is released with a 50% chance only when its partition has
+// the plan's People50 people (privacy.OutputPlan.ReleaseChance, at least
+// k), a number from the plan alone. An output with public partitions
+// releases every listed key and is never warned about. Two rules, in order;
+// an output gets at most one warning:
 //
-//   - an output with public partitions always releases every listed key, so
-//     it is never warned about;
-//   - an output whose keys come from DP partition selection releases a row
-//     with a 50% chance only when the row stands on the plan's People50
-//     people (privacy.SelectionPlan.ReleaseChance, at least k). No row can
-//     stand on more people than the input's usable rows (read, less the
-//     malformed and those without consent: every person has at least one),
-//     so when usable rows < People50 every row's chance is below 50% and the
-//     output is likely empty.
+//  1. usable rows: no partition can have more people than the input has
+//     usable rows (read, less the malformed and those without consent: every
+//     person has at least one), so when usable rows < People50 every row's
+//     chance is below 50%. It needs nothing beyond the row counts the run
+//     already logs.
+//  2. partition reach: when reach is not nil (the engine implements
+//     engine.PartitionReach), no partition of the output has People50
+//     people after bounding. This catches the common case rule 1 misses:
+//     enough rows, but people spread thin over many partitions.
 //
-// The rule reads no per-partition count: the warning says nothing about any
-// key or partition beyond what the run's log already carries (rows read),
-// and it can be given before any budget is charged. It errs towards silence:
-// an input with enough rows can still spread its people too thin.
-func LikelyEmpty(j *job.Job, counts engine.InputCounts) ([]string, error) {
+// What the log learns: each warning states its rule, the people needed
+// (data-independent) and, for rule 1, the usable rows, which the log
+// carries anyway. Rule 2 adds one bit per output, whether the output's
+// largest partition reaches People50: a fact about the data that is not
+// differentially private. It goes to the operator's log, internal like the
+// run report, before any budget is reserved, and no warning carries a
+// per-partition count or anything computed from one.
+func LikelyEmpty(ctx context.Context, j *job.Job, counts engine.InputCounts, reach engine.PartitionReach) ([]string, error) {
 	plan, err := privacy.NewPlan(j.PrivacySpec())
 	if err != nil {
 		return nil, err
 	}
 	usable := max(counts.Read-counts.Rejected-counts.Excluded, 0)
 	var out []string
-	for _, op := range plan.Outputs {
+	for o, op := range plan.Outputs {
 		if op.Selection == nil {
 			continue
 		}
-		p50, _, err := op.Selection.ReleaseChance()
+		p50, _, err := op.ReleaseChance(plan.Spec.Noise)
 		if err != nil {
-			return nil, fmt.Errorf("output %s: release chance: %w", op.Spec.Name, err)
+			return nil, fmt.Errorf("output %s: %w", op.Spec.Name, err)
 		}
-		p50 = max(p50, op.Selection.K)
 		if usable < p50 {
 			out = append(out, fmt.Sprintf("output %s is likely to release nothing: a row needs about %d people for a 50%% chance of release "+
-				"and the input has %d usable rows (read, less malformed and without consent), so no row can have that many people; "+
-				"raise privacy.epsilon or this output's share, coarsen group_by, or list public_partitions (privagg plan shows the people needed)",
-				op.Spec.Name, p50, usable))
+				"and the input has %d usable rows (read, less malformed and without consent), so no row can have that many people; %s",
+				op.Spec.Name, p50, usable, likelyEmptyHint))
+			continue
+		}
+		if reach == nil {
+			continue
+		}
+		reached, err := reach.AnyPartitionReaches(ctx, o, p50)
+		if err != nil {
+			return nil, err
+		}
+		if !reached {
+			out = append(out, fmt.Sprintf("output %s is likely to release nothing: a row needs about %d people for a 50%% chance of release "+
+				"and no partition of the input has that many (people counted after bounding each to %d of the output's partitions); %s",
+				op.Spec.Name, p50, op.Selection.L0, likelyEmptyHint))
 		}
 	}
 	return out, nil
+}
+
+// warnLikelyEmpty logs LikelyEmpty's warnings for the input computer has
+// prepared, before anything is charged. The check only warns: when it
+// cannot be made, that is logged and the run goes on.
+func warnLikelyEmpty(ctx context.Context, log *slog.Logger, j *job.Job, counts engine.InputCounts, computer engine.Engine) {
+	reach, _ := computer.(engine.PartitionReach)
+	warnings, err := LikelyEmpty(ctx, j, counts, reach)
+	if err != nil {
+		log.Warn("could not check whether an output is likely to release nothing", "err", err)
+		return
+	}
+	for _, w := range warnings {
+		log.Warn(w)
+	}
 }

@@ -1,6 +1,7 @@
 package beamengine
 
 import (
+	"context"
 	"database/sql"
 	"encoding/csv"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 
@@ -20,29 +22,22 @@ import (
 	"github.com/privagg/privagg/transforms"
 )
 
-// compile turns a validated job into the Beam pipeline's parts. It reads
-// the CSV header, the map files and the public lists, not the data.
-func compile(j *job.Job) (*compiled, error) {
+// compile turns a validated job into the Beam pipeline's parts. It checks
+// the input's files and columns as privagg validate and the embedded engine
+// do (checkInput), and reads the CSV header, the map files and the public
+// lists, not the data.
+func compile(ctx context.Context, j *job.Job) (*compiled, error) {
 	c := &compiled{job: j, purpose: j.Purpose}
-	if _, err := localGlob(j.Input.Path); err != nil {
-		return nil, &engine.InputError{Reason: fmt.Sprintf("input.path %s matches no file", j.Input.Path)}
+	names, err := checkInput(ctx, j)
+	if err != nil {
+		return nil, err
 	}
 	cols := j.InputColumns()
 	src, err := newSource(j.Input.Format, j.Input.Path, cols, j.Input.CSV.Delimiter, *j.Input.CSV.Header)
 	if err != nil {
 		return nil, &engine.InputError{Reason: "cannot read the input's columns", Err: err}
 	}
-	if src.Format == job.InputCSV {
-		var problems []job.Problem
-		for _, col := range cols {
-			if !slices.Contains(src.Header, col) {
-				problems = append(problems, job.Problem{Key: "input.path", Value: j.Input.Path, Rule: fmt.Sprintf("has no column %q that the job uses", col)})
-			}
-		}
-		if len(problems) > 0 {
-			return nil, &job.ConfigError{File: j.File, Problems: problems}
-		}
-	}
+	src.Names = names.Input
 	// Person ids and consent values are read as text, as the embedded
 	// engine's readers read them (VARCHAR).
 	src.Text = map[string]bool{}
@@ -93,6 +88,7 @@ func compile(j *job.Job) (*compiled, error) {
 		// Every column as text, as the embedded engine reads a consent table.
 		cs.Types = map[string]string{}
 		cs.Text = map[string]bool{t.Unit: true, t.Purpose: true, t.Granted: true, t.At: true}
+		cs.Names = names.Consent
 		c.consent = cs
 	}
 
@@ -260,12 +256,34 @@ func crossProduct(lists [][]string) []string {
 	return out
 }
 
+// checkInput checks the job's input files and columns with
+// duckdb.CheckInput, the function privagg validate and the embedded engine
+// use, so that a missing or misspelt column gets the same message (key
+// path, "did you mean") and exit code on every engine, and returns the
+// files' spelling of the columns. A remote input or consent table
+// (gs://...) cannot be described from the driver: then nothing is checked
+// here, and the Beam readers look columns up as the job spells them.
+func checkInput(ctx context.Context, j *job.Job) (duckdb.InputNames, error) {
+	if remote(j.Input.Path) || (j.Consent.Table != nil && remote(j.Consent.Table.Path)) {
+		return duckdb.InputNames{}, nil
+	}
+	names, err := duckdb.CheckInput(ctx, j)
+	if err != nil {
+		return duckdb.InputNames{}, err
+	}
+	return *names, nil
+}
+
+// remote reports whether path names files Beam's filesystems resolve on the
+// workers (gs://...), not local files.
+func remote(path string) bool { return strings.Contains(path, "://") }
+
 var errNoInput = errors.New("input.path matches no file")
 
 // localGlob lists the local files matching path; remote paths (gs://...)
 // are resolved by Beam's filesystem on the workers.
 func localGlob(path string) ([]string, error) {
-	if strings.Contains(path, "://") {
+	if remote(path) {
 		return nil, nil
 	}
 	m, err := filepath.Glob(path)

@@ -106,7 +106,7 @@ func (e *Engine) Prepare(ctx context.Context) (engine.InputCounts, error) {
 	if e.c != nil {
 		return engine.InputCounts{}, errors.New("beam engine: Prepare called twice")
 	}
-	c, err := compile(e.job)
+	c, err := compile(ctx, e.job)
 	if err != nil {
 		return engine.InputCounts{}, err
 	}

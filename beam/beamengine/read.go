@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/transforms"
 )
@@ -37,7 +38,16 @@ type source struct {
 	// unit, the consent column, a consent table's columns), as DuckDB reads
 	// a VARCHAR column: see jsonText.
 	Text map[string]bool
+	// Names are the files' spelling of the columns, lower-cased name ->
+	// spelling (duckdb.Spelling, from duckdb.CheckInput): a job column is
+	// read under the file's spelling, as the embedded engine compares names
+	// without case. Nil when the driver cannot read the files' schema
+	// (remote input): then names are looked up as the job spells them.
+	Names map[string]string
 }
+
+// name is the files' spelling of projected column c.
+func (s *source) name(c string) string { return duckdb.Spelling(s.Names).Of(c) }
 
 // errBadRow marks a line that cannot be parsed (wrong column count,
 // malformed JSON); it is counted as rejected, like DuckDB's ignore_errors.
@@ -87,11 +97,11 @@ func (s *source) parseLine(line string) (vals []transforms.Value, skip bool, err
 		}
 		vals = make([]transforms.Value, len(s.Columns))
 		for i, c := range s.Columns {
-			idx := indexOf(s.Header, c)
+			idx := indexOf(s.Header, s.name(c))
 			if idx < 0 {
 				continue // NULL
 			}
-			typ := s.Types[c]
+			typ := s.Types[s.name(c)]
 			if s.Text[c] {
 				typ = "" // text
 			}
@@ -109,7 +119,7 @@ func (s *source) parseLine(line string) (vals []transforms.Value, skip bool, err
 		}
 		vals = make([]transforms.Value, len(s.Columns))
 		for i, c := range s.Columns {
-			raw, ok := obj[c]
+			raw, ok := obj[s.name(c)]
 			if !ok {
 				continue // NULL
 			}
@@ -243,9 +253,9 @@ func (s *source) parquetRows(ctx context.Context, r io.ReadCloser, fn func([]tra
 	pos := make([]int, len(s.Columns)) // projected column -> field index in the read record, or -1
 	for i, c := range s.Columns {
 		pos[i] = -1
-		if idx := schema.FieldIndices(c); len(idx) == 1 {
+		if idx := schema.FieldIndices(s.name(c)); len(idx) == 1 {
 			pos[i] = len(leaves)
-			leaves = append(leaves, pf.MetaData().Schema.ColumnIndexByName(c))
+			leaves = append(leaves, pf.MetaData().Schema.ColumnIndexByName(s.name(c)))
 		}
 	}
 	rr, err := fr.GetRecordReader(ctx, leaves, nil)

@@ -41,7 +41,11 @@ anything (files, columns, consent, malformed rows against
 input.max_reject_fraction), then prints the plan (as privagg plan) and
 stops: no budget is charged, no noise drawn, nothing written (no release,
 output file, staging copy or run report). It exits as the run would up to
-that point: 2, 3 (the job does not fit the budget) or 4.`,
+that point: 2, 3 (the job does not fit the budget) or 4.
+
+Both warn on stderr, before anything is charged, about an output whose keys
+come from the data and that is likely to release nothing: too few usable
+rows, or no partition with the people a row needs (see docs/cli.md).`,
 		Args: exactArgs("JOB.yaml"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "json" {

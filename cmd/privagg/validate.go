@@ -62,7 +62,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 // missing or unreadable file is a problem of the job as written here: exit
 // 2, where a run exits 4.
 func checkInput(cmd *cobra.Command, j *job.Job) error {
-	err := duckdbengine.CheckInput(cmd.Context(), j)
+	_, err := duckdbengine.CheckInput(cmd.Context(), j)
 	var ie *engine.InputError
 	if errors.As(err, &ie) {
 		return usageError{err}

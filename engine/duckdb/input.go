@@ -52,7 +52,7 @@ type inputPlan struct {
 	files int
 	// names maps lower-cased column names to the input's spelling, once the
 	// input has been described.
-	names map[string]string
+	names Spelling
 	// refusals is set when some person refused (or has a malformed consent
 	// value) in the consent column.
 	refusals bool
@@ -68,7 +68,7 @@ func (p *queryPlan) describeSQL() string {
 // readers read the text columns (textColumns) as VARCHAR from now on.
 func (p *queryPlan) setColumns(types map[string]string) {
 	p.types = types
-	p.in.names = map[string]string{}
+	p.in.names = Spelling{}
 	for n := range types {
 		p.in.names[strings.ToLower(n)] = n
 	}
@@ -80,12 +80,7 @@ func (p *queryPlan) setColumns(types map[string]string) {
 }
 
 // column is the input's spelling of column c (names compare without case).
-func (p *queryPlan) column(c string) string {
-	if n, ok := p.in.names[strings.ToLower(c)]; ok {
-		return n
-	}
-	return c
-}
+func (p *queryPlan) column(c string) string { return p.in.names.Of(c) }
 
 // textColumns are the input columns read as text whatever they hold: the
 // privacy unit and the consent column, in the input's spelling; only those
@@ -348,17 +343,12 @@ func (p *queryPlan) consentColumnsSQL() string {
 // (transforms.ConsentValue) or time (transforms.ConsentTime). A person is
 // granted when none of their records is malformed and the latest grants it;
 // on a tie in time a refusal wins.
-func (p *queryPlan) consentSQL(names map[string]string) []string {
+func (p *queryPlan) consentSQL(names Spelling) []string {
 	t := p.job.Consent.Table
 	if t == nil {
 		return nil
 	}
-	col := func(c string) string {
-		if n, ok := names[strings.ToLower(c)]; ok {
-			c = n
-		}
-		return "CAST(" + q(c) + " AS VARCHAR)"
-	}
+	col := func(c string) string { return "CAST(" + q(names.Of(c)) + " AS VARCHAR)" }
 	fold := p.job.FoldUnitCase()
 	purpose := fmt.Sprintf("trim(%s, %s)", col(t.Purpose), lit(transforms.UnitSpace))
 	recs := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
@@ -386,7 +376,7 @@ func consentCountsSQL() string {
 // consentReader reads a consent table with every column as text. With
 // names (the table's columns, lower-cased -> spelling) the JSON reader
 // reads those keys as VARCHAR.
-func consentReader(path string, names map[string]string) string {
+func consentReader(path string, names Spelling) string {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".parquet":
 		return fmt.Sprintf("read_parquet(%s)", lit(path))
@@ -411,7 +401,7 @@ func consentReader(path string, names map[string]string) string {
 // columns, which it returns (lower-cased name -> the table's spelling).
 // Missing or unreadable files are an *engine.InputError, missing columns a
 // *job.ConfigError.
-func describeInput(ctx context.Context, eng *DB, qp *queryPlan) (map[string]string, error) {
+func describeInput(ctx context.Context, eng *DB, qp *queryPlan) (Spelling, error) {
 	j := qp.job
 	matches, err := filepath.Glob(j.Input.Path)
 	if err != nil {
@@ -458,7 +448,7 @@ func describeInput(ctx context.Context, eng *DB, qp *queryPlan) (map[string]stri
 		spelled = append(spelled, name)
 	}
 	slices.Sort(spelled)
-	names := map[string]string{}
+	names := Spelling{}
 	var problems []job.Problem
 	for _, c := range []struct{ key, col string }{{"unit", t.Unit}, {"purpose", t.Purpose}, {"granted", t.Granted}, {"at", t.At}} {
 		n, ok := have[strings.ToLower(c.col)]
