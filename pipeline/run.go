@@ -57,7 +57,8 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 	r := newRun(j, id, opts)
 	defer func() { r.finish(res, err) }()
 
-	led, err := r.openLedger(ctx)
+	plan, planErr := privacy.NewPlan(j.PrivacySpec())
+	led, fit, err := r.openLedger(ctx, plan)
 	if err != nil {
 		return nil, err
 	}
@@ -67,12 +68,14 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 	if err := r.checkResumable(led); err != nil {
 		return nil, err
 	}
-	plan, err := privacy.NewPlan(j.PrivacySpec())
-	if err != nil {
-		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "privacy", Rule: err.Error(), Err: err}}}
+	if planErr != nil {
+		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "privacy", Rule: planErr.Error(), Err: planErr}}}
 	}
-	if err := r.checkBudget(ctx, led, plan); err != nil {
-		return nil, err
+	// A new release must fit the budget before any data is read; Reserve
+	// checks again atomically. A release reserved by an earlier,
+	// interrupted run is charged already.
+	if r.rec == nil && fit != nil {
+		return nil, fit
 	}
 	computer, err := selectEngine(j, id, opts, r.log)
 	if err != nil {

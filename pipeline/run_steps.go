@@ -76,35 +76,42 @@ func (r *run) finish(res *RunResult, err error) {
 	}
 }
 
-// openLedger opens the ledger and looks the release up into r.rec. A
-// release id of another dataset or another job is refused: only the job
-// that reserved a release may resume or re-publish it.
-func (r *run) openLedger(ctx context.Context) (*privacy.Ledger, error) {
-	led, err := privacy.OpenLedger(r.ledgerPath)
-	if err != nil {
-		return nil, err
+// openLedger opens the ledger and looks the release up into r.rec, and,
+// with a plan, asks in the same ledger session whether the plan's total
+// would fit the dataset's budget (fit: nil, or the *BudgetError to report
+// for a new release; privacy.Ledger.Preflight). A release id of another
+// dataset or another job is refused: only the job that reserved a release
+// may resume or re-publish it.
+func (r *run) openLedger(ctx context.Context, plan *privacy.Plan) (led *privacy.Ledger, fit error, err error) {
+	if led, err = privacy.OpenLedger(r.ledgerPath, privacy.VerifyOnFirstUse()); err != nil {
+		return nil, nil, err
 	}
-	rec, err := led.Lookup(ctx, r.id)
+	var rec *privacy.ReleaseRecord
+	if plan != nil {
+		rec, fit, err = led.Preflight(ctx, r.id, r.j.Dataset, plan.Total.Epsilon, plan.Total.Delta)
+	} else {
+		rec, err = led.Lookup(ctx, r.id)
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.rec = rec
 	if r.identity, err = jobIdentity(r.j); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if rec == nil {
-		return led, nil
+		return led, fit, nil
 	}
 	if rec.Dataset != r.j.Dataset {
-		return nil, &job.ConfigError{File: r.j.File, Problems: []job.Problem{{Key: "--release-id", Value: r.id,
+		return nil, nil, &job.ConfigError{File: r.j.File, Problems: []job.Problem{{Key: "--release-id", Value: r.id,
 			Rule: fmt.Sprintf("belongs to dataset %q, not %q", rec.Dataset, r.j.Dataset)}}}
 	}
 	if err := rec.CheckJob(r.identity); err != nil {
-		return nil, &job.ConfigError{File: r.j.File, Problems: []job.Problem{{Key: "--release-id", Value: r.id,
+		return nil, nil, &job.ConfigError{File: r.j.File, Problems: []job.Problem{{Key: "--release-id", Value: r.id,
 			Rule: "belongs to a release of a different job (the job file, or a PRIVAGG_* override that changes the release, differs); use a new release id",
 			Err:  err}}}
 	}
-	return led, nil
+	return led, fit, nil
 }
 
 // jobIdentity is what the ledger records of the job behind a release.
@@ -155,17 +162,6 @@ func (r *run) republish(ctx context.Context, led *privacy.Ledger) (*RunResult, e
 func engineWritesNoise(e engine.Engine) bool {
 	w, ok := e.(engine.NoiseWriter)
 	return ok && w.WritesNoise()
-}
-
-// checkBudget refuses a new release early, before any data is read, if the
-// dataset's budget cannot pay for the plan; Reserve checks again atomically.
-// A release reserved by an earlier, interrupted run is charged already.
-func (r *run) checkBudget(ctx context.Context, led *privacy.Ledger, plan *privacy.Plan) error {
-	if r.rec != nil {
-		return nil
-	}
-	_, err := led.Check(ctx, r.j.Dataset, plan.Total.Epsilon, plan.Total.Delta)
-	return err
 }
 
 // selectEngine returns the engine of opts, or the embedded DuckDB engine.

@@ -80,10 +80,23 @@ type Ledger struct {
 
 	mu            sync.Mutex
 	openRecovered string // what OpenLedger's check recovered, until Inspect reports it
+	verifyOnUse   bool   // VerifyOnFirstUse: OpenLedger does not verify
 }
 
 // LedgerOption configures OpenLedger.
 type LedgerOption func(*Ledger) error
+
+// VerifyOnFirstUse makes OpenLedger skip its own verification session.
+// Every operation verifies the ledger against its journal anyway, so a
+// caller whose first operation follows at once (a run's Preflight) saves
+// one opening of the ledger file; a damaged ledger is then refused by that
+// first operation, with the same error.
+func VerifyOnFirstUse() LedgerOption {
+	return func(l *Ledger) error {
+		l.verifyOnUse = true
+		return nil
+	}
+}
 
 // WithLockTimeout sets how long each operation waits for the ledger while
 // another process holds it (default DefaultLockTimeout). d must be > 0.
@@ -126,6 +139,9 @@ func OpenLedger(path string, opts ...LedgerOption) (*Ledger, error) {
 		if err := o(l); err != nil {
 			return nil, fmt.Errorf("open ledger %s: %w", path, err)
 		}
+	}
+	if l.verifyOnUse {
+		return l, nil
 	}
 	sum, err := l.Inspect(context.Background())
 	if err != nil {

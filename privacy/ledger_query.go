@@ -2,6 +2,7 @@ package privacy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -68,13 +69,73 @@ func (l *Ledger) Check(ctx context.Context, dataset string, epsilon, delta float
 	var st BudgetStatus
 	err = l.withSession(ctx, false, func(s *session) error {
 		var err error
-		st, err = s.status(dataset)
-		if err != nil {
-			return err
-		}
-		return fits(st, eps, del)
+		st, err = s.check(dataset, eps, del)
+		return err
 	})
 	return st, err
+}
+
+// check is Check within session s.
+func (s *session) check(dataset string, eps, del Amount) (BudgetStatus, error) {
+	st, err := s.status(dataset)
+	if err != nil {
+		return st, err
+	}
+	return st, fits(st, eps, del)
+}
+
+// Preflight answers in one read session what a run asks of the ledger
+// before it reads any data: the release releaseID (nil if the ledger has
+// none) and whether epsilon and delta would fit dataset's budget now, as
+// Check decides it. fit is Check's error (nil if they fit, a *BudgetError if
+// not); err is the ledger's own (damaged, busy, unreadable). Each session
+// opens the ledger file and verifies it against the journal, so asking
+// once instead of twice saves a run one such verification.
+func (l *Ledger) Preflight(ctx context.Context, releaseID, dataset string, epsilon, delta float64) (rec *ReleaseRecord, fit, err error) {
+	eps, del, err := requestAmounts(epsilon, delta)
+	if err != nil {
+		return nil, nil, fmt.Errorf("check budget of dataset %q: %w", dataset, err)
+	}
+	err = l.withSession(ctx, false, func(s *session) error {
+		if rec, err = s.lookup(releaseID); err != nil {
+			return err
+		}
+		_, fit = s.check(dataset, eps, del)
+		var de *LedgerError
+		if errors.As(fit, &de) {
+			return fit // a damaged budget is the ledger's error, not a refusal
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return rec, fit, nil
+}
+
+// LookupStatus returns, in one read session, the release releaseID and the
+// budget status of its dataset (with the release charged): what the release
+// report shows. A release the ledger does not have is ErrUnknownRelease.
+func (l *Ledger) LookupStatus(ctx context.Context, releaseID string) (*ReleaseRecord, BudgetStatus, error) {
+	var (
+		rec *ReleaseRecord
+		st  BudgetStatus
+	)
+	err := l.withSession(ctx, false, func(s *session) error {
+		var err error
+		if rec, err = s.lookup(releaseID); err != nil {
+			return err
+		}
+		if rec == nil {
+			return fmt.Errorf("release %s: %w", releaseID, ErrUnknownRelease)
+		}
+		st, err = s.status(rec.Dataset)
+		return err
+	})
+	if err != nil {
+		return nil, BudgetStatus{}, err
+	}
+	return rec, st, nil
 }
 
 // ReleaseRecord is one release in the ledger.
@@ -124,11 +185,28 @@ func (l *Ledger) Releases(ctx context.Context) ([]ReleaseRecord, error) {
 // Lookup returns the release with id releaseID, or nil and no error if there
 // is none.
 func (l *Ledger) Lookup(ctx context.Context, releaseID string) (*ReleaseRecord, error) {
-	recs, err := l.records(ctx, func(r *releaseRow) bool { return r.ReleaseID == releaseID })
-	if err != nil || len(recs) == 0 {
-		return nil, err
+	var rec *ReleaseRecord
+	err := l.withSession(ctx, false, func(s *session) error {
+		var err error
+		rec, err = s.lookup(releaseID)
+		return err
+	})
+	return rec, err
+}
+
+// lookup is Lookup within session s.
+func (s *session) lookup(releaseID string) (*ReleaseRecord, error) {
+	for _, r := range s.st.releases {
+		if r.ReleaseID != releaseID {
+			continue
+		}
+		rec, err := r.record()
+		if err != nil {
+			return nil, s.damaged("release "+r.ReleaseID, err)
+		}
+		return &rec, nil
 	}
-	return &recs[0], nil
+	return nil, nil
 }
 
 func (l *Ledger) records(ctx context.Context, keep func(*releaseRow) bool) ([]ReleaseRecord, error) {

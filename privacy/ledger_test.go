@@ -560,6 +560,14 @@ func TestDamagedLedgerFailsClosed(t *testing.T) {
 			wantLedgerError(t, err, tc.want)
 			_, err = l.Status(ctx, "d")
 			wantLedgerError(t, err, tc.want)
+			// A handle that verifies on first use opens, and its first
+			// operation (a run's Preflight) refuses the same way.
+			lazy, err := OpenLedger(l.Path(), VerifyOnFirstUse())
+			if err != nil {
+				t.Fatalf("OpenLedger with VerifyOnFirstUse: %v", err)
+			}
+			_, _, err = lazy.Preflight(ctx, "new", "d", 0.01, 0)
+			wantLedgerError(t, err, tc.want)
 			if err := l.MarkPublished(ctx, "r1"); err == nil {
 				t.Error("MarkPublished on a damaged ledger succeeded")
 			}

@@ -163,14 +163,7 @@ type reportInput struct {
 // and REPORT.html into the release store of id. Run calls it once every table
 // is in the store and before the ledger marks the release stored.
 func writeReleaseReport(ctx context.Context, led *privacy.Ledger, id string, job *job.Job, rel *privacy.Release, run RunReport) error {
-	rec, err := led.Lookup(ctx, id)
-	if err != nil {
-		return fmt.Errorf("release report: %w", err)
-	}
-	if rec == nil {
-		return fmt.Errorf("release report: release %s: %w", id, privacy.ErrUnknownRelease)
-	}
-	st, err := led.Status(ctx, rec.Dataset)
+	rec, st, err := led.LookupStatus(ctx, id)
 	if err != nil {
 		return fmt.Errorf("release report: %w", err)
 	}
