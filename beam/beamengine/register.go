@@ -11,6 +11,7 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local" // local files
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct" // the default runner
+
 	// prism: Beam's portable runner, in process, through the job service
 	// that Flink, Spark and Dataflow use (encoding, registration).
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"

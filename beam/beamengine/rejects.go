@@ -138,7 +138,9 @@ func formatTotal(key string, n int) (string, error) {
 	return marshalLine(listingLine{Total: &t})
 }
 
-func formatFirst(_ int, rows []rejectAt) (string, error) { return marshalLine(listingLine{First: rows}) }
+func formatFirst(_ int, rows []rejectAt) (string, error) {
+	return marshalLine(listingLine{First: rows})
+}
 
 func formatRange(r rangeLines) (string, error) { return marshalLine(listingLine{Range: &r}) }
 
