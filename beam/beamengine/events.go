@@ -282,8 +282,9 @@ type consentRec struct {
 	Bad     bool // malformed: no usable unit, purpose, granted value or time; excludes the person
 }
 
-// consentSpec maps consent-table rows. Columns are [unit, purpose, granted, at],
-// all read as text (source.Text), like the embedded engine's reader.
+// consentSpec maps consent-table rows. Columns are [unit, purpose, granted,
+// at] (consentUnit, ...), all read as text (source.Text), like the embedded
+// engine's reader.
 type consentSpec struct {
 	Purpose  string
 	FoldCase bool
@@ -292,10 +293,23 @@ type consentSpec struct {
 	Columns [4]string
 }
 
-// The rules a consent record that counts must keep, in the embedded
-// engine's order (engine/duckdb consentRules), one per column of
+// The consent table's columns, in the order of its source's Columns and
 // consentSpec.Columns.
-var consentRules = [4]string{engine.RuleUnitMissing, engine.RulePurposeMissing, engine.RuleConsentValue, engine.RuleConsentTime}
+const (
+	consentUnit = iota
+	consentPurpose
+	consentGranted
+	consentAt
+)
+
+// consentRules are the rules a consent record that counts must keep, one
+// per column, in the embedded engine's order (engine/duckdb consentRules).
+var consentRules = [4]string{
+	consentUnit:    engine.RuleUnitMissing,
+	consentPurpose: engine.RulePurposeMissing,
+	consentGranted: engine.RuleConsentValue,
+	consentAt:      engine.RuleConsentTime,
+}
 
 // rule is consent rule i as the run report names it.
 func (c *consentSpec) rule(i int) ruleRef { return ruleRef{c.Columns[i], consentRules[i]} }
@@ -306,30 +320,30 @@ func (c *consentSpec) rule(i int) ruleRef { return ruleRef{c.Columns[i], consent
 // malformed). It returns the consent rules a counted record breaks
 // (indexes into consentRules, in order), nil for a well-formed one.
 func (c *consentSpec) record(vals []transforms.Value, emit func(string, consentRec)) []int {
-	p, ok := vals[1].Text()
+	p, ok := vals[consentPurpose].Text()
 	p = strings.Trim(p, transforms.UnitSpace)
 	noPurpose := !ok || p == ""
 	if !noPurpose && strings.ToLower(p) != strings.ToLower(c.Purpose) {
 		return nil
 	}
 	var broken []int
-	unit, ok := vals[0].Text()
+	unit, ok := vals[consentUnit].Text()
 	if ok {
 		unit, ok = transforms.CanonicalUnit(unit, c.FoldCase)
 	}
 	if !ok {
-		unit, broken = "", append(broken, 0)
+		unit, broken = "", append(broken, consentUnit)
 	}
 	if noPurpose {
-		broken = append(broken, 1)
+		broken = append(broken, consentPurpose)
 	}
-	g, gok := transforms.ConsentValue(vals[2])
+	g, gok := transforms.ConsentValue(vals[consentGranted])
 	if !gok {
-		broken = append(broken, 2)
+		broken = append(broken, consentGranted)
 	}
-	t, tok := transforms.ConsentTime(vals[3])
+	t, tok := transforms.ConsentTime(vals[consentAt])
 	if !tok {
-		broken = append(broken, 3)
+		broken = append(broken, consentAt)
 	}
 	rec := consentRec{At: math.MinInt64, Bad: len(broken) > 0}
 	if !rec.Bad {

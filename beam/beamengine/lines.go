@@ -70,8 +70,9 @@ type linePos struct {
 	Record int64 // the line's index among the range's lines that are not blank, from 0
 }
 
-// first reports whether the line is its file's first line.
-func (p linePos) first() bool { return p.Start == 0 && p.Line == 0 }
+// first reports whether the line is its file's first line that is not
+// blank.
+func (p linePos) first() bool { return p.Start == 0 && p.Record == 0 }
 
 // rangeLines counts the lines one range read: all of them, and those that
 // are not blank. Table is tableInput or tableConsent.

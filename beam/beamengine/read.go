@@ -60,7 +60,7 @@ func (e *badLine) Error() string { return "malformed row" }
 var errNotJSON = errors.New("not a JSON object")
 
 // header reports whether the line at pos is a header line: a CSV file's
-// first line, when the files have a header.
+// first line that is not blank, when the files have a header.
 func (s *source) header(pos linePos) bool {
 	return s.Format == job.InputCSV && s.HasHeader && pos.first()
 }
