@@ -63,7 +63,8 @@ type InputCounts struct {
 	// them (no usable unit, purpose, granted value or time). Both are 0
 	// without a consent table.
 	ConsentRead, ConsentRejected int64
-	// Rejects locates the malformed rows; nil when no row was rejected.
+	// Rejects locates the malformed rows and consent records; nil when
+	// none was rejected.
 	Rejects *Rejects
 }
 
@@ -111,7 +112,7 @@ func RejectCheck(maxFraction float64, c InputCounts) error {
 	}
 	if c.ConsentRead > 0 && float64(c.ConsentRejected) > maxFraction*float64(c.ConsentRead) {
 		return &InputError{Reason: fmt.Sprintf("malformed consent records (no usable id, purpose, granted value or time) exceed input.max_reject_fraction %v (%d of %d consent records rejected)",
-			maxFraction, c.ConsentRejected, c.ConsentRead)}
+			maxFraction, c.ConsentRejected, c.ConsentRead), Where: c.Rejects.consentTable().summary(MessageRejectedRows)}
 	}
 	return nil
 }

@@ -12,6 +12,47 @@ const MaxRejectedRows = 20
 // malformed rows names.
 const MessageRejectedRows = 3
 
+// The rules a malformed row or consent record breaks, as the run report
+// names them. Both engines name them with these, so one input gets the same
+// listing on either.
+const (
+	// RuleUnitMissing: the privacy unit (or a consent record's unit) is
+	// missing, or blank once trimmed.
+	RuleUnitMissing = "is missing or blank (privacy unit)"
+	// RuleIntegerUnitMissing: an integer privacy unit column is NULL.
+	RuleIntegerUnitMissing = "is missing (privacy unit)"
+	// RuleNotFinite: a metric's value is present but not a finite number.
+	RuleNotFinite = "is not a finite number"
+	// RuleConsentValue: a consent value is not an accepted spelling.
+	RuleConsentValue = "is not an accepted consent value"
+	// RulePurposeMissing: a consent record has no purpose.
+	RulePurposeMissing = "is missing or blank (purpose)"
+	// RuleConsentTime: a consent record's time does not parse.
+	RuleConsentTime = "is not a usable time"
+)
+
+// RuleNoValueFor: the source of derived column key is present but gives no
+// value (a timestamp that does not parse, a non-number to bin).
+func RuleNoValueFor(key string) string { return "gives no value for " + key }
+
+// The error types of DuckDB's CSV reader (its rejects table's error_type)
+// that the Beam engine's CSV reader reproduces.
+const (
+	CSVCast           = "CAST"
+	CSVMissingColumns = "MISSING COLUMNS"
+	CSVTooManyColumns = "TOO MANY COLUMNS"
+	CSVUnquotedValue  = "UNQUOTED VALUE"
+)
+
+// CSVRule states an error type of DuckDB's CSV reader as a rule: "csv: too
+// many columns".
+func CSVRule(errorType string) string {
+	if errorType == CSVCast {
+		return "csv: value does not fit the column's type"
+	}
+	return "csv: " + strings.ToLower(errorType)
+}
+
 // Rejects locates an input's malformed rows for the internal run report: by
 // line (CSV, newline-delimited JSON) or row index (Parquet), column and
 // rule, never by value. It is internal, like InputCounts.
@@ -24,6 +65,11 @@ type Rejects struct {
 	Totals []RejectTotal `json:"totals,omitempty"`
 	// Unavailable says why the engine lists no rows ("" when it does).
 	Unavailable string `json:"unavailable,omitempty"`
+	// ConsentTable locates the consent table's malformed records (for the
+	// job's purpose, or without a purpose) the same way, each row naming
+	// the consent table's file; nil when none was malformed. Its own
+	// ConsentTable is nil.
+	ConsentTable *Rejects `json:"consent_table,omitempty"`
 }
 
 // RejectedRow is one rule a rejected row broke. It never holds the value.
@@ -63,6 +109,14 @@ func (r RejectedRow) String() string {
 		fmt.Fprintf(&b, " column %s", r.Column)
 	}
 	return b.String() + ": " + r.Rule
+}
+
+// consentTable is r's listing of the consent table, nil when r is.
+func (r *Rejects) consentTable() *Rejects {
+	if r == nil {
+		return nil
+	}
+	return r.ConsentTable
 }
 
 // summary names the first n rejected rows, or "" when none is listed.

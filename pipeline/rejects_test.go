@@ -15,6 +15,7 @@ import (
 
 	"github.com/privagg/privagg/engine"
 	"github.com/privagg/privagg/internal/verify"
+	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 	"github.com/privagg/privagg/release"
 )
@@ -300,4 +301,81 @@ func noSecrets(t *testing.T, where, text string) {
 			t.Errorf("%s quotes input value %q:\n%s", where, s, text)
 		}
 	}
+}
+
+// TestRunReportListsConsentTableRejects: malformed consent-table records
+// that count (for the job's purpose, or without a purpose) are listed under
+// rejects.consent_table with the consent table's file, line, column and
+// rule, never a value; the error for too many names the first ones.
+func TestRunReportListsConsentTableRejects(t *testing.T) {
+	const y = `version: 1
+name: consent_rejects
+dataset: d
+purpose: marketing
+input: {path: events.csv, max_reject_fraction: 0.9}
+privacy_unit: user_id
+consent:
+  table: {path: consent.csv, unit: user_id, purpose: purpose, granted: granted, at: at}
+privacy: {epsilon: 1, delta: 1e-6, k: 1, max_partitions_per_unit: 1}
+outputs:
+  - name: all
+    group_by: [channel]
+    public_partitions: {channel: [email]}
+    metrics: [{name: people, type: count_units}]
+output: {dir: out, format: csv}
+ledger: ledger/privagg-ledger.duckdb
+`
+	// Line 6 is for another purpose: neither counted nor listed.
+	const consent = "user_id,purpose,granted,at\n" +
+		"u1,marketing,true,2026-01-01 00:00:00\n" +
+		"u2,marketing,true,SECRET-TIME\n" +
+		"u3,,true,2026-01-01\n" +
+		",marketing,SECRET-GRANT,2026-01-01\n" +
+		"u4,analytics,SECRET-GRANT-2,SECRET-TIME-2\n" +
+		"u5, Marketing ,true,\n"
+	const events = "user_id,channel\nu1,email\nu2,email\nu3,email\nu4,email\nu5,email\n"
+	setup := func(t *testing.T, y string) *job.Job {
+		j := verify.SetupJob(t, y, events, 10)
+		if err := os.WriteFile(j.Consent.Table.Path, []byte(consent), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	j := setup(t, y)
+	defer privacy.SetNoiseForTests(noNoise{})()
+	res, err := Run(context.Background(), j, RunOptions{ReleaseID: "consent-rejects-1"})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	r := res.Report.Rejects
+	if r == nil || r.ConsentTable == nil {
+		t.Fatalf("report rejects = %+v, want the consent table's records", r)
+	}
+	if len(r.Rows) > 0 || len(r.Totals) > 0 {
+		t.Errorf("input rows listed for a clean input: %+v", r)
+	}
+	row := func(line int64, col, rule string) engine.RejectedRow {
+		return engine.RejectedRow{File: j.Consent.Table.Path, Line: line, Column: col, Rule: rule}
+	}
+	want := []engine.RejectedRow{row(3, "at", engine.RuleConsentTime), row(4, "purpose", engine.RulePurposeMissing),
+		row(5, "user_id", engine.RuleUnitMissing), row(5, "granted", engine.RuleConsentValue), row(7, "at", engine.RuleConsentTime)}
+	if !slices.Equal(r.ConsentTable.Rows, want) {
+		t.Errorf("consent rows = %v\nwant %v", r.ConsentTable.Rows, want)
+	}
+	totals := []engine.RejectTotal{{Column: "at", Rule: engine.RuleConsentTime, Rows: 2}, {Column: "granted", Rule: engine.RuleConsentValue, Rows: 1},
+		{Column: "purpose", Rule: engine.RulePurposeMissing, Rows: 1}, {Column: "user_id", Rule: engine.RuleUnitMissing, Rows: 1}}
+	if !slices.Equal(r.ConsentTable.Totals, totals) {
+		t.Errorf("consent totals = %v\nwant %v", r.ConsentTable.Totals, totals)
+	}
+	noSecrets(t, "run report", reportText(t, j.Ledger))
+
+	j = setup(t, strings.Replace(y, "max_reject_fraction: 0.9", "max_reject_fraction: 0.1", 1))
+	_, err = Run(context.Background(), j, RunOptions{ReleaseID: "consent-rejects-2"})
+	if !isInput(err) {
+		t.Fatalf("err = %v, want an input error", err)
+	}
+	if first := "first: " + j.Consent.Table.Path + " line 3 column at: is not a usable time; "; !strings.Contains(err.Error(), first) {
+		t.Errorf("error %q does not name %q", err, first)
+	}
+	noSecrets(t, "error", err.Error())
 }

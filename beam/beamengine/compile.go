@@ -173,12 +173,15 @@ func newSource(format job.InputFormat, path string, cols []string, delim string,
 		return nil, err
 	}
 	defer db.Close()
-	q := fmt.Sprintf("DESCRIBE SELECT * FROM read_csv(%s, delim=%s, header=%t)",
-		transforms.QuoteString(files[0]), transforms.QuoteString(delim), header)
+	// The whole glob, as the embedded engine describes it: DuckDB samples
+	// the next files too when the first is short. With ignore_errors, the
+	// lines its reader would reject do not stop the sniffer.
+	q := fmt.Sprintf("DESCRIBE SELECT * FROM read_csv(%s, delim=%s, header=%t, ignore_errors=true)",
+		transforms.QuoteString(path), transforms.QuoteString(delim), header)
 	rows, err := db.Query(q)
 	if err != nil {
 		// DuckDB's sniffer errors may quote the file's lines: keep only that it failed.
-		return nil, fmt.Errorf("sniff csv columns of %s: DuckDB's CSV reader failed (details withheld: they may quote input values)", files[0])
+		return nil, fmt.Errorf("sniff csv columns of %s: DuckDB's CSV reader failed (details withheld: they may quote input values)", path)
 	}
 	defer rows.Close()
 	for rows.Next() {

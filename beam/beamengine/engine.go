@@ -34,6 +34,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/fileio"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/textio"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
@@ -120,18 +121,24 @@ func (e *Engine) Prepare(ctx context.Context) (engine.InputCounts, error) {
 	e.c, e.work = c, strings.TrimRight(dir, "/")+"/"+e.job.Name+"-"+randomUnit()[:12]
 
 	e.log.Info("counting input rows on beam", "runner", e.runner)
-	countsFile := e.work + "/counts.jsonl"
+	countsFile, listingFile := e.work+"/counts.jsonl", e.work+"/rejects.jsonl"
 	p, s := beam.NewPipelineWithRoot()
-	events, recs := c.events(s)
-	tags := beam.ParDo(s, statusTag, events)
-	if recs.IsValid() {
-		tags = beam.Flatten(s, tags, beam.ParDo(s, consentTag, recs))
+	in := c.events(s)
+	tags := beam.ParDo(s, statusTag, in.events)
+	if in.consentRecs.IsValid() {
+		tags = beam.Flatten(s, tags, beam.ParDo(s, consentTag, in.consentRecs))
 	}
 	textio.Write(s, countsFile, beam.ParDo(s, formatCount, stats.Count(s, tags)))
+	writeListing(s, listingFile, in.rejects, in.ranges)
 	if _, err := beam.Run(ctx, e.runner, p); err != nil {
 		return engine.InputCounts{}, &engine.InputError{Reason: "beam pipeline (row counts) failed", Err: err}
 	}
-	return readCounts(ctx, countsFile)
+	counts, err := readCounts(ctx, countsFile)
+	if err != nil {
+		return counts, err
+	}
+	listRejects(ctx, listingFile, e.job.Input.Path, &counts)
+	return counts, nil
 }
 
 // Release runs pass 2, where pbeam draws all noise with the plan's budget,
@@ -149,7 +156,7 @@ func (e *Engine) Release(ctx context.Context, plan *privacy.Plan, res *privacy.R
 	}
 	resultsFile := e.work + "/results.jsonl"
 	p, s := beam.NewPipelineWithRoot()
-	events, _ := e.c.events(s)
+	events := e.c.events(s).events
 	lines := make([]beam.PCollection, len(plan.Outputs))
 	for o := range plan.Outputs {
 		var err error
@@ -193,38 +200,71 @@ type compiled struct {
 	outs    []outSpec
 }
 
-// events adds the input, consent and derived columns to s. With a consent
-// table it also returns the consent records for the job's purpose (keyed
-// by canonical unit), for the row counts.
-func (c *compiled) events(s beam.Scope) (events, consentRecs beam.PCollection) {
+// inputStage is what the input stage adds to a pipeline.
+type inputStage struct {
+	// events are the input's rows after consent and derived columns.
+	events beam.PCollection
+	// consentRecs are the consent table's records that count, keyed by
+	// canonical unit (for the row counts); invalid without a consent table.
+	consentRecs beam.PCollection
+	// rejects locate the rejected rows and consent records (rejectAt);
+	// ranges are the line counts of the files read by lines (rangeLines),
+	// invalid when none is. Pass 1 lists them (writeListing).
+	rejects, ranges beam.PCollection
+}
+
+// events adds the input, consent and derived columns to s.
+func (c *compiled) events(s beam.Scope) inputStage {
 	s = s.Scope("events")
+	var st inputStage
+	var rejects, ranges []beam.PCollection
 	if c.src.Format == job.InputParquet {
-		files := fileio.ReadMatches(s, fileio.MatchFiles(s, c.job.Input.Path))
-		events = beam.ParDo(s, &eventFileFn{Src: c.src, Ev: c.ev}, files)
+		var rej beam.PCollection
+		st.events, rej = beam.ParDo2(s, &eventFileFn{Src: c.src, Ev: c.ev}, matchFiles(s, c.job.Input.Path))
+		rejects = append(rejects, rej)
 	} else {
-		events = beam.ParDo(s, &eventLineFn{Src: c.src, Ev: c.ev}, textio.Read(s, c.job.Input.Path))
+		fn := &eventLineFn{lineRanges: lineRanges{SplitBytes: lineSplitBytes, Format: c.src.Format}, Src: c.src, Ev: c.ev}
+		var rej, rng beam.PCollection
+		st.events, rej, rng = beam.ParDo3(s, fn, matchFiles(s, c.job.Input.Path))
+		rejects, ranges = append(rejects, rej), append(ranges, rng)
 	}
-	if c.job.Consent.Column != "" && c.ev.Unit != "" {
+	switch {
+	case c.job.Consent.Column != "" && c.ev.Unit != "":
 		// Consent per person: one refusing or malformed value excludes all
 		// of the person's rows.
 		cs := s.Scope("consent")
-		refused := beam.CombinePerKey(cs, orBool, beam.ParDo(cs, refusalOf, events))
-		joined := beam.CoGroupByKey(cs, beam.ParDo(cs, keyByUnit, events), refused)
-		return beam.ParDo(cs, applyRefusalsFn, joined), beam.PCollection{}
+		refused := beam.CombinePerKey(cs, orBool, beam.ParDo(cs, refusalOf, st.events))
+		joined := beam.CoGroupByKey(cs, beam.ParDo(cs, keyByUnit, st.events), refused)
+		st.events = beam.ParDo(cs, applyRefusalsFn, joined)
+	case c.consent != nil:
+		cs := s.Scope("consent")
+		t := c.job.Consent.Table
+		spec := consentSpec{Purpose: c.purpose, FoldCase: c.ev.FoldCase, Columns: [4]string{t.Unit, t.Purpose, t.Granted, t.At}}
+		var rej beam.PCollection
+		if c.consent.Format == job.InputParquet {
+			st.consentRecs, rej = beam.ParDo2(cs, &consentFileFn{Src: *c.consent, C: spec}, matchFiles(cs, t.Path))
+		} else {
+			fn := &consentLineFn{lineRanges: lineRanges{SplitBytes: lineSplitBytes, Format: c.consent.Format}, Src: *c.consent, C: spec}
+			var rng beam.PCollection
+			st.consentRecs, rej, rng = beam.ParDo3(cs, fn, matchFiles(cs, t.Path))
+			ranges = append(ranges, rng)
+		}
+		rejects = append(rejects, rej)
+		latest := beam.CombinePerKey(cs, &latestConsentFn{}, st.consentRecs)
+		joined := beam.CoGroupByKey(cs, beam.ParDo(cs, keyByUnit, st.events), latest)
+		st.events = beam.ParDo(cs, applyConsentFn, joined)
 	}
-	if c.consent == nil {
-		return events, beam.PCollection{}
+	st.rejects = beam.Flatten(s, rejects...)
+	if len(ranges) > 0 {
+		st.ranges = beam.Flatten(s, ranges...)
 	}
-	cs := s.Scope("consent")
-	var recs beam.PCollection
-	spec := consentSpec{Purpose: c.purpose, FoldCase: c.ev.FoldCase}
-	if c.consent.Format == job.InputParquet {
-		files := fileio.ReadMatches(cs, fileio.MatchFiles(cs, c.job.Consent.Table.Path))
-		recs = beam.ParDo(cs, &consentFileFn{Src: *c.consent, C: spec}, files)
-	} else {
-		recs = beam.ParDo(cs, &consentLineFn{Src: *c.consent, C: spec}, textio.Read(cs, c.job.Consent.Table.Path))
-	}
-	latest := beam.CombinePerKey(cs, &latestConsentFn{}, recs)
-	joined := beam.CoGroupByKey(cs, beam.ParDo(cs, keyByUnit, events), latest)
-	return beam.ParDo(cs, applyConsentFn, joined), recs
+	return st
+}
+
+// matchFiles lists the files glob matches, ready to read, as textio.Read
+// does (a glob that matches nothing reads nothing here; compile checks
+// local inputs).
+func matchFiles(s beam.Scope, glob string) beam.PCollection {
+	filesystem.ValidateScheme(glob)
+	return fileio.ReadMatches(s, fileio.MatchAll(s, beam.Create(s, glob), fileio.MatchEmptyAllow()))
 }

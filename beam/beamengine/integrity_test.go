@@ -109,7 +109,7 @@ func TestCanonicalUnitSameInBothEngines(t *testing.T) {
 	} {
 		src := source{Format: job.InputFormat(tc.format), Columns: []string{"consent", "user_id"}, Delim: ",", Header: []string{"user_id", "consent"},
 			Types: map[string]string{"user_id": "BIGINT", "consent": "BOOLEAN"}, Text: map[string]bool{"user_id": true, "consent": true}}
-		vals, _, err := src.parseLine(tc.line)
+		vals, err := src.parseLine(tc.line)
 		if err != nil {
 			t.Fatalf("%q: %v", tc.line, err)
 		}
@@ -117,7 +117,7 @@ func TestCanonicalUnitSameInBothEngines(t *testing.T) {
 		if err := ev.setup(); err != nil {
 			t.Fatal(err)
 		}
-		e := ev.toEvent(vals)
+		e, _ := ev.toEvent(vals)
 		if (e.Status != statusRejected) != tc.ok || (tc.ok && e.Unit != tc.want) {
 			t.Errorf("%s %q fold=%v: unit %q status %d, want %q ok %v", tc.format, tc.line, tc.fold, e.Unit, e.Status, tc.want, tc.ok)
 		}

@@ -2,6 +2,7 @@ package beamengine
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/privagg/privagg/engine"
 	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/transforms"
@@ -49,25 +52,27 @@ type source struct {
 // name is the files' spelling of projected column c.
 func (s *source) name(c string) string { return duckdb.Spelling(s.Names).Of(c) }
 
-// errBadRow marks a line that cannot be parsed (wrong column count,
-// malformed JSON); it is counted as rejected, like DuckDB's ignore_errors.
-var errBadRow = errors.New("malformed row")
+// csvProblem is one reason DuckDB's CSV reader rejects a line: an error
+// type of its rejects table (engine.CSVCast, ...) and the column it names
+// ("" for too many columns). It never holds the value.
+type csvProblem struct{ Column, ErrorType string }
 
-// headerLine reports whether line is a CSV header line to skip.
-func (s *source) headerLine(line string) bool {
-	if !s.HasHeader {
-		return false
-	}
-	rec, err := s.splitCSV(line)
-	if err != nil || len(rec) != len(s.Header) {
-		return false
-	}
-	for i := range rec {
-		if strings.TrimSpace(rec[i]) != s.Header[i] {
-			return false
-		}
-	}
-	return true
+// badLine is a CSV line that DuckDB's CSV reader (ignore_errors) would
+// reject, with its problems sorted as the embedded engine lists them (by
+// column, then error type).
+type badLine struct{ Problems []csvProblem }
+
+func (e *badLine) Error() string { return "malformed row" }
+
+// errNotJSON marks an NDJSON line that is not a JSON object. DuckDB's JSON
+// reader (ignore_errors) reads it as a record of NULLs, which parseLine
+// returns with it.
+var errNotJSON = errors.New("not a JSON object")
+
+// header reports whether the line at pos is a header line: a CSV file's
+// first line that is not blank, when the files have a header.
+func (s *source) header(pos linePos) bool {
+	return s.Format == job.InputCSV && s.HasHeader && pos.first()
 }
 
 func (s *source) splitCSV(line string) ([]string, error) {
@@ -80,26 +85,24 @@ func (s *source) splitCSV(line string) ([]string, error) {
 	return r.Read()
 }
 
-// parseLine parses one CSV or NDJSON line into the projected columns. skip
-// is true for blank and header lines.
-func (s *source) parseLine(line string) (vals []transforms.Value, skip bool, err error) {
-	if strings.TrimSpace(line) == "" {
-		return nil, true, nil
-	}
+// parseLine parses one CSV or NDJSON line (not blank, not a header) into
+// the projected columns. A CSV line that DuckDB's reader would reject (a
+// projected value that does not fit the column's sniffed type, missing or
+// extra columns) returns a *badLine; an NDJSON line that is not an object
+// returns a record of NULLs with errNotJSON.
+func (s *source) parseLine(line string) ([]transforms.Value, error) {
+	vals := make([]transforms.Value, len(s.Columns))
 	switch s.Format {
 	case job.InputCSV:
-		if s.headerLine(line) {
-			return nil, true, nil
-		}
 		rec, err := s.splitCSV(line)
-		if err != nil || len(rec) != len(s.Header) {
-			return nil, false, errBadRow
+		if err != nil {
+			return nil, &badLine{Problems: []csvProblem{{ErrorType: engine.CSVUnquotedValue}}}
 		}
-		vals = make([]transforms.Value, len(s.Columns))
+		var bad []csvProblem
 		for i, c := range s.Columns {
 			idx := indexOf(s.Header, s.name(c))
-			if idx < 0 {
-				continue // NULL
+			if idx < 0 || idx >= len(rec) {
+				continue // NULL, or a missing column (below)
 			}
 			typ := s.Types[s.name(c)]
 			if s.Text[c] {
@@ -107,17 +110,29 @@ func (s *source) parseLine(line string) (vals []transforms.Value, skip bool, err
 			}
 			v, ok := csvValue(rec[idx], typ)
 			if !ok {
-				return nil, false, errBadRow // DuckDB rejects a value that does not fit the sniffed type
+				bad = append(bad, csvProblem{s.name(c), engine.CSVCast})
+				continue
 			}
 			vals[i] = v
 		}
-		return vals, false, nil
+		for _, c := range s.Header[min(len(rec), len(s.Header)):] {
+			bad = append(bad, csvProblem{c, engine.CSVMissingColumns})
+		}
+		if len(rec) > len(s.Header) {
+			bad = append(bad, csvProblem{"", engine.CSVTooManyColumns})
+		}
+		if len(bad) > 0 {
+			slices.SortFunc(bad, func(a, b csvProblem) int {
+				return cmp.Or(cmp.Compare(a.Column, b.Column), cmp.Compare(a.ErrorType, b.ErrorType))
+			})
+			return nil, &badLine{Problems: bad}
+		}
+		return vals, nil
 	case job.InputJSON:
 		var obj map[string]json.RawMessage
-		if err := json.NewDecoder(strings.NewReader(line)).Decode(&obj); err != nil {
-			return nil, false, errBadRow
+		if err := json.NewDecoder(strings.NewReader(line)).Decode(&obj); err != nil || obj == nil {
+			return vals, errNotJSON
 		}
-		vals = make([]transforms.Value, len(s.Columns))
 		for i, c := range s.Columns {
 			raw, ok := obj[s.name(c)]
 			if !ok {
@@ -130,14 +145,13 @@ func (s *source) parseLine(line string) (vals []transforms.Value, skip bool, err
 			d := json.NewDecoder(bytes.NewReader(raw))
 			d.UseNumber()
 			var v any
-			if err := d.Decode(&v); err != nil {
-				return nil, false, errBadRow
+			if err := d.Decode(&v); err == nil {
+				vals[i] = jsonValue(v)
 			}
-			vals[i] = jsonValue(v)
 		}
-		return vals, false, nil
+		return vals, nil
 	}
-	return nil, false, fmt.Errorf("input format %q is not read line by line", s.Format)
+	return nil, fmt.Errorf("input format %q is not read line by line", s.Format)
 }
 
 // csvValue types a CSV field like DuckDB's reader with the sniffed type: an
@@ -228,9 +242,17 @@ func jsonValue(v any) transforms.Value {
 	}
 }
 
+// parquetRow is one row of a Parquet file.
+type parquetRow struct {
+	Index int64              // the row's index in the file, from 0
+	Vals  []transforms.Value // the projected columns
+	// Integer marks the projected columns the file stores as integers.
+	Integer []bool
+}
+
 // parquetRows reads the projected columns of one Parquet file and calls fn
 // per row. A projected column the file lacks reads as NULL.
-func (s *source) parquetRows(ctx context.Context, r io.ReadCloser, fn func([]transforms.Value) error) error {
+func (s *source) parquetRows(ctx context.Context, r io.ReadCloser, fn func(parquetRow) error) error {
 	data, err := io.ReadAll(r)
 	r.Close()
 	if err != nil {
@@ -251,11 +273,13 @@ func (s *source) parquetRows(ctx context.Context, r io.ReadCloser, fn func([]tra
 	}
 	var leaves []int
 	pos := make([]int, len(s.Columns)) // projected column -> field index in the read record, or -1
+	integer := make([]bool, len(s.Columns))
 	for i, c := range s.Columns {
 		pos[i] = -1
 		if idx := schema.FieldIndices(s.name(c)); len(idx) == 1 {
 			pos[i] = len(leaves)
 			leaves = append(leaves, pf.MetaData().Schema.ColumnIndexByName(s.name(c)))
+			integer[i] = arrow.IsInteger(schema.Field(idx[0]).Type.ID())
 		}
 	}
 	rr, err := fr.GetRecordReader(ctx, leaves, nil)
@@ -263,6 +287,7 @@ func (s *source) parquetRows(ctx context.Context, r io.ReadCloser, fn func([]tra
 		return fmt.Errorf("read parquet: %w", err)
 	}
 	defer rr.Release()
+	var index int64
 	for rr.Next() {
 		rec := rr.RecordBatch()
 		for row := 0; row < int(rec.NumRows()); row++ {
@@ -272,9 +297,10 @@ func (s *source) parquetRows(ctx context.Context, r io.ReadCloser, fn func([]tra
 					vals[i] = arrowValue(rec.Column(p), row)
 				}
 			}
-			if err := fn(vals); err != nil {
+			if err := fn(parquetRow{Index: index, Vals: vals, Integer: integer}); err != nil {
 				return err
 			}
+			index++
 		}
 	}
 	return rr.Err()

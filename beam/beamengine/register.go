@@ -5,11 +5,13 @@ import (
 	"reflect"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/sdf"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/fileio"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/gcs"   // gs:// inputs and results
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local" // local files
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct" // the default runner
+
 	// prism: Beam's portable runner, in process, through the job service
 	// that Flink, Spark and Dataflow use (encoding, registration).
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
@@ -23,10 +25,22 @@ func init() {
 	beam.RegisterType(reflect.TypeOf((*pv)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*consentRec)(nil)).Elem())
 
-	register.DoFn2x0[string, func(event)](&eventLineFn{})
-	register.DoFn3x1[context.Context, fileio.ReadableFile, func(event), error](&eventFileFn{})
-	register.DoFn2x1[string, func(string, consentRec), error](&consentLineFn{})
-	register.DoFn3x1[context.Context, fileio.ReadableFile, func(string, consentRec), error](&consentFileFn{})
+	beam.RegisterType(reflect.TypeOf((*rejectAt)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*rangeLines)(nil)).Elem())
+	beam.RegisterType(reflect.TypeOf((*firstRejects)(nil)).Elem())
+
+	register.DoFn6x1[context.Context, *sdf.LockRTracker, fileio.ReadableFile, func(event), func(rejectAt), func(rangeLines), error](&eventLineFn{})
+	register.DoFn4x1[context.Context, fileio.ReadableFile, func(event), func(rejectAt), error](&eventFileFn{})
+	register.DoFn6x1[context.Context, *sdf.LockRTracker, fileio.ReadableFile, func(string, consentRec), func(rejectAt), func(rangeLines), error](&consentLineFn{})
+	register.DoFn4x1[context.Context, fileio.ReadableFile, func(string, consentRec), func(rejectAt), error](&consentFileFn{})
+	register.Combiner3[firstRejects, rejectAt, []rejectAt](&firstRejectsFn{})
+	register.Function1x2(tableOf)
+	register.Function1x2(rejectTotalKey)
+	register.Function2x2(formatTotal)
+	register.Function2x2(formatFirst)
+	register.Function1x2(formatRange)
+	register.Emitter1[rejectAt]()
+	register.Emitter1[rangeLines]()
 	register.Combiner1[consentRec](&latestConsentFn{})
 	register.Function4x0(applyConsentFn)
 	register.Function3x0(consentTag)

@@ -16,8 +16,8 @@ import (
 )
 
 // The Beam pipelines write their results as JSON lines through textio; the
-// driver reads them back here: the row counts of pass 1 and the noised
-// per-partition statistics of pass 2.
+// driver reads them back here: the row counts of pass 1 (and its rejects
+// listing, rejects.go) and the noised per-partition statistics of pass 2.
 
 func statusTag(ev event, emit func(string)) {
 	emit("read")
@@ -74,17 +74,9 @@ func readCounts(ctx context.Context, path string) (engine.InputCounts, error) {
 	if err != nil {
 		return engine.InputCounts{}, fmt.Errorf("read row counts: %w", err)
 	}
-	c := engine.InputCounts{Read: counts["read"], Rejected: counts["rejected"], Excluded: counts["excluded"],
-		ConsentRead: counts["consent_read"], ConsentRejected: counts["consent_rejected"]}
-	if c.Rejected > 0 {
-		c.Rejects = &engine.Rejects{Unavailable: rejectsUnavailable}
-	}
-	return c, nil
+	return engine.InputCounts{Read: counts["read"], Rejected: counts["rejected"], Excluded: counts["excluded"],
+		ConsentRead: counts["consent_read"], ConsentRejected: counts["consent_rejected"]}, nil
 }
-
-// rejectsUnavailable is what the run report says instead of the rejected
-// rows' lines: the Beam engine's readers do not keep a row's line or index.
-const rejectsUnavailable = "not available on the beam engine: its readers keep no line or row index; the duckdb engine lists them"
 
 // collect reads the noised statistics and builds the Release.
 func collect(ctx context.Context, path string, plan *privacy.Plan, res *privacy.Reservation, job *job.Job) (*privacy.Release, map[string]privacy.OutputStats, error) {

@@ -164,6 +164,7 @@ func prepareInput(ctx context.Context, eng *DB, qp *queryPlan) error {
 		return err
 	}
 	if qp.job.Consent.Table != nil {
+		qp.in.consentNames = consentNames
 		for _, s := range qp.consentSQL(consentNames) {
 			if err := eng.Exec(ctx, s); err != nil {
 				return &engine.InputError{Reason: "cannot read consent.table", Err: scrub(err)}
@@ -271,13 +272,23 @@ func countRows(ctx context.Context, eng *DB, qp *queryPlan) (rowCounts, error) {
 			c.rejected += n
 		}
 	}
-	if c.rejected > 0 {
-		// Only a dirty input pays for the listing. A listing that fails
-		// leaves the counts standing.
-		var err error
-		if c.rejects, err = listRejects(ctx, eng, qp); err != nil {
-			c.rejects = &engine.Rejects{Unavailable: "the rejected rows could not be listed: " + err.Error()}
+	// Only a dirty input (or consent table) pays for the listing. A
+	// listing that fails leaves the counts standing.
+	list := func(scan rejectScan) *engine.Rejects {
+		r, err := listRejects(ctx, eng, scan)
+		if err != nil {
+			return &engine.Rejects{Unavailable: "the rejected rows could not be listed: " + err.Error()}
 		}
+		return r
+	}
+	if c.rejected > 0 {
+		c.rejects = list(qp.inputRejects())
+	}
+	if c.consentRejected > 0 {
+		if c.rejects == nil {
+			c.rejects = &engine.Rejects{}
+		}
+		c.rejects.ConsentTable = list(qp.consentRejects())
 	}
 	return c, nil
 }

@@ -56,6 +56,9 @@ type inputPlan struct {
 	// refusals is set when some person refused (or has a malformed consent
 	// value) in the consent column.
 	refusals bool
+	// consentNames maps the consent table's lower-cased column names to its
+	// spelling, once described.
+	consentNames Spelling
 }
 
 // describeSQL lists the input's columns and the types DuckDB's reader gives
@@ -274,21 +277,21 @@ func (p *queryPlan) malformedRules() []malformedRule {
 			continue
 		}
 		src := p.derived[k].Source()
-		rules = append(rules, malformedRule{src, "gives no value for " + k, fmt.Sprintf("(%s IS NOT NULL AND %s IS NULL)", q(src), expr)})
+		rules = append(rules, malformedRule{src, engine.RuleNoValueFor(k), fmt.Sprintf("(%s IS NOT NULL AND %s IS NULL)", q(src), expr)})
 	}
 	switch {
 	case j.PrivacyUnit == job.RowUnit:
 	case p.textUnit():
-		rules = append(rules, malformedRule{j.PrivacyUnit, "is missing or blank (privacy unit)", fmt.Sprintf("coalesce(%s = '', true)", colUnit)})
+		rules = append(rules, malformedRule{j.PrivacyUnit, engine.RuleUnitMissing, fmt.Sprintf("coalesce(%s = '', true)", colUnit)})
 	default:
-		rules = append(rules, malformedRule{j.PrivacyUnit, "is missing (privacy unit)", colUnit + " IS NULL"})
+		rules = append(rules, malformedRule{j.PrivacyUnit, engine.RuleIntegerUnitMissing, colUnit + " IS NULL"})
 	}
 	for _, m := range p.measures {
 		v := p.measureSQL(m)
-		rules = append(rules, malformedRule{m, "is not a finite number", fmt.Sprintf("(%s IS NOT NULL AND NOT coalesce(isfinite(%s), false))", q(m), v)})
+		rules = append(rules, malformedRule{m, engine.RuleNotFinite, fmt.Sprintf("(%s IS NOT NULL AND NOT coalesce(isfinite(%s), false))", q(m), v)})
 	}
 	if c := j.Consent.Column; c != "" {
-		rules = append(rules, malformedRule{c, "is not an accepted consent value", colCV + " IS NULL"})
+		rules = append(rules, malformedRule{c, engine.RuleConsentValue, colCV + " IS NULL"})
 	}
 	return rules
 }
@@ -331,7 +334,7 @@ func (p *queryPlan) measureSQL(m string) string {
 // consentColumnsSQL lists the consent table's columns as its reader sees
 // them.
 func (p *queryPlan) consentColumnsSQL() string {
-	return fmt.Sprintf("SELECT column_name FROM (DESCRIBE SELECT * FROM %s)", consentReader(p.job.Consent.Table.Path, nil))
+	return fmt.Sprintf("SELECT column_name FROM (DESCRIBE SELECT * FROM %s)", consentReader(p.job.Consent.Table.Path, nil, ""))
 }
 
 // consentSQL materializes the consent table's records for the job's purpose
@@ -339,8 +342,7 @@ func (p *queryPlan) consentColumnsSQL() string {
 // people they grant it (tabConsent). names maps lower-cased column names to
 // the table's spelling. A record is for the purpose when its purpose,
 // trimmed, equals the job's ignoring case; a record without a purpose is
-// malformed, as is one without a usable id, granted value
-// (transforms.ConsentValue) or time (transforms.ConsentTime). A person is
+// malformed, as is one that breaks another of consentRules. A person is
 // granted when none of their records is malformed and the latest grants it;
 // on a tie in time a refusal wins.
 func (p *queryPlan) consentSQL(names Spelling) []string {
@@ -348,23 +350,58 @@ func (p *queryPlan) consentSQL(names Spelling) []string {
 	if t == nil {
 		return nil
 	}
-	col := func(c string) string { return "CAST(" + q(names.Of(c)) + " AS VARCHAR)" }
-	fold := p.job.FoldUnitCase()
-	purpose := fmt.Sprintf("trim(%s, %s)", col(t.Purpose), lit(transforms.UnitSpace))
 	recs := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
-SELECT u, g, t, (u IS NULL OR u = '' OR pm OR g IS NULL OR t IS NULL) AS bad FROM (
-  SELECT %s AS u, coalesce(%s = '', true) AS pm, %s AS g, %s AS t, %s AS p
+SELECT u, g, t, %s AS bad FROM (
+  SELECT %s
   FROM %s
-) WHERE pm OR lower(p) = lower(%s)`,
-		tabConsentRecs,
-		transforms.CanonicalUnitSQL(col(t.Unit), fold), purpose,
-		transforms.ConsentValueSQL(col(t.Granted), typeVarchar), transforms.ConsentTimeSQL(col(t.At)), purpose,
-		consentReader(t.Path, names), lit(p.job.Purpose))
+) WHERE %s`,
+		tabConsentRecs, badSQL(p.consentRules()), strings.Join(p.consentColumns(names), ", "),
+		consentReader(t.Path, names, ""), p.consentForPurpose())
 	granted := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS
 SELECT u FROM %s WHERE u IS NOT NULL AND u <> ''
 GROUP BY u
 HAVING NOT bool_or(bad) AND arg_max(g, struct_pack(t := t, r := NOT g))`, tabConsent, tabConsentRecs)
 	return []string{recs, granted}
+}
+
+// consentColumns is a consent record's select list over the consent table's
+// reader: the canonical id u (transforms.CanonicalUnitSQL), whether the
+// purpose is missing pm, the granted value g (transforms.ConsentValueSQL:
+// NULL when malformed), the time t (transforms.ConsentTimeSQL: NULL when it
+// does not parse) and the trimmed purpose p. names maps lower-cased column
+// names to the table's spelling.
+func (p *queryPlan) consentColumns(names Spelling) []string {
+	t := p.job.Consent.Table
+	col := func(c string) string { return "CAST(" + q(names.Of(c)) + " AS VARCHAR)" }
+	purpose := fmt.Sprintf("trim(%s, %s)", col(t.Purpose), lit(transforms.UnitSpace))
+	return []string{
+		transforms.CanonicalUnitSQL(col(t.Unit), p.job.FoldUnitCase()) + " AS u",
+		fmt.Sprintf("coalesce(%s = '', true) AS pm", purpose),
+		transforms.ConsentValueSQL(col(t.Granted), typeVarchar) + " AS g",
+		transforms.ConsentTimeSQL(col(t.At)) + " AS t",
+		purpose + " AS p",
+	}
+}
+
+// consentForPurpose keeps the consent records that count: those for the
+// job's purpose, and those without a purpose (malformed).
+func (p *queryPlan) consentForPurpose() string {
+	return fmt.Sprintf("pm OR lower(p) = lower(%s)", lit(p.job.Purpose))
+}
+
+// consentRules are the rules a consent record that counts must keep, over
+// consentColumns: a usable id, a purpose, an accepted granted value and a
+// time that parses. A record that breaks any is malformed (its bad flag),
+// and the consent table's rejects listing names the ones it broke. This is
+// the only list of them.
+func (p *queryPlan) consentRules() []malformedRule {
+	t := p.job.Consent.Table
+	return []malformedRule{
+		{t.Unit, engine.RuleUnitMissing, "coalesce(u = '', true)"},
+		{t.Purpose, engine.RulePurposeMissing, "pm"},
+		{t.Granted, engine.RuleConsentValue, "g IS NULL"},
+		{t.At, engine.RuleConsentTime, "t IS NULL"},
+	}
 }
 
 // consentCountsSQL counts the consent records for the purpose and the
@@ -373,14 +410,15 @@ func consentCountsSQL() string {
 	return fmt.Sprintf("SELECT count(*)::BIGINT, count(*) FILTER (WHERE bad)::BIGINT FROM %s", tabConsentRecs)
 }
 
-// consentReader reads a consent table with every column as text. With
-// names (the table's columns, lower-cased -> spelling) the JSON reader
-// reads those keys as VARCHAR.
-func consentReader(path string, names Spelling) string {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".parquet":
-		return fmt.Sprintf("read_parquet(%s)", lit(path))
-	case ".json", ".jsonl", ".ndjson":
+// consentReader reads a consent table with every column as text, with the
+// reader options extra (", name=value...") added. With names (the table's
+// columns, lower-cased -> spelling) the JSON reader reads those keys as
+// VARCHAR.
+func consentReader(path string, names Spelling, extra string) string {
+	switch consentFormat(path) {
+	case job.InputParquet:
+		return fmt.Sprintf("read_parquet(%s%s)", lit(path), extra)
+	case job.InputJSON:
 		opts := ""
 		if names != nil {
 			var cols []string
@@ -389,9 +427,20 @@ func consentReader(path string, names Spelling) string {
 			}
 			opts = ", columns={" + strings.Join(cols, ", ") + "}"
 		}
-		return fmt.Sprintf("read_json(%s, format='newline_delimited'%s)", lit(path), opts)
+		return fmt.Sprintf("read_json(%s, format='newline_delimited'%s%s)", lit(path), opts, extra)
 	}
-	return fmt.Sprintf("read_csv(%s, header=true, all_varchar=true)", lit(path))
+	return fmt.Sprintf("read_csv(%s, header=true, all_varchar=true%s)", lit(path), extra)
+}
+
+// consentFormat is the consent table's format, from its extension.
+func consentFormat(path string) job.InputFormat {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".parquet":
+		return job.InputParquet
+	case ".json", ".jsonl", ".ndjson":
+		return job.InputJSON
+	}
+	return job.InputCSV
 }
 
 // describeInput checks that the input files exist and can be opened, reads
