@@ -379,3 +379,42 @@ ledger: ledger/privagg-ledger.duckdb
 	}
 	noSecrets(t, "error", err.Error())
 }
+
+// TestJSONLateBadValuesAreRejected: DuckDB's JSON reader types a column from
+// a sample of the first records (20,480); with ignore_errors a later value
+// that does not fit that type became a silent NULL. A non-number in a
+// measure and a non-time in a truncated column past the sample must be
+// malformed rows, as they are early in the file and in CSV.
+func TestJSONLateBadValuesAreRejected(t *testing.T) {
+	const n = 30000
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		ts, rev := `"2026-01-05 10:00:00"`, "10.5"
+		switch i {
+		case n - 1:
+			rev = `"SECRET-NUM"`
+		case n:
+			ts = `"SECRET-TS"`
+		}
+		fmt.Fprintf(&b, `{"user_id":"p%d","consent_marketing":true,"ts":%s,"revenue":%s}`+"\n", i, ts, rev)
+	}
+	y := strings.Replace(rejectsJob, "path: events.csv", "path: events.json, format: json", 1)
+	j := verify.SetupJob(t, y, "", 10)
+	if err := os.WriteFile(j.Input.Path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer privacy.SetNoiseForTests(noNoise{})()
+	res, err := Run(context.Background(), j, RunOptions{ReleaseID: "late-1"})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	got := res.Report.Rejects
+	want := []engine.RejectedRow{
+		{Line: n - 1, Column: "revenue", Rule: engine.RuleNotFinite},
+		{Line: n, Column: "ts", Rule: "gives no value for week"},
+	}
+	if got == nil || !slices.EqualFunc(got.Rows, want, sameRow) {
+		t.Fatalf("rejects = %+v, want rows %v", got, want)
+	}
+	noSecrets(t, "run report", reportText(t, j.Ledger))
+}

@@ -68,18 +68,53 @@ func (p *queryPlan) describeSQL() string {
 }
 
 // setColumns records the described columns (name -> type). The CSV and JSON
-// readers read the text columns (textColumns) as VARCHAR from now on.
+// readers read the text columns (textColumns) as VARCHAR from now on, and
+// the JSON reader also the value columns (valueColumns).
+//
+// DuckDB's JSON reader types a column from a sample of the first records;
+// with ignore_errors a later value that does not fit that type (a word in a
+// numeric column) becomes NULL without a trace, where the malformed rules
+// must see it. Read as text, every value reaches the rules, which parse it
+// (measureSQL's TRY_CAST, a derived column's own parsing). The CSV reader
+// needs no such help: it rejects a line whose value does not cast
+// (rejects.go), and Parquet columns are typed by the file.
 func (p *queryPlan) setColumns(types map[string]string) {
 	p.types = types
 	p.in.names = Spelling{}
 	for n := range types {
 		p.in.names[strings.ToLower(n)] = n
 	}
-	if p.job.Input.Format == job.InputCSV || p.job.Input.Format == job.InputJSON {
-		for _, c := range p.textColumns() {
-			p.types[c] = typeVarchar
+	var text []string
+	switch p.job.Input.Format {
+	case job.InputCSV:
+		text = p.textColumns()
+	case job.InputJSON:
+		text = append(p.textColumns(), p.valueColumns()...)
+	}
+	for _, c := range text {
+		p.types[c] = typeVarchar
+	}
+}
+
+// valueColumns are the input columns the malformed rules judge by parsing
+// their values: the measures and the sources of derived keys, in the
+// input's spelling; only those the input has.
+func (p *queryPlan) valueColumns() []string {
+	var out []string
+	add := func(c string) {
+		if n, ok := p.in.names[strings.ToLower(c)]; ok && !slices.Contains(out, n) {
+			out = append(out, n)
 		}
 	}
+	for _, m := range p.measures {
+		add(m)
+	}
+	for _, k := range p.keyColumns() {
+		if d := p.derived[k]; d != nil {
+			add(d.Source())
+		}
+	}
+	return out
 }
 
 // column is the input's spelling of column c (names compare without case).
