@@ -3,7 +3,6 @@ package privacy
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,8 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	_ "github.com/duckdb/duckdb-go/v2" // database/sql driver "duckdb"
 )
 
 // processLocks serializes operations on one ledger within this process:
@@ -36,7 +33,7 @@ func lockProcess(ctx context.Context, path string) (unlock func(), err error) {
 // session is one open-verify-act-close cycle; it holds the ledger's locks.
 type session struct {
 	l         *Ledger
-	db        *sql.DB // nil for a read of a ledger whose file does not exist yet
+	db        *ledgerConn // nil for a read of a ledger whose file does not exist yet
 	j         *journal
 	st        *ledgerState // verified: equals both the journal's replay and the ledger's rows
 	now       time.Time
@@ -147,26 +144,16 @@ func (l *Ledger) busy(ctx context.Context, err error) error {
 		Hint:   "wait for the other privagg command to finish and try again", Err: err}
 }
 
-// openDB opens the ledger file read-write, which takes DuckDB's exclusive
+// openDB attaches the ledger file read-write, which takes DuckDB's exclusive
 // file lock, retrying with backoff while another process holds it, until
-// lctx ends. A ledger opened WithReadOnly is opened in DuckDB's read_only
-// access mode (a shared lock; several readers at once) and never written.
-func (l *Ledger) openDB(ctx, lctx context.Context) (*sql.DB, error) {
-	// One thread: a session reads and writes a few small tables, and
-	// DuckDB's per-thread start-up was a quarter of a session's cost.
-	dsn := l.path + "?threads=1"
-	if l.readOnly {
-		dsn += "&access_mode=read_only"
-	}
+// lctx ends. A ledger opened WithReadOnly is attached read-only (a shared
+// lock; several readers at once) and never written.
+func (l *Ledger) openDB(ctx, lctx context.Context) (*ledgerConn, error) {
 	delay := 2 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		db, err := sql.Open("duckdb", dsn)
+		db, err := attach(lctx, l.path, l.readOnly)
 		if err == nil {
-			db.SetMaxOpenConns(1)
-			if err = db.PingContext(lctx); err == nil {
-				return db, nil
-			}
-			db.Close()
+			return db, nil
 		}
 		if !isLockConflict(err) {
 			if lctx.Err() != nil {
@@ -203,7 +190,7 @@ func isLockConflict(err error) bool {
 // completes or removes what an interrupted write left behind.
 func (s *session) load(ctx context.Context) error {
 	l := s.l
-	dbst, hasSchema, err := loadDBState(ctx, s.db)
+	dbst, hasSchema, err := loadDBState(ctx, s.db.Conn)
 	if err != nil {
 		return l.ledgerError("cannot read the ledger file", err)
 	}

@@ -132,7 +132,7 @@ func applyToDB(ctx context.Context, tx *sql.Tx, e journalEntry, lineHash string)
 
 // loadDBState reads the ledger's rows. A file without the ledger's tables
 // (just created, or a first write interrupted) is an empty ledger.
-func loadDBState(ctx context.Context, db *sql.DB) (*ledgerState, bool, error) {
+func loadDBState(ctx context.Context, db *sql.Conn) (*ledgerState, bool, error) {
 	st := newState()
 	tables, err := mainTables(ctx, db)
 	if err != nil {
@@ -205,7 +205,7 @@ func loadDBState(ctx context.Context, db *sql.DB) (*ledgerState, bool, error) {
 	return st, true, nil
 }
 
-func scanRows(ctx context.Context, db *sql.DB, q string, each func(*sql.Rows) error) error {
+func scanRows(ctx context.Context, db *sql.Conn, q string, each func(*sql.Rows) error) error {
 	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return err
@@ -219,9 +219,10 @@ func scanRows(ctx context.Context, db *sql.DB, q string, each func(*sql.Rows) er
 	return rows.Err()
 }
 
-// mainTables lists the tables of the ledger's main schema, by name.
-func mainTables(ctx context.Context, db *sql.DB) ([]string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY table_name`)
+// mainTables lists the tables of the ledger's main schema (the attached
+// ledger file is the connection's current database), by name.
+func mainTables(ctx context.Context, db *sql.Conn) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main' ORDER BY table_name`)
 	if err != nil {
 		return nil, err
 	}

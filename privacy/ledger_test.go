@@ -724,3 +724,45 @@ func TestConcurrentReservesInProcess(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestSessionsOnSeveralLedgersInProcess: sessions on different ledgers of
+// one process run at the same time (each ledger file is attached to the
+// process's DuckDB host under a name of its own) and each ledger gets
+// exactly its own reservations.
+func TestSessionsOnSeveralLedgersInProcess(t *testing.T) {
+	ctx := context.Background()
+	ledgers := make([]*Ledger, 3)
+	for i := range ledgers {
+		ledgers[i] = newTestLedger(t)
+		mustSetBudget(t, ledgers[i], "d", 1, 0, "none")
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4*len(ledgers))
+	for i := range errs {
+		wg.Go(func() {
+			_, errs[i] = ledgers[i%len(ledgers)].Reserve(ctx, reserveReq(fmt.Sprintf("r%d", i), "d", 0.25, 0))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("reservation %d: %v", i, err)
+		}
+	}
+	for i, l := range ledgers {
+		if err := l.Verify(ctx); err != nil {
+			t.Errorf("ledger %d: %v", i, err)
+		}
+		if _, err := l.Reserve(ctx, reserveReq("one-more", "d", 0.25, 0)); err == nil {
+			t.Errorf("ledger %d: a fifth reservation of 0.25 fitted a budget of 1", i)
+		}
+	}
+}
+
+// TestAttachAliasPerPath: two ledger paths never share an attach name.
+func TestAttachAliasPerPath(t *testing.T) {
+	a, b := attachAlias("/x/ledger.duckdb"), attachAlias("/y/ledger.duckdb")
+	if a == b || a != attachAlias("/x/ledger.duckdb") {
+		t.Errorf("aliases %q and %q: want one stable name per path", a, b)
+	}
+}
