@@ -171,6 +171,13 @@ func prepareInput(ctx context.Context, eng *DB, qp *queryPlan) error {
 			}
 		}
 	}
+	if qp.textUnit() {
+		rows, err := eng.QueryRows(ctx, qp.idsCanonicalSQL())
+		if err != nil {
+			return &engine.InputError{Reason: "cannot read the input's privacy unit column", Err: scrub(err)}
+		}
+		qp.in.idsCanonical, _ = rows[0][0].(bool)
+	}
 	if err := eng.Exec(ctx, qp.sourceSQL()); err != nil {
 		return fmt.Errorf("prepare query: %w", scrub(err))
 	}

@@ -18,7 +18,8 @@ import (
 // The input stage: the readers, the per-row views and consent.
 //
 //	__src     the reader, projecting Job.InputColumns(), with the canonical
-//	          person id __unit (transforms.CanonicalUnitSQL) and the consent
+//	          person id __unit (transforms.CanonicalUnitSQL, or the id as
+//	          read when every id is canonical already) and the consent
 //	          column's value __cv (TRUE, FALSE or NULL when malformed)
 //	__events  __unit, group-by keys (raw or derived) in their native types,
 //	          measures as DOUBLE (__v<j>), and the row flags __bad and
@@ -56,6 +57,10 @@ type inputPlan struct {
 	// refusals is set when some person refused (or has a malformed consent
 	// value) in the consent column.
 	refusals bool
+	// idsCanonical is set when every text person id of the input is already
+	// in its canonical form (idsCanonicalSQL): __src then passes the ids
+	// through as read.
+	idsCanonical bool
 	// consentNames maps the consent table's lower-cased column names to its
 	// spelling, once described.
 	consentNames Spelling
@@ -182,7 +187,8 @@ func (p *queryPlan) reader(extra string) string {
 
 // unitSQL is the canonical person id of the privacy unit column expr: the
 // column itself for an integer column, transforms.CanonicalUnitSQL of its
-// text otherwise.
+// text otherwise, or the text itself when every id of the input is known to
+// be canonical already (idsCanonical).
 func (p *queryPlan) unitSQL(expr string) string {
 	typ := p.types[p.column(p.job.PrivacyUnit)]
 	if integerUnits[typ] {
@@ -191,7 +197,27 @@ func (p *queryPlan) unitSQL(expr string) string {
 	if typ != typeVarchar {
 		expr = "CAST(" + expr + " AS VARCHAR)"
 	}
+	if p.in.idsCanonical {
+		return expr
+	}
 	return transforms.CanonicalUnitSQL(expr, p.job.FoldUnitCase())
+}
+
+// idsCanonicalSQL asks whether every text person id of the input is already
+// canonical: transforms.CanonicalUnitSQL of it is the id itself. Most inputs
+// hold no id with surrounding white space (or upper case, when case is
+// folded), and then every later scan of the input (the refusals, the
+// dictionaries, the bounding windows) reads the ids as they are instead of
+// canonicalizing each row again: one scan of the id column instead of a
+// per-row check in each of them. The first id that is not canonical ends
+// the scan. Only for a text unit (textUnit).
+func (p *queryPlan) idsCanonicalSQL() string {
+	id := q(p.column(p.job.PrivacyUnit))
+	if p.types[p.column(p.job.PrivacyUnit)] != typeVarchar {
+		id = "CAST(" + id + " AS VARCHAR)"
+	}
+	return fmt.Sprintf("SELECT NOT EXISTS (SELECT 1 FROM %s WHERE %s <> %s)",
+		p.readerSQL(), transforms.CanonicalUnitSQL(id, p.job.FoldUnitCase()), id)
 }
 
 // unitText is __unit as text, the canonical id the consent table join and
