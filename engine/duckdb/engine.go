@@ -171,6 +171,12 @@ func prepareInput(ctx context.Context, eng *DB, qp *queryPlan) error {
 			}
 		}
 	}
+	if s := qp.materializeSQL(); s != "" {
+		if err := eng.Exec(ctx, s); err != nil {
+			return &engine.InputError{Reason: "cannot read the input", Err: scrub(err)}
+		}
+		qp.in.materialized = true
+	}
 	if qp.textUnit() {
 		rows, err := eng.QueryRows(ctx, qp.idsCanonicalSQL())
 		if err != nil {
