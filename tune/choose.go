@@ -14,6 +14,7 @@ import (
 // outputStudy is raw mode's work on one output.
 type outputStudy struct {
 	o       int
+	focus   int // the focus metric's index (RawOptions.Focus), or -1
 	raw     *rawOutput
 	report  OutputReport
 	recL0   int64
@@ -65,11 +66,11 @@ func equalWeights(n int) []float64 {
 
 // studyRaw chooses output o's L0 and selection share, then each metric's
 // bounds.
-func studyRaw(ctx context.Context, in *duckdb.RawInput, j *job.Job, cur *current, o int) (*outputStudy, error) {
+func studyRaw(ctx context.Context, in *duckdb.RawInput, j *job.Job, cur *current, o int, opts RawOptions) (*outputStudy, error) {
 	out := j.Outputs[o]
 	public := out.PublicKeysOnly()
-	nm := len(out.Metrics)
-	b0 := cur.budget(j, o, cur.share[o], cur.outWeight, equalWeights(nm))
+	weights, scored := studyWeights(out, opts.Focus)
+	b0 := cur.budget(j, o, cur.share[o], cur.outWeight, weights)
 	threshold := func(l0 int64) (int64, error) {
 		if public {
 			return 0, nil
@@ -82,7 +83,7 @@ func studyRaw(ctx context.Context, in *duckdb.RawInput, j *job.Job, cur *current
 	if err != nil {
 		return nil, err
 	}
-	st := &outputStudy{o: o, raw: raw}
+	st := &outputStudy{o: o, raw: raw, focus: focusIndex(out, opts.Focus)}
 	st.report = OutputReport{Name: out.Name, Public: public, People: raw.people, Pairs: raw.pairs, Partitions: raw.partitions}
 	shares := ShareCandidates
 	if public {
@@ -96,8 +97,8 @@ func studyRaw(ctx context.Context, in *duckdb.RawInput, j *job.Job, cur *current
 	best, bi, bs := math.Inf(1), 0, 0
 	for li, l0 := range raw.l0s {
 		for si, s := range shares {
-			b := cur.budget(j, o, s, cur.outWeight, equalWeights(nm))
-			nz, err := metricNoise(j, o, peopleMetric, l0, b.Metric(0), 0)
+			b := cur.budget(j, o, s, cur.outWeight, weights)
+			nz, err := metricNoise(j, o, peopleMetric, l0, b.Metric(scored), 0)
 			if err != nil {
 				return nil, fmt.Errorf("output %q: L0 %d, selection share %v: %w", out.Name, l0, s, err)
 			}
@@ -126,7 +127,7 @@ func studyRaw(ctx context.Context, in *duckdb.RawInput, j *job.Job, cur *current
 			st.report.ShareCandidates = append(st.report.ShareCandidates, ShareCandidate{Share: s, Released: c.released, PeopleNoise: c.noise, Score: c.score})
 		}
 	}
-	bRec := cur.budget(j, o, st.recS, cur.outWeight, equalWeights(nm))
+	bRec := cur.budget(j, o, st.recS, cur.outWeight, weights)
 	for i, m := range out.Metrics {
 		ms, mr, err := st.studyMetric(ctx, in, j, m, bRec.Metric(i))
 		if err != nil {
@@ -366,6 +367,9 @@ func normalize(w []float64) []float64 {
 // and expected releases at every recommended value.
 func (st *outputStudy) finish(j *job.Job, cur *current, outW []float64, o int) error {
 	mw := metricWeights(st.metrics)
+	if st.focus >= 0 {
+		mw = focusWeights(len(st.metrics), st.focus)
+	}
 	st.report.Weight = Choice[float64]{Current: round2(cur.outWeight[o]), Recommended: outW[o]}
 	b := cur.budget(j, o, st.recS, outW, mw)
 	people := int64(math.Max(1, math.Round(st.raw.medPeople)))

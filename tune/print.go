@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -16,6 +17,9 @@ func WriteTable(w io.Writer, r *Report) error {
 	fmt.Fprintln(w, r.Notice)
 	fmt.Fprintln(w, banner)
 	fmt.Fprintf(w, "job %s  dataset %s  epsilon %s  delta %s\n", r.Job, r.Dataset, g4(r.Epsilon), g4(r.Delta))
+	if r.Focus != "" {
+		fmt.Fprintf(w, "focus: metric %s (weight 1 where an output has it, every other metric %s)\n", r.Focus, g4(FocusOtherWeight))
+	}
 	if r.Charge != nil {
 		fmt.Fprintf(w, "tuning charge %s: epsilon %s, delta %s (recorded in the ledger)\n", r.Charge.ID, g4(r.Charge.Epsilon), g4(r.Charge.Delta))
 	}
@@ -47,7 +51,7 @@ func WriteTable(w io.Writer, r *Report) error {
 			if !o.Public {
 				fmt.Fprintf(w, "  expected released partitions at the recommended values: %.0f\n", o.ExpectedReleased)
 			}
-			printCandidates(w, o)
+			printCandidates(w, o, r.Focus)
 		}
 		fmt.Fprintln(w, "  expected noise at the recommended values:")
 		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
@@ -62,8 +66,12 @@ func WriteTable(w io.Writer, r *Report) error {
 	return nil
 }
 
-func printCandidates(w io.Writer, o OutputReport) {
-	fmt.Fprintln(w, "  L0 candidates (at the recommended selection share; people noise: a count_units with an equal metric share):")
+func printCandidates(w io.Writer, o OutputReport, focus string) {
+	share := "an equal metric share"
+	if slices.ContainsFunc(o.Metrics, func(m MetricReport) bool { return m.Name == focus }) {
+		share = "the share of focus metric " + focus
+	}
+	fmt.Fprintf(w, "  L0 candidates (at the recommended selection share; people noise: a count_units with %s):\n", share)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "    L0\tpairs dropped\tdropped in released\texpected released\tpeople noise ±95%\tscore\t")
 	for _, c := range o.L0Candidates {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/privagg/privagg/engine/duckdb"
@@ -147,5 +148,39 @@ func TestEvaluateByHand(t *testing.T) {
 	}
 	if !near(e.released, 3) || !near(e.score, (2+2.0/3)/3) || !near(e.lossRel, (2+2.0/3)/7) {
 		t.Errorf("evaluate = %+v", e)
+	}
+}
+
+// TestFocusSteersTheSplit: with RawOptions.Focus the focus metric gets
+// weight 1 and the others FocusOtherWeight, and the focus metric's noise is
+// then smaller than the balanced recommendation gives it (its share of the
+// metric budget grows from what the balance left it to 1/1.2).
+func TestFocusSteersTheSplit(t *testing.T) {
+	j, _ := handInput(t)
+	ctx := context.Background()
+	balanced, err := Raw(ctx, j, RawOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	focused, err := Raw(ctx, j, RawOptions{Focus: "people"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if focused.Focus != "people" || balanced.Focus != "" {
+		t.Errorf("report focus %q and %q, want people and none", focused.Focus, balanced.Focus)
+	}
+	var got []float64
+	for _, m := range focused.Outputs[0].Metrics {
+		got = append(got, m.Weight.Recommended)
+	}
+	if want := []float64{FocusOtherWeight, 1, FocusOtherWeight}; !slices.Equal(got, want) {
+		t.Errorf("focused weights %v, want %v", got, want)
+	}
+	bn, fn := balanced.Outputs[0].Metrics[1].Noise.StdDev, focused.Outputs[0].Metrics[1].Noise.StdDev
+	if !(fn < bn) {
+		t.Errorf("people noise with focus %v, without %v: want it smaller with focus", fn, bn)
+	}
+	if _, err := Raw(ctx, j, RawOptions{Focus: "nope"}); err == nil || !strings.Contains(err.Error(), "events, people, revenue") {
+		t.Errorf("unknown focus metric: err = %v, want the job's metrics named", err)
 	}
 }

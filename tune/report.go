@@ -17,6 +17,8 @@ type Report struct {
 	Outputs  []OutputReport `json:"outputs"`
 	Apply    []string       `json:"apply_notes,omitempty"`
 	Fraction float64        `json:"dp_fraction,omitempty"` // DP mode: the cumulative fraction get_bounds stops at
+	// Focus is the metric the split serves first (raw mode, --focus), or "".
+	Focus string `json:"focus,omitempty"`
 }
 
 // Charge is a tuning charge in the ledger.

@@ -79,7 +79,12 @@ func (c *current) budget(j *job.Job, o int, share float64, outW []float64, metri
 // Raw studies j's raw input and recommends its bounds and budget split.
 // It reads the input as a release would (consent, derived columns,
 // malformed rows dropped) and returns internal figures only.
-func Raw(ctx context.Context, j *job.Job) (*Report, error) {
+func Raw(ctx context.Context, j *job.Job, opts RawOptions) (*Report, error) {
+	if opts.Focus != "" {
+		if err := CheckFocus(j, opts.Focus); err != nil {
+			return nil, err
+		}
+	}
 	cur, err := currentSplit(j)
 	if err != nil {
 		return nil, err
@@ -89,10 +94,10 @@ func Raw(ctx context.Context, j *job.Job) (*Report, error) {
 		return nil, err
 	}
 	defer in.Close()
-	r := &Report{Mode: "raw", Notice: RawNotice, Job: j.Name, Dataset: j.Dataset, Epsilon: j.Privacy.Epsilon, Delta: j.Privacy.Delta}
+	r := &Report{Mode: "raw", Notice: RawNotice, Job: j.Name, Dataset: j.Dataset, Epsilon: j.Privacy.Epsilon, Delta: j.Privacy.Delta, Focus: opts.Focus}
 	var studies []*outputStudy
 	for o := range j.Outputs {
-		s, err := studyRaw(ctx, in, j, cur, o)
+		s, err := studyRaw(ctx, in, j, cur, o, opts)
 		if err != nil {
 			return nil, err
 		}

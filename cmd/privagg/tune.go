@@ -13,10 +13,10 @@ func init() { register(newTuneCmd) }
 
 func newTuneCmd(g *globals) *cobra.Command {
 	var (
-		format, apply string
-		dp            bool
-		epsilon       float64
-		fraction      float64
+		format, apply, focus string
+		dp                   bool
+		epsilon              float64
+		fraction             float64
 	)
 	cmd := &cobra.Command{
 		Use: "tune JOB.yaml",
@@ -44,6 +44,9 @@ values into a copy of the job file. See docs/tune.md.`,
 			if dp && !(epsilon > 0) {
 				return usageError{fmt.Errorf("--epsilon: %v must be > 0 with --dp", epsilon)}
 			}
+			if dp && focus != "" {
+				return usageError{fmt.Errorf("--focus: only in raw mode (--dp keeps the job's weights)")}
+			}
 			if !dp && cmd.Flags().Changed("epsilon") {
 				return usageError{fmt.Errorf("--epsilon: only with --dp (raw mode spends nothing)")}
 			}
@@ -53,6 +56,11 @@ values into a copy of the job file. See docs/tune.md.`,
 			j, err := job.LoadJob(args[0])
 			if err != nil {
 				return err
+			}
+			if focus != "" {
+				if err := tune.CheckFocus(j, focus); err != nil {
+					return usageError{err}
+				}
 			}
 			if apply != "" {
 				if err := tune.CheckApplyPath(args[0], apply); err != nil {
@@ -75,7 +83,7 @@ values into a copy of the job file. See docs/tune.md.`,
 				}
 			} else {
 				fmt.Fprintln(g.stderr, "privagg tune: "+tune.RawNotice)
-				if r, err = tune.Raw(cmd.Context(), j); err != nil {
+				if r, err = tune.Raw(cmd.Context(), j, tune.RawOptions{Focus: focus}); err != nil {
 					return err
 				}
 			}
@@ -93,6 +101,7 @@ values into a copy of the job file. See docs/tune.md.`,
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "table | json")
+	cmd.Flags().StringVar(&focus, "focus", "", "raw mode: the metric (by name) the budget split serves first: weight 1, every other metric 0.1")
 	cmd.Flags().StringVar(&apply, "apply", "", "write the recommended values into this copy of the job file (never the job file itself)")
 	cmd.Flags().BoolVar(&dp, "dp", false, "choose clamp bounds with DP, charging --epsilon to the dataset's budget")
 	cmd.Flags().Float64Var(&epsilon, "epsilon", 0, "with --dp: the budget the tuning spends (e.g. 0.1)")

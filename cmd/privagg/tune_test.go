@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -185,5 +186,32 @@ func TestTuneDPChargesLedger(t *testing.T) {
 	}
 	if got := spent(); got != 0.1 {
 		t.Errorf("ledger spent %v after a refused run, want 0.1", got)
+	}
+}
+
+// TestTuneFocus: --focus names a metric of the job (exit 2 naming the
+// job's metrics otherwise), is raw mode's only (exit 2 with --dp), and
+// shows the focus weights.
+func TestTuneFocus(t *testing.T) {
+	dir := tuneSetup(t)
+	jobFile := filepath.Join(dir, "job.yaml")
+	code, stdout, stderr := cli(t, "tune", jobFile, "--focus", "people")
+	if code != 0 {
+		t.Fatalf("tune --focus people: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "focus: metric people") || !regexp.MustCompile(`people\.weight\s+\S+\s+1\n`).MatchString(stdout) {
+		t.Errorf("the focus and its weight are not shown:\n%s", stdout)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--focus", "nope"}, `--focus: "nope" is not a metric of job`},
+		{[]string{"--focus", "people", "--dp", "--epsilon", "0.1"}, "--focus: only in raw mode"},
+	} {
+		code, _, stderr := cli(t, append([]string{"tune", jobFile}, tc.args...)...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("tune %v: exit %d, stderr %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
+		}
 	}
 }
