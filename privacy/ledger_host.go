@@ -13,43 +13,93 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2" // database/sql driver "duckdb"
 )
 
-// The ledger's sessions attach the ledger file to one in-memory DuckDB
-// instance per process (the host) instead of opening a database instance on
-// the file each time. Starting a DuckDB instance (catalog, buffer manager,
-// first queries) cost 30 to 50 ms, and a run holds about seven sessions;
-// ATTACH and DETACH cost about 1 ms. The file is attached only for the
-// session, so DuckDB's file lock is held exactly as long as before and other
-// processes see the ledger as they did when each session opened the file.
-var ledgerHost struct {
-	mu sync.Mutex
-	db *sql.DB
+// The ledger's sessions attach the ledger file to an in-memory DuckDB
+// instance (its host) instead of opening a database instance on the file
+// each time. Starting a DuckDB instance (catalog, buffer manager, first
+// queries) cost 30 to 50 ms, and a run holds about seven sessions; ATTACH
+// and DETACH cost about 1 ms. The file is attached only for the session, so
+// DuckDB's file lock is held exactly as long as before and other processes
+// see the ledger as they did when each session opened the file.
+//
+// Each ledger path has a host of its own, used by one session at a time
+// (lockProcess): DuckDB keeps a detached database, and its file, until every
+// transaction of the instance that started before the DETACH has ended, so
+// a host shared with sessions on other ledgers could still hold a file
+// another session of this path then fails to attach. At most maxHosts idle
+// hosts are kept; the least recently used ones beyond that are closed.
+var ledgerHosts struct {
+	mu    sync.Mutex
+	hosts map[string]*ledgerHost // by ledger path
+	tick  uint64
 }
 
-// hostDB returns the process's host instance, starting it on first use.
-func hostDB() (*sql.DB, error) {
-	ledgerHost.mu.Lock()
-	defer ledgerHost.mu.Unlock()
-	if ledgerHost.db == nil {
+// ledgerHost is one ledger path's host instance.
+type ledgerHost struct {
+	db       *sql.DB
+	busy     bool   // a session is using it
+	lastUsed uint64 // ledgerHosts.tick when it was last taken
+}
+
+// maxHosts is how many idle hosts are kept open.
+const maxHosts = 4
+
+// takeHost returns path's host, starting it on first use, and marks it busy.
+func takeHost(path string) (*ledgerHost, error) {
+	ledgerHosts.mu.Lock()
+	defer ledgerHosts.mu.Unlock()
+	if ledgerHosts.hosts == nil {
+		ledgerHosts.hosts = map[string]*ledgerHost{}
+	}
+	h := ledgerHosts.hosts[path]
+	if h == nil {
 		// One thread: a session reads and writes a few small tables.
 		db, err := sql.Open("duckdb", "?threads=1")
 		if err != nil {
 			return nil, err
 		}
-		ledgerHost.db = db
+		db.SetMaxOpenConns(1)
+		h = &ledgerHost{db: db}
+		ledgerHosts.hosts[path] = h
 	}
-	return ledgerHost.db, nil
+	ledgerHosts.tick++
+	h.busy, h.lastUsed = true, ledgerHosts.tick
+	closeIdleHosts()
+	return h, nil
 }
 
-// resetHost closes the host instance after a session could not detach its
-// ledger, so that no ledger file stays attached (and locked) in it. The next
-// session starts a new instance.
-func resetHost(db *sql.DB) {
-	ledgerHost.mu.Lock()
-	defer ledgerHost.mu.Unlock()
-	if ledgerHost.db == db {
-		ledgerHost.db = nil
+// closeIdleHosts closes the least recently used idle hosts beyond maxHosts.
+// The caller holds ledgerHosts.mu.
+func closeIdleHosts() {
+	for len(ledgerHosts.hosts) > maxHosts {
+		var oldest string
+		for p, h := range ledgerHosts.hosts {
+			if !h.busy && (oldest == "" || h.lastUsed < ledgerHosts.hosts[oldest].lastUsed) {
+				oldest = p
+			}
+		}
+		if oldest == "" {
+			return
+		}
+		ledgerHosts.hosts[oldest].db.Close()
+		delete(ledgerHosts.hosts, oldest)
 	}
-	db.Close()
+}
+
+// releaseHost marks path's host idle again, or closes and forgets it when
+// broken (its ledger could not be detached, so closing the instance releases
+// the file as closing a database does).
+func releaseHost(path string, h *ledgerHost, broken bool) {
+	ledgerHosts.mu.Lock()
+	defer ledgerHosts.mu.Unlock()
+	h.busy = false
+	if broken {
+		h.db.Close()
+		if ledgerHosts.hosts[path] == h {
+			delete(ledgerHosts.hosts, path)
+		}
+		return
+	}
+	closeIdleHosts()
 }
 
 // ledgerConn is a session's connection to the host with the ledger file
@@ -57,14 +107,13 @@ func resetHost(db *sql.DB) {
 // ledger's.
 type ledgerConn struct {
 	*sql.Conn
-	host   *sql.DB
+	host   *ledgerHost
+	path   string
 	alias  string
 	closed bool
 }
 
-// attachAlias is the name a ledger file is attached under: one per path, so
-// that sessions on different ledgers of one process do not collide (sessions
-// on one path are serialized by lockProcess).
+// attachAlias is the name a ledger file is attached under.
 func attachAlias(path string) string {
 	sum := sha256.Sum256([]byte(path))
 	return "ledger_" + hex.EncodeToString(sum[:8])
@@ -74,21 +123,23 @@ func attachAlias(path string) string {
 // DuckDB's shared lock instead of its exclusive one) on a connection of its
 // own and makes it the connection's default database.
 func attach(ctx context.Context, path string, readOnly bool) (*ledgerConn, error) {
-	host, err := hostDB()
+	host, err := takeHost(path)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := host.Conn(ctx)
+	conn, err := host.db.Conn(ctx)
 	if err != nil {
+		releaseHost(path, host, false)
 		return nil, err
 	}
-	c := &ledgerConn{Conn: conn, host: host, alias: attachAlias(path)}
+	c := &ledgerConn{Conn: conn, host: host, path: path, alias: attachAlias(path)}
 	opts := ""
 	if readOnly {
 		opts = " (READ_ONLY)"
 	}
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf("ATTACH %s AS %s%s", sqlString(path), c.alias, opts)); err != nil {
 		conn.Close()
+		releaseHost(path, host, false)
 		return nil, err
 	}
 	if _, err := conn.ExecContext(ctx, "USE "+c.alias); err != nil {
@@ -112,12 +163,12 @@ func (c *ledgerConn) Close() error {
 	if err == nil {
 		_, err = c.ExecContext(ctx, "DETACH "+c.alias)
 	}
+	cerr := c.Conn.Close()
+	releaseHost(c.path, c.host, err != nil)
 	if err != nil {
-		c.Conn.Close()
-		resetHost(c.host)
 		return err
 	}
-	return c.Conn.Close()
+	return cerr
 }
 
 // sqlString quotes s as an SQL string literal.

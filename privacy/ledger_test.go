@@ -726,12 +726,15 @@ func TestConcurrentReservesInProcess(t *testing.T) {
 }
 
 // TestSessionsOnSeveralLedgersInProcess: sessions on different ledgers of
-// one process run at the same time (each ledger file is attached to the
-// process's DuckDB host under a name of its own) and each ledger gets
-// exactly its own reservations.
+// one process run at the same time (each ledger path has a DuckDB host of
+// its own: a host shared across ledgers kept a detached file attached while
+// other sessions' transactions ran, and the next session on that file
+// failed) and each ledger gets exactly its own reservations. Five ledgers,
+// one more than the hosts kept idle, so that hosts are also closed and
+// started again.
 func TestSessionsOnSeveralLedgersInProcess(t *testing.T) {
 	ctx := context.Background()
-	ledgers := make([]*Ledger, 3)
+	ledgers := make([]*Ledger, maxHosts+1)
 	for i := range ledgers {
 		ledgers[i] = newTestLedger(t)
 		mustSetBudget(t, ledgers[i], "d", 1, 0, "none")
