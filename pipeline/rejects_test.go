@@ -20,24 +20,8 @@ import (
 	"github.com/privagg/privagg/release"
 )
 
-const rejectsJob = `version: 1
-name: rejects
-dataset: d
-purpose: marketing
-input: {path: events.csv, max_reject_fraction: 0.9}
-privacy_unit: user_id
-consent: {column: consent_marketing}
-columns:
-  week: {from: ts, truncate: week}
-privacy: {epsilon: 1, delta: 1e-6, k: 1, max_partitions_per_unit: 1}
-outputs:
-  - name: by_week
-    group_by: [week]
-    public_partitions: {week: ["2026-01-05"]}
-    metrics: [{name: revenue, type: sum, column: revenue, min: 0, max: 100}]
-output: {dir: out, format: csv}
-ledger: ledger/privagg-ledger.duckdb
-`
+// rejectsJob is the shared rejects job (verify.RejectsJob).
+const rejectsJob = verify.RejectsJob
 
 // rejectsCSV has malformed rows on known lines (the header is line 1). Line
 // 4 has one column too many, so the CSV reader itself rejects it; the rows

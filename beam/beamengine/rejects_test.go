@@ -12,30 +12,13 @@ import (
 	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
 
 	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/internal/verify"
 	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"
 )
 
-// rejectsJob can reject a row for each of its columns: the privacy unit,
-// the consent column, the source of a derived key and a metric's column.
-const rejectsJob = `version: 1
-name: rejects
-dataset: d
-purpose: marketing
-input: {path: events.csv, max_reject_fraction: 0.9}
-privacy_unit: user_id
-consent: {column: consent_marketing}
-columns:
-  week: {from: ts, truncate: week}
-privacy: {epsilon: 1, delta: 1e-6, k: 1, max_partitions_per_unit: 1}
-outputs:
-  - name: by_week
-    group_by: [week]
-    public_partitions: {week: ["2026-01-05"]}
-    metrics: [{name: revenue, type: sum, column: revenue, min: 0, max: 100}]
-output: {dir: out, format: csv}
-ledger: ledger/privagg-ledger.duckdb
-`
+// rejectsJob is the shared rejects job (verify.RejectsJob).
+const rejectsJob = verify.RejectsJob
 
 // rejectsCSV breaks every rule once or more, on known lines (the header is
 // line 1). Lines 4, 10 and 13 are rejected by the CSV reader itself (too
