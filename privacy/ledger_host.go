@@ -2,9 +2,7 @@ package privacy
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -109,15 +107,12 @@ type ledgerConn struct {
 	*sql.Conn
 	host   *ledgerHost
 	path   string
-	alias  string
 	closed bool
 }
 
-// attachAlias is the name a ledger file is attached under.
-func attachAlias(path string) string {
-	sum := sha256.Sum256([]byte(path))
-	return "ledger_" + hex.EncodeToString(sum[:8])
-}
+// ledgerAlias is the name the ledger file is attached under in its host
+// (each host holds one ledger path, one session at a time).
+const ledgerAlias = "ledger"
 
 // attach attaches the ledger file at path (read-only if readOnly, which takes
 // DuckDB's shared lock instead of its exclusive one) on a connection of its
@@ -132,17 +127,17 @@ func attach(ctx context.Context, path string, readOnly bool) (*ledgerConn, error
 		releaseHost(path, host, false)
 		return nil, err
 	}
-	c := &ledgerConn{Conn: conn, host: host, path: path, alias: attachAlias(path)}
+	c := &ledgerConn{Conn: conn, host: host, path: path}
 	opts := ""
 	if readOnly {
 		opts = " (READ_ONLY)"
 	}
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("ATTACH %s AS %s%s", sqlString(path), c.alias, opts)); err != nil {
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("ATTACH %s AS %s%s", sqlString(path), ledgerAlias, opts)); err != nil {
 		conn.Close()
 		releaseHost(path, host, false)
 		return nil, err
 	}
-	if _, err := conn.ExecContext(ctx, "USE "+c.alias); err != nil {
+	if _, err := conn.ExecContext(ctx, "USE "+ledgerAlias); err != nil {
 		return nil, errors.Join(err, c.Close())
 	}
 	return c, nil
@@ -161,7 +156,7 @@ func (c *ledgerConn) Close() error {
 	ctx := context.Background()
 	_, err := c.ExecContext(ctx, "USE memory")
 	if err == nil {
-		_, err = c.ExecContext(ctx, "DETACH "+c.alias)
+		_, err = c.ExecContext(ctx, "DETACH "+ledgerAlias)
 	}
 	cerr := c.Conn.Close()
 	releaseHost(c.path, c.host, err != nil)

@@ -761,11 +761,3 @@ func TestSessionsOnSeveralLedgersInProcess(t *testing.T) {
 		}
 	}
 }
-
-// TestAttachAliasPerPath: two ledger paths never share an attach name.
-func TestAttachAliasPerPath(t *testing.T) {
-	a, b := attachAlias("/x/ledger.duckdb"), attachAlias("/y/ledger.duckdb")
-	if a == b || a != attachAlias("/x/ledger.duckdb") {
-		t.Errorf("aliases %q and %q: want one stable name per path", a, b)
-	}
-}
