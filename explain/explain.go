@@ -27,9 +27,13 @@ type PlanReport struct {
 	Spend   privacy.Share `json:"spend"` // what a run charges
 	// Split says how the budget was divided (the rule; each output's and
 	// metric's weight and each selection share are with them).
-	Split   PlanSplit    `json:"split"`
-	Outputs []PlanOutput `json:"outputs"`
-	Ledger  *PlanLedger  `json:"ledger,omitempty"`
+	Split PlanSplit `json:"split"`
+	// Gaussian is, with Gaussian noise, the composition of the job's
+	// Gaussian-noised statistics: its (ε, δ), which the ledger charges, and
+	// the same as zero-concentrated DP ρ (privacy.GaussianBlock).
+	Gaussian *privacy.GaussianBlock `json:"gaussian_composition,omitempty"`
+	Outputs  []PlanOutput           `json:"outputs"`
+	Ledger   *PlanLedger            `json:"ledger,omitempty"`
 }
 
 // PlanSplit is the rule of the budget split.
@@ -48,7 +52,9 @@ func splitRule(kind privacy.NoiseKind) string {
 		"and the metrics share the rest in proportion to their weights " +
 		"(default 1; a count's is the square root of its max_per_unit, for the least total relative noise); "
 	if kind == privacy.Gaussian {
-		return rule + fmt.Sprintf("selection gets %g of the output's delta, the metrics the rest", privacy.SelectionDeltaShare)
+		return rule + fmt.Sprintf("selection gets %g of the output's delta, the metrics the rest; ", privacy.SelectionDeltaShare) +
+			"the metrics' shares of all outputs add up to one Gaussian mechanism (zCDP composition), " +
+			"and each metric's noise gets the part of its rho that its epsilon share is of theirs (docs/budget.md)"
 	}
 	return rule + "laplace noise needs no delta, so all of an output's delta goes to selection"
 }
@@ -93,9 +99,12 @@ type PlanMetric struct {
 	Weight float64 `json:"weight"`
 	// Fraction is the metric's part of its output's metric budget: its
 	// weight over the sum of the output's metric weights.
-	Fraction  float64 `json:"fraction_of_output_metrics"`
-	Epsilon   float64 `json:"epsilon"`
-	Delta     float64 `json:"delta"`
+	Fraction float64 `json:"fraction_of_output_metrics"`
+	Epsilon  float64 `json:"epsilon"`
+	Delta    float64 `json:"delta"`
+	// Rho is, under Gaussian composition, the zero-concentrated DP ρ of
+	// the metric's noise (the sum of its components').
+	Rho       float64 `json:"rho,omitempty"`
 	Mechanism string  `json:"mechanism"`
 	// The expected error, as the metric's kind describes it
 	// (privacy.ErrorModel); one of the three is set.
@@ -121,6 +130,7 @@ type PlanComponent struct {
 	Stat    string  `json:"stat"`
 	Epsilon float64 `json:"epsilon"`
 	Delta   float64 `json:"delta"`
+	Rho     float64 `json:"rho,omitempty"`
 	L0      int64   `json:"l0"`
 	LInf    float64 `json:"linf"`
 	Scale   float64 `json:"stddev"`
@@ -163,7 +173,8 @@ func Explain(ctx context.Context, j *job.Job, epsilon float64, ledgerPath string
 	r := &PlanReport{
 		Job: j.Name, Dataset: j.Dataset, Purpose: j.Purpose, Noise: string(spec.Noise), K: spec.K,
 		Epsilon: spec.Epsilon, Delta: spec.Delta, Spend: plan.Total,
-		Split: PlanSplit{Rule: splitRule(spec.Noise), DefaultSelectionShare: privacy.DefaultSelectionShare, DefaultObjective: privacy.SelectionShareRule},
+		Split:    PlanSplit{Rule: splitRule(spec.Noise), DefaultSelectionShare: privacy.DefaultSelectionShare, DefaultObjective: privacy.SelectionShareRule},
+		Gaussian: plan.Gaussian,
 	}
 	outWeights := 0.0
 	for _, o := range spec.Outputs {
@@ -193,7 +204,8 @@ func Explain(ctx context.Context, j *job.Job, epsilon float64, ledgerPath string
 				Mechanism: string(spec.Noise), Columns: mp.Columns}
 			for _, c := range mp.Components {
 				pm.Components = append(pm.Components, PlanComponent{Stat: c.Stat.String(), Epsilon: c.Share.Epsilon, Delta: c.Share.Delta,
-					L0: c.L0, LInf: c.LInf, Scale: c.StdDev, CI95: c.CI95, Comment: c.Comment})
+					Rho: c.Rho(), L0: c.L0, LInf: c.LInf, Scale: c.StdDev, CI95: c.CI95, Comment: c.Comment})
+				pm.Rho += c.Rho()
 			}
 			e := mp.Error()
 			pm.StdDev, pm.CI95, pm.Note, pm.Axis = e.StdDev, e.CI95, e.Note, e.Axis

@@ -152,11 +152,12 @@ func (n Noised) Values(p int) []float64 { return n.parts[p].Values }
 // part p's true value, around its noisy value.
 func (n Noised) Interval(p int, alpha float64) (lo, hi float64, err error) {
 	c := n.mp.Components[p]
+	ns := c.NoiseShare()
 	var ci noise.ConfidenceInterval
 	if c.Stat.Integer() {
-		ci, err = n.nz.ComputeConfidenceIntervalInt64(n.parts[p].Int, c.L0, int64(c.LInf), c.Share.Epsilon, c.Share.Delta, alpha)
+		ci, err = n.nz.ComputeConfidenceIntervalInt64(n.parts[p].Int, c.L0, int64(c.LInf), ns.Epsilon, ns.Delta, alpha)
 	} else {
-		ci, err = n.nz.ComputeConfidenceIntervalFloat64(n.parts[p].Float, c.L0, c.LInf, c.Share.Epsilon, c.Share.Delta, alpha)
+		ci, err = n.nz.ComputeConfidenceIntervalFloat64(n.parts[p].Float, c.L0, c.LInf, ns.Epsilon, ns.Delta, alpha)
 	}
 	return ci.LowerBound, ci.UpperBound, err
 }

@@ -20,8 +20,11 @@ type Share struct {
 // Component is one noised statistic of a metric: a Part with its budget
 // and noise.
 type Component struct {
-	Stat    Statistic
-	Share   Share   // budget of this statistic
+	Stat  Statistic
+	Share Share // budget of this statistic
+	// Noise is, under Gaussian composition (compose.go), the (ε, δ) the
+	// library draws the noise with; zero otherwise (see NoiseShare).
+	Noise   Share
 	L0      int64   // partitions per unit
 	LInf    float64 // per-partition contribution bound of one unit
 	StdDev  float64 // standard deviation of the noise added
@@ -91,6 +94,9 @@ type Plan struct {
 	Spec    JobSpec
 	Outputs []OutputPlan
 	Total   Share // what the job spends; never more than (Spec.Epsilon, Spec.Delta)
+	// Gaussian is, with Gaussian noise, the composition of the job's
+	// Gaussian-noised components (compose.go); nil with Laplace noise.
+	Gaussian *GaussianBlock
 }
 
 // NewPlan validates spec and splits its budget (see splitByWeight and the
@@ -121,6 +127,11 @@ func NewPlan(spec JobSpec) (*Plan, error) {
 	if p.Total.Epsilon > spec.Epsilon || p.Total.Delta > spec.Delta {
 		return nil, fmt.Errorf("budget split spends (%v, %v), more than the job's (%v, %v)",
 			p.Total.Epsilon, p.Total.Delta, spec.Epsilon, spec.Delta)
+	}
+	if spec.Noise == Gaussian {
+		if err := composeGaussian(p); err != nil {
+			return nil, err
+		}
 	}
 	if err := p.checkScale(); err != nil {
 		return nil, err

@@ -92,6 +92,9 @@ func checkSpend(t *testing.T, name string, spec JobSpec) {
 	if ef, _ := e.Float64(); math.Abs(ef-p.Total.Epsilon) > 1e-12*spec.Epsilon {
 		t.Errorf("%s: Total.Epsilon %v != sum of parts %v", name, p.Total.Epsilon, ef)
 	}
+	if spec.Noise == Gaussian {
+		checkComposition(t, name, p)
+	}
 	for _, o := range p.Outputs {
 		if o.Spec.PublicPartitions != (o.Selection == nil) {
 			t.Errorf("%s: public=%v but selection=%v", name, o.Spec.PublicPartitions, o.Selection)

@@ -248,16 +248,17 @@ func (r *Releaser) noiseRow(op *OutputPlan, in *aggBinding, rec arrow.RecordBatc
 				parts[p].Int = drawn.value
 				continue
 			}
+			ns := c.NoiseShare()
 			var err error
 			if c.Stat.Integer() {
 				var x int64
 				if x, err = int64At(rec, col, row); err == nil {
-					parts[p].Int, err = r.nz.AddNoiseInt64(x, c.L0, int64(c.LInf), c.Share.Epsilon, c.Share.Delta)
+					parts[p].Int, err = r.nz.AddNoiseInt64(x, c.L0, int64(c.LInf), ns.Epsilon, ns.Delta)
 				}
 			} else {
 				var x float64
 				if x, err = float64At(rec, col, row); err == nil {
-					parts[p].Float, err = r.nz.AddNoiseFloat64(x, c.L0, c.LInf, c.Share.Epsilon, c.Share.Delta)
+					parts[p].Float, err = r.nz.AddNoiseFloat64(x, c.L0, c.LInf, ns.Epsilon, ns.Delta)
 				}
 			}
 			if err != nil {

@@ -96,7 +96,7 @@ func (o OutputSpec) CheckSelection(problem func(field string, value any, err err
 // value is the metric's released value: it is drawn once.
 func thresholdKeep(nz noise.Noise, sel *SelectionPlan, c Component, units int64) (noised int64, keep bool, err error) {
 	count, err := dpagg.NewCount(&dpagg.CountOptions{
-		Epsilon: c.Share.Epsilon, Delta: c.Share.Delta,
+		Epsilon: c.NoiseShare().Epsilon, Delta: c.NoiseShare().Delta,
 		MaxPartitionsContributed: c.L0, Noise: nz,
 	})
 	if err != nil {
@@ -121,14 +121,15 @@ func thresholdKeep(nz noise.Noise, sel *SelectionPlan, c Component, units int64)
 // e^(-x/b) / 2; Gaussian of deviation σ).
 func thresholdReleaseChance(sel *SelectionPlan, c Component, kind NoiseKind) (p50, p95 int64, err error) {
 	nz := kind.noise()
-	threshold, err := nz.Threshold(c.L0, c.LInf, c.Share.Epsilon, c.Share.Delta, sel.Share.Delta)
+	ns := c.NoiseShare()
+	threshold, err := nz.Threshold(c.L0, c.LInf, ns.Epsilon, ns.Delta, sel.Share.Delta)
 	if err != nil {
 		return 0, 0, fmt.Errorf("release chance: %w", err)
 	}
 	bar := int64(math.Ceil(threshold)) + sel.K - 1
 	var margin float64
 	if kind == Gaussian {
-		margin = 1.6448536269514722 * noise.SigmaForGaussian(c.L0, c.LInf, c.Share.Epsilon, c.Share.Delta)
+		margin = 1.6448536269514722 * noise.SigmaForGaussian(c.L0, c.LInf, ns.Epsilon, ns.Delta)
 	} else {
 		margin = float64(c.L0) * c.LInf / c.Share.Epsilon * math.Ln10
 	}

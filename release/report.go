@@ -72,6 +72,9 @@ type ReleaseReport struct {
 
 	Noise string `json:"noise"`
 	K     int64  `json:"k"`
+	// Gaussian is, with Gaussian noise, the composition of the release's
+	// noised statistics, as (ε, δ) and as zCDP ρ (privacy.GaussianBlock).
+	Gaussian *privacy.GaussianBlock `json:"gaussian_composition,omitempty"`
 
 	Budget  ReportBudget   `json:"budget"`
 	Outputs []ReportOutput `json:"outputs"`
@@ -219,6 +222,7 @@ func buildReleaseReport(ctx context.Context, in reportInput) (*ReleaseReport, er
 		Generated:      in.now.UTC().Truncate(time.Second),
 		Noise:          string(meta.Noise),
 		K:              meta.K,
+		Gaussian:       plan.Gaussian,
 		Budget:         ReportBudget{Epsilon: in.record.Epsilon, Delta: in.record.Delta, Dataset: in.status},
 		JobFile:        ReportJobFile{Path: job.File},
 		Internal: ReportInternal{

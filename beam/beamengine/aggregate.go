@@ -184,14 +184,19 @@ var baseSpecParams = pbeam.PrivacySpecParams{}
 // buildOutput adds output o's DP aggregations to the pipeline and returns
 // its result lines. The output's PrivacySpec holds exactly the plan's
 // budget for the output: partition selection gets op.Selection's share and
-// the aggregations the rest, each aggregation its component's share, so
-// pbeam's own accounting refuses to spend more than the plan.
+// the aggregations the rest, each aggregation the (ε, δ) its component's
+// noise is drawn with (Component.NoiseShare), so pbeam's own accounting
+// refuses to spend more than the plan. With Gaussian noise those are the
+// parameters of the job's Gaussian composition (privacy/compose.go), whose
+// sum pbeam's additive accounting counts; the ledger charges the
+// composition's (ε, δ).
 func buildOutput(s beam.Scope, o int, op *privacy.OutputPlan, out outSpec, events beam.PCollection, noiseKind pbeam.NoiseKind, params pbeam.PrivacySpecParams) (beam.PCollection, error) {
 	s = s.Scope(fmt.Sprintf("output.%s", op.Spec.Name))
 	for _, mp := range op.Metrics {
 		for _, c := range mp.Components {
-			params.AggregationEpsilon += c.Share.Epsilon
-			params.AggregationDelta += c.Share.Delta
+			ns := c.NoiseShare()
+			params.AggregationEpsilon += ns.Epsilon
+			params.AggregationDelta += ns.Delta
 		}
 	}
 	if op.Selection != nil {
@@ -234,7 +239,8 @@ func buildOutput(s beam.Scope, o int, op *privacy.OutputPlan, out outSpec, event
 	for i, mp := range op.Metrics {
 		for p, c := range mp.Components {
 			n := op.Layout.Needs[op.Layout.Need(i, p)]
-			eps, del := c.Share.Epsilon, c.Share.Delta
+			ns := c.NoiseShare()
+			eps, del := ns.Epsilon, ns.Delta
 			var col beam.PCollection
 			switch c.Stat {
 			case privacy.RowCount:

@@ -126,7 +126,12 @@ func printPlan(w io.Writer, r *explain.PlanReport) error {
 	fmt.Fprintf(w, "budget of the job: epsilon %s, delta %s; a run spends epsilon %s, delta %s (%s noise, k = %d)\n",
 		num(r.Epsilon), num(r.Delta), num(r.Spend.Epsilon), num(r.Spend.Delta), r.Noise, r.K)
 	fmt.Fprintf(w, "budget split: %s\n", r.Split.Rule)
-	fmt.Fprintf(w, "default selection share %s: %s\n\n", num(r.Split.DefaultSelectionShare), r.Split.DefaultObjective)
+	fmt.Fprintf(w, "default selection share %s: %s\n", num(r.Split.DefaultSelectionShare), r.Split.DefaultObjective)
+	if g := r.Gaussian; g != nil {
+		fmt.Fprintf(w, "gaussian composition: the %d noised statistics spend epsilon %s, delta %s together: zCDP rho %s (one Gaussian mechanism of mu %s)\n",
+			g.Components, num(g.Share.Epsilon), num(g.Share.Delta), num(g.Rho), num(g.Mu))
+	}
+	fmt.Fprintln(w)
 	for _, o := range r.Outputs {
 		keys := "partitions from data (DP selection)"
 		if o.Public {
@@ -146,7 +151,11 @@ func printPlan(w io.Writer, r *explain.PlanReport) error {
 				num(s.Share), origin, num(s.Epsilon), num(s.Delta), s.K, s.People50, s.People95)
 		}
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  metric\ttype\tweight\tepsilon\tdelta\tmechanism\tstd dev\t95% CI ±")
+		head := "  metric\ttype\tweight\tepsilon\tdelta\tmechanism\tstd dev\t95% CI ±"
+		if r.Gaussian != nil {
+			head += "\trho"
+		}
+		fmt.Fprintln(tw, head)
 		for _, m := range o.Metrics {
 			sd, ci := est(m.StdDev), est(m.CI95)
 			switch {
@@ -160,8 +169,16 @@ func printPlan(w io.Writer, r *explain.PlanReport) error {
 			case m.Note != "":
 				sd, ci = "-", m.Note
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s (%s)\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Type, num(m.Weight), percent(m.Fraction),
+			line := fmt.Sprintf("  %s\t%s\t%s (%s)\t%s\t%s\t%s\t%s\t%s", m.Name, m.Type, num(m.Weight), percent(m.Fraction),
 				num(m.Epsilon), num(m.Delta), m.Mechanism, sd, ci)
+			if r.Gaussian != nil {
+				rho := "-" // a quantile tree: its own (epsilon, delta)
+				if m.Rho > 0 {
+					rho = num(m.Rho)
+				}
+				line += "\t" + rho
+			}
+			fmt.Fprintln(tw, line)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -192,3 +192,52 @@ func TestPlanShowsTheSplit(t *testing.T) {
 		t.Errorf("by_week selection = %+v", c.Selection)
 	}
 }
+
+// TestPlanShowsGaussianComposition: with Gaussian noise, plan shows the
+// composition of the job's noised statistics both ways, (epsilon, delta)
+// and zCDP rho, and each metric's rho, in text and JSON; the metrics' rho
+// add up to the block's.
+func TestPlanShowsGaussianComposition(t *testing.T) {
+	dir := t.TempDir()
+	job := filepath.Join(dir, "job.yaml")
+	gaussian := strings.Replace(splitJob, "privacy: {", "privacy: {noise: gaussian, ", 1)
+	if gaussian == splitJob {
+		t.Fatal("splitJob has no privacy line to set gaussian noise on")
+	}
+	if err := os.WriteFile(job, []byte(gaussian), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, out, errs := runBudget(t, "plan", job)
+	for _, want := range []string{"gaussian composition: the 4 noised statistics spend epsilon", "zCDP rho", "95% CI ±  rho"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan output lacks %q:\n%s%s", want, out, errs)
+		}
+	}
+	_, out, _ = runBudget(t, "plan", job, "--format", "json")
+	var r struct {
+		Gaussian *struct {
+			Share struct{ Epsilon, Delta float64 } `json:"share"`
+			Rho   float64                          `json:"rho"`
+		} `json:"gaussian_composition"`
+		Outputs []struct {
+			Metrics []struct {
+				Rho float64 `json:"rho"`
+			} `json:"metrics"`
+		} `json:"outputs"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Gaussian == nil {
+		t.Fatalf("plan --format json: %v, composition %+v\n%s", err, r.Gaussian, out)
+	}
+	sum := 0.0
+	for _, o := range r.Outputs {
+		for _, m := range o.Metrics {
+			if m.Rho <= 0 {
+				t.Errorf("a metric without rho: %s", out)
+			}
+			sum += m.Rho
+		}
+	}
+	if sum > r.Gaussian.Rho || sum < 0.99*r.Gaussian.Rho || r.Gaussian.Share.Epsilon <= 0 || r.Gaussian.Share.Delta <= 0 {
+		t.Errorf("metrics' rho add up to %v, block %+v", sum, r.Gaussian)
+	}
+}

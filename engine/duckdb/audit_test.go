@@ -460,14 +460,14 @@ func metricEvents(plan *privacy.Plan) []verify.Event {
 	// 20*10 + min(5000, 100) = 300; avg (200 + 100) / 21.
 	truth := map[string]float64{"events": 23, "people": 21, "revenue": 300, "avg": 300.0 / 21}
 	var evs []verify.Event
-	for _, mp := range out.Metrics {
+	for i, mp := range out.Metrics {
 		thr := truth[mp.Spec.Name]
 		if plan.Spec.Noise == privacy.Gaussian && len(mp.Components) == 1 {
 			thr += mp.Components[0].StdDev
 		}
 		evs = append(evs, verify.Event{
 			Name:    fmt.Sprintf("%s %s >= %.4g", mp.Spec.Kind, mp.Spec.Name, thr),
-			Claimed: mp.Share,
+			Claimed: plan.Guarantee(0, i),
 			Hit:     verify.AtLeast("t/p1", mp.Spec.Name, thr),
 		})
 	}

@@ -168,8 +168,8 @@ func (p *queryPlan) reader(extra string) string {
 			}
 			opts = ", types={" + strings.Join(types, ", ") + "}"
 		}
-		return fmt.Sprintf("read_csv(%s, delim=%s, header=%t, buffer_size=%d, ignore_errors=true, store_rejects=true, rejects_table=%s, rejects_scan=%s%s%s)",
-			path, lit(delim), header, csvBufferSize, lit(tabRejects), lit(tabRejectScans), opts, extra)
+		return fmt.Sprintf("read_csv(%s, delim=%s, header=%t, buffer_size=%d, max_line_size=%d, ignore_errors=true, store_rejects=true, rejects_table=%s, rejects_scan=%s%s%s)",
+			path, lit(delim), header, csvBufferSize, csvMaxLineSize, lit(tabRejects), lit(tabRejectScans), opts, extra)
 	case job.InputJSON:
 		opts := ""
 		if p.in.names != nil {
@@ -663,10 +663,15 @@ func usableType(typ string, role job.ColumnRole) string {
 	return ""
 }
 
-// csvBufferSize is the CSV reader's buffer, in bytes: twice DuckDB's
-// default max_line_size (2 MiB), so any line the reader accepts fits.
-// DuckDB's default buffer is 16 times max_line_size; each reading thread
-// allocates and faults in buffers of that size, which on the 1M-row
-// CSV (125 MB) cost more than the parsing: reading it into storage took 1.3
-// to 1.45 s with the default and 0.76 to 0.80 s with 4 MiB (2 threads).
+// csvBufferSize is the CSV reader's buffer, in bytes: twice the longest
+// line it accepts (csvMaxLineSize). DuckDB's default buffer is 16 times
+// that; each reading thread allocates and faults in buffers of that size,
+// which on the 1M-row CSV (125 MB) cost more than the parsing:
+// reading it into storage took 1.3 to 1.45 s with the default and 0.76 to
+// 0.80 s with 4 MiB (2 threads).
 const csvBufferSize = 4 << 20
+
+// csvMaxLineSize is the longest CSV line the reader accepts, DuckDB's
+// default. It is given explicitly because a buffer_size also raises DuckDB's
+// limit to the buffer's size.
+const csvMaxLineSize = 2_000_000

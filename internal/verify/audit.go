@@ -86,10 +86,9 @@ ledger: ledger/privagg-ledger.duckdb
 // only one of them, and the bound stays at the metric's epsilon 2; without
 // it, all three rise and the privacy loss is 6.
 func L0Event(plan *privacy.Plan) Event {
-	mp := plan.Outputs[0].Metrics[0]
 	return Event{
 		Name:    "count_units people >= 21 in p1, p2 and p3 (x in 3 partitions, L0 = 1)",
-		Claimed: mp.Share,
+		Claimed: plan.Guarantee(0, 0),
 		Hit: func(r Released) bool {
 			return AtLeast("t/p1", "people", 21)(r) && AtLeast("t/p2", "people", 21)(r) && AtLeast("t/p3", "people", 21)(r)
 		},
