@@ -90,9 +90,20 @@ func TestReleaseReportGolden(t *testing.T) {
 }
 
 // TestReleaseReportMatchesPlan: the report's accuracy figures are those of
-// `privagg plan`, not a second computation.
+// `privagg plan`, not a second computation; with Gaussian noise, so is the
+// composition (the block's (ε, δ) and ρ, and each metric's ρ).
 func TestReleaseReportMatchesPlan(t *testing.T) {
-	job, store := runForReport(t, goldenJob, "plan-1")
+	gaussian := strings.Replace(goldenJob, "  delta: 1e-6\n", "  delta: 1e-6\n  noise: gaussian\n", 1)
+	if gaussian == goldenJob {
+		t.Fatal("goldenJob has no delta line to add gaussian noise after")
+	}
+	for _, tc := range []struct{ name, job string }{{"laplace", goldenJob}, {"gaussian", gaussian}} {
+		t.Run(tc.name, func(t *testing.T) { checkReportMatchesPlan(t, tc.job) })
+	}
+}
+
+func checkReportMatchesPlan(t *testing.T, jobYAML string) {
+	job, store := runForReport(t, jobYAML, "plan-1")
 	data, err := os.ReadFile(filepath.Join(store, release.ReportJSONFile))
 	if err != nil {
 		t.Fatal(err)
@@ -108,11 +119,17 @@ func TestReleaseReportMatchesPlan(t *testing.T) {
 	if len(r.Outputs) != len(plan.Outputs) {
 		t.Fatalf("report has %d outputs, plan %d", len(r.Outputs), len(plan.Outputs))
 	}
+	if (plan.Gaussian == nil) != (r.Noise != string(privacy.Gaussian)) {
+		t.Errorf("noise %s, plan composition %+v", r.Noise, plan.Gaussian)
+	}
+	if g := plan.Gaussian; g != nil && (r.Gaussian == nil || *r.Gaussian != *g) {
+		t.Errorf("report composition %+v, plan %+v", r.Gaussian, g)
+	}
 	for i, po := range plan.Outputs {
 		ro := r.Outputs[i]
 		for j, pm := range po.Metrics {
 			rm := ro.Metrics[j]
-			if rm.Name != pm.Name || rm.Epsilon != pm.Epsilon || rm.Delta != pm.Delta || rm.StdDev != pm.StdDev || rm.CI95 != pm.CI95 {
+			if rm.Name != pm.Name || rm.Epsilon != pm.Epsilon || rm.Delta != pm.Delta || rm.StdDev != pm.StdDev || rm.CI95 != pm.CI95 || rm.Rho != pm.Rho {
 				t.Errorf("%s.%s: report %+v, plan %+v", po.Name, pm.Name, rm.PlanMetric, pm)
 			}
 		}
