@@ -35,6 +35,13 @@ const (
 // value (a timestamp that does not parse, a non-number to bin).
 func RuleNoValueFor(key string) string { return "gives no value for " + key }
 
+// RuleNotOfType: a raw group-by column of a JSON input holds a value that
+// does not cast to typ, the type DuckDB's reader gave the column from a
+// sample of its first records.
+func RuleNotOfType(typ string) string {
+	return "does not cast to " + typ + ", the type of the column's first values"
+}
+
 // The error types of DuckDB's CSV reader (its rejects table's error_type)
 // that the Beam engine's CSV reader reproduces.
 const (

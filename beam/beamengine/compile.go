@@ -176,8 +176,8 @@ func newSource(format job.InputFormat, path string, cols []string, delim string,
 	// The whole glob, as the embedded engine describes it: DuckDB samples
 	// the next files too when the first is short. With ignore_errors, the
 	// lines its reader would reject do not stop the sniffer.
-	q := fmt.Sprintf("DESCRIBE SELECT * FROM read_csv(%s, delim=%s, header=%t, ignore_errors=true)",
-		transforms.QuoteString(path), transforms.QuoteString(delim), header)
+	q := fmt.Sprintf("DESCRIBE SELECT * FROM read_csv(%s, delim=%s, header=%t, %s, ignore_errors=true)",
+		transforms.QuoteString(path), transforms.QuoteString(delim), header, duckdb.CSVReadOptions)
 	rows, err := db.Query(q)
 	if err != nil {
 		// DuckDB's sniffer errors may quote the file's lines: keep only that it failed.

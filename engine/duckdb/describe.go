@@ -29,7 +29,7 @@ func DescribeFile(ctx context.Context, path string, format job.InputFormat) (col
 	var reader string
 	switch format {
 	case job.InputCSV:
-		reader = fmt.Sprintf("read_csv(%s, header=true)", lit(path))
+		reader = fmt.Sprintf("read_csv(%s, header=true, %s)", lit(path), CSVReadOptions)
 	case job.InputParquet:
 		reader = fmt.Sprintf("read_parquet(%s)", lit(path))
 	case job.InputJSON:

@@ -64,6 +64,10 @@ type inputPlan struct {
 	idsCanonical bool
 	// materialized is set once a CSV or JSON input is copied into tabInput.
 	materialized bool
+	// keyCasts are, for a JSON input, the raw group-by columns (input
+	// spelling) read as text and cast to the type DuckDB sampled for them
+	// (jsonKeyCasts).
+	keyCasts map[string]string
 	// consentNames maps the consent table's lower-cased column names to its
 	// spelling, once described.
 	consentNames Spelling
@@ -98,10 +102,34 @@ func (p *queryPlan) setColumns(types map[string]string) {
 		text = p.textColumns()
 	case job.InputJSON:
 		text = append(p.textColumns(), p.valueColumns()...)
+		p.in.keyCasts = p.jsonKeyCasts(text)
+		for n := range p.in.keyCasts {
+			text = append(text, n)
+		}
 	}
 	for _, c := range text {
 		p.types[c] = typeVarchar
 	}
+}
+
+// jsonKeyCasts are the raw group-by columns of a JSON input that are read as
+// text and cast back to their sampled type (name -> type), so that a value
+// that does not fit the type is malformed (RuleNotOfType) instead of a NULL
+// key: DuckDB's JSON reader types a column from the first records and, with
+// ignore_errors, makes a later value it cannot cast NULL without a trace.
+// Columns already read as text (text) and text, nested or binary columns
+// (which checkColumns refuses) are left alone.
+func (p *queryPlan) jsonKeyCasts(text []string) map[string]string {
+	casts := map[string]string{}
+	for _, k := range p.keyColumns() {
+		n, ok := p.in.names[strings.ToLower(k)]
+		typ := p.types[n]
+		if !ok || p.derived[k] != nil || slices.Contains(text, n) || typ == typeVarchar || usableType(typ, job.RoleKey) != "" {
+			continue
+		}
+		casts[n] = typ
+	}
+	return casts
 }
 
 // valueColumns are the input columns the malformed rules judge by parsing
@@ -168,8 +196,8 @@ func (p *queryPlan) reader(extra string) string {
 			}
 			opts = ", types={" + strings.Join(types, ", ") + "}"
 		}
-		return fmt.Sprintf("read_csv(%s, delim=%s, header=%t, buffer_size=%d, max_line_size=%d, ignore_errors=true, store_rejects=true, rejects_table=%s, rejects_scan=%s%s%s)",
-			path, lit(delim), header, csvBufferSize, csvMaxLineSize, lit(tabRejects), lit(tabRejectScans), opts, extra)
+		return fmt.Sprintf("read_csv(%s, delim=%s, header=%t, %s, ignore_errors=true, store_rejects=true, rejects_table=%s, rejects_scan=%s%s%s)",
+			path, lit(delim), header, CSVReadOptions, lit(tabRejects), lit(tabRejectScans), opts, extra)
 	case job.InputJSON:
 		opts := ""
 		if p.in.names != nil {
@@ -371,8 +399,13 @@ func (p *queryPlan) malformedRules() []malformedRule {
 		if !ok {
 			continue
 		}
-		src := p.derived[k].Source()
-		rules = append(rules, malformedRule{src, engine.RuleNoValueFor(k), fmt.Sprintf("(%s IS NOT NULL AND %s IS NULL)", q(src), expr)})
+		src, rule := k, ""
+		if d := p.derived[k]; d != nil {
+			src, rule = d.Source(), engine.RuleNoValueFor(k)
+		} else {
+			rule = engine.RuleNotOfType(p.in.keyCasts[p.column(k)])
+		}
+		rules = append(rules, malformedRule{src, rule, fmt.Sprintf("(%s IS NOT NULL AND %s IS NULL)", q(src), expr)})
 	}
 	switch {
 	case j.PrivacyUnit == job.RowUnit:
@@ -403,9 +436,13 @@ func badSQL(rules []malformedRule) string {
 	return "coalesce(" + strings.Join(tests, " OR ") + ", false)"
 }
 
-// keyExpr is derived key column k's expression over __src's columns, and
-// false for a raw key.
+// keyExpr is key column k's expression over __src's columns: a derived
+// key's transform, or a raw JSON key's cast back to its sampled type
+// (jsonKeyCasts); false for any other raw key, read as it is.
 func (p *queryPlan) keyExpr(k string) (string, bool) {
+	if typ, ok := p.in.keyCasts[p.column(k)]; ok && p.derived[k] == nil {
+		return fmt.Sprintf("TRY_CAST(%s AS %s)", q(k), typ), true
+	}
 	switch d := p.derived[k].(type) {
 	case *transforms.Truncate:
 		return d.NativeSQLTyped(q(d.Source()), p.types[p.column(d.Source())]), true
@@ -675,3 +712,8 @@ const csvBufferSize = 4 << 20
 // default. It is given explicitly because a buffer_size also raises DuckDB's
 // limit to the buffer's size.
 const csvMaxLineSize = 2_000_000
+
+// CSVReadOptions are the read_csv options of every reader of a job's CSV
+// input (the run's reader and describe, DescribeFile, the Beam engine's
+// sniff), so that all of them see the same lines and sniff the same types.
+var CSVReadOptions = fmt.Sprintf("buffer_size=%d, max_line_size=%d", csvBufferSize, csvMaxLineSize)
