@@ -95,8 +95,9 @@ func (o OutputSpec) CheckSelection(problem func(field string, value any, err err
 // selection's δ. nz is the releaser's noise (the library's). The noised
 // value is the metric's released value: it is drawn once.
 func thresholdKeep(nz noise.Noise, sel *SelectionPlan, c Component, units int64) (noised int64, keep bool, err error) {
+	ns := c.NoiseShare()
 	count, err := dpagg.NewCount(&dpagg.CountOptions{
-		Epsilon: c.NoiseShare().Epsilon, Delta: c.NoiseShare().Delta,
+		Epsilon: ns.Epsilon, Delta: ns.Delta,
 		MaxPartitionsContributed: c.L0, Noise: nz,
 	})
 	if err != nil {
@@ -131,7 +132,7 @@ func thresholdReleaseChance(sel *SelectionPlan, c Component, kind NoiseKind) (p5
 	if kind == Gaussian {
 		margin = 1.6448536269514722 * noise.SigmaForGaussian(c.L0, c.LInf, ns.Epsilon, ns.Delta)
 	} else {
-		margin = float64(c.L0) * c.LInf / c.Share.Epsilon * math.Ln10
+		margin = float64(c.L0) * c.LInf / ns.Epsilon * math.Ln10
 	}
 	return max(sel.K, bar), max(sel.K, bar+int64(math.Ceil(margin))), nil
 }

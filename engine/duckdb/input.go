@@ -117,19 +117,27 @@ func (p *queryPlan) setColumns(types map[string]string) {
 // that does not fit the type is malformed (RuleNotOfType) instead of a NULL
 // key: DuckDB's JSON reader types a column from the first records and, with
 // ignore_errors, makes a later value it cannot cast NULL without a trace.
-// Columns already read as text (text) and text, nested or binary columns
-// (which checkColumns refuses) are left alone.
+// Only types whose text casts back to the value the reader would give
+// (jsonCastTypes) are cast; the others (a timestamp with an offset, which
+// the reader converts to UTC and a cast would not) keep the sampled type,
+// as do columns already read as text (text).
 func (p *queryPlan) jsonKeyCasts(text []string) map[string]string {
 	casts := map[string]string{}
 	for _, k := range p.keyColumns() {
 		n, ok := p.in.names[strings.ToLower(k)]
 		typ := p.types[n]
-		if !ok || p.derived[k] != nil || slices.Contains(text, n) || typ == typeVarchar || usableType(typ, job.RoleKey) != "" {
+		if !ok || p.derived[k] != nil || slices.Contains(text, n) || !jsonCastTypes[typ] {
 			continue
 		}
 		casts[n] = typ
 	}
 	return casts
+}
+
+// jsonCastTypes are the types DuckDB's JSON reader gives a column whose text
+// TRY_CAST turns back into the same value.
+var jsonCastTypes = map[string]bool{
+	"BIGINT": true, "UBIGINT": true, "HUGEINT": true, "INTEGER": true, "DOUBLE": true, "BOOLEAN": true, "DATE": true,
 }
 
 // valueColumns are the input columns the malformed rules judge by parsing
