@@ -223,7 +223,7 @@ func (c *compiled) events(s beam.Scope) inputStage {
 		st.events, rej = beam.ParDo2(s, &eventFileFn{Src: c.src, Ev: c.ev}, matchFiles(s, c.job.Input.Path))
 		rejects = append(rejects, rej)
 	} else {
-		fn := &eventLineFn{lineRanges: lineRanges{SplitBytes: lineSplitBytes, Format: c.src.Format}, Src: c.src, Ev: c.ev}
+		fn := &eventLineFn{lineRanges: lineRanges{SplitBytes: lineSplitBytes, Format: c.src.Format, Delim: c.src.Delim}, Src: c.src, Ev: c.ev}
 		var rej, rng beam.PCollection
 		st.events, rej, rng = beam.ParDo3(s, fn, matchFiles(s, c.job.Input.Path))
 		rejects, ranges = append(rejects, rej), append(ranges, rng)
@@ -244,7 +244,7 @@ func (c *compiled) events(s beam.Scope) inputStage {
 		if c.consent.Format == job.InputParquet {
 			st.consentRecs, rej = beam.ParDo2(cs, &consentFileFn{Src: *c.consent, C: spec}, matchFiles(cs, t.Path))
 		} else {
-			fn := &consentLineFn{lineRanges: lineRanges{SplitBytes: lineSplitBytes, Format: c.consent.Format}, Src: *c.consent, C: spec}
+			fn := &consentLineFn{lineRanges: lineRanges{SplitBytes: lineSplitBytes, Format: c.consent.Format, Delim: c.consent.Delim}, Src: *c.consent, C: spec}
 			var rng beam.PCollection
 			st.consentRecs, rej, rng = beam.ParDo3(cs, fn, matchFiles(cs, t.Path))
 			ranges = append(ranges, rng)

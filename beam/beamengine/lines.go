@@ -17,7 +17,7 @@ import (
 // lineRanges reads the lines of CSV and NDJSON files in byte ranges as
 // textio.Read does (a splittable DoFn: the same initial ranges, and a line
 // belongs to the range it begins in), so a runner still spreads one large
-// file over workers; unlike textio it says where each line is: the range's
+// NDJSON file over workers; unlike textio it says where each line is: the range's
 // first byte and the line's index in the range. Each range also reports how
 // many lines it read (rangeLines), from which the driver numbers the lines
 // of the few rows the rejects listing names: no second pass over the input
@@ -28,8 +28,11 @@ type lineRanges struct {
 	SplitBytes int64
 	// Format says which lines are blank (skipped and not numbered, as
 	// DuckDB's readers skip them): CSV, an empty line; NDJSON, a line of
-	// white space.
+	// white space. A CSV line is a record: a quoted value may hold line
+	// breaks (see csvRecordOpen).
 	Format job.InputFormat
+	// Delim is a CSV file's delimiter ("" is a comma).
+	Delim string
 }
 
 // lineSplitBytes is the size of the ranges a CSV or NDJSON file is first
@@ -43,7 +46,12 @@ func (r *lineRanges) CreateInitialRestriction(file fileio.ReadableFile) offsetra
 
 // SplitRestriction splits a file into ranges of SplitBytes, merging a last
 // range of a quarter of that or less into the one before (as textio does).
+// A CSV file is one range: a range that began inside a quoted value with
+// line breaks could not tell its records from the value's lines.
 func (r *lineRanges) SplitRestriction(_ fileio.ReadableFile, rest offsetrange.Restriction) []offsetrange.Restriction {
+	if r.Format == job.InputCSV {
+		return []offsetrange.Restriction{rest}
+	}
 	splits := rest.SizedSplits(r.SplitBytes)
 	if n := len(splits); n > 1 && splits[n-1].End-splits[n-1].Start <= r.SplitBytes/4 {
 		splits[n-2].End = splits[n-1].End
@@ -134,6 +142,18 @@ func (r *lineRanges) scan(ctx context.Context, rt *sdf.LockRTracker, file fileio
 			break
 		}
 		at += int64(len(line))
+		// A CSV record whose quoted value holds line breaks goes on to the
+		// next lines, as DuckDB's reader reads it (one record, one line
+		// number).
+		for r.Format == job.InputCSV && !eof && csvRecordOpen(line, r.Delim) {
+			more, err := rd.ReadString('\n')
+			if err != nil && err != io.EOF {
+				return counts, fmt.Errorf("read %s: %w", file.Metadata.Path, err)
+			}
+			eof = err == io.EOF
+			at += int64(len(more))
+			line += more
+		}
 		line = strings.TrimSuffix(line, "\n")
 		pos := linePos{File: counts.File, Start: counts.Start, Line: counts.Lines, Record: counts.Records}
 		counts.Lines++
@@ -149,4 +169,34 @@ func (r *lineRanges) scan(ctx context.Context, rt *sdf.LockRTracker, file fileio
 		}
 	}
 	return counts, nil
+}
+
+// csvRecordOpen reports whether CSV record text ends inside a quoted
+// value, so that the next line belongs to the record too: a value is quoted
+// when its first character is a double quote, and ends at the next quote
+// that is not doubled; a quote inside an unquoted value is a character like
+// any other. The record is scanned from its start each time a line is
+// added, which costs only for records that span lines.
+func csvRecordOpen(text, delim string) bool {
+	if delim == "" {
+		delim = ","
+	}
+	inQuote, start := false, true
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case inQuote && c == '"' && i+1 < len(text) && text[i+1] == '"':
+			i++ // an escaped quote
+		case inQuote && c == '"':
+			inQuote = false
+		case inQuote:
+		case strings.HasPrefix(text[i:], delim):
+			i += len(delim) - 1
+			start = true
+			continue
+		case c == '"' && start:
+			inQuote = true
+		}
+		start = false
+	}
+	return inQuote
 }

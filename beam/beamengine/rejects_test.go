@@ -41,6 +41,18 @@ const rejectsCSV = "user_id,consent_marketing,ts,revenue\n" +
 	"u10,true,2026-01-05 10:00:00,NaN\n" +
 	"   \n"
 
+// rejectsQuotedCSV has quoted values with line breaks (in a column the job
+// does not read) before and between malformed rows: a record is one line
+// however many lines its value spans, so the malformed rows are on lines
+// 3 to 7 (the header is line 1).
+const rejectsQuotedCSV = "user_id,consent_marketing,ts,revenue,note\n" +
+	"u1,true,2026-01-05 10:00:00,10,\"first\nsecond\"\n" +
+	"u2,true,SECRET-TS-1,10,plain\n" +
+	"u3,true,2026-01-05 10:00:00,SECRET-NUM,\"a \"\"quoted\"\", word\n\nand more\"\n" +
+	"u4,SECRET-CONSENT,2026-01-05 10:00:00,10,x\n" +
+	"u5,true,SECRET-TS-2,10,\"three\nphysical\nlines\"\n" +
+	"u6,true,2026-01-05 10:00:00,NaN,y\n"
+
 // rejectsJSON is newline-delimited JSON: the line is the record number,
 // blank and white-space lines are skipped without a number, and a line
 // that is not JSON is a record without a privacy unit or consent value.
@@ -198,6 +210,10 @@ func TestRejectsListedAlikeOnBothEngines(t *testing.T) {
 				{Column: "revenue", Rule: "csv: missing columns", Rows: 2}, {Column: "revenue", Rule: "is not a finite number", Rows: 3},
 				{Column: "ts", Rule: "csv: missing columns", Rows: 2}, {Column: "ts", Rule: "gives no value for week", Rows: 2},
 				{Column: "user_id", Rule: "is missing or blank (privacy unit)", Rows: 1}}}},
+		{"csv with quoted line breaks", "events.csv", rejectsQuotedCSV, engine.Rejects{
+			Rows: []engine.RejectedRow{tsRule(3), numRule(4), consentRule(5), tsRule(6), numRule(7)},
+			Totals: []engine.RejectTotal{{Column: "consent_marketing", Rule: "is not an accepted consent value", Rows: 1},
+				{Column: "revenue", Rule: "is not a finite number", Rows: 2}, {Column: "ts", Rule: "gives no value for week", Rows: 2}}}},
 		{"json", "events.json", rejectsJSON, engine.Rejects{
 			Rows: []engine.RejectedRow{tsRule(2), numRule(3), unitRule(4), consentRule(4), unitRule(5), consentRule(5), tsRule(7), numRule(7)},
 			Totals: []engine.RejectTotal{{Column: "consent_marketing", Rule: "is not an accepted consent value", Rows: 2},
