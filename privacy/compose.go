@@ -179,3 +179,30 @@ func (p *Plan) Guarantee(o, i int) Share {
 	}
 	return p.Gaussian.Share
 }
+
+// GaussianEquivalent is the share that, noised alone as a block of its own,
+// gets the noise share gets as part of Gaussian block: the same μ,
+// μ(block)·√(share.ε / block.ε) (composeGaussian), at share's δ. A plan of
+// one metric with the equivalent share shows the noise the metric has in
+// the whole job's plan; `privagg tune` compares candidates that way.
+func GaussianEquivalent(block, share Share) (Share, error) {
+	if !(block.Epsilon > 0 && block.Delta > 0 && block.Delta < 1 && share.Epsilon > 0 && share.Epsilon <= block.Epsilon*(1+1e-9) &&
+		share.Delta > 0 && share.Delta < 1) {
+		return Share{}, fmt.Errorf("gaussian equivalent of %+v in block %+v: the share must be a positive part of the block", share, block)
+	}
+	target := math.Sqrt(share.Epsilon/block.Epsilon) / noise.SigmaForGaussian(1, 1, block.Epsilon, block.Delta)
+	mu := func(logEps float64) float64 { return 1 / noise.SigmaForGaussian(1, 1, math.Exp(logEps), share.Delta) }
+	lo, hi := math.Log(1e-12), math.Log(block.Epsilon)
+	for range 200 {
+		mid := (lo + hi) / 2
+		if mu(mid) < target {
+			lo = mid
+		} else {
+			hi = mid
+		}
+		if hi-lo < 1e-9 {
+			break
+		}
+	}
+	return Share{Epsilon: math.Exp(hi), Delta: share.Delta}, nil
+}

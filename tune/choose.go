@@ -98,7 +98,11 @@ func studyRaw(ctx context.Context, in *duckdb.RawInput, j *job.Job, cur *current
 	for li, l0 := range raw.l0s {
 		for si, s := range shares {
 			b := cur.budget(j, o, s, cur.outWeight, weights)
-			nz, err := metricNoise(j, o, peopleMetric, l0, b.Metric(scored), 0)
+			share, err := b.NoiseShare(scored)
+			if err != nil {
+				return nil, fmt.Errorf("output %q: selection share %v: %w", out.Name, s, err)
+			}
+			nz, err := metricNoise(j, o, peopleMetric, l0, share, 0)
 			if err != nil {
 				return nil, fmt.Errorf("output %q: L0 %d, selection share %v: %w", out.Name, l0, s, err)
 			}
@@ -129,7 +133,11 @@ func studyRaw(ctx context.Context, in *duckdb.RawInput, j *job.Job, cur *current
 	}
 	bRec := cur.budget(j, o, st.recS, cur.outWeight, weights)
 	for i, m := range out.Metrics {
-		ms, mr, err := st.studyMetric(ctx, in, j, m, bRec.Metric(i))
+		share, err := bRec.NoiseShare(i)
+		if err != nil {
+			return nil, fmt.Errorf("output %q metric %q: %w", out.Name, m.Name, err)
+		}
+		ms, mr, err := st.studyMetric(ctx, in, j, m, share)
 		if err != nil {
 			return nil, fmt.Errorf("output %q metric %q: %w", out.Name, m.Name, err)
 		}
@@ -306,34 +314,49 @@ func (st *outputStudy) chooseClamp(ctx context.Context, in *duckdb.RawInput, m j
 
 // metricWeights are the weights minimizing the sum over the output's
 // metrics of (noise σ / typical value)² for a fixed metric budget: with σ
-// proportional to 1/ε, weight ∝ rel^(2/3). Metrics without a relative
-// noise get the mean weight of the others. Normalized to mean 1.
-func metricWeights(ms []metricStudy) []float64 { return normalize(metricWeightsRaw(ms)) }
+// proportional to 1/ε (Laplace), weight ∝ rel^(2/3); with Gaussian
+// composition σ is proportional to 1/√ε (a metric's ρ is its ε fraction of
+// the block's), and weight ∝ rel. Metrics without a relative noise get the
+// mean weight of the others. Normalized to mean 1.
+func metricWeights(ms []metricStudy, gaussian bool) []float64 {
+	return normalize(metricWeightsRaw(ms, gaussian))
+}
 
 // outputWeights extend the same objective across outputs: an output whose
 // selection takes share s needs 1/(1 − s) of its metric budget, so its
-// weight is ∝ (1 − s)^(−2/3)·Σ rel^(2/3) over its metrics.
-func outputWeights(studies []*outputStudy) []float64 {
+// weight is ∝ (1 − s)^(−2/3)·Σ rel^(2/3) over its metrics (Laplace), or
+// (1 − s)^(−1)·Σ rel (Gaussian composition: minimizing Σ_o R_o²/u_o over
+// the outputs' parts u_o of the block gives u_o ∝ R_o).
+func outputWeights(studies []*outputStudy, gaussian bool) []float64 {
+	exp := -2.0 / 3
+	if gaussian {
+		exp = -1
+	}
 	w := make([]float64, len(studies))
 	for o, st := range studies {
 		var sum float64
-		for _, m := range metricWeightsRaw(st.metrics) {
+		for _, m := range metricWeightsRaw(st.metrics, gaussian) {
 			sum += m
 		}
-		w[o] = math.Pow(1-st.recS, -2.0/3) * sum
+		w[o] = math.Pow(1-st.recS, exp) * sum
 	}
 	return normalize(w)
 }
 
-// metricWeightsRaw are the unnormalized rel^(2/3) (the mean of the known
-// ones where unknown; 1 when none is known).
-func metricWeightsRaw(ms []metricStudy) []float64 {
+// metricWeightsRaw are the unnormalized rel^(2/3), or rel with Gaussian
+// composition (the mean of the known ones where unknown; 1 when none is
+// known).
+func metricWeightsRaw(ms []metricStudy, gaussian bool) []float64 {
+	exp := 2.0 / 3
+	if gaussian {
+		exp = 1
+	}
 	w := make([]float64, len(ms))
 	var sum float64
 	var known int
 	for i, m := range ms {
 		if m.rel > 0 && !math.IsInf(m.rel, 0) {
-			w[i] = math.Pow(m.rel, 2.0/3)
+			w[i] = math.Pow(m.rel, exp)
 			sum += w[i]
 			known++
 		}
@@ -366,7 +389,7 @@ func normalize(w []float64) []float64 {
 // finish sets the output's weights, its metrics' weights and the noise
 // and expected releases at every recommended value.
 func (st *outputStudy) finish(j *job.Job, cur *current, outW []float64, o int) error {
-	mw := metricWeights(st.metrics)
+	mw := metricWeights(st.metrics, j.Privacy.Noise == privacy.Gaussian)
 	if st.focus >= 0 {
 		mw = focusWeights(len(st.metrics), st.focus)
 	}
@@ -374,7 +397,11 @@ func (st *outputStudy) finish(j *job.Job, cur *current, outW []float64, o int) e
 	b := cur.budget(j, o, st.recS, outW, mw)
 	people := int64(math.Max(1, math.Round(st.raw.medPeople)))
 	for i, ms := range st.metrics {
-		nz, err := metricNoise(j, o, ms.m, st.recL0, b.Metric(i), people)
+		share, err := b.NoiseShare(i)
+		if err != nil {
+			return fmt.Errorf("output %q metric %q: %w", j.Outputs[o].Name, ms.m.Name, err)
+		}
+		nz, err := metricNoise(j, o, ms.m, st.recL0, share, people)
 		if err != nil {
 			return fmt.Errorf("output %q metric %q: %w", j.Outputs[o].Name, ms.m.Name, err)
 		}

@@ -137,7 +137,11 @@ func DP(ctx context.Context, j *job.Job, opts DPOptions) (*Report, error) {
 				mr.Clamp = &Choice[Bounds]{Current: Bounds{Min: *m.Min, Max: *m.Max}, Recommended: Bounds{Min: lo, Max: hi}}
 				mr.Method = fmt.Sprintf("DP get_bounds: noisy histogram of |partition total| over powers of 2, epsilon %s, cumulative fraction %s", g4(each), g4(opts.Fraction))
 			}
-			if mr.Noise, err = metricNoise(j, o, rec, out.MaxPartitionsPerUnit, b.Metric(i), 1000); err != nil {
+			share, err := b.NoiseShare(i)
+			if err != nil {
+				return nil, fmt.Errorf("output %q metric %q: %w", out.Name, m.Name, err)
+			}
+			if mr.Noise, err = metricNoise(j, o, rec, out.MaxPartitionsPerUnit, share, 1000); err != nil {
 				return nil, fmt.Errorf("output %q metric %q: %w", out.Name, m.Name, err)
 			}
 			or.Metrics = append(or.Metrics, mr)

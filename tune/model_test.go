@@ -2,10 +2,15 @@ package tune
 
 import (
 	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/differential-privacy/go/v3/dpagg"
 
+	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 )
 
@@ -169,5 +174,88 @@ func TestBudgetMatchesPlan(t *testing.T) {
 		for i := range metrics {
 			same("public metric "+metrics[i].Name, b.Metric(i), plan.Outputs[1].Metrics[i].Share)
 		}
+	}
+}
+
+// TestNoiseShareMatchesGaussianPlan: with Gaussian noise, the noise tune
+// models for each metric (a plan of that metric alone, with the share
+// Budget.NoiseShare gives) is the noise the whole job's plan composes for
+// it, across two outputs, one with selection and one with public keys;
+// with Laplace noise NoiseShare is the metric's share.
+func TestNoiseShareMatchesGaussianPlan(t *testing.T) {
+	dir := t.TempDir()
+	jobYAML := strings.Replace(handJob, "privacy: {epsilon: 1,", "privacy: {noise: gaussian, epsilon: 1,", 1) + `
+`
+	jobYAML = strings.Replace(jobYAML, "output: {dir: out", `  - name: by_region
+    group_by: [campaign]
+    public_partitions: {campaign: [a, b]}
+    max_partitions_per_unit: 3
+    weight: 2
+    metrics:
+      - {name: avg, type: mean, column: revenue, min: 0, max: 10}
+      - {name: people, type: count_units}
+output: {dir: out`, 1)
+	for name, body := range map[string]string{"job.yaml": jobYAML, "events.csv": handEvents} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j, err := job.LoadJob(filepath.Join(dir, "job.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := privacy.NewPlan(j.PrivacySpec())
+	if err != nil || plan.Gaussian == nil {
+		t.Fatalf("plan: %v (composition %v)", err, plan)
+	}
+	cur, err := currentSplit(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for o, out := range j.Outputs {
+		b := cur.budget(j, o, cur.share[o], cur.outWeight, cur.metricW[o])
+		for i, m := range out.Metrics {
+			share, err := b.NoiseShare(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nz, err := metricNoise(j, o, m, out.MaxPartitionsPerUnit, share, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := plan.Outputs[o].Metrics[i].Error()
+			got, want := nz.CI95, e.CI95
+			if e.CI95At != nil {
+				want = e.CI95At(1000)
+			}
+			// The library's σ is accurate to 0.1%, here on both sides.
+			if math.Abs(got/want-1) > 3e-3 {
+				t.Errorf("%s.%s: tune models a 95%% half-width of %v, the plan composes %v", out.Name, m.Name, got, want)
+			}
+		}
+	}
+	laplace := Budget{Epsilon: 1, Delta: 1e-6, OutputWeight: 1, OutputWeights: 1, SelectionShare: 0.5, MetricWeights: []float64{1, 2}}
+	if s, err := laplace.NoiseShare(1); err != nil || s != laplace.Metric(1) {
+		t.Errorf("laplace NoiseShare = %+v, %v; want the metric's share %+v", s, err, laplace.Metric(1))
+	}
+}
+
+// TestMetricWeightsByNoiseKind: relative noises 1 and 8 give weights in
+// ratio 8^(2/3) = 4 with Laplace noise (σ ∝ 1/ε) and 8 with Gaussian
+// composition (σ ∝ 1/√ε), normalized to mean 1; an output's weight divides
+// by (1 − s)^(2/3) or (1 − s).
+func TestMetricWeightsByNoiseKind(t *testing.T) {
+	ms := []metricStudy{{rel: 1}, {rel: 8}}
+	for _, tc := range []struct {
+		gaussian bool
+		want     []float64
+	}{{false, []float64{0.4, 1.6}}, {true, []float64{0.22, 1.8}}} {
+		if got := metricWeights(ms, tc.gaussian); !slices.Equal(got, tc.want) {
+			t.Errorf("gaussian %v: weights %v, want %v", tc.gaussian, got, tc.want)
+		}
+	}
+	studies := []*outputStudy{{recS: 0.5, metrics: ms}, {recS: 0, metrics: ms}}
+	if got := outputWeights(studies, true); !slices.Equal(got, []float64{1.3, 0.67}) {
+		t.Errorf("gaussian output weights %v, want [1.3 0.67] (2 : 1)", got)
 	}
 }

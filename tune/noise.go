@@ -77,6 +77,9 @@ type Budget struct {
 	OutputWeights  float64 // the sum of the job's output weights
 	SelectionShare float64 // 0 with public partitions
 	MetricWeights  []float64
+	// Rest is, with Gaussian noise, the part of the job's Gaussian
+	// composition outside this output (see NoiseShare).
+	Rest privacy.Share
 }
 
 // Output is the output's share of the job's budget.
@@ -111,6 +114,20 @@ func (b Budget) Metric(i int) privacy.Share {
 		s.Delta = (o.Delta - sel.Delta) * f
 	}
 	return s
+}
+
+// NoiseShare is the share metric i's noise is modelled with: its share,
+// or with Gaussian noise the share that, noised alone, has the noise the
+// metric gets in the job's Gaussian composition (privacy.GaussianEquivalent),
+// the composition being Rest and this output's metric budget.
+func (b Budget) NoiseShare(i int) (privacy.Share, error) {
+	s := b.Metric(i)
+	if !b.Gaussian {
+		return s, nil
+	}
+	o, sel := b.Output(), b.Selection()
+	block := privacy.Share{Epsilon: b.Rest.Epsilon + o.Epsilon - sel.Epsilon, Delta: b.Rest.Delta + o.Delta - sel.Delta}
+	return privacy.GaussianEquivalent(block, s)
 }
 
 // check validates the budget's shares.

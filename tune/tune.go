@@ -40,6 +40,10 @@ type current struct {
 	outWeight []float64
 	share     []float64
 	metricW   [][]float64
+	// block is, with Gaussian noise, the job's Gaussian composition
+	// (privacy.GaussianBlock.Share), and outBlock each output's part of it.
+	block    privacy.Share
+	outBlock []privacy.Share
 }
 
 // currentSplit reads the budget split from the job's plan, so that tune
@@ -62,6 +66,19 @@ func currentSplit(j *job.Job) (*current, error) {
 			ws = append(ws, mp.Share.Epsilon/(op.Share.Epsilon*(1-s))*float64(len(op.Metrics)))
 		}
 		c.metricW = append(c.metricW, ws)
+		var part privacy.Share
+		for _, mp := range op.Metrics {
+			for _, comp := range mp.Components {
+				if !comp.Stat.Stream() {
+					part.Epsilon += comp.Share.Epsilon
+					part.Delta += comp.Share.Delta
+				}
+			}
+		}
+		c.outBlock = append(c.outBlock, part)
+	}
+	if plan.Gaussian != nil {
+		c.block = plan.Gaussian.Share
 	}
 	return c, nil
 }
@@ -72,8 +89,12 @@ func (c *current) budget(j *job.Job, o int, share float64, outW []float64, metri
 	for _, w := range outW {
 		total += w
 	}
-	return Budget{Epsilon: j.Privacy.Epsilon, Delta: j.Privacy.Delta, Gaussian: j.Privacy.Noise == privacy.Gaussian,
+	b := Budget{Epsilon: j.Privacy.Epsilon, Delta: j.Privacy.Delta, Gaussian: j.Privacy.Noise == privacy.Gaussian,
 		OutputWeight: outW[o], OutputWeights: total, SelectionShare: share, MetricWeights: metricW}
+	if b.Gaussian {
+		b.Rest = privacy.Share{Epsilon: max(0, c.block.Epsilon-c.outBlock[o].Epsilon), Delta: max(0, c.block.Delta-c.outBlock[o].Delta)}
+	}
+	return b
 }
 
 // Raw studies j's raw input and recommends its bounds and budget split.
@@ -103,7 +124,7 @@ func Raw(ctx context.Context, j *job.Job, opts RawOptions) (*Report, error) {
 		}
 		studies = append(studies, s)
 	}
-	outW := outputWeights(studies)
+	outW := outputWeights(studies, j.Privacy.Noise == privacy.Gaussian)
 	for o, s := range studies {
 		if err := s.finish(j, cur, outW, o); err != nil {
 			return nil, err
