@@ -140,18 +140,23 @@ func noiseParams(l0 int64, linf, sigma, eps float64) (Share, error) {
 	if at(hi) >= sigma {
 		return Share{Epsilon: eps, Delta: 0.5}, nil
 	}
-	for range 200 {
-		mid := (lo + hi) / 2
-		if at(mid) >= sigma {
+	lo, _ = bisect(lo, hi, func(x float64) bool { return at(x) >= sigma })
+	return Share{Epsilon: eps, Delta: math.Exp(lo)}, nil
+}
+
+// bisect narrows [lo, hi], where holds(lo) and not holds(hi) for a
+// function holds that is true up to some point and false after, to a width
+// of 1e-9 and returns its ends: lo the last point found to hold, hi the
+// first found not to.
+func bisect(lo, hi float64, holds func(float64) bool) (float64, float64) {
+	for hi-lo >= 1e-9 {
+		if mid := (lo + hi) / 2; holds(mid) {
 			lo = mid
 		} else {
 			hi = mid
 		}
-		if hi-lo < 1e-9 {
-			break
-		}
 	}
-	return Share{Epsilon: eps, Delta: math.Exp(lo)}, nil
+	return lo, hi
 }
 
 // floorFloat is the largest float64 that is not more than r.
@@ -193,16 +198,6 @@ func GaussianEquivalent(block, share Share) (Share, error) {
 	target := math.Sqrt(share.Epsilon/block.Epsilon) / noise.SigmaForGaussian(1, 1, block.Epsilon, block.Delta)
 	mu := func(logEps float64) float64 { return 1 / noise.SigmaForGaussian(1, 1, math.Exp(logEps), share.Delta) }
 	lo, hi := math.Log(1e-12), math.Log(block.Epsilon)
-	for range 200 {
-		mid := (lo + hi) / 2
-		if mu(mid) < target {
-			lo = mid
-		} else {
-			hi = mid
-		}
-		if hi-lo < 1e-9 {
-			break
-		}
-	}
+	_, hi = bisect(lo, hi, func(x float64) bool { return mu(x) < target })
 	return Share{Epsilon: math.Exp(hi), Delta: share.Delta}, nil
 }
