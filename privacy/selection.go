@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/google/differential-privacy/go/v3/dpagg"
+	"github.com/google/differential-privacy/go/v3/noise"
 )
 
 // Two-phase release of an output whose keys come from the data (see
@@ -162,9 +163,22 @@ func (r *Releaser) selectPartitions(ctx context.Context, op *OutputPlan, units a
 	return sel, stats, nil
 }
 
-// selectPartition is the library's DP partition selection with the k
-// pre-threshold for one partition of units distinct bounded units.
+// selectPartition is DP partition selection with the k pre-threshold for
+// one partition of units distinct bounded units, as
+// dpagg.PreAggSelectPartition decides it: at L0 <= 3 the library's exact
+// keep probability; at L0 > 3 Gaussian thresholding with half the δ for
+// the noise and half for the threshold, through clearsThreshold, which
+// does not round the noised count before comparing it (the library does,
+// and under-counts δ; see clearsThreshold).
 func selectPartition(sp *SelectionPlan, units int64) (bool, error) {
+	if sp.L0 > 3 {
+		half := sp.Share.Delta / 2
+		_, keep, err := clearsThreshold(noise.Gaussian(), units, sp.K, sp.L0, 1, sp.Share.Epsilon, half, half)
+		if err != nil {
+			return false, fmt.Errorf("partition selection: %w", err)
+		}
+		return keep, nil
+	}
 	s, err := dpagg.NewPreAggSelectPartition(&dpagg.PreAggSelectPartitionOptions{
 		Epsilon:                  sp.Share.Epsilon,
 		Delta:                    sp.Share.Delta,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/google/differential-privacy/go/v3/dpagg"
 	"github.com/google/differential-privacy/go/v3/noise"
 )
 
@@ -20,8 +19,8 @@ const (
 	// among the selected partitions and noises the metrics (phase 2).
 	SelectTwoPhase SelectionMethod = "two_phase"
 	// SelectCountThreshold releases the partitions whose noised count_units
-	// passes the library's threshold (dpagg.Count.PreThresholdedResult with
-	// the k pre-threshold): no ε goes to selection, the threshold spends the
+	// passes the library's threshold with the k pre-threshold, compared
+	// before rounding (clearsThreshold): no ε goes to selection, the threshold spends the
 	// output's selection δ, and contributions are bounded once, among all
 	// partitions with data.
 	SelectCountThreshold SelectionMethod = "count_threshold"
@@ -90,34 +89,24 @@ func (o OutputSpec) CheckSelection(problem func(field string, value any, err err
 
 // thresholdKeep is count_threshold selection of one partition: the noised
 // count_units of the partition (component c of metric op.Selection.Metric,
-// on units distinct bounded people) and whether it passes the library's
-// rule, dpagg.Count.PreThresholdedResult with the pre-threshold k and the
-// selection's δ. nz is the releaser's noise (the library's). The noised
-// value is the metric's released value: it is drawn once.
+// on units distinct bounded people) and whether it passes clearsThreshold
+// with the pre-threshold k and the selection's δ. nz is the releaser's noise
+// (the library's). The noised value, rounded, is the metric's released
+// value: it is drawn once.
 func thresholdKeep(nz noise.Noise, sel *SelectionPlan, c Component, units int64) (noised int64, keep bool, err error) {
 	ns := c.NoiseShare()
-	count, err := dpagg.NewCount(&dpagg.CountOptions{
-		Epsilon: ns.Epsilon, Delta: ns.Delta,
-		MaxPartitionsContributed: c.L0, Noise: nz,
-	})
+	v, keep, err := clearsThreshold(nz, units, sel.K, c.L0, c.LInf, ns.Epsilon, ns.Delta, sel.Share.Delta)
 	if err != nil {
 		return 0, false, fmt.Errorf("count threshold: %w", err)
 	}
-	if err := count.IncrementBy(units); err != nil {
-		return 0, false, fmt.Errorf("count threshold: %w", err)
-	}
-	res, err := count.PreThresholdedResult(sel.K, sel.Share.Delta)
-	if err != nil {
-		return 0, false, fmt.Errorf("count threshold: %w", err)
-	}
-	if res == nil {
+	if !keep {
 		return 0, false, nil
 	}
-	return *res, true, nil
+	return roundCount(v), true, nil
 }
 
 // thresholdReleaseChance is ReleaseChance for count_threshold: a partition
-// of n people is kept when n + noise >= ceil(threshold) + k - 1, the noise
+// of n people is kept when n + noise >= threshold + k - 1, the noise
 // being the count_units component's (Laplace of scale b: P(noise < -x) =
 // e^(-x/b) / 2; Gaussian of deviation σ).
 func thresholdReleaseChance(sel *SelectionPlan, c Component, kind NoiseKind) (p50, p95 int64, err error) {
@@ -127,12 +116,12 @@ func thresholdReleaseChance(sel *SelectionPlan, c Component, kind NoiseKind) (p5
 	if err != nil {
 		return 0, 0, fmt.Errorf("release chance: %w", err)
 	}
-	bar := int64(math.Ceil(threshold)) + sel.K - 1
 	var margin float64
 	if kind == Gaussian {
 		margin = 1.6448536269514722 * noise.SigmaForGaussian(c.L0, c.LInf, ns.Epsilon, ns.Delta)
 	} else {
 		margin = float64(c.L0) * c.LInf / ns.Epsilon * math.Ln10
 	}
-	return max(sel.K, bar), max(sel.K, bar+int64(math.Ceil(margin))), nil
+	base := sel.K - 1
+	return max(sel.K, base+int64(math.Ceil(threshold))), max(sel.K, base+int64(math.Ceil(threshold+margin))), nil
 }

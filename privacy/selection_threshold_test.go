@@ -80,13 +80,17 @@ func (n shiftNoise) AddNoiseInt64(x, _, _ int64, _, _ float64) (int64, error) {
 	*n.calls++
 	return x + n.shift, nil
 }
+func (n shiftNoise) AddNoiseFloat64(x float64, _ int64, _, _, _ float64) (float64, error) {
+	*n.calls++
+	return x + float64(n.shift), nil
+}
 func (n shiftNoise) Threshold(int64, float64, float64, float64, float64) (float64, error) {
 	return n.thr, nil
 }
 
 // TestCountThresholdRelease: a partition is released when its bounded
-// people count reaches k and its noised count reaches ceil(threshold) + k -
-// 1 (the library's PreThresholdedResult); the released people value is
+// people count reaches k and its noised count, unrounded, reaches threshold
+// + k - 1 (clearsThreshold); the released people value is
 // that same noised count, drawn once per partition, not twice.
 func TestCountThresholdRelease(t *testing.T) {
 	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
@@ -98,7 +102,7 @@ func TestCountThresholdRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := 0
-	// noised = units + 100; kept when units >= 10 and units + 100 >= 150 + 9.
+	// noised = units + 100; kept when units >= 10 and units + 100 >= 149.5 + 9.
 	setNoise(r, shiftNoise{shift: 100, thr: 149.5, calls: &calls})
 	rows := []aggRow{
 		{keys: []string{"a"}, units: 9, ints: map[string]int64{"0/rows": 20, "1/units": 9}},    // < k: suppressed
@@ -140,8 +144,8 @@ func TestCountThresholdRelease(t *testing.T) {
 	}
 }
 
-// TestCountThresholdMatchesLibrary: with the library's Laplace noise the
-// keep decision is dpagg.Count.PreThresholdedResult's: a partition far
+// TestCountThresholdMatchesLibrary: with the library's Laplace noise and
+// threshold the keep decision is clearsThreshold's: a partition far
 // below the threshold is never kept and one far above always is (each
 // with probability above 1 - 1e-9 over 200 draws).
 func TestCountThresholdMatchesLibrary(t *testing.T) {
