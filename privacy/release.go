@@ -27,7 +27,10 @@ type Metadata struct {
 	Delta         float64
 	K             int64
 	Noise         NoiseKind
-	Created       time.Time
+	// Rounding is how the values were rounded (Release.Rounded); "" until
+	// they are.
+	Rounding Rounding
+	Created  time.Time
 }
 
 // MetricInfo says how one released metric column was made.
@@ -41,6 +44,9 @@ type MetricInfo struct {
 	L0        int64   // partitions per unit
 	LInf      float64 // per-partition sensitivity of the noised statistic
 	StdDev    float64 // noise standard deviation of the released value where it is the same in every row; 0 otherwise
+	// Bias is the correction for what bounding removed; nil when the
+	// values are not corrected (their interval then covers the noise only).
+	Bias *Bias
 }
 
 // Table is one released output: group-by columns, noisy metric columns and
@@ -51,7 +57,12 @@ type Table struct {
 	metrics []MetricInfo
 	groupBy []string
 	k       int64
+	bounds  *OutputBounds
 }
+
+// Bounds are the contribution bounds the table was made with and what the
+// estimates found bounding removed; nil when the job estimated nothing.
+func (t *Table) Bounds() *OutputBounds { return t.bounds }
 
 // Name is the output name.
 func (t *Table) Name() string { return t.name }
