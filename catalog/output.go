@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/privagg/privagg/internal/atomicfile"
+	"github.com/privagg/privagg/privacy"
 )
 
 // Format is how a query result is written.
@@ -186,11 +187,15 @@ func writeTable(ctx context.Context, w io.Writer, rr array.RecordReader) error {
 		widths[j] = utf8.RuneCountInString(f.Name)
 		right[j] = isNumeric(f.Type)
 	}
+	pairs := intervalPairs(schema)
 	var rows [][]string
 	err := forEach(ctx, rr, func(rec arrow.RecordBatch) error {
 		fns := make([]cellFunc, n)
 		for j := range fns {
 			fns[j] = cells(rec.Column(j), false)
+		}
+		for j, k := range pairs {
+			fns[j], fns[k] = roundedCells(rec.Column(j), rec.Column(k), fns[j], fns[k])
 		}
 		// Rows outlive the batch, whose buffers the reader reuses: copy.
 		for i := 0; i < int(rec.NumRows()); i++ {
@@ -374,4 +379,73 @@ func writeParquet(ctx context.Context, w io.Writer, rr array.RecordReader) error
 		err = fmt.Errorf("parquet: %w", cerr)
 	}
 	return err
+}
+
+// intervalPairs maps each numeric column X of a result to its numeric column
+// X_ci95, where the result has both.
+func intervalPairs(schema *arrow.Schema) map[int]int {
+	pairs := map[int]int{}
+	for j, f := range schema.Fields() {
+		if !isNumeric(f.Type) || strings.HasSuffix(f.Name, privacy.CISuffix) {
+			continue
+		}
+		for _, k := range schema.FieldIndices(f.Name + privacy.CISuffix) {
+			if isNumeric(schema.Field(k).Type) {
+				pairs[j] = k
+				break
+			}
+		}
+	}
+	return pairs
+}
+
+// roundedCells renders a value column and its _ci95 column rounded together
+// as released values are (privacy.RoundToInterval), so that the table shows
+// the digits the interval supports whatever the release's output.round. A
+// type other than int64 or float64 keeps its plain renderers.
+func roundedCells(val, half arrow.Array, valCells, halfCells cellFunc) (cellFunc, cellFunc) {
+	v, integer, ok1 := numbers(val)
+	h, _, ok2 := numbers(half)
+	if !ok1 || !ok2 {
+		return valCells, halfCells
+	}
+	pair := func(i int) (float64, float64) {
+		hw := 0.0
+		if half.IsValid(i) {
+			hw = h(i)
+		}
+		return privacy.RoundToInterval(v(i), hw, integer)
+	}
+	valueCell := func(i int) (string, bool) {
+		if !val.IsValid(i) {
+			return "", false
+		}
+		rv, _ := pair(i)
+		if integer {
+			return strconv.FormatInt(int64(rv), 10), true
+		}
+		return readableFloat(rv), true
+	}
+	halfCell := func(i int) (string, bool) {
+		if !half.IsValid(i) {
+			return "", false
+		}
+		if !val.IsValid(i) {
+			return halfCells(i)
+		}
+		_, rh := pair(i)
+		return readableFloat(rh), true
+	}
+	return valueCell, halfCell
+}
+
+// numbers returns the values of an int64 or float64 column as float64.
+func numbers(col arrow.Array) (get func(int) float64, integer, ok bool) {
+	switch c := col.(type) {
+	case *array.Int64:
+		return func(i int) float64 { return float64(c.Value(i)) }, true, true
+	case *array.Float64:
+		return c.Value, false, true
+	}
+	return nil, false, false
 }

@@ -88,6 +88,10 @@ func TestWriteTableGolden(t *testing.T) {
 		{"floats", `SELECT * FROM (VALUES (1234567.891::DOUBLE, 12.3456789::DOUBLE, 0.000123456::DOUBLE, 1e20::DOUBLE, -0.5::DOUBLE),
 			(0, 100, 1e-7, 'nan'::DOUBLE, 'inf'::DOUBLE)) AS t(big, mid, small, huge, half)`},
 		{"hugeint and decimal", "SELECT sum(x) AS total, 1.25::DECIMAL(10,2) AS d FROM (VALUES (1::BIGINT), (2::BIGINT)) AS t(x)"},
+		// A value and its _ci95 show the digits the interval supports
+		// (privacy.RoundToInterval) in a table; JSON keeps every digit.
+		{"intervals", `SELECT * FROM (VALUES (2389.627271793317::DOUBLE, 654.4472470898941::DOUBLE, 4371::BIGINT, 140.2::DOUBLE, 25.83442101090003::DOUBLE),
+			(NULL, 1.5, 12, NULL, NULL)) AS t(revenue, revenue_ci95, people, people_ci95, mean)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, format := range []Format{FormatTable, FormatJSON} {
