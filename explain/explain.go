@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
+	"github.com/privagg/privagg/internal/hint"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 )
@@ -225,10 +227,18 @@ func Explain(ctx context.Context, j *job.Job, epsilon float64, ledgerPath string
 	return r, nil
 }
 
+// absOr returns path made absolute, or path itself if that fails.
+func absOr(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
+}
+
 func explainLedger(ctx context.Context, path, dataset string, spend privacy.Share) *PlanLedger {
 	pl := &PlanLedger{Path: path}
 	if _, err := os.Stat(path); err != nil {
-		pl.Problem = "no ledger file yet: set a budget with privagg budget set " + dataset
+		pl.Problem = "no ledger file yet: set a budget with " + hint.SetBudget(absOr(path), dataset)
 		pl.Err = &privacy.BudgetError{Dataset: dataset, Reason: "the ledger " + path + " does not exist"}
 		return pl
 	}

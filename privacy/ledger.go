@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/privagg/privagg/internal/hint"
 )
 
 // The ledger records, per dataset, a privacy budget and every release charged
@@ -64,9 +66,12 @@ var (
 	ErrReleaseConflict = errors.New("release conflict")
 )
 
-const restoreHint = "restore the ledger file and its journal together from your latest backup " +
-	"(the journal is the audit record of every budget and release), then run `privagg budget verify`; " +
-	"nothing is released until ledger and journal agree"
+// restoreHint says how to restore the ledger at path.
+func restoreHint(path string) string {
+	return "restore the ledger file and its journal together from your latest backup " +
+		"(the journal is the audit record of every budget and release), then run " + hint.Verify(path) + "; " +
+		"nothing is released until ledger and journal agree"
+}
 
 // Ledger is a handle on a ledger file. It holds no open file or lock between
 // calls, so several processes can share one ledger; each call waits for the

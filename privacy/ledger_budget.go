@@ -2,7 +2,9 @@ package privacy
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode"
 )
@@ -17,7 +19,17 @@ type BudgetRequest struct {
 	SetBy string
 	// Reason says why; may be empty (the privagg command requires one).
 	Reason string
+	// BelowSpent allows a budget below what the dataset has already spent
+	// in its current period (under the new period); without it such a
+	// change is refused with ErrBelowSpent.
+	BelowSpent bool
 }
+
+// ErrBelowSpent: a budget change would set a total below what the dataset
+// has already spent in the current period. Spends are never refunded, so
+// such a budget leaves nothing to spend; ChangeBudget refuses it unless
+// BudgetRequest.BelowSpent is set.
+var ErrBelowSpent = errors.New("budget below what is already spent")
 
 // maxReasonLen bounds a budget change's reason (bytes).
 const maxReasonLen = 1000
@@ -51,6 +63,11 @@ func (l *Ledger) ChangeBudget(ctx context.Context, req BudgetRequest) error {
 		}
 	}
 	return l.withSession(ctx, true, func(s *session) error {
+		if !req.BelowSpent {
+			if err := s.checkNotBelowSpent(dataset, eps, del, p); err != nil {
+				return err
+			}
+		}
 		return s.apply(ctx, opBudgetSet, map[string]string{
 			"dataset": dataset,
 			"epsilon": eps.String(),
@@ -61,6 +78,28 @@ func (l *Ledger) ChangeBudget(ctx context.Context, req BudgetRequest) error {
 			"reason":  req.Reason,
 		})
 	})
+}
+
+// checkNotBelowSpent returns an error wrapping ErrBelowSpent if a budget of
+// eps and del per period p would be below what dataset has spent in p's
+// current period.
+func (s *session) checkNotBelowSpent(dataset string, eps, del Amount, p Period) error {
+	spentEps, spentDel, err := s.spent(dataset, p)
+	if err != nil {
+		return err
+	}
+	var below []string
+	if eps.Cmp(spentEps) < 0 {
+		below = append(below, fmt.Sprintf("epsilon %s is below the epsilon %s", eps, spentEps))
+	}
+	if del.Cmp(spentDel) < 0 {
+		below = append(below, fmt.Sprintf("delta %s is below the delta %s", del, spentDel))
+	}
+	if len(below) == 0 {
+		return nil
+	}
+	return fmt.Errorf("set budget of dataset %q: %s already spent in the current period (spends are never refunded, "+
+		"so no job could run): %w", dataset, strings.Join(below, " and "), ErrBelowSpent)
 }
 
 // validateNote checks a who or reason text: printable, at most maxReasonLen

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/privagg/privagg/internal/hint"
 )
 
 // BudgetStatus is a dataset's budget and what was spent of it in the current
@@ -237,7 +239,7 @@ func (l *Ledger) records(ctx context.Context, keep func(*releaseRow) bool) ([]Re
 func (s *session) status(dataset string) (BudgetStatus, error) {
 	b, ok := s.st.budgets[dataset]
 	if !ok {
-		return BudgetStatus{}, noBudget(dataset)
+		return BudgetStatus{}, noBudget(s.l.path, dataset)
 	}
 	bad := func(err error) (BudgetStatus, error) {
 		return BudgetStatus{}, s.damaged("the budget of dataset "+strconv.Quote(dataset), err)
@@ -254,28 +256,35 @@ func (s *session) status(dataset string) (BudgetStatus, error) {
 	if err != nil {
 		return bad(err)
 	}
-	start, end, windowed := p.window(s.now)
-	if windowed {
+	if start, end, windowed := p.window(s.now); windowed {
 		st.PeriodStart, st.PeriodEnd = &start, &end
 	}
+	if st.EpsilonSpent, st.DeltaSpent, err = s.spent(dataset, p); err != nil {
+		return BudgetStatus{}, err
+	}
+	st.EpsilonRemaining = st.EpsilonTotal.saturatingSub(st.EpsilonSpent)
+	st.DeltaRemaining = st.DeltaTotal.saturatingSub(st.DeltaSpent)
+	return st, nil
+}
+
+// spent adds up the charges of dataset's releases that count in the current
+// period p. Every state counts: there are no refunds once noise may be drawn.
+func (s *session) spent(dataset string, p Period) (eps, del Amount, err error) {
+	start, _, windowed := p.window(s.now)
 	for _, r := range s.st.releases {
 		if r.Dataset != dataset {
 			continue
 		}
 		rec, err := r.record()
 		if err != nil {
-			return BudgetStatus{}, s.damaged("release "+strconv.Quote(r.ReleaseID), err)
+			return eps, del, s.damaged("release "+strconv.Quote(r.ReleaseID), err)
 		}
-		// Every state counts: there are no refunds once noise may be drawn.
 		if windowed && rec.ReservedAt.Before(start) {
 			continue
 		}
-		st.EpsilonSpent = st.EpsilonSpent.Add(rec.Epsilon)
-		st.DeltaSpent = st.DeltaSpent.Add(rec.Delta)
+		eps, del = eps.Add(rec.Epsilon), del.Add(rec.Delta)
 	}
-	st.EpsilonRemaining = st.EpsilonTotal.saturatingSub(st.EpsilonSpent)
-	st.DeltaRemaining = st.DeltaTotal.saturatingSub(st.DeltaSpent)
-	return st, nil
+	return eps, del, nil
 }
 
 // fits returns a *BudgetError unless eps and del fit what remains of st.
@@ -307,7 +316,9 @@ func fits(st BudgetStatus, eps, del Amount) error {
 		show(st.DeltaTotal), in, show(st.EpsilonRemaining), show(st.DeltaRemaining))}
 }
 
-func noBudget(dataset string) error {
+// noBudget is the refusal of a dataset without a budget in the ledger at
+// ledgerPath, with the command that sets one.
+func noBudget(ledgerPath, dataset string) error {
 	return &BudgetError{Dataset: dataset, Reason: fmt.Sprintf(
-		"dataset %q has no budget; set one with privagg budget set %s --epsilon E --delta D", dataset, dataset)}
+		"dataset %q has no budget; set one with %s", dataset, hint.SetBudget(ledgerPath, dataset))}
 }

@@ -128,7 +128,7 @@ func (l *Ledger) journalOnly(write bool) (*session, error) {
 }
 
 func (l *Ledger) ledgerError(reason string, err error) error {
-	return &LedgerError{Path: l.path, Reason: reason, Hint: restoreHint, Err: err}
+	return &LedgerError{Path: l.path, Reason: reason, Hint: restoreHint(l.path), Err: err}
 }
 
 func (s *session) damaged(what string, err error) error {

@@ -140,7 +140,8 @@ func TestNoBudgetRefusesEverything(t *testing.T) {
 	ctx := context.Background()
 	l := newTestLedger(t)
 	mustSetBudget(t, l, "other", 1, 0, "none")
-	want := `budget refused for dataset "web_events": dataset "web_events" has no budget; set one with privagg budget set web_events --epsilon E --delta D`
+	want := `budget refused for dataset "web_events": dataset "web_events" has no budget; set one with ` +
+		"`privagg budget set web_events --ledger " + l.Path() + " --epsilon EPSILON --delta DELTA --reason REASON`"
 	_, err := l.Reserve(ctx, reserveReq("r1", "web_events", 0.1, 0))
 	if err == nil || err.Error() != want {
 		t.Errorf("Reserve: error %v, want %q", err, want)

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/privagg/privagg/internal/hint"
 	"github.com/privagg/privagg/privacy"
 )
 
@@ -36,9 +39,9 @@ open the ledger read-only. A dataset without a budget refuses every job
 
 func newBudgetSetCmd(g *globals) *cobra.Command {
 	var (
-		epsilon, delta float64
-		period, reason string
-		allowWeak      bool
+		epsilon, delta   float64
+		period, reason   string
+		allowWeak, force bool
 	)
 	cmd := &cobra.Command{
 		Use: "set DATASET --epsilon E [--delta D] [--period none|month|Nd] --reason TEXT",
@@ -49,7 +52,9 @@ func newBudgetSetCmd(g *globals) *cobra.Command {
   none   the budget is for all time
   month  per calendar month (UTC)
   Nd     per rolling window of N days, e.g. 30d
-Spends already made keep counting against the new budget. The journal records
+Spends already made keep counting against the new budget: a total below
+what the current period has spent is refused (exit 2) unless --force. The
+journal records
 who set it (the operating-system account running privagg; with sudo, also the
 account that ran sudo) and --reason; budget history shows both.`,
 		Args: exactArgs("DATASET"),
@@ -85,13 +90,20 @@ account that ran sudo) and --reason; budget history shows both.`,
 					return err
 				}
 			}
+			if err := ledgerFolderExists(path); err != nil {
+				return err
+			}
 			l, err := privacy.OpenLedger(path)
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			req := privacy.BudgetRequest{Dataset: args[0], Epsilon: epsilon, Delta: delta, Period: period, Reason: strings.TrimSpace(reason)}
+			req := privacy.BudgetRequest{Dataset: args[0], Epsilon: epsilon, Delta: delta, Period: period,
+				Reason: strings.TrimSpace(reason), BelowSpent: force}
 			if err := l.ChangeBudget(ctx, req); err != nil {
+				if errors.Is(err, privacy.ErrBelowSpent) {
+					return usageError{fmt.Errorf("%w; give --force to set it anyway", err)}
+				}
 				return err
 			}
 			st, err := l.Status(ctx, args[0])
@@ -112,8 +124,34 @@ account that ran sudo) and --reason; budget history shows both.`,
 	f.Float64Var(&delta, "delta", 0, "delta per period (>= 0, < 1)")
 	f.StringVar(&period, "period", "none", "budget period: none | month | Nd (rolling N days, e.g. 30d)")
 	f.StringVar(&reason, "reason", "", "why the budget changes (required; recorded in the journal)")
+	f.BoolVar(&force, "force", false, "set a total below what the current period has already spent (no job can then run)")
 	allowWeakFlag(cmd, &allowWeak)
 	return cmd
+}
+
+// ledgerFolderExists refuses a new ledger in a folder that does not exist
+// (a usage error naming the folder), rather than letting the ledger's open
+// fail as if it were damaged.
+func ledgerFolderExists(path string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return usageError{fmt.Errorf("--ledger %s: %w", path, err)}
+	}
+	dir := filepath.Dir(abs)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return usageError{fmt.Errorf("ledger %s: its folder %s does not exist: create it first (mkdir -p %s) or choose another ledger path",
+			abs, dir, hint.Quote(dir))}
+	}
+	return nil
+}
+
+// setBudgetHint is the command that sets a budget in the ledger at path.
+func setBudgetHint(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	return hint.SetBudget(abs, hint.Dataset)
 }
 
 // openReadOnly opens the command's ledger for reading only.
@@ -177,7 +215,7 @@ epsilon_remaining, delta_remaining, period, period_start, period_end.`,
 				return writeJSON(g.stdout, sts)
 			}
 			if len(sts) == 0 {
-				_, err := fmt.Fprintln(g.stdout, "no budgets; set one with privagg budget set DATASET --epsilon E --delta D")
+				_, err := fmt.Fprintf(g.stdout, "no budgets; set one with %s\n", setBudgetHint(l.Path()))
 				return err
 			}
 			return budgetTable(g.stdout, sts)
@@ -315,7 +353,7 @@ command that writes the ledger completes or removes it.`,
 			}
 			w := g.stdout
 			if !sum.Exists {
-				_, err := fmt.Fprintf(w, "ledger %s does not exist yet: no budgets, no releases; `privagg budget set` creates it\n", sum.Path)
+				_, err := fmt.Fprintf(w, "ledger %s does not exist yet: no budgets, no releases; %s creates it\n", sum.Path, setBudgetHint(sum.Path))
 				return err
 			}
 			var b strings.Builder

@@ -111,7 +111,7 @@ func TestBudgetExitCodes(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no budget", []string{"budget", "show", "other"}, 3, `dataset "other" has no budget; set one with privagg budget set other --epsilon E --delta D`},
+		{"no budget", []string{"budget", "show", "other"}, 3, `dataset "other" has no budget; set one with ` + "`privagg budget set other --ledger " + ledger + " --epsilon EPSILON --delta DELTA --reason REASON`"},
 		{"missing epsilon", []string{"budget", "set", "d"}, 2, "--epsilon: required"},
 		{"zero epsilon", []string{"budget", "set", "d", "--epsilon", "0"}, 2, "--epsilon: 0 must be"},
 		{"delta 1", []string{"budget", "set", "d", "--epsilon", "1", "--delta", "1"}, 2, "--delta: 1 must be >= 0 and < 1"},

@@ -97,7 +97,8 @@ func TestQueryOutExtension(t *testing.T) {
 // exit 3 with the same message, with or without a ledger file.
 func TestBudgetUnknownDatasetSameExit(t *testing.T) {
 	ledger := filepath.Join(t.TempDir(), "l.duckdb")
-	want := `privagg: budget refused for dataset "nope": dataset "nope" has no budget; set one with privagg budget set nope --epsilon E --delta D`
+	want := `privagg: budget refused for dataset "nope": dataset "nope" has no budget; set one with ` +
+		"`privagg budget set nope --ledger " + ledger + " --epsilon EPSILON --delta DELTA --reason REASON`"
 	check := func(when string) {
 		for _, sub := range []string{"show", "history"} {
 			code, stdout, stderr := cli(t, "--ledger", ledger, "budget", sub, "nope")
