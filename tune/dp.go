@@ -45,6 +45,10 @@ type dpTarget struct {
 	o      int
 	column string
 	counts []int64 // true counts per bin, binLow..binHigh
+	// upper is the noisy bound, drawn once (draws counts the histograms
+	// noised: the charge covers exactly one per target).
+	upper float64
+	draws int
 }
 
 // DP chooses the clamp bounds of every metric with min and max, as
@@ -112,7 +116,14 @@ func DP(ctx context.Context, j *job.Job, opts DPOptions) (*Report, error) {
 	}); err != nil {
 		return nil, err
 	}
+	// One draw per (output, column), whatever the number of metrics that
+	// share it: the charge is each × len(targets).
 	each := opts.Epsilon / float64(len(targets))
+	for _, t := range targets {
+		if err := t.drawBound(j.Outputs[t.o].MaxPartitionsPerUnit, each, opts.Fraction); err != nil {
+			return nil, err
+		}
+	}
 	r := &Report{Mode: "dp", Notice: DPNotice, Job: j.Name, Dataset: j.Dataset, Epsilon: j.Privacy.Epsilon, Delta: j.Privacy.Delta,
 		Charge: &Charge{ID: id, Epsilon: opts.Epsilon}, Fraction: opts.Fraction}
 	for o, out := range j.Outputs {
@@ -125,10 +136,7 @@ func DP(ctx context.Context, j *job.Job, opts DPOptions) (*Report, error) {
 			mr := MetricReport{Name: m.Name, Type: m.Type, Weight: Choice[float64]{Current: round2(cur.metricW[o][i]), Recommended: round2(cur.metricW[o][i])}}
 			rec := m
 			if k := slices.IndexFunc(targets, func(t *dpTarget) bool { return t.o == o && t.column == m.Column }); k >= 0 && m.Min != nil {
-				hi, err := targets[k].noisyBound(out.MaxPartitionsPerUnit, each, opts.Fraction)
-				if err != nil {
-					return nil, err
-				}
+				hi := targets[k].upper
 				lo := 0.0
 				if *m.Min < 0 {
 					lo = -hi
@@ -148,7 +156,24 @@ func DP(ctx context.Context, j *job.Job, opts DPOptions) (*Report, error) {
 		}
 		r.Outputs = append(r.Outputs, or)
 	}
+	for _, t := range targets {
+		r.Histograms = append(r.Histograms, Histogram{Output: j.Outputs[t.o].Name, Column: t.column, Epsilon: each, Draws: t.draws})
+	}
 	return r, nil
+}
+
+// drawBound sets t.upper from t's histogram, noised once: a second call
+// is an error, since the budget pays for one draw per target.
+func (t *dpTarget) drawBound(l0 int64, eps, fraction float64) error {
+	if t.draws > 0 {
+		return fmt.Errorf("tune --dp: the histogram of %s is noised already; its budget pays for one draw", t.column)
+	}
+	hi, err := t.noisyBound(l0, eps, fraction)
+	if err != nil {
+		return err
+	}
+	t.upper, t.draws = hi, t.draws+1
+	return nil
 }
 
 // noisyBound noises every bin of t's histogram with the library's Laplace

@@ -22,6 +22,9 @@ func WriteTable(w io.Writer, r *Report) error {
 	}
 	if r.Charge != nil {
 		fmt.Fprintf(w, "tuning charge %s: epsilon %s, delta %s (recorded in the ledger)\n", r.Charge.ID, g4(r.Charge.Epsilon), g4(r.Charge.Delta))
+		for _, h := range r.Histograms {
+			fmt.Fprintf(w, "  histogram %s.%s: epsilon %s, noised %d time(s); its metrics share the draw\n", h.Output, h.Column, g4(h.Epsilon), h.Draws)
+		}
 	}
 	for _, o := range r.Outputs {
 		fmt.Fprintln(w)

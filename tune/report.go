@@ -13,12 +13,24 @@ type Report struct {
 	Delta   float64 `json:"delta"`
 	// Charge is what DP mode spent of the dataset's budget (nil in raw
 	// mode) and ChargeID the ledger entry that records it.
-	Charge   *Charge        `json:"tuning_charge,omitempty"`
-	Outputs  []OutputReport `json:"outputs"`
-	Apply    []string       `json:"apply_notes,omitempty"`
-	Fraction float64        `json:"dp_fraction,omitempty"` // DP mode: the cumulative fraction get_bounds stops at
+	Charge *Charge `json:"tuning_charge,omitempty"`
+	// Histograms are DP mode's noisy histograms, one per (output, column).
+	Histograms []Histogram    `json:"dp_histograms,omitempty"`
+	Outputs    []OutputReport `json:"outputs"`
+	Apply      []string       `json:"apply_notes,omitempty"`
+	Fraction   float64        `json:"dp_fraction,omitempty"` // DP mode: the cumulative fraction get_bounds stops at
 	// Focus is the metric the split serves first (raw mode, --focus), or "".
 	Focus string `json:"focus,omitempty"`
+}
+
+// Histogram is one noisy histogram DP mode drew: an output's column, the
+// epsilon it spent and how many times it was noised (1: every metric on
+// the column reuses the draw). The charge is the sum of Epsilon × Draws.
+type Histogram struct {
+	Output  string  `json:"output"`
+	Column  string  `json:"column"`
+	Epsilon float64 `json:"epsilon"`
+	Draws   int     `json:"draws"`
 }
 
 // Charge is a tuning charge in the ledger.
