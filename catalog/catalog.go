@@ -10,12 +10,9 @@ package catalog
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -332,22 +329,4 @@ type QueryTable struct {
 	Name      string
 	ReleaseID string
 	Table     Table
-}
-
-// verifyFile checks that the data file at path has the SHA-256 its manifest
-// recorded, so that a query reads exactly what was released.
-func verifyFile(path, want string) error {
-	f, err := openNoFollow(path)
-	if err != nil {
-		return &release.IntegrityError{Path: path, Reason: "cannot be read: " + err.Error()}
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != want {
-		return &release.IntegrityError{Path: path, Reason: fmt.Sprintf("has sha256 %s, its manifest records %s: the release store was changed after the release", got, want)}
-	}
-	return nil
 }

@@ -5,11 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
-
-	"github.com/privagg/privagg/release"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/duckdb/duckdb-go/v2"
@@ -46,19 +45,23 @@ func refuse(format string, a ...any) *QueryError {
 }
 
 // DB is an in-memory DuckDB whose only tables are the published releases of
-// a catalog, copied into memory; after loading them it cannot reach any file
-// (external access is disabled and the configuration locked). It is not safe
-// for concurrent use.
+// a catalog, copied into memory (see load.go); it cannot reach any file but
+// private copies of the verified data files while loading them, and none
+// after (external access is disabled and the configuration locked). It is
+// not safe for concurrent use.
 type DB struct {
 	eng      *duckengine.DB
 	tables   []QueryTable
 	allowed  map[string]bool // lower-case table names
 	warnings []string
+	stageDir string            // private folder of the verified copies
+	copies   map[string]string // stageKey -> verified copy, while loading
 }
 
 // OpenDB loads every table of c's published releases into a new in-memory
 // DuckDB (see Catalog.QueryTables for the names) and locks it down. Each data
-// file must have the SHA-256 its manifest recorded. A published release whose
+// file must have the SHA-256 its manifest recorded, and a DuckDB data file
+// must hold base tables only (see load.go). A published release whose
 // store cannot be read is left out, with a warning (see Warnings); one
 // whose store differs from the hashes the ledger recorded, or holds a
 // symlink, makes OpenDB fail with a *release.IntegrityError.
@@ -70,7 +73,7 @@ func OpenDB(ctx context.Context, c *Catalog) (_ *DB, err error) {
 	db := &DB{eng: eng, allowed: map[string]bool{}}
 	defer func() {
 		if err != nil {
-			eng.Close()
+			db.Close()
 		}
 	}()
 	if len(c.Published) > 0 {
@@ -89,14 +92,25 @@ func OpenDB(ctx context.Context, c *Catalog) (_ *DB, err error) {
 			db.warnings = append(db.warnings, fmt.Sprintf("release %s is left out: %s", r.ReleaseID, r.Problem))
 		}
 	}
+	var tables []QueryTable
 	for _, qt := range c.QueryTables() {
-		if qt.Name != qt.Table.QueryName {
-			continue // the latest-release alias, created below
+		if qt.Name == qt.Table.QueryName {
+			tables = append(tables, qt) // not the latest-release alias, created below
 		}
+	}
+	// External access is off from here on: only the verified copies can be
+	// read.
+	if err := db.stageFiles(ctx, tables); err != nil {
+		return nil, err
+	}
+	for _, qt := range tables {
 		if err := db.load(ctx, qt); err != nil {
 			return nil, fmt.Errorf("load table %s of release %s: %w", qt.Name, qt.ReleaseID, err)
 		}
 		db.add(qt)
+	}
+	if err := db.unstage(); err != nil {
+		return nil, fmt.Errorf("remove the copies of the released tables: %w", err)
 	}
 	for _, qt := range c.QueryTables() {
 		if qt.Name == qt.Table.QueryName {
@@ -111,15 +125,9 @@ func OpenDB(ctx context.Context, c *Catalog) (_ *DB, err error) {
 		}
 		db.add(qt)
 	}
-	// From here on nothing outside memory is reachable, and the settings
-	// cannot be changed back.
-	for _, s := range []string{
-		"SET enable_external_access = false",
-		"SET lock_configuration = true",
-	} {
-		if err := eng.Exec(ctx, s); err != nil {
-			return nil, fmt.Errorf("lock down query engine: %w", err)
-		}
+	// The settings cannot be changed back.
+	if err := eng.Exec(ctx, "SET lock_configuration = true"); err != nil {
+		return nil, fmt.Errorf("lock down query engine: %w", err)
 	}
 	return db, nil
 }
@@ -127,40 +135,6 @@ func OpenDB(ctx context.Context, c *Catalog) (_ *DB, err error) {
 func (db *DB) add(qt QueryTable) {
 	db.allowed[strings.ToLower(qt.Name)] = true
 	db.tables = append(db.tables, qt)
-}
-
-// load copies one released table into a TEMP table.
-func (db *DB) load(ctx context.Context, qt QueryTable) error {
-	t := qt.Table
-	if err := verifyFile(t.Path, t.sha256); err != nil {
-		return err
-	}
-	create := "CREATE TEMP TABLE " + ident(qt.Name) + " AS SELECT * FROM "
-	switch t.Format {
-	case release.FormatParquet:
-		return db.eng.Exec(ctx, create+"read_parquet("+literal(t.Path)+")")
-	case release.FormatCSV:
-		cols := make([]string, len(t.columns))
-		for i, c := range t.columns {
-			if !slices.Contains([]string{"VARCHAR", "BIGINT", "DOUBLE"}, c.Type) {
-				return fmt.Errorf("manifest %s: column %s: type %q must be VARCHAR, BIGINT or DOUBLE", t.ManifestPath, c.Name, c.Type)
-			}
-			cols[i] = literal(c.Name) + ": " + literal(c.Type)
-		}
-		// The csv sink writes NULL as an empty field and the empty string
-		// as "", so quoted empty fields are not NULL.
-		return db.eng.Exec(ctx, create+fmt.Sprintf("read_csv(%s, header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "+
-			"allow_quoted_nulls = false, columns = {%s})", literal(t.Path), strings.Join(cols, ", ")))
-	case release.FormatDuckDB:
-		const alias = "__privagg_release"
-		if err := db.eng.Exec(ctx, fmt.Sprintf("ATTACH %s AS %s (READ_ONLY)", literal(t.Path), alias)); err != nil {
-			return err
-		}
-		err := db.eng.Exec(ctx, create+alias+"."+ident(t.DuckDBTable))
-		return errors.Join(err, db.eng.Exec(ctx, "DETACH "+alias))
-	default:
-		return fmt.Errorf("manifest %s: format %q must be parquet, csv or duckdb", t.ManifestPath, t.Format)
-	}
 }
 
 // Tables are the tables a query can read, sorted by name.
@@ -173,8 +147,14 @@ func (db *DB) Tables() []QueryTable {
 // Warnings are the published releases OpenDB had to leave out, and why.
 func (db *DB) Warnings() []string { return db.warnings }
 
-// Close frees the database.
-func (db *DB) Close() error { return db.eng.Close() }
+// Close frees the database and removes its private folder.
+func (db *DB) Close() error {
+	err := db.eng.Close()
+	if db.stageDir != "" {
+		err = errors.Join(err, os.RemoveAll(db.stageDir))
+	}
+	return err
+}
 
 // Query checks sql (see Check) and runs it. The caller must Release the
 // reader; an error while reading it is best passed through QueryErr.
