@@ -327,12 +327,30 @@ func metricWeights(ms []metricStudy, gaussian bool) []float64 {
 // weight is ∝ (1 − s)^(−2/3)·Σ rel^(2/3) over its metrics (Laplace), or
 // (1 − s)^(−1)·Σ rel (Gaussian composition: minimizing Σ_o R_o²/u_o over
 // the outputs' parts u_o of the block gives u_o ∝ R_o).
-func outputWeights(studies []*outputStudy, gaussian bool) []float64 {
+//
+// With --focus (focus true) the job's metric budget follows the focus
+// weights across outputs too: every metric gets epsilon in proportion to
+// its weight (1 for the focus metric, FocusOtherWeight for every other,
+// in every output), so an output's weight is ∝ Σ weights / (1 − s).
+// Balancing outputs by the other metrics' relative noise instead gave the
+// example job's focus output 23% of the job and the people count of
+// another output's weight to its five revenue metrics (issue 21).
+func outputWeights(studies []*outputStudy, gaussian, focus bool) []float64 {
+	w := make([]float64, len(studies))
+	if focus {
+		for o, st := range studies {
+			sum := FocusOtherWeight * float64(len(st.metrics))
+			if st.focus >= 0 {
+				sum += 1 - FocusOtherWeight
+			}
+			w[o] = sum / (1 - st.recS)
+		}
+		return normalize(w)
+	}
 	exp := -2.0 / 3
 	if gaussian {
 		exp = -1
 	}
-	w := make([]float64, len(studies))
 	for o, st := range studies {
 		var sum float64
 		for _, m := range metricWeightsRaw(st.metrics, gaussian) {

@@ -255,7 +255,21 @@ func TestMetricWeightsByNoiseKind(t *testing.T) {
 		}
 	}
 	studies := []*outputStudy{{recS: 0.5, metrics: ms}, {recS: 0, metrics: ms}}
-	if got := outputWeights(studies, true); !slices.Equal(got, []float64{1.3, 0.67}) {
+	if got := outputWeights(studies, true, false); !slices.Equal(got, []float64{1.3, 0.67}) {
 		t.Errorf("gaussian output weights %v, want [1.3 0.67] (2 : 1)", got)
+	}
+}
+
+// TestFocusOutputWeights: with --focus every metric of the job gets epsilon
+// in proportion to its focus weight, so the output holding the focus
+// metric (selection share 0.5, weights 1 + 0.1) outweighs one of five
+// other metrics (share 0.05, 5 × 0.1) by 2.2 : 0.53, whatever their
+// relative noise (issue 21: the focus output got 23% of the job).
+func TestFocusOutputWeights(t *testing.T) {
+	people := &outputStudy{recS: 0.5, focus: 1, metrics: []metricStudy{{rel: 0.01}, {rel: 0.01}}}
+	revenue := &outputStudy{recS: 0.05, focus: -1, metrics: []metricStudy{{rel: 5}, {rel: 5}, {rel: 5}, {rel: 5}, {rel: 5}}}
+	got := outputWeights([]*outputStudy{people, revenue}, false, true)
+	if want := []float64{1.6, 0.39}; !slices.Equal(got, want) {
+		t.Errorf("focus output weights %v, want %v (2.2 : 0.53)", got, want)
 	}
 }

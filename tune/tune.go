@@ -124,7 +124,7 @@ func Raw(ctx context.Context, j *job.Job, opts RawOptions) (*Report, error) {
 		}
 		studies = append(studies, s)
 	}
-	outW := outputWeights(studies, j.Privacy.Noise == privacy.Gaussian)
+	outW := outputWeights(studies, j.Privacy.Noise == privacy.Gaussian, opts.Focus != "")
 	for o, s := range studies {
 		if err := s.finish(j, cur, outW, o); err != nil {
 			return nil, err
