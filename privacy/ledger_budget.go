@@ -152,29 +152,27 @@ type BudgetChange struct {
 func (l *Ledger) BudgetChanges(ctx context.Context, dataset string) ([]BudgetChange, error) {
 	var out []BudgetChange
 	err := l.withSession(ctx, false, func(s *session) error {
-		for _, e := range s.j.entries[:s.st.head] {
-			if e.Op != opBudgetSet || e.Fields["dataset"] != dataset {
-				continue
-			}
-			v, err := budgetSetValues(e.Fields)
-			if err != nil {
-				return s.damaged("the journal", err)
-			}
-			c := BudgetChange{Seq: e.Seq, Dataset: v[0], Period: v[3], SetBy: v[5], Reason: v[6]}
-			if c.Epsilon, err = ParseAmount(v[1]); err == nil {
-				c.Delta, err = ParseAmount(v[2])
-			}
-			if err == nil {
-				c.Time, err = parseTime(v[4])
-			}
-			if err != nil {
-				return s.damaged("the journal", fmt.Errorf("entry %d: %w", e.Seq, err))
-			}
-			out = append(out, c)
-		}
-		return nil
+		var err error
+		out, err = s.budgetChangesAfter(0, dataset)
+		return err
 	})
 	return out, err
+}
+
+// budgetChangeOf decodes a budget_set entry.
+func budgetChangeOf(e journalEntry) (BudgetChange, error) {
+	v, err := budgetSetValues(e.Fields)
+	if err != nil {
+		return BudgetChange{}, err
+	}
+	c := BudgetChange{Seq: e.Seq, Dataset: v[0], Period: v[3], SetBy: v[5], Reason: v[6]}
+	if c.Epsilon, err = ParseAmount(v[1]); err == nil {
+		c.Delta, err = ParseAmount(v[2])
+	}
+	if err == nil {
+		c.Time, err = parseTime(v[4])
+	}
+	return c, err
 }
 
 // readOnlyError is what a change of a ledger opened WithReadOnly returns.

@@ -114,9 +114,15 @@ account that ran sudo) and --reason; budget history shows both.`,
 			if !cmd.Flags().Changed("delta") {
 				deltaFrom = "the default: --delta not given; jobs with delta > 0 (gaussian noise, keys from the data) are refused"
 			}
-			_, err = fmt.Fprintf(g.stdout, "budget of dataset %s: epsilon %s, delta %s (%s), period %s; spent in the current period: epsilon %s, delta %s\n",
-				st.Dataset, st.EpsilonTotal, st.DeltaTotal, deltaFrom, st.Period, st.EpsilonSpent, st.DeltaSpent)
-			return err
+			if _, err := fmt.Fprintf(g.stdout, "budget of dataset %s: epsilon %s, delta %s (%s), period %s; spent in the current period: epsilon %s, delta %s\n",
+				st.Dataset, st.EpsilonTotal, st.DeltaTotal, deltaFrom, st.Period, st.EpsilonSpent, st.DeltaSpent); err != nil {
+				return err
+			}
+			sum, err := l.Inspect(ctx)
+			if err != nil {
+				return err
+			}
+			return printHeadHint(g.stdout, sum)
 		},
 	}
 	f := cmd.Flags()
@@ -331,18 +337,31 @@ func historyTable(w io.Writer, h budgetHistory) error {
 }
 
 func newBudgetVerifyCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use: "verify",
+	var head string
+	cmd := &cobra.Command{
+		Use: "verify [--head H]",
 		Example: `  privagg budget verify
-  privagg --ledger /srv/privagg/ledger.duckdb budget verify`,
+  privagg --ledger /srv/privagg/ledger.duckdb budget verify
+  privagg budget verify --head 3f9a...   # the head an earlier verify or budget set printed`,
 		Short: "Check the ledger against its journal and say what state they are in",
 		Long: `Check the journal's hash chain and that the ledger holds exactly the entries
 of the journal. Exits 0 if they agree, 1 with the reason and how to restore if
 not (nothing is released until they agree). It only reads: an interrupted
 write (a crash between the journal and the ledger) is reported, and the next
-command that writes the ledger completes or removes it.`,
+command that writes the ledger completes or removes it.
+
+The chain has no key: the account that writes the ledger could rewrite both
+files consistently. verify and budget set print the journal's head; keep a
+copy where that account cannot write, and check it later with --head H:
+verify then also fails (exit 1) unless the journal still passes through H,
+and lists the budget changes made since H.`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if head != "" {
+				if err := privacy.ValidateHead(head); err != nil {
+					return usageError{fmt.Errorf("--head: %w", err)}
+				}
+			}
 			l, err := openReadOnly(g)
 			if err != nil {
 				return err
@@ -353,10 +372,25 @@ command that writes the ledger completes or removes it.`,
 			}
 			w := g.stdout
 			if !sum.Exists {
+				if head != "" {
+					return &privacy.LedgerError{Path: sum.Path, Reason: "the ledger does not exist, so its journal cannot contain the head " + head, Err: privacy.ErrHeadNotFound}
+				}
 				_, err := fmt.Fprintf(w, "ledger %s does not exist yet: no budgets, no releases; %s creates it\n", sum.Path, setBudgetHint(sum.Path))
 				return err
 			}
 			var b strings.Builder
+			if head != "" {
+				hc, err := l.VerifyHead(cmd.Context(), head)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(&b, "head OK: the journal passes through %s (entry %d of %d): nothing up to it was changed\n", hc.Head, hc.Seq, hc.Entries)
+				fmt.Fprintf(&b, "since that head: %d entries, %d budget changes\n", hc.Entries-hc.Seq, len(hc.BudgetChanges))
+				for _, c := range hc.BudgetChanges {
+					fmt.Fprintf(&b, "  entry %d %s: dataset %s epsilon %s delta %s period %s, set by %s: %s\n", c.Seq, timeOrDash(&c.Time),
+						c.Dataset, c.Epsilon.Format(), c.Delta.Format(), c.Period, orDash(c.SetBy), orDash(c.Reason))
+				}
+			}
 			fmt.Fprintf(&b, "ledger OK: %s\n", sum.Path)
 			fmt.Fprintf(&b, "journal: %s, %d entries, all applied; last line sha256 %s\n", sum.JournalPath, sum.Entries, sum.Head)
 			fmt.Fprintf(&b, "budgets: %d; releases: %d reserved, %d stored, %d published\n", sum.Budgets,
@@ -364,8 +398,20 @@ command that writes the ledger completes or removes it.`,
 			if sum.Recovered != "" {
 				fmt.Fprintf(&b, "interrupted write: %s\n", sum.Recovered)
 			}
-			_, err = io.WriteString(w, b.String())
-			return err
+			if _, err := io.WriteString(w, b.String()); err != nil {
+				return err
+			}
+			return printHeadHint(w, sum)
 		},
 	}
+	cmd.Flags().StringVar(&head, "head", "", "a journal head recorded earlier (64 hex digits): fail unless the journal still passes through it")
+	return cmd
+}
+
+// printHeadHint prints the journal's head and the command that checks it
+// later, to be kept where the account that writes the ledger cannot write.
+func printHeadHint(w io.Writer, sum privacy.LedgerSummary) error {
+	_, err := fmt.Fprintf(w, "journal head %s: keep a copy where the pipeline account cannot write; to check later that "+
+		"nothing up to here was rewritten, run %s\n", sum.Head, hint.Command("budget", "verify", "--ledger", sum.Path, "--head", sum.Head))
+	return err
 }
