@@ -241,8 +241,9 @@ var plainIdent = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // only where SQL's scoping makes it one, since out of its scope DuckDB
 // resolves the same name in the catalog (duckdb_tables, pg_settings) or as
 // a file. A query node's CTEs are visible in its body and in the CTEs
-// defined after them; a CTE sees itself only when it is recursive. A name
-// that looks like a path is never trusted as a CTE.
+// defined after them; a CTE sees itself only when it is recursive, and then
+// in its recursive part only, not in its anchor. A name that looks like a
+// path is never trusted as a CTE. current_setting() is refused.
 func (db *DB) walk(n any, scope map[string]bool) error {
 	switch v := n.(type) {
 	case map[string]any:
@@ -267,15 +268,27 @@ func (db *DB) walk(n any, scope map[string]bool) error {
 			if v["query"] == nil {
 				return refuse("SHOW of the database's catalog is not supported: list the tables with privagg query --tables; DESCRIBE <table> and SUMMARIZE <table> work")
 			}
-		case "RECURSIVE_CTE_NODE":
+		case "FUNCTION":
+			if name, _ := v["function_name"].(string); strings.EqualFold(name, "current_setting") {
+				return refuse("current_setting() is not allowed: the engine's settings name this machine's folders, and are not released data")
+			}
+		}
+		// A recursive CTE sees itself in its recursive part (right) only: in
+		// its anchor (left), its name is the catalog's.
+		inner := scope
+		if v["type"] == "RECURSIVE_CTE_NODE" {
 			name, _ := v["cte_name"].(string)
-			scope = withCTE(scope, name)
+			inner = withCTE(scope, name)
 		}
 		for k, c := range v {
-			if k == "cte_map" {
+			s := inner
+			switch k {
+			case "cte_map":
 				continue // walked by walkCTEs
+			case "left":
+				s = scope
 			}
-			if err := db.walk(c, scope); err != nil {
+			if err := db.walk(c, s); err != nil {
 				return err
 			}
 		}
