@@ -13,6 +13,7 @@ const (
 	DefaultCSVDelimiter    = ","
 	DefaultNoise           = privacy.Laplace
 	DefaultOutputFormat    = OutputParquet
+	DefaultOutputRound     = privacy.RoundInterval
 	DefaultMapLabel        = "other"
 	DefaultKeyVersion      = "1"
 	DefaultK               = 1
@@ -48,6 +49,9 @@ func (c *checker) applyDefaults(job *Job, tree map[string]any) {
 	}
 	if !present(tree, "output", "format") {
 		job.Output.Format = DefaultOutputFormat
+	}
+	if !present(tree, "output", "round") {
+		job.Output.Round = DefaultOutputRound
 	}
 	if !present(tree, "ledger") {
 		job.Ledger = DefaultLedger

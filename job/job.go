@@ -165,6 +165,10 @@ type Metric struct {
 type OutputSink struct {
 	Dir    string       `mapstructure:"dir"`
 	Format OutputFormat `mapstructure:"format"` // default parquet
+	// Round says how released values are rounded before they are written:
+	// interval (the default: the digits their 95% interval supports) or
+	// none (every float64 digit).
+	Round privacy.Rounding `mapstructure:"round"`
 }
 
 // Staging asks for a pseudonymized event-level copy for internal reuse.

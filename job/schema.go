@@ -44,6 +44,7 @@ var schemaEnums = map[string]func() []string{
 	"outputs[].metrics[].type": func() []string { return enumStrings(privacy.MetricKinds()) },
 	"input.format":             func() []string { return enumStrings(InputFormats) },
 	"output.format":            func() []string { return enumStrings(OutputFormats) },
+	"output.round":             func() []string { return enumStrings(privacy.Roundings) },
 	"privacy.noise":            func() []string { return enumStrings([]privacy.NoiseKind{privacy.Laplace, privacy.Gaussian}) },
 	"outputs[].selection":      func() []string { return enumStrings(privacy.SelectionMethods) },
 }

@@ -498,6 +498,9 @@ func (c *checker) validateSinks(job *Job) {
 	if !job.Output.Format.Valid() {
 		c.add("output.format", job.Output.Format, "must be one of %s", oneOf(OutputFormats))
 	}
+	if !job.Output.Round.Valid() {
+		c.add("output.round", job.Output.Round, "must be one of %s", oneOf(privacy.Roundings))
+	}
 	c.required("ledger", job.Ledger)
 	if s := job.Staging; s != nil {
 		c.required("staging.path", s.Path)

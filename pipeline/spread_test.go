@@ -34,7 +34,7 @@ outputs:
       - {name: var, type: variance, column: revenue, min: 0, max: 100}
       - {name: sd, type: stddev, column: revenue, min: 0, max: 100}
       - {name: sd_wide, type: stddev, column: revenue, min: -50, max: 400}
-output: {dir: out, format: csv}
+output: {dir: out, format: csv, round: none} # exact values to compare
 ledger: ledger/privagg-ledger.duckdb
 `
 

@@ -78,6 +78,9 @@ type Manifest struct {
 	// PartitionsPublic.
 	Partitions string `json:"partitions"`
 	Noise      string `json:"noise"`
+	// Rounding is output.round: interval (values keep the digits their
+	// 95% interval supports) or none. Omitted when not rounded.
+	Rounding string `json:"rounding,omitempty"`
 
 	GroupBy []string         `json:"group_by"`
 	Columns []ManifestColumn `json:"columns"`
@@ -131,6 +134,7 @@ func buildManifest(t outTable, cols []columnDesc, meta privacy.Metadata, format 
 		K:               t.k,
 		Partitions:      partitions,
 		Noise:           string(meta.Noise),
+		Rounding:        string(meta.Rounding),
 		GroupBy:         append([]string{}, t.groupBy...),
 		Columns:         make([]ManifestColumn, len(cols)),
 		Metrics:         make([]ManifestMetric, len(t.metrics)),

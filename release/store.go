@@ -23,7 +23,17 @@ const PublishedList = "published-files.json"
 // returns every stored file with its SHA-256 and the names of those to
 // publish, for Ledger.MarkStored. The caller has recorded
 // Ledger.MarkWriting before: from here on noised values reach disk.
+//
+// The values are rounded as output.round says (privacy.Release.Rounded)
+// before anything is written, so the data files, their manifests and the
+// release report all hold the same rounded values, and publication copies
+// them byte for byte.
 func Store(ctx context.Context, led *privacy.Ledger, id string, job *job.Job, rel *privacy.Release, report RunReport) (privacy.StoredFiles, error) {
+	rel, err := rel.Rounded(job.Output.Round, nil)
+	if err != nil {
+		return privacy.StoredFiles{}, fmt.Errorf("output.round: %w", err)
+	}
+	defer rel.Free()
 	dir := led.StoreDir(id)
 	if err := os.MkdirAll(filepath.Dir(dir), 0o750); err != nil {
 		return privacy.StoredFiles{}, err
