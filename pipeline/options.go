@@ -31,13 +31,21 @@ type RunOptions struct {
 	Engine engine.Engine
 }
 
-// RunResult describes a finished run.
+// RunResult describes a finished run. A failed run has only ReleaseID,
+// Report and RunReportPath.
 type RunResult struct {
 	ReleaseID   string
 	Republished bool     // the release was already stored; nothing was charged or noised
 	OutputDir   string   // where the tables were published
 	Files       []string // published file names in OutputDir
-	Report      release.RunReport
+	// ReportPath is the release report (REPORT.html) in the release store;
+	// "" if the release has none.
+	ReportPath string
+	// Report is the internal run report, with exact counts: never for
+	// marketing. RunReportPath is where it was written beside the ledger,
+	// "" if it could not be written.
+	Report        release.RunReport
+	RunReportPath string
 }
 
 // Check applies the job file's rules to the options, which come from

@@ -44,7 +44,9 @@ const (
 // after noised values may have reached disk but before it was stored is
 // refused, never recomputed (privacy.ErrNoiseWritten). A failed run
 // publishes nothing and leaves no file in output.dir. Each run writes an
-// internal run report beside the ledger, whatever its outcome.
+// internal run report beside the ledger, whatever its outcome: from then on
+// Run returns a RunResult even with an error, holding the release id, the
+// report and its path (RunReport, RunReportPath) and nothing else.
 func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err error) {
 	// Before anything is read or written, the run report included.
 	if err := opts.Check(j); err != nil {
@@ -55,7 +57,12 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 		return nil, err
 	}
 	r := newRun(j, id, opts)
-	defer func() { r.finish(res, err) }()
+	defer func() {
+		if err != nil {
+			res = &RunResult{ReleaseID: id}
+		}
+		r.finish(res, err)
+	}()
 
 	plan, planErr := privacy.NewPlan(j.PrivacySpec())
 	led, fit, err := r.openLedger(ctx, plan)
@@ -133,5 +140,5 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 	if err := computer.Published(); err != nil {
 		return nil, err
 	}
-	return r.published(files), nil
+	return r.published(led, files), nil
 }

@@ -60,7 +60,8 @@ func newRun(j *job.Job, id string, opts RunOptions) *run {
 }
 
 // finish completes the run report with the outcome, writes it beside the
-// ledger and hands it to res. A report that cannot be written is logged.
+// ledger and hands it and its path to res. A report that cannot be written
+// is logged.
 func (r *run) finish(res *RunResult, err error) {
 	r.report.Finished = time.Now().UTC()
 	r.report.Seconds = time.Since(r.start).Seconds()
@@ -68,12 +69,22 @@ func (r *run) finish(res *RunResult, err error) {
 		r.report.Status = "failed"
 		r.report.Error = err.Error()
 	}
-	if werr := release.WriteRunReport(r.ledgerPath, r.report); werr != nil {
+	path, werr := release.WriteRunReport(r.ledgerPath, r.report)
+	if werr != nil {
 		r.log.Warn("could not write the internal run report", "err", werr)
+		path = ""
 	}
-	if res != nil {
-		res.Report = r.report
+	res.Report, res.RunReportPath = r.report, path
+}
+
+// releaseReport is the path of the release report (REPORT.html) in the
+// release store of r's release, or "" if it has none.
+func (r *run) releaseReport(led *privacy.Ledger) string {
+	path := filepath.Join(led.StoreDir(r.id), release.ReportHTMLFile)
+	if _, err := os.Stat(path); err != nil {
+		return ""
 	}
+	return path
 }
 
 // openLedger opens the ledger and looks the release up into r.rec, and,
@@ -153,7 +164,7 @@ func (r *run) republish(ctx context.Context, led *privacy.Ledger) (*RunResult, e
 	}
 	r.report.Status = "republished"
 	r.log.Info("release already stored: re-published without new noise or charge", "release", r.id, "files", len(files))
-	return &RunResult{ReleaseID: r.id, Republished: true, OutputDir: r.j.Output.Dir, Files: files}, nil
+	return &RunResult{ReleaseID: r.id, Republished: true, OutputDir: r.j.Output.Dir, Files: files, ReportPath: r.releaseReport(led)}, nil
 }
 
 // engineWritesNoise reports whether the engine's Release writes noised
@@ -221,8 +232,8 @@ func reserveRequest(j *job.Job, id string, plan *privacy.Plan, identity privacy.
 }
 
 // published completes a published run.
-func (r *run) published(files []string) *RunResult {
+func (r *run) published(led *privacy.Ledger, files []string) *RunResult {
 	r.report.Status = "published"
 	r.log.Info("release published", "release", r.id, "dir", r.j.Output.Dir, "files", len(files))
-	return &RunResult{ReleaseID: r.id, OutputDir: r.j.Output.Dir, Files: files}
+	return &RunResult{ReleaseID: r.id, OutputDir: r.j.Output.Dir, Files: files, ReportPath: r.releaseReport(led)}
 }

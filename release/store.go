@@ -158,16 +158,17 @@ type RunReport struct {
 
 const RunReportNote = "INTERNAL - NOT FOR MARKETING: these counts are exact, not differentially private."
 
-// writeRunReport writes the internal report beside the ledger.
-func WriteRunReport(ledgerPath string, r RunReport) error {
+// WriteRunReport writes the internal report beside the ledger, in
+// privagg-runs/, and returns its path.
+func WriteRunReport(ledgerPath string, r RunReport) (string, error) {
 	dir := filepath.Join(filepath.Dir(ledgerPath), "privagg-runs")
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
+		return "", err
 	}
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
-		return err
+		return "", err
 	}
-	name := fmt.Sprintf("%s.%s.json", r.ReleaseID, r.Started.Format("20060102T150405.000Z"))
-	return atomicfile.WriteFile(filepath.Join(dir, name), data, 0o640)
+	path := filepath.Join(dir, fmt.Sprintf("%s.%s.json", r.ReleaseID, r.Started.Format("20060102T150405.000Z")))
+	return path, atomicfile.WriteFile(path, data, 0o640)
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -51,9 +52,12 @@ rows, or no partition with the people a row needs (see docs/cli.md).`,
 			if format != "text" && format != "json" {
 				return usageError{fmt.Errorf("--format: %q must be text or json", format)}
 			}
+			start := time.Now()
 			j, res, err := executeRun(cmd, g, args[0], &opts, ef, allowWeak, dryRun, format)
 			if format == "json" && !dryRun {
-				if werr := writeJSON(g.stdout, newRunSummary(j, opts, res, err)); werr != nil && err == nil {
+				s := newRunSummary(j, opts, res, err, budgetAfter(cmd.Context(), j, opts.Ledger))
+				s.DurationSeconds = time.Since(start).Seconds()
+				if werr := writeJSON(g.stdout, s); werr != nil && err == nil {
 					err = werr
 				}
 				return err
