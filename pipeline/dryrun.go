@@ -36,7 +36,7 @@ func DryRun(ctx context.Context, j *job.Job, opts RunOptions) error {
 	defer computer.Close()
 	counts, err := computer.Prepare(ctx)
 	if err != nil {
-		return err
+		return duckdb.LocateReadError(ctx, j, err)
 	}
 	if err := engine.RejectCheck(j.Input.MaxRejectFraction, counts); err != nil {
 		return err

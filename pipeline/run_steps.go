@@ -199,7 +199,9 @@ func (r *run) prepareInput(ctx context.Context, computer engine.Engine) error {
 	scanStart := time.Now()
 	counts, err := computer.Prepare(ctx)
 	if err != nil {
-		return err
+		// An input DuckDB could not read: its reason is withheld (it
+		// quotes the input); the line and kind of problem instead.
+		return duckdb.LocateReadError(ctx, r.j, err)
 	}
 	r.report.RowsRead, r.report.RowsRejected, r.report.RowsExcludedByConsent = counts.Read, counts.Rejected, counts.Excluded
 	r.report.ConsentRecordsRead, r.report.ConsentRecordsRejected = counts.ConsentRead, counts.ConsentRejected

@@ -537,7 +537,8 @@ func describeInput(ctx context.Context, eng *DB, qp *queryPlan) (Spelling, error
 	qp.in.files = len(matches)
 	rows, err := eng.QueryRows(ctx, qp.describeSQL())
 	if err != nil {
-		return nil, &engine.InputError{Reason: "cannot read the input's columns", Err: scrub(err)}
+		// DuckDB's reason quotes the input: the line and kind instead.
+		return nil, LocateReadError(ctx, j, &engine.InputError{Reason: "cannot read the input's columns", Err: scrub(err)})
 	}
 	types := map[string]string{}
 	for _, r := range rows {
