@@ -64,10 +64,33 @@ func budgetKeysKnown() bool {
 	return false
 }
 
+// RawStamp marks a job file whose bounds raw-mode --apply wrote: they were
+// chosen from the raw data, not with DP. `privagg run` warns when its job
+// file has it (RawTuned).
+const RawStamp = "# privagg tune: NON-PRIVATE"
+
+// rawStampText is the comment raw-mode --apply puts at the top of the copy.
+const rawStampText = RawStamp + ": bounds and budget split below were chosen by `privagg tune` from the raw input " +
+	"(rounded to 2 significant digits). Publishing releases made with them is not DP; choose bounds with " +
+	"`privagg tune --dp` or `auto` instead. `privagg run` warns while this line is here.\n"
+
+// RawTuned reports whether a job file's text carries RawStamp at the
+// start of a line.
+func RawTuned(data []byte) bool {
+	for line := range bytes.Lines(data) {
+		if bytes.HasPrefix(bytes.TrimLeft(line, " \t"), []byte(RawStamp)) {
+			return true
+		}
+	}
+	return false
+}
+
 // Apply writes the recommended values of r into out, a copy of jobFile
-// (CheckApplyPath), keeping the rest of the file and its comments. The
-// copy must load with job.LoadJob, or nothing is written. It returns
-// notes for the user.
+// (CheckApplyPath): the values are edited in the file's text where they
+// stand (yamlPatch), so the rest of the file, its layout and comments stay
+// as they are. Raw mode rounds clamp bounds to 2 significant digits and
+// stamps the copy (RawStamp). The copy must load with job.LoadJob, or
+// nothing is written. It returns notes for the user.
 func Apply(jobFile, out string, r *Report) ([]string, error) {
 	if err := CheckApplyPath(jobFile, out); err != nil {
 		return nil, err
@@ -84,20 +107,18 @@ func Apply(jobFile, out string, r *Report) ([]string, error) {
 		return nil, fmt.Errorf("--apply: %s is empty", jobFile)
 	}
 	known := budgetKeysKnown()
-	if err := applyReport(doc.Content[0], r, known); err != nil {
+	p := newYAMLPatch(data)
+	if err := applyReport(p, doc.Content[0], r, known); err != nil {
 		return nil, fmt.Errorf("--apply: %w", err)
 	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return nil, fmt.Errorf("--apply: %w", err)
+	if r.Mode == "raw" && !RawTuned(data) {
+		p.prepend(rawStampText)
 	}
 	f, err := atomicfile.Create(out, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("--apply: %w", err)
 	}
-	if _, err := f.Write(buf.Bytes()); err != nil {
+	if _, err := f.Write(p.bytes()); err != nil {
 		f.Abort()
 		return nil, fmt.Errorf("--apply: %w", err)
 	}
@@ -109,6 +130,10 @@ func Apply(jobFile, out string, r *Report) ([]string, error) {
 		return nil, fmt.Errorf("--apply: %w", err)
 	}
 	notes := []string{fmt.Sprintf("wrote the recommended values into %s (the job file is unchanged)", out)}
+	if r.Mode == "raw" {
+		notes = append(notes, "the copy's bounds come from the raw data (rounded to 2 significant digits) and it is stamped "+
+			"\""+RawStamp+"\": `privagg run` warns on it; releases made with it are not DP in their bounds")
+	}
 	if !known {
 		notes = append(notes, "this privagg does not read selection_share and weight yet: they are written as comments "+
 			"(\"# privagg tune: ...\") on each output and metric; make them keys once it does")
@@ -124,8 +149,9 @@ func selectsThroughCount(on *yaml.Node) bool {
 	return v != nil && v.Kind == yaml.ScalarNode && v.Value == string(privacy.SelectCountThreshold)
 }
 
-// applyReport sets the recommended values in the job's root mapping.
-func applyReport(root *yaml.Node, r *Report, known bool) error {
+// applyReport sets the recommended values of r through p, the job's root
+// mapping being root.
+func applyReport(p *yamlPatch, root *yaml.Node, r *Report, known bool) error {
 	outputs := mapValue(root, "outputs")
 	if outputs == nil || outputs.Kind != yaml.SequenceNode {
 		return errors.New("the job file has no outputs list")
@@ -136,13 +162,17 @@ func applyReport(root *yaml.Node, r *Report, known bool) error {
 			return fmt.Errorf("output %q is not in the job file", or.Name)
 		}
 		if r.Mode == "raw" {
-			setScalar(on, "max_partitions_per_unit", strconv.FormatInt(or.L0.Recommended, 10), "!!int")
-			var budget []string
-			if !or.Public && !selectsThroughCount(on) {
-				budget = append(budget, keyValue(keySelectionShare, or.SelectionShare.Recommended))
+			if err := p.set(on, "max_partitions_per_unit", strconv.FormatInt(or.L0.Recommended, 10)); err != nil {
+				return fmt.Errorf("output %q: %w", or.Name, err)
 			}
-			budget = append(budget, keyValue(keyWeight, or.Weight.Recommended))
-			setBudget(on, budget, known)
+			var budget [][2]string
+			if !or.Public && !selectsThroughCount(on) {
+				budget = append(budget, [2]string{keySelectionShare, fmtYAML(or.SelectionShare.Recommended)})
+			}
+			budget = append(budget, [2]string{keyWeight, fmtYAML(or.Weight.Recommended)})
+			if err := setBudget(p, on, budget, known); err != nil {
+				return fmt.Errorf("output %q: %w", or.Name, err)
+			}
 		}
 		metrics := mapValue(on, "metrics")
 		for _, mr := range or.Metrics {
@@ -150,48 +180,54 @@ func applyReport(root *yaml.Node, r *Report, known bool) error {
 			if mn == nil {
 				return fmt.Errorf("metric %q of output %q is not in the job file", mr.Name, or.Name)
 			}
+			var kvs [][2]string
 			if mr.Linf != nil {
-				setScalar(mn, "max_per_unit", strconv.FormatInt(mr.Linf.Recommended, 10), "!!int")
+				kvs = append(kvs, [2]string{"max_per_unit", strconv.FormatInt(mr.Linf.Recommended, 10)})
 			}
 			if mr.Clamp != nil {
-				setScalar(mn, "min", fmtYAML(mr.Clamp.Recommended.Min), "!!float")
-				setScalar(mn, "max", fmtYAML(mr.Clamp.Recommended.Max), "!!float")
+				lo, hi := mr.Clamp.Recommended.Min, mr.Clamp.Recommended.Max
+				if r.Mode == "raw" {
+					lo, hi = coarse(lo, false), coarse(hi, true)
+				}
+				kvs = append(kvs, [2]string{"min", fmtYAML(lo)}, [2]string{"max", fmtYAML(hi)})
+			}
+			for _, kv := range kvs {
+				if err := p.set(mn, kv[0], kv[1]); err != nil {
+					return fmt.Errorf("metric %q of output %q: %w", mr.Name, or.Name, err)
+				}
 			}
 			if r.Mode == "raw" {
-				setBudget(mn, []string{keyValue(keyWeight, mr.Weight.Recommended)}, known)
+				if err := setBudget(p, mn, [][2]string{{keyWeight, fmtYAML(mr.Weight.Recommended)}}, known); err != nil {
+					return fmt.Errorf("metric %q of output %q: %w", mr.Name, or.Name, err)
+				}
 			}
 		}
 	}
 	return nil
 }
 
-func keyValue(k string, v float64) string { return k + ": " + fmtYAML(v) }
-
 func fmtYAML(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
-// setBudget writes "key: value" pairs as keys when known, else as one
-// comment on the mapping's name key.
-func setBudget(m *yaml.Node, kvs []string, known bool) {
+// setBudget writes key-value pairs as keys when known, else as one
+// comment on the mapping's name line.
+func setBudget(p *yamlPatch, m *yaml.Node, kvs [][2]string, known bool) error {
 	if known {
 		for _, kv := range kvs {
-			k, v, _ := strings.Cut(kv, ": ")
-			setScalar(m, k, v, "!!float")
-		}
-		return
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == "name" {
-			v := m.Content[i+1]
-			c := "# privagg tune: " + strings.Join(kvs, ", ")
-			if v.LineComment != "" {
-				c = v.LineComment + "; privagg tune: " + strings.Join(kvs, ", ")
+			if err := p.set(m, kv[0], kv[1]); err != nil {
+				return err
 			}
-			v.LineComment = c
 		}
+		return nil
 	}
-	if m.Style == yaml.FlowStyle {
-		m.Style = 0 // a flow mapping cannot carry the comment inside it
+	name := mapValue(m, "name")
+	if name == nil {
+		return errors.New("has no name")
 	}
+	var parts []string
+	for _, kv := range kvs {
+		parts = append(parts, kv[0]+": "+kv[1])
+	}
+	return p.comment(name, "privagg tune: "+strings.Join(parts, ", "))
 }
 
 // mapValue is the value node of key in mapping m, or nil.
@@ -218,21 +254,4 @@ func byName(s *yaml.Node, name string) *yaml.Node {
 		}
 	}
 	return nil
-}
-
-// setScalar sets key to value in mapping m, adding the key if absent.
-// The tag follows the value (!!int for an integral number) so that the
-// encoder writes no explicit tag.
-func setScalar(m *yaml.Node, key, value, tag string) {
-	if _, err := strconv.ParseInt(value, 10, 64); err == nil {
-		tag = "!!int"
-	}
-	if v := mapValue(m, key); v != nil {
-		v.Kind, v.Tag, v.Value, v.Style = yaml.ScalarNode, tag, value, 0
-		v.Content = nil
-		return
-	}
-	m.Content = append(m.Content,
-		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key},
-		&yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value})
 }

@@ -268,10 +268,13 @@ func (st *outputStudy) chooseClamp(ctx context.Context, in *duckdb.RawInput, m j
 	if m.Min != nil && m.Max != nil {
 		cands, labels = append(cands, [2]float64{*m.Min, *m.Max}), append(labels, "current")
 	}
+	// Candidates are the data's quantiles rounded outwards to 2
+	// significant digits (coarse): a bound written into a job file, and
+	// published in its manifests, then carries no exact data value.
 	for k, level := range clampLevels {
-		lo, hi := 0.0, math.Max(r.highQ[ci][k], 0)
+		lo, hi := 0.0, coarse(math.Max(r.highQ[ci][k], 0), true)
 		if r.minT[ci] < 0 {
-			lo = math.Min(r.lowQ[ci][k], 0)
+			lo = coarse(math.Min(r.lowQ[ci][k], 0), false)
 		}
 		if hi > lo && !slices.Contains(cands, [2]float64{lo, hi}) {
 			cands, labels = append(cands, [2]float64{lo, hi}), append(labels, fmt.Sprintf("q%g", level*100))

@@ -103,6 +103,7 @@ func executeRun(cmd *cobra.Command, g *globals, path string, opts *pipeline.RunO
 	if err != nil {
 		return nil, nil, err
 	}
+	warnRawTuned(g.stderr, path)
 	if dryRun {
 		if ef.external() {
 			return j, nil, usageError{errors.New("--dry-run: reads the input with the embedded engine; it cannot be combined with --engine " + ef.engine)}
