@@ -19,8 +19,8 @@ func init() { register(newPlanCmd) }
 
 func newPlanCmd(g *globals) *cobra.Command {
 	var (
-		format, whatIf string
-		allowWeak      bool
+		format, whatIf  string
+		allowWeak, wide bool
 	)
 	cmd := &cobra.Command{
 		Use: "plan JOB.yaml",
@@ -32,11 +32,14 @@ func newPlanCmd(g *globals) *cobra.Command {
 standard deviation and 95% confidence half-width; for outputs whose keys come
 from the data, how many people a row needs for a 50% and a 95% chance of
 release; and the ledger before and after. Exits 3 when the job would not fit
-the dataset's budget. --what-if epsilon=0.25,0.5,1,2 compares budgets.`,
+the dataset's budget. --what-if epsilon=0.25,0.5,1,2 compares budgets: a
+row per figure, a column per epsilon, in at most 100 columns (long labels are
+cut with …; --wide prints them in full).`,
 		Args: exactArgs("JOB.yaml"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "table" && format != "json" {
-				return usageError{fmt.Errorf("--format: %q must be table or json", format)}
+			format, err := checkTableFormat(format, "")
+			if err != nil {
+				return err
 			}
 			job, err := loadJob(args[0], allowWeak)
 			if err != nil {
@@ -66,13 +69,14 @@ the dataset's budget. --what-if epsilon=0.25,0.5,1,2 compares budgets.`,
 				if format == "json" {
 					return writeJSON(g.stdout, reports)
 				}
-				return printWhatIf(g.stdout, reports)
+				return printWhatIf(g.stdout, reports, wide)
 			}
 			return showPlan(cmd.Context(), g, job, ledger, format)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "table | json")
 	cmd.Flags().StringVar(&whatIf, "what-if", "", "compare budgets, e.g. epsilon=0.25,0.5,1,2")
+	wideFlag(cmd, &wide)
 	allowWeakFlag(cmd, &allowWeak)
 	return cmd
 }
@@ -200,43 +204,47 @@ func printPlan(w io.Writer, r *explain.PlanReport) error {
 	return nil
 }
 
-func printWhatIf(w io.Writer, reports []*explain.PlanReport) error {
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	head := []string{"epsilon", "fits"}
-	first := reports[0]
-	for _, o := range first.Outputs {
-		if o.Selection != nil {
-			head = append(head, o.Name+": people for 50%/95% release")
+// printWhatIf prints plan --what-if: a row per figure (whether the job fits,
+// per output the people a row needs, per metric its 95% half-width) and a
+// column per epsilon, cut to tableWidth unless wide.
+func printWhatIf(w io.Writer, reports []*explain.PlanReport, wide bool) error {
+	t := &textTable{header: []string{"AT EPSILON"}, right: []bool{false}}
+	for _, r := range reports {
+		t.header = append(t.header, num(r.Epsilon))
+		t.right = append(t.right, true)
+	}
+	row := func(label string, cell func(r *explain.PlanReport) string) {
+		cells := []string{label}
+		for _, r := range reports {
+			cells = append(cells, cell(r))
 		}
-		for _, m := range o.Metrics {
+		t.add(cells...)
+	}
+	row("fits the budget", func(r *explain.PlanReport) string {
+		if r.Ledger == nil {
+			return "-"
+		}
+		return strconv.FormatBool(r.Ledger.Fits)
+	})
+	for i, o := range reports[0].Outputs {
+		if o.Selection != nil {
+			row(o.Name+": people for 50%/95% release", func(r *explain.PlanReport) string {
+				s := r.Outputs[i].Selection
+				return fmt.Sprintf("%d/%d", s.People50, s.People95)
+			})
+		}
+		for k, m := range o.Metrics {
 			switch {
 			case m.CI95ByPeople != nil:
-				head = append(head, fmt.Sprintf("%s.%s ±95%% @1000 people", o.Name, m.Name))
+				row(fmt.Sprintf("%s.%s ±95%% @1000 people", o.Name, m.Name), func(r *explain.PlanReport) string {
+					return est(r.Outputs[i].Metrics[k].CI95ByPeople["1000"])
+				})
 			case m.Note == "":
-				head = append(head, fmt.Sprintf("%s.%s ±95%%", o.Name, m.Name))
+				row(fmt.Sprintf("%s.%s ±95%%", o.Name, m.Name), func(r *explain.PlanReport) string {
+					return est(r.Outputs[i].Metrics[k].CI95)
+				})
 			}
 		}
 	}
-	fmt.Fprintln(tw, strings.Join(head, "\t"))
-	for _, r := range reports {
-		row := []string{num(r.Epsilon), "-"}
-		if r.Ledger != nil {
-			row[1] = strconv.FormatBool(r.Ledger.Fits)
-		}
-		for _, o := range r.Outputs {
-			if s := o.Selection; s != nil {
-				row = append(row, fmt.Sprintf("%d / %d", s.People50, s.People95))
-			}
-			for _, m := range o.Metrics {
-				switch {
-				case m.CI95ByPeople != nil:
-					row = append(row, est(m.CI95ByPeople["1000"]))
-				case m.Note == "":
-					row = append(row, est(m.CI95))
-				}
-			}
-		}
-		fmt.Fprintln(tw, strings.Join(row, "\t"))
-	}
-	return tw.Flush()
+	return t.write(w, tableWidthOr(wide))
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,9 +63,12 @@ func TestPlanCommand(t *testing.T) {
 		t.Errorf("plan json = %+v", r)
 	}
 
+	// What-if: a column per epsilon, a row per figure.
 	code, out, _ = runBudget(t, "--ledger", ledger, "plan", job, "--what-if", "epsilon=0.5,1,2")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 0 || len(lines) != 4 || !strings.HasPrefix(lines[3], "2 ") || !strings.Contains(lines[3], "false") {
+	if code != 0 || len(lines) != 3 || !slices.Equal(strings.Fields(lines[0]), []string{"AT", "EPSILON", "0.5", "1", "2"}) ||
+		!slices.Equal(strings.Fields(lines[1]), []string{"fits", "the", "budget", "true", "true", "false"}) ||
+		!strings.HasPrefix(lines[2], "people.people ±95%") {
 		t.Errorf("what-if: exit %d\n%s", code, out)
 	}
 

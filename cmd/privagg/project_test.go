@@ -97,7 +97,7 @@ func TestProjectFileOneLedger(t *testing.T) {
 		t.Errorf("--project DIR: exit %d\n%s%s", code, stdout, stderr)
 	}
 	envProject := cliRun{dir: elsewhere.dir, env: []string{"PRIVAGG_PROJECT=" + filepath.Join(root, "privagg.yaml"), "PRIVAGG_LEDGER="}}
-	if code, stdout, stderr = envProject.privagg(t, "releases", "list"); code != 0 || !strings.Contains(stdout, "people=") {
+	if code, stdout, stderr = envProject.privagg(t, "releases", "list", "--wide"); code != 0 || !strings.Contains(stdout, "people=") {
 		t.Errorf("PRIVAGG_PROJECT=FILE: exit %d\n%s%s", code, stdout, stderr)
 	}
 	if code, _, stderr = sub.privagg(t, "--project", "none", "budget", "set", "d", "--epsilon", "1", "--reason", "x"); code != 2 || !strings.Contains(stderr, "no privagg.yaml") {

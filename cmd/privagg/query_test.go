@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -174,9 +175,21 @@ func TestReleasesCommands(t *testing.T) {
 		t.Errorf("table = %v", tab)
 	}
 
+	// By default the list fits a terminal; --wide adds every column in full
+	// (the store paths alone are wider here).
 	code, stdout, _ = runBudget(t, "--ledger", ledger, "releases", "list")
-	if code != 0 || !strings.Contains(stdout, "RELEASE ID") || !strings.Contains(stdout, "by_channel=4") || !strings.Contains(stdout, "by_channel__r1") {
+	lines := strings.Split(stdout, "\n")
+	if code != 0 || len(lines) < 3 || !strings.HasPrefix(lines[0], "RELEASE ID") || !slices.Equal(strings.Fields(lines[2])[:2], []string{"r2", "published"}) ||
+		strings.Contains(stdout, "by_channel__r1") {
 		t.Errorf("releases list: exit %d\n%s", code, stdout)
+	}
+	if long := linesOver(stdout, 100); len(long) > 0 {
+		t.Errorf("releases list: lines wider than 100 columns: %q", long)
+	}
+	code, stdout, _ = runBudget(t, "--ledger", ledger, "releases", "list", "--wide")
+	if code != 0 || !strings.Contains(stdout, "by_channel=4") || !strings.Contains(stdout, "by_channel__r1") ||
+		!strings.Contains(stdout, filepath.Join(filepath.Dir(ledger), "privagg-releases", "r1")) || len(linesOver(stdout, 100)) == 0 {
+		t.Errorf("releases list --wide: exit %d\n%s", code, stdout)
 	}
 
 	code, stdout, _ = runBudget(t, "--ledger", ledger, "releases", "show", "r1")

@@ -40,41 +40,41 @@ func loadCatalog(cmd *cobra.Command, g *globals) (*catalog.Catalog, error) {
 }
 
 func newReleasesListCmd(g *globals) *cobra.Command {
-	var format string
+	var (
+		format string
+		wide   bool
+	)
 	cmd := &cobra.Command{
-		Use: "list [--format table|json]",
+		Use: "list [--format table|json] [--wide]",
 		Example: `  privagg releases list
+  privagg releases list --wide
   privagg releases list --format json`,
 		Short: "List every release, oldest first",
-		Long: `List every release: id, state (reserved, stored, published), when it was
-published, dataset, purpose, job, epsilon, delta, k, noise, the rows of each
-output, the names to query its tables by, the release store folder and the
-report. --format json prints an array of releases with every field, per
-table its files and per metric its noise and 95% confidence interval.`,
+		Long: `List every release: id, state (reserved, stored, published), when it
+reached that state, dataset, purpose, epsilon, delta and the rows released,
+in at most 100 columns (long cells are cut with …). --wide adds the job, k,
+noise, the rows of each output, the names to query its tables by, the
+release store folder and the report, all in full. --format json prints an
+array of releases with every field, per table its files and per metric its
+noise and 95% confidence interval.`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkBudgetFormat(format); err != nil {
+			format, err := checkTableFormat(format, "")
+			if err != nil {
 				return err
 			}
 			cat, err := loadCatalog(cmd, g)
 			if err != nil {
 				return err
 			}
-			if format == "json" {
+			if format == formatJSON {
 				return writeJSON(g.stdout, cat.Releases)
 			}
 			if len(cat.Releases) == 0 {
 				_, err := fmt.Fprintln(g.stdout, "no releases in the ledger "+cat.LedgerPath)
 				return err
 			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "RELEASE ID\tSTATE\tTIME\tDATASET\tPURPOSE\tJOB\tEPSILON\tDELTA\tK\tNOISE\tROWS\tQUERY AS\tSTORE\tREPORT")
-			for i := range cat.Releases {
-				r := &cat.Releases[i]
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ReleaseID, r.State, timeOrDash(releaseTime(r)),
-					r.Dataset, r.Purpose, r.Job, r.Epsilon, r.Delta, kOrDash(r.K), orDash(r.Noise), rowsSummary(r), queryNames(r), r.StoreDir, orDash(r.Report))
-			}
-			if err := tw.Flush(); err != nil {
+			if err := releasesTable(cat.Releases, wide).write(g.stdout, tableWidthOr(wide)); err != nil {
 				return err
 			}
 			for i := range cat.Releases {
@@ -86,7 +86,41 @@ table its files and per metric its noise and 95% confidence interval.`,
 		},
 	}
 	budgetFormatFlag(cmd, &format)
+	wideFlag(cmd, &wide)
 	return cmd
+}
+
+// releasesTable is the table of releases list: the columns that fit a
+// terminal, or with wide every column.
+func releasesTable(releases []catalog.Release, wide bool) *textTable {
+	t := &textTable{header: []string{"RELEASE ID", "STATE", "TIME", "DATASET", "PURPOSE", "EPSILON", "DELTA", "ROWS"},
+		right: []bool{5: true, 6: true, 7: true}}
+	if wide {
+		t.header = append(t.header, "JOB", "K", "NOISE", "ROWS PER OUTPUT", "QUERY AS", "STORE", "REPORT")
+	}
+	for i := range releases {
+		r := &releases[i]
+		var rows int64
+		for _, tb := range r.Tables {
+			rows += tb.Rows
+		}
+		cells := []string{r.ReleaseID, string(r.State), timeOrDash(releaseTime(r)), r.Dataset, r.Purpose,
+			r.Epsilon.Format(), r.Delta.Format(), strconv.FormatInt(rows, 10)}
+		if wide {
+			cells = append(cells, r.Job, kOrDash(r.K), orDash(r.Noise), rowsSummary(r), queryNames(r), r.StoreDir, orDash(r.Report))
+		}
+		t.add(cells...)
+	}
+	return t
+}
+
+// tableWidthOr is the width a table may take: tableWidth, or no limit (0)
+// with --wide.
+func tableWidthOr(wide bool) int {
+	if wide {
+		return 0
+	}
+	return tableWidth
 }
 
 func newReleasesShowCmd(g *globals) *cobra.Command {

@@ -49,8 +49,9 @@ come from the data and that is likely to release nothing: too few usable
 rows, or no partition with the people a row needs (see docs/cli.md).`,
 		Args: exactArgs("JOB.yaml"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return usageError{fmt.Errorf("--format: %q must be text or json", format)}
+			format, err := checkTableFormat(format, "text") // text: the older name of table, still taken
+			if err != nil {
+				return err
 			}
 			start := time.Now()
 			j, res, err := executeRun(cmd, g, args[0], &opts, ef, allowWeak, dryRun, format)
@@ -79,7 +80,7 @@ rows, or no partition with the people a row needs (see docs/cli.md).`,
 	f.StringVar(&opts.TempDir, "temp-dir", "", "DuckDB spill folder (overrides privacy.temp_dir)")
 	ef = addEngineFlags(cmd)
 	allowWeakFlag(cmd, &allowWeak)
-	f.StringVar(&format, "format", "text", "what to print: text | json (one object: release_id, status, charge, outputs with file and rows)")
+	f.StringVar(&format, "format", formatTable, "what to print: table | json (one object: release_id, status, charge, outputs, rows, budget left, report paths, error_class)")
 	f.BoolVar(&dryRun, "dry-run", false, "read and check the input (files, columns, consent, malformed rows) and print the plan; charge nothing, write nothing")
 	return cmd
 }
@@ -112,7 +113,7 @@ func executeRun(cmd *cobra.Command, g *globals, path string, opts *pipeline.RunO
 	}
 	if ef.external() {
 		if format == "json" {
-			return j, nil, usageError{errors.New("--format json: the beam engine prints its own result; use --format text")}
+			return j, nil, usageError{errors.New("--format json: the beam engine prints its own result; use --format table")}
 		}
 		return j, nil, ef.run(cmd.Context(), g, path, *opts)
 	}
