@@ -3,12 +3,14 @@ package duckdb
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/privagg/privagg/engine"
@@ -299,9 +301,17 @@ func locateCSVProblem(ctx context.Context, paths []string, delim string, header 
 	return nil, nil
 }
 
-// inputCSVProblem is locateCSVProblem over the job's CSV input files (nil
-// for another format).
-func inputCSVProblem(ctx context.Context, j *job.Job) (*CSVLineError, error) {
+// inputCSVProblem is locateCSVProblem over the job's CSV input files, or,
+// when consent is set, over its CSV consent table (nil for another format).
+func inputCSVProblem(ctx context.Context, j *job.Job, consent bool) (*CSVLineError, error) {
+	if consent {
+		t := j.Consent.Table
+		if t == nil || consentFormat(t.Path) != job.InputCSV {
+			return nil, nil
+		}
+		// The consent table's reader sniffs its delimiter.
+		return locateCSVProblem(ctx, []string{t.Path}, cmp.Or(guessDelimiter(t.Path), ","), true)
+	}
 	if j.Input.Format != job.InputCSV {
 		return nil, nil
 	}
@@ -309,19 +319,15 @@ func inputCSVProblem(ctx context.Context, j *job.Job) (*CSVLineError, error) {
 	if err != nil {
 		return nil, fmt.Errorf("input.path %s: %w", j.Input.Path, err)
 	}
-	delim := j.Input.CSV.Delimiter
-	if delim == "" {
-		delim = ","
-	}
-	return locateCSVProblem(ctx, paths, delim, j.Input.CSV.Header == nil || *j.Input.CSV.Header)
+	return locateCSVProblem(ctx, paths, cmp.Or(j.Input.CSV.Delimiter, ","), j.Input.CSV.Header == nil || *j.Input.CSV.Header)
 }
 
 // LocateReadError turns an *engine.InputError that hides DuckDB's reason
-// for not reading j's CSV input (which would quote the input) into one that
-// names the first line a strict reader refuses and the kind of problem, by
-// scanning the input files. Any other error, or one whose cause the scan
-// does not find, is returned as it is. An interrupted run (ctx done) is not
-// scanned.
+// for not reading j's CSV input or consent table (which would quote the
+// file) into one that names the first line a strict reader refuses and the
+// kind of problem, by scanning that file. Any other error, or one whose
+// cause the scan does not find, is returned as it is. An interrupted run
+// (ctx done) is not scanned.
 func LocateReadError(ctx context.Context, j *job.Job, err error) error {
 	var ie *engine.InputError
 	if !errors.As(err, &ie) || ie.Err == nil || ie.Rejected > 0 || ctx.Err() != nil {
@@ -331,7 +337,11 @@ func LocateReadError(ctx context.Context, j *job.Job, err error) error {
 	if errors.As(ie.Err, &located) {
 		return err
 	}
-	if p, perr := inputCSVProblem(ctx, j); perr == nil && p != nil {
+	consent := strings.Contains(ie.Reason, "consent.table")
+	if p, perr := inputCSVProblem(ctx, j, consent); perr == nil && p != nil {
+		if consent {
+			p.File = j.Consent.Table.Path
+		}
 		out := *ie
 		out.Err = p
 		return &out

@@ -118,6 +118,14 @@ func TestCSVReadErrorsNameTheLine(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), early+" line 2: ends in CR LF") {
 		t.Errorf("LocateReadError over two files: %v", err)
 	}
+	// A consent table's error is located in the consent table, never in
+	// the input.
+	consentJob := csvJob(late)
+	consentJob.Consent.Table = &job.ConsentTable{Path: early}
+	err = LocateReadError(ctx, consentJob, &engine.InputError{Reason: "cannot read consent.table", Err: scrub(errInvalid)})
+	if err == nil || !strings.Contains(err.Error(), "cannot read consent.table: "+early+" line 2: ends in CR LF") {
+		t.Errorf("LocateReadError of a consent table: %v", err)
+	}
 	// Nothing found, another kind of error, or an interrupted run: unchanged.
 	clean := filepath.Join(dir, "clean.csv")
 	if err := os.WriteFile(clean, []byte("a,b\n1,2\n"), 0o644); err != nil {

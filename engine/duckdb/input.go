@@ -556,7 +556,7 @@ func describeInput(ctx context.Context, eng *DB, qp *queryPlan) (Spelling, error
 	}
 	rows, err = eng.QueryRows(ctx, qp.consentColumnsSQL())
 	if err != nil {
-		return nil, &engine.InputError{Reason: "cannot read consent.table", Err: scrub(err)}
+		return nil, LocateReadError(ctx, j, &engine.InputError{Reason: "cannot read consent.table", Err: scrub(err)})
 	}
 	have := map[string]string{}
 	var spelled []string
