@@ -2,19 +2,41 @@ package console
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 )
 
 // The token: a request carries it as "Authorization: Bearer TOKEN", or
-// carries the cookie the login form sets once the token was typed into it.
-// The cookie holds a MAC of the token under a key drawn when the console
-// starts (so it is worthless after a restart and never is the token itself);
-// it is HttpOnly and SameSite=Strict.
+// carries the cookie that the login URL (/login?token=TOKEN, which privagg
+// serve prints when it drew the token itself, as Jupyter does) or the login
+// form sets. The cookie holds a MAC of the token under a key drawn when the
+// console starts (so it is worthless after a restart and never is the token
+// itself); it is HttpOnly and SameSite=Strict.
+
+// tokenBytes is the entropy of a token NewToken draws: 192 bits.
+const tokenBytes = 24
+
+// NewToken draws a random token (crypto/rand; 48 hex digits) for a console
+// started without one.
+func NewToken() (string, error) {
+	b := make([]byte, tokenBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("console: draw a token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// LoginURL is the URL that signs a browser in to the console at base
+// (http://host:port) with token.
+func LoginURL(base, token string) string {
+	return strings.TrimSuffix(base, "/") + "/login?" + url.Values{"token": {token}}.Encode()
+}
 
 // CookieName is the login cookie's name.
 const CookieName = "privagg_console"
@@ -37,9 +59,6 @@ func equal(a, b string) bool {
 
 // authorized reports whether r may read the console.
 func (s *Server) authorized(r *http.Request) bool {
-	if s.cfg.Token == "" {
-		return true
-	}
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, ok := strings.Cut(h, " ")
 		return ok && strings.EqualFold(scheme, "Bearer") && equal(strings.TrimSpace(tok), s.cfg.Token)
@@ -67,16 +86,17 @@ type loginView struct {
 	Problem string
 }
 
-// login shows the login form (GET) and checks the token typed into it
-// (POST): right, it sets the cookie and sends the browser on; wrong, 401
-// and the form again.
+// login checks the token of the login URL (GET /login?token=TOKEN), shows
+// the login form (GET without a token) and checks the token typed into it
+// (POST): right, it sets the cookie and sends the browser on (to next, else
+// /); wrong, 401 and the form again.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
-	if s.cfg.Token == "" {
-		http.Redirect(w, r, next, http.StatusSeeOther)
-		return
-	}
 	if r.Method != http.MethodPost {
+		if q := r.URL.Query(); q.Has("token") {
+			s.signIn(w, r, q.Get("token"), next)
+			return
+		}
 		s.render(w, r, http.StatusOK, "login.html", s.newPage("Sign in", "", loginView{Next: next}))
 		return
 	}
@@ -90,9 +110,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadRequest, "The login form could not be read.", nil)
 		return
 	}
-	next = safeNext(r.PostForm.Get("next"))
-	if !equal(r.PostForm.Get("token"), s.cfg.Token) {
-		s.cfg.Logger.Warn("console: wrong token in the login form", "remote", r.RemoteAddr)
+	s.signIn(w, r, r.PostForm.Get("token"), safeNext(r.PostForm.Get("next")))
+}
+
+// signIn checks token: right, it sets the session cookie and redirects to
+// next; wrong, 401 and the login form.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, token, next string) {
+	if !equal(token, s.cfg.Token) {
+		s.cfg.Logger.Warn("console: wrong token in a login", "remote", r.RemoteAddr)
 		s.render(w, r, http.StatusUnauthorized, "login.html", s.newPage("Sign in", "", loginView{Next: next, Problem: "That token is not valid."}))
 		return
 	}

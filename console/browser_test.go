@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/png"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,14 +48,23 @@ func runChromium(t *testing.T, browser, url string, args ...string) []byte {
 	return out.Bytes()
 }
 
-// TestConsoleInChromium serves an officer's console on a real socket,
-// loads the datasets and a release page in headless Chromium (which obeys
-// the Content-Security-Policy), checks the rendered DOM and keeps
-// screenshots. Set PRIVAGG_CONSOLE_SCREENSHOTS to a folder to keep them.
+// TestConsoleInChromium serves an officer's console on a real socket and
+// signs in as its owner does, through the login URL privagg serve prints
+// (/login?token=..., with next= the page). It loads the datasets and a
+// release page in headless Chromium (which obeys the Content-Security-Policy
+// and the cookie's SameSite=Strict), checks the rendered DOM and keeps
+// screenshots. Without the login URL Chromium gets the login form. Set
+// PRIVAGG_CONSOLE_SCREENSHOTS to a folder to keep the screenshots.
 func TestConsoleInChromium(t *testing.T) {
 	browser := chromium(t)
 	srv := httptest.NewServer(officer(t, false))
 	defer srv.Close()
+	login := func(path string) string {
+		return LoginURL(srv.URL, testToken) + "&next=" + url.QueryEscape(path)
+	}
+	if dom := runChromium(t, browser, srv.URL+"/datasets", "--dump-dom", "--virtual-time-budget=5000"); !bytes.Contains(dom, []byte(`name="token"`)) || bytes.Contains(dom, []byte("web_events")) {
+		t.Errorf("/datasets without signing in: Chromium did not get the login form\n%s", dom)
+	}
 	shots := t.TempDir()
 	if keep := os.Getenv("PRIVAGG_CONSOLE_SCREENSHOTS"); keep != "" {
 		shots = keep
@@ -80,7 +90,7 @@ func TestConsoleInChromium(t *testing.T) {
 			return ""
 		}},
 	} {
-		dom := runChromium(t, browser, srv.URL+p.path, "--dump-dom", "--virtual-time-budget=5000")
+		dom := runChromium(t, browser, login(p.path), "--dump-dom", "--virtual-time-budget=5000")
 		doc, err := html.Parse(bytes.NewReader(dom))
 		if err != nil {
 			t.Fatalf("%s: %v", p.name, err)
@@ -97,7 +107,7 @@ func TestConsoleInChromium(t *testing.T) {
 			}
 		}
 		shot := filepath.Join(shots, p.name+".png")
-		runChromium(t, browser, srv.URL+p.path, "--screenshot="+shot, "--window-size=1280,1400", "--hide-scrollbars")
+		runChromium(t, browser, login(p.path), "--screenshot="+shot, "--window-size=1280,1400", "--hide-scrollbars")
 		f, err := os.Open(shot)
 		if err != nil {
 			t.Fatalf("%s: no screenshot: %v", p.name, err)

@@ -19,8 +19,9 @@
 // embedded and charts are inline SVG, so the console needs no network and
 // runs no script. Responses carry a Content-Security-Policy of
 // default-src 'self', X-Content-Type-Options: nosniff and no-store caching.
-// With Config.Token set, every request needs the token: as a bearer header,
-// or through the login form, which sets an HttpOnly, SameSite=Strict cookie.
+// Every request needs Config.Token: as a bearer header, or through the login
+// URL (/login?token=...) or the login form, which set an HttpOnly,
+// SameSite=Strict cookie. NewToken draws one for a console started without.
 package console
 
 import (
@@ -70,9 +71,15 @@ type Config struct {
 	// Internal shows the exact, non-private counts of the release reports
 	// (officer mode only).
 	Internal bool
-	// Token, when not empty, is required on every request but the login
-	// form's and the stylesheet's.
+	// Token is required on every request but the login form's and the
+	// stylesheet's; at least MinTokenLength characters. Required: on a
+	// shared machine loopback is every local account's (NewToken draws one).
 	Token string
+	// Loopback says the console listens on a loopback address only: it then
+	// answers only requests addressed to a loopback name, so that a page
+	// elsewhere cannot reach it by pointing a name of its own at 127.0.0.1
+	// (DNS rebinding).
+	Loopback bool
 	// Logger receives the errors of requests; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock of the charts; nil is time.Now.
@@ -105,8 +112,8 @@ func New(cfg Config) (*Server, error) {
 			return nil, errors.New("console: internal counts are in the ledger's release store: an analyst's console (published folders) has none")
 		}
 	}
-	if cfg.Token != "" && len(cfg.Token) < MinTokenLength {
-		return nil, fmt.Errorf("console: the token must have at least %d characters", MinTokenLength)
+	if len(cfg.Token) < MinTokenLength {
+		return nil, fmt.Errorf("console: token: has %d characters, want at least %d (NewToken draws one)", len(cfg.Token), MinTokenLength)
 	}
 	if s.cfg.Now == nil {
 		s.cfg.Now = time.Now
@@ -140,13 +147,11 @@ func New(cfg Config) (*Server, error) {
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
-	if cfg.Token != "" {
-		key := make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, fmt.Errorf("console: session key: %w", err)
-		}
-		s.session = sessionValue(key, cfg.Token)
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("console: session key: %w", err)
 	}
+	s.session = sessionValue(key, cfg.Token)
 	s.routes()
 	return s, nil
 }
@@ -187,10 +192,10 @@ func securityHeaders(h http.Header) {
 // methods, the loopback host check, the token) and routes the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	securityHeaders(w.Header())
-	if s.cfg.Token == "" && !loopbackHost(r.Host) {
-		// Without a token the console trusts only requests made to a
-		// loopback name: a page elsewhere that points a name of its own at
-		// 127.0.0.1 (DNS rebinding) cannot read it.
+	if s.cfg.Loopback && !loopbackHost(r.Host) {
+		// A console on loopback answers only requests made to a loopback
+		// name: a page elsewhere that points a name of its own at
+		// 127.0.0.1 (DNS rebinding) cannot even reach its login form.
 		s.fail(w, r, http.StatusMisdirectedRequest, "This console answers only at 127.0.0.1, [::1] or localhost.", nil)
 		return
 	}

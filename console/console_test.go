@@ -210,10 +210,13 @@ func TestSecurityHeaders(t *testing.T) {
 			t.Errorf("GET %s: status %d, want 404", path, resp.StatusCode)
 		}
 	}
-	// Without a token, only loopback names are answered (DNS rebinding).
-	req := get(t, s, "/releases", "Host", "evil.example:8080")
-	if req.StatusCode != http.StatusMisdirectedRequest {
-		t.Errorf("Host evil.example: status %d, want 421", req.StatusCode)
+	// On loopback, only loopback names are answered (DNS rebinding), even
+	// with the token.
+	for _, h := range [][]string{anonymous, nil} {
+		req := get(t, s, "/login", append(h, "Host", "evil.example:8080")...)
+		if req.StatusCode != http.StatusMisdirectedRequest {
+			t.Errorf("Host evil.example (%q): status %d, want 421", h, req.StatusCode)
+		}
 	}
 }
 
@@ -268,7 +271,7 @@ func TestDownloads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a := newTestServer(t, Config{Published: []string{dir}})
+	a := newTestServer(t, Config{Published: []string{dir}, Token: testToken})
 	if resp := get(t, a, "/releases/r-web-csv/files/by_channel_csv.csv"); resp.StatusCode != http.StatusConflict {
 		t.Errorf("download of a changed file: status %d, want 409", resp.StatusCode)
 	}
@@ -291,13 +294,13 @@ func TestAuth(t *testing.T) {
 	fx := demo(t)
 	s := newTestServer(t, Config{LedgerPath: fx.ledger, Token: testToken})
 	// No credentials: a browser goes to the login form.
-	resp := get(t, s, "/releases?x=1")
+	resp := get(t, s, "/releases?x=1", anonymous...)
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/login?next="+url.QueryEscape("/releases?x=1") {
 		t.Fatalf("no token: status %d, Location %q", resp.StatusCode, loc)
 	}
 	// The stylesheet and the login form need none.
 	for _, path := range []string{"/static/style.css", "/login"} {
-		if resp := get(t, s, path); resp.StatusCode != http.StatusOK {
+		if resp := get(t, s, path, anonymous...); resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s without a token: status %d", path, resp.StatusCode)
 		}
 	}
@@ -354,6 +357,70 @@ func TestAuth(t *testing.T) {
 	}
 	if _, err := New(Config{LedgerPath: fx.ledger, Token: "short"}); err == nil {
 		t.Errorf("New with a short token: want an error")
+	}
+}
+
+// TestTokenRequired (audit 2, M2): a console needs a token, even on
+// loopback, where every local account can reach it.
+func TestTokenRequired(t *testing.T) {
+	fx := demo(t)
+	for _, cfg := range []Config{{LedgerPath: fx.ledger, Loopback: true}, {Published: fx.published, Loopback: true}} {
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "token") {
+			t.Errorf("New without a token (%+v): %v, want an error about the token", cfg, err)
+		}
+	}
+	s := officer(t, true)
+	for _, path := range []string{"/", "/datasets", "/releases", "/releases/r-web-csv", "/releases/r-web-csv/report", "/whatif"} {
+		if resp := get(t, s, path, anonymous...); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("GET %s without the token on loopback: status %d, want 303 to the login form", path, resp.StatusCode)
+		}
+	}
+}
+
+// TestLoginURL: /login?token=TOKEN (the URL privagg serve prints when it drew
+// the token) sets the session cookie and sends the browser to / (or to a
+// safe next); a wrong token gets 401 and no cookie.
+func TestLoginURL(t *testing.T) {
+	s := officer(t, false)
+	for _, tc := range []struct{ query, location string }{
+		{"?token=" + testToken, "/"},
+		{"?token=" + testToken + "&next=" + url.QueryEscape("/releases/r-web-csv"), "/releases/r-web-csv"},
+		{"?token=" + testToken + "&next=" + url.QueryEscape("//evil.example/"), "/"},
+	} {
+		resp := get(t, s, "/login"+tc.query, anonymous...)
+		cookies := resp.Cookies()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != tc.location || len(cookies) != 1 {
+			t.Fatalf("GET /login%s: status %d, Location %q, cookies %v; want 303 to %s with the cookie", tc.query, resp.StatusCode, resp.Header.Get("Location"), cookies, tc.location)
+		}
+		c := cookies[0]
+		if c.Name != CookieName || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || strings.Contains(c.Value, testToken) {
+			t.Errorf("cookie %+v: want HttpOnly, SameSite=Strict, not the token", c)
+		}
+		if resp := get(t, s, "/releases", "Cookie", c.Name+"="+c.Value); resp.StatusCode != http.StatusOK {
+			t.Errorf("with the cookie of the login URL: status %d", resp.StatusCode)
+		}
+	}
+	for _, q := range []string{"?token=", "?token=" + testToken + "x", "?token=wrong-token-of-some-length"} {
+		if resp := get(t, s, "/login"+q, anonymous...); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+			t.Errorf("GET /login%s: status %d, cookies %v; want 401 and none", q, resp.StatusCode, resp.Cookies())
+		}
+	}
+	if got, want := LoginURL("http://127.0.0.1:8080/", "a b"), "http://127.0.0.1:8080/login?token=a+b"; got != want {
+		t.Errorf("LoginURL = %q, want %q", got, want)
+	}
+}
+
+func TestNewToken(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		tok, err := NewToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tok) != 2*tokenBytes || strings.Trim(tok, "0123456789abcdef") != "" || seen[tok] {
+			t.Fatalf("NewToken = %q: want %d hex digits, never twice", tok, 2*tokenBytes)
+		}
+		seen[tok] = true
 	}
 }
 

@@ -257,16 +257,23 @@ func newTestServer(t *testing.T, cfg Config) *Server {
 
 func officer(t *testing.T, internal bool) *Server {
 	fx := demo(t)
-	return newTestServer(t, Config{LedgerPath: fx.ledger, JobsDir: fx.jobs, Internal: internal,
+	return newTestServer(t, Config{LedgerPath: fx.ledger, JobsDir: fx.jobs, Internal: internal, Token: testToken, Loopback: true,
 		Now: func() time.Time { return time.Now().Add(time.Hour) }})
 }
 
 func analyst(t *testing.T) *Server {
 	fx := demo(t)
-	return newTestServer(t, Config{Published: fx.published, JobsDir: fx.jobs})
+	return newTestServer(t, Config{Published: fx.published, JobsDir: fx.jobs, Token: testToken, Loopback: true})
 }
 
-// get requests path from h as a browser on this machine would.
+// anonymous is the header of a request without credentials (do sends
+// none for an empty Authorization).
+var anonymous = []string{"Authorization", ""}
+
+// get requests path from h as a browser on this machine that signed in
+// with testToken would; header (name, value pairs) is added, and a request
+// with an Authorization or Cookie header of its own carries no other
+// credentials.
 func get(t *testing.T, h http.Handler, path string, header ...string) *http.Response {
 	t.Helper()
 	return do(t, h, http.MethodGet, path, nil, header...)
@@ -275,12 +282,18 @@ func get(t *testing.T, h http.Handler, path string, header ...string) *http.Resp
 func do(t *testing.T, h http.Handler, method, path string, body io.Reader, header ...string) *http.Response {
 	t.Helper()
 	req := httptest.NewRequest(method, "http://127.0.0.1:8080"+path, body)
+	req.Header.Set("Authorization", "Bearer "+testToken)
 	for i := 0; i+1 < len(header); i += 2 {
-		if header[i] == "Host" {
+		switch header[i] {
+		case "Host":
 			req.Host = header[i+1]
 			continue
+		case "Authorization", "Cookie":
+			req.Header.Del("Authorization")
 		}
-		req.Header.Set(header[i], header[i+1])
+		if header[i+1] != "" {
+			req.Header.Set(header[i], header[i+1])
+		}
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)

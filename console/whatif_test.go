@@ -168,7 +168,7 @@ func TestWhatIfForm(t *testing.T) {
 	}
 	// Without --jobs the page says how to give one.
 	fx := demo(t)
-	plain := newTestServer(t, Config{LedgerPath: fx.ledger})
+	plain := newTestServer(t, Config{LedgerPath: fx.ledger, Token: testToken})
 	if _, b := getPage(t, plain, "/whatif"); !strings.Contains(b, "--jobs DIR") {
 		t.Errorf("what-if without a jobs folder does not say how to give one")
 	}

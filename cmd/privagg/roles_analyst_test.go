@@ -1,10 +1,17 @@
 package main
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	duckdb "github.com/privagg/privagg/engine/duckdb"
+	"github.com/privagg/privagg/release"
 )
 
 func TestRoleAnalystQueriesPublishedFolderOnly(t *testing.T) {
@@ -120,5 +127,79 @@ func TestQueryFromChecksFiles(t *testing.T) {
 	f.Close()
 	if code, _, stderr := cli(t, "query", "--from", csvDir, "SELECT 1"); code != 1 || !strings.Contains(stderr, "sha256") {
 		t.Errorf("changed data file: exit %d, %s", code, stderr)
+	}
+}
+
+// plantDuckDBView makes a folder that looks like a published DuckDB-format
+// release whose by_channel table is a view over read_csv(secret), its
+// manifest's sha256 rewritten to match (audit 2, M1): what someone who may
+// write a published folder can make. The manifest is the parquet release
+// r2's of publishTwo, edited.
+func plantDuckDBView(t *testing.T, parquetDir, secret string) string {
+	t.Helper()
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "pubx")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "releases.duckdb")
+	eng, err := duckdb.OpenDB(ctx, duckdb.DBOptions{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{
+		"ATTACH '" + data + "' AS x",
+		"CREATE VIEW x.by_channel AS SELECT * FROM read_csv('" + secret + "')",
+		"DETACH x",
+	} {
+		if err := eng.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	eng.Close()
+	raw, err := os.ReadFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	b, err := os.ReadFile(filepath.Join(parquetDir, "by_channel"+release.ManifestSuffix))
+	if err != nil || json.Unmarshal(b, &m) != nil {
+		t.Fatalf("read manifest: %v", err)
+	}
+	sum := sha256.Sum256(raw)
+	m["release_id"], m["format"], m["file"], m["table"] = "evil1", "duckdb", "releases.duckdb", "by_channel"
+	m["sha256"], m["bytes"] = hex.EncodeToString(sum[:]), len(raw)
+	if b, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "by_channel"+release.ManifestSuffix), string(b))
+	return dir
+}
+
+// TestFromRefusesDuckDBView (audit 2, M1): query --from and serve --from
+// refuse a DuckDB-format published folder whose table is a view over a
+// private file; the file's values reach neither stdout, nor stderr, nor a
+// page.
+func TestFromRefusesDuckDBView(t *testing.T) {
+	dir, _ := publishTwo(t)
+	secret := filepath.Join(t.TempDir(), "raw.csv")
+	if err := os.WriteFile(secret, []byte("email,ssn\nalice@example.com,123-45-6789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pubx := plantDuckDBView(t, filepath.Join(dir, "out_parquet"), secret)
+	code, stdout, stderr := cli(t, "query", "--from", pubx, "--format", "csv", "SELECT * FROM by_channel")
+	if code != 1 || !strings.Contains(stderr, "holds a view") || strings.Contains(stdout+stderr, "123-45-6789") {
+		t.Errorf("query --from a folder with a view: exit %d, want 1 and %q\n%s%s", code, "holds a view", stdout, stderr)
+	}
+	const token = "a-token-of-twenty-chars"
+	base := startServe(t, []string{"PRIVAGG_SERVE_TOKEN=" + token}, "--from", pubx).base
+	for _, path := range []string{"/", "/releases/evil1"} {
+		code, b := httpGet(t, base+path, "Authorization", "Bearer "+token)
+		if strings.Contains(b, "123-45-6789") || strings.Contains(b, "alice@") {
+			t.Errorf("serve --from a folder with a view: GET %s (%d) shows the private file\n%s", path, code, b)
+		}
+		if path != "/" && !strings.Contains(b, "holds a view") {
+			t.Errorf("serve --from a folder with a view: GET %s (%d) does not say why nothing is shown\n%s", path, code, b)
+		}
 	}
 }

@@ -52,11 +52,14 @@ project file that names only published: folders, it is an analyst's console:
 it reads those published folders and nothing else. The exact, non-private
 counts of the release reports are shown only with --internal (officers).
 
-Nothing is written: every page is GET only. The console binds 127.0.0.1 by
-default; any other --addr needs a token (--token, or PRIVAGG_SERVE_TOKEN,
-which other users cannot see in the process list), at least 16 characters,
-sent as "Authorization: Bearer TOKEN" or typed into the login page. Plain
-HTTP: off this machine, put it behind a TLS proxy or an SSH tunnel.`,
+Nothing is written: every page is GET only. Every request needs a token
+(--token, or PRIVAGG_SERVE_TOKEN, which other users cannot see in the process
+list), at least 16 characters, sent as "Authorization: Bearer TOKEN" or given
+to the login page. Without one, the console draws a random token and prints a
+login URL (http://127.0.0.1:8080/login?token=...) that signs a browser in: on
+a shared machine, loopback is every local account's. The console binds
+127.0.0.1 by default; any other --addr needs a token you give. Plain HTTP: off
+this machine, put it behind a TLS proxy or an SSH tunnel.`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if token == "" {
@@ -73,10 +76,17 @@ HTTP: off this machine, put it behind a TLS proxy or an SSH tunnel.`,
 			if token != "" && len(token) < console.MinTokenLength {
 				return usageError{fmt.Errorf("token: has %d characters, want at least %d", len(token), console.MinTokenLength)}
 			}
+			drawn := token == ""
+			if drawn {
+				if token, err = console.NewToken(); err != nil {
+					return err
+				}
+			}
 			cfg, err := serveConfig(g, from, jobs, internal, token)
 			if err != nil {
 				return err
 			}
+			cfg.Loopback = loopback
 			srv, err := console.New(cfg)
 			if err != nil {
 				return err
@@ -87,13 +97,18 @@ HTTP: off this machine, put it behind a TLS proxy or an SSH tunnel.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			fmt.Fprintf(g.stdout, "privagg serve: %s console on http://%s/ (read-only; Ctrl-C stops it)\n", srv.Mode(), ln.Addr())
+			base := "http://" + ln.Addr().String()
+			fmt.Fprintf(g.stdout, "privagg serve: %s console on %s/ (read-only; Ctrl-C stops it)\n", srv.Mode(), base)
+			if drawn {
+				fmt.Fprintf(g.stdout, "  sign in: open %s (a token drawn for this run; programs send it as \"Authorization: Bearer TOKEN\")\n",
+					console.LoginURL(base, token))
+			}
 			return serve(ctx, ln, srv)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&addr, "addr", defaultServeAddr, "address to listen on; other than loopback needs a token")
-	f.StringVar(&token, "token", "", "token every request must carry (default: "+serveTokenEnv+")")
+	f.StringVar(&addr, "addr", defaultServeAddr, "address to listen on; other than loopback needs a token you give")
+	f.StringVar(&token, "token", "", "token every request must carry (default: "+serveTokenEnv+", else one drawn at random and printed in a login URL)")
 	f.StringArrayVar(&from, "from", nil, "analyst's console: read the published folder DIR instead of the ledger (repeatable)")
 	f.StringVar(&jobs, "jobs", "", "folder of job files for the what-if page")
 	f.BoolVar(&internal, "internal", false, "show the exact, non-private counts of the release reports (officers)")

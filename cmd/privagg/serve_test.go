@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,9 +46,23 @@ func TestServeRefusesOpenAddrWithoutToken(t *testing.T) {
 	}
 }
 
+// served is a running privagg serve: its base URL and the login URL it
+// printed ("" when it was given a token).
+type served struct{ base, login string }
+
+// token is the token of the login URL.
+func (s served) token() string {
+	u, err := url.Parse(s.login)
+	if err != nil {
+		return ""
+	}
+	return u.Query().Get("token")
+}
+
 // startServe starts privagg serve with args on 127.0.0.1:0 and returns its
-// base URL; the process is interrupted (and must exit 0) when the test ends.
-func startServe(t *testing.T, env []string, args ...string) string {
+// base URL and login URL; the process is interrupted (and must exit 0) when
+// the test ends.
+func startServe(t *testing.T, env []string, args ...string) served {
 	t.Helper()
 	cmd := exec.Command(cliBinary(t), append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(append(os.Environ(), cliChildEnv+"=1"), env...)
@@ -72,28 +88,54 @@ func startServe(t *testing.T, env []string, args ...string) string {
 			t.Errorf("privagg serve did not stop on an interrupt")
 		}
 	})
-	line := make(chan string, 1)
+	// Without a token, a second line has the login URL.
+	lines := 2
+	for _, e := range env {
+		if strings.HasPrefix(e, serveTokenEnv+"=") && e != serveTokenEnv+"=" {
+			lines = 1
+		}
+	}
+	printed := make(chan string, 1)
 	go func() {
 		r := bufio.NewReader(out)
-		l, _ := r.ReadString('\n')
-		line <- l
+		var text string
+		for range lines {
+			l, _ := r.ReadString('\n')
+			text += l
+		}
+		printed <- text
 		_, _ = io.Copy(io.Discard, r)
 		done <- cmd.Wait()
 	}()
 	select {
-	case l := <-line:
-		m := regexp.MustCompile(`http://127\.0\.0\.1:\d+/`).FindString(l)
+	case text := <-printed:
+		m := regexp.MustCompile(`http://127\.0\.0\.1:\d+/`).FindString(text)
 		if m == "" {
-			t.Fatalf("privagg serve printed %q, want its address\n%s", l, stderr.String())
+			t.Fatalf("privagg serve printed %q, want its address\n%s", text, stderr.String())
 		}
-		return strings.TrimSuffix(m, "/")
+		s := served{base: strings.TrimSuffix(m, "/")}
+		if lines == 2 {
+			s.login = regexp.MustCompile(`http://127\.0\.0\.1:\d+/login\?token=[0-9a-f]+`).FindString(text)
+			if s.login == "" || s.token() == "" {
+				t.Fatalf("privagg serve without a token printed %q, want a login URL with a token\n%s", text, stderr.String())
+			}
+		}
+		return s
 	case <-time.After(60 * time.Second):
 		t.Fatalf("privagg serve did not start\n%s", stderr.String())
 	}
-	return ""
+	return served{}
 }
 
 func httpGet(t *testing.T, url string, header ...string) (int, string) {
+	t.Helper()
+	code, b, _ := httpDo(t, nil, url, header...)
+	return code, b
+}
+
+// httpDo gets url with client (nil: one that follows no redirect) and
+// returns the status, the body and the response.
+func httpDo(t *testing.T, client *http.Client, url string, header ...string) (int, string, *http.Response) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
@@ -102,32 +144,86 @@ func httpGet(t *testing.T, url string, header ...string) (int, string) {
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if client == nil {
+		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(b), resp
+}
+
+// TestServeWithoutTokenNeedsTheLoginURL (audit 2, M2): a console started
+// without a token still needs one, so that other accounts of the machine
+// cannot read it through the loopback socket. It draws a random token and
+// prints a login URL; that URL sets the session cookie and sends the
+// browser to /, and the token works as a bearer token. Each start draws
+// another.
+func TestServeWithoutTokenNeedsTheLoginURL(t *testing.T) {
+	dir, ledger := publishTwo(t)
+	s := startServe(t, []string{"PRIVAGG_SERVE_TOKEN="}, "--ledger", ledger, "--internal")
+	if len(s.token()) < 32 {
+		t.Fatalf("login URL %q: want a token of at least 32 characters", s.login)
+	}
+	for _, path := range []string{"/", "/releases", "/datasets", "/releases/r1", "/releases/r1/report"} {
+		code, b, resp := httpDo(t, nil, s.base+path)
+		if code != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login?") || strings.Contains(b, "by_channel") {
+			t.Errorf("GET %s without the token: %d, want 303 to the login form\n%s", path, code, b)
+		}
+	}
+	code, _, resp := httpDo(t, nil, s.base+"/login?token=not-the-token-at-all")
+	if code != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+		t.Errorf("login URL with a wrong token: %d, cookies %v; want 401 and none", code, resp.Cookies())
+	}
+	code, _, resp = httpDo(t, nil, s.login)
+	if code != http.StatusSeeOther || resp.Header.Get("Location") != "/" || len(resp.Cookies()) != 1 {
+		t.Fatalf("login URL: %d, Location %q, cookies %v; want 303 to / with the session cookie", code, resp.Header.Get("Location"), resp.Cookies())
+	}
+	// A browser: the cookie jar keeps the session.
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{Jar: jar}
+	if code, b, _ := httpDo(t, browser, s.login); code != http.StatusOK || !strings.Contains(b, "cmd_events") {
+		t.Errorf("login URL in a browser: %d, want the datasets page\n%s", code, b)
+	}
+	if code, b, _ := httpDo(t, browser, s.base+"/releases"); code != http.StatusOK || !strings.Contains(b, "r1") {
+		t.Errorf("GET /releases after the login URL: %d\n%s", code, b)
+	}
+	if code, _ := httpGet(t, s.base+"/releases", "Authorization", "Bearer "+s.token()); code != http.StatusOK {
+		t.Errorf("GET /releases with the printed token as bearer: %d", code)
+	}
+	if other := startServe(t, []string{"PRIVAGG_SERVE_TOKEN="}, "--from", filepath.Join(dir, "out_parquet")); other.token() == s.token() {
+		t.Errorf("two consoles drew the same token %q", s.token())
+	}
 }
 
 // TestServeOfficerAndAnalyst runs the console as a process: an officer's
 // on the ledger, an analyst's on a published folder, one behind a token.
 func TestServeOfficerAndAnalyst(t *testing.T) {
 	dir, ledger := publishTwo(t)
-	base := startServe(t, []string{"PRIVAGG_SERVE_TOKEN="}, "--ledger", ledger, "--jobs", dir)
-	code, b := httpGet(t, base+"/releases")
+	s := startServe(t, []string{"PRIVAGG_SERVE_TOKEN="}, "--ledger", ledger, "--jobs", dir)
+	base, auth := s.base, []string{"Authorization", "Bearer " + s.token()}
+	code, b := httpGet(t, base+"/releases", auth...)
 	if code != http.StatusOK || !strings.Contains(b, "r1") || !strings.Contains(b, "r2") {
 		t.Errorf("officer GET /releases: %d\n%s", code, b)
 	}
-	if code, b = httpGet(t, base+"/datasets"); code != http.StatusOK || !strings.Contains(b, "cmd_events") {
+	if code, b = httpGet(t, base+"/datasets", auth...); code != http.StatusOK || !strings.Contains(b, "cmd_events") {
 		t.Errorf("officer GET /datasets: %d\n%s", code, b)
 	}
-	if code, b = httpGet(t, base+"/whatif?job=job_r1.yaml&epsilon=2"); code != http.StatusOK || !strings.Contains(b, "by_channel") {
+	if code, b = httpGet(t, base+"/whatif?job=job_r1.yaml&epsilon=2", auth...); code != http.StatusOK || !strings.Contains(b, "by_channel") {
 		t.Errorf("officer GET /whatif: %d\n%s", code, b)
 	}
-	resp, err := http.Post(base+"/releases", "text/plain", strings.NewReader("x"))
+	req, err := http.NewRequest(http.MethodPost, base+"/releases", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(auth[0], auth[1])
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,13 +232,13 @@ func TestServeOfficerAndAnalyst(t *testing.T) {
 		t.Errorf("officer POST /releases: %d, want 405", resp.StatusCode)
 	}
 
-	analystBase := startServe(t, []string{"PRIVAGG_SERVE_TOKEN="}, "--from", filepath.Join(dir, "out_parquet"))
-	if code, b = httpGet(t, analystBase+"/"); code != http.StatusOK || !strings.Contains(b, "r2") || strings.Contains(b, "r1") || strings.Contains(b, ledger) {
+	a := startServe(t, []string{"PRIVAGG_SERVE_TOKEN="}, "--from", filepath.Join(dir, "out_parquet"))
+	if code, b = httpGet(t, a.base+"/", "Authorization", "Bearer "+a.token()); code != http.StatusOK || !strings.Contains(b, "r2") || strings.Contains(b, "r1") || strings.Contains(b, ledger) {
 		t.Errorf("analyst GET /: %d, want r2 (the published folder's) only\n%s", code, b)
 	}
 
 	const token = "a-token-of-twenty-chars"
-	tokenBase := startServe(t, []string{"PRIVAGG_SERVE_TOKEN=" + token}, "--ledger", ledger)
+	tokenBase := startServe(t, []string{"PRIVAGG_SERVE_TOKEN=" + token}, "--ledger", ledger).base
 	if code, _ = httpGet(t, tokenBase+"/releases"); code != http.StatusSeeOther {
 		t.Errorf("GET without the token: %d, want 303 to the login form", code)
 	}
