@@ -167,7 +167,7 @@ func (db *DB) load(ctx context.Context, qt QueryTable) error {
 // are not generated. Nothing of the file runs before this check passes (its
 // catalog is read, not evaluated).
 func (db *DB) checkBaseTable(ctx context.Context, alias string, t Table) error {
-	refuse := func(what string) error {
+	holds := func(what string) error {
 		return &release.IntegrityError{Path: t.Path, Reason: "holds " + what + ": a release's DuckDB file holds base tables only, so it was not written by privagg"}
 	}
 	count := func(sql string, args ...any) (int64, error) {
@@ -191,7 +191,7 @@ func (db *DB) checkBaseTable(ctx context.Context, alias string, t Table) error {
 			return fmt.Errorf("check data file %s: %w", t.Path, err)
 		}
 		if n > 0 {
-			return refuse(c.what)
+			return holds(c.what)
 		}
 	}
 	n, err := count("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main' AND table_name = ?", alias, t.DuckDBTable)
