@@ -42,7 +42,9 @@ anything (files, columns, consent, malformed rows against
 input.max_reject_fraction), then prints the plan (as privagg plan) and
 stops: no budget is charged, no noise drawn, nothing written (no release,
 output file, staging copy or run report). It exits as the run would up to
-that point: 2, 3 (the job does not fit the budget) or 4.
+that point: 2, 3 (the job does not fit the budget) or 4. For a release that
+is already stored or published it says that the run will re-publish it at
+no cost, as the run then does.
 
 Both warn on stderr, before anything is charged, about an output whose keys
 come from the data and that is likely to release nothing: too few usable
@@ -123,15 +125,19 @@ func executeRun(cmd *cobra.Command, g *globals, path string, opts *pipeline.RunO
 	return j, res, err
 }
 
-// runDry is run --dry-run: the input checks of a run (pipeline.DryRun),
-// then the plan against the ledger.
+// runDry is run --dry-run: for a release already stored, that the run will
+// re-publish it at no cost; otherwise the input checks of a run
+// (pipeline.DryRun), then the plan against the ledger.
 func runDry(ctx context.Context, g *globals, j *job.Job, opts pipeline.RunOptions, format string) error {
-	if err := pipeline.DryRun(ctx, j, opts); err != nil {
-		return err
-	}
 	ledger := opts.Ledger
 	if ledger == "" {
 		ledger = j.Ledger
+	}
+	if rec := storedRelease(ctx, j, opts.ReleaseID, ledger); rec != nil {
+		return printDryRepublish(g, rec, format)
+	}
+	if err := pipeline.DryRun(ctx, j, opts); err != nil {
+		return err
 	}
 	if format == "json" {
 		return showPlan(ctx, g, j, ledger, "json")
