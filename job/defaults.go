@@ -47,6 +47,9 @@ func (c *checker) applyDefaults(job *Job, tree map[string]any) {
 	if !present(tree, "privacy", "max_partitions_per_unit") {
 		job.Privacy.MaxPartitionsPerUnit = DefaultMaxPartitions
 	}
+	if !present(tree, "privacy", "bounds_share") && job.HasAuto() {
+		job.Privacy.BoundsShare = privacy.DefaultBoundsShare
+	}
 	if !present(tree, "output", "format") {
 		job.Output.Format = DefaultOutputFormat
 	}

@@ -105,9 +105,16 @@ type Privacy struct {
 	Noise                privacy.NoiseKind `mapstructure:"noise"` // default laplace
 	K                    int64             `mapstructure:"k"`     // minimum distinct people behind a released row
 	MaxPartitionsPerUnit int64             `mapstructure:"max_partitions_per_unit"`
-	MemoryLimit          string            `mapstructure:"memory_limit"` // DuckDB memory limit, e.g. "4GB"
-	TempDir              string            `mapstructure:"temp_dir"`     // DuckDB spill folder
-	Threads              int               `mapstructure:"threads"`      // 0 = all cores
+	// BoundsShare is the share of epsilon spent on private estimates of
+	// auto bounds and of what bounding removed (default
+	// privacy.DefaultBoundsShare when a bound is auto, else 0).
+	BoundsShare float64 `mapstructure:"bounds_share"`
+	// AutoMaxPartitions says max_partitions_per_unit is auto (not part of
+	// the YAML's types: the word is taken out before decoding, auto.go).
+	AutoMaxPartitions bool   `mapstructure:"-"`
+	MemoryLimit       string `mapstructure:"memory_limit"` // DuckDB memory limit, e.g. "4GB"
+	TempDir           string `mapstructure:"temp_dir"`     // DuckDB spill folder
+	Threads           int    `mapstructure:"threads"`      // 0 = all cores
 }
 
 // Output is one released table.
@@ -116,7 +123,10 @@ type Output struct {
 	GroupBy              []string                    `mapstructure:"group_by"`
 	PublicPartitions     map[string]PublicPartitions `mapstructure:"public_partitions"`
 	MaxPartitionsPerUnit int64                       `mapstructure:"max_partitions_per_unit"` // default privacy.max_partitions_per_unit
-	Metrics              []Metric                    `mapstructure:"metrics"`
+	// AutoMaxPartitions says the output's max_partitions_per_unit is auto
+	// (its own, or inherited from privacy).
+	AutoMaxPartitions bool     `mapstructure:"-"`
+	Metrics           []Metric `mapstructure:"metrics"`
 	// Weight sets the output's share of the job's budget, in proportion to
 	// the weights of all outputs (default privacy.DefaultWeight).
 	Weight float64 `mapstructure:"weight"`
@@ -155,6 +165,8 @@ type Metric struct {
 	Min        *float64  `mapstructure:"min"`
 	Max        *float64  `mapstructure:"max"`
 	Ranks      []float64 `mapstructure:"ranks"`
+	// Auto says which of max_per_unit, min and max are auto.
+	Auto privacy.MetricAuto `mapstructure:"-"`
 	// Weight sets the metric's share of its output's metric budget, in
 	// proportion to the weights of the output's metrics (default
 	// privacy.DefaultWeight).

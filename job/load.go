@@ -34,7 +34,7 @@ const EnvPrefix = "PRIVAGG"
 var EnvKeys = []string{
 	"name", "dataset", "purpose", "privacy_unit", "ledger",
 	"input.path", "input.format", "input.csv.delimiter", "input.csv.header", "input.max_reject_fraction",
-	"privacy.epsilon", "privacy.delta", "privacy.noise", "privacy.k", "privacy.max_partitions_per_unit",
+	"privacy.epsilon", "privacy.delta", "privacy.noise", "privacy.k", "privacy.max_partitions_per_unit", "privacy.bounds_share",
 	"privacy.memory_limit", "privacy.temp_dir", "privacy.threads",
 	"output.dir", "output.format",
 }
@@ -84,8 +84,10 @@ func load(data []byte, dir, file string) (*Job, error) {
 	if len(problems) > 0 {
 		return nil, &ConfigError{File: file, Problems: problems}
 	}
+	autos := takeAutos(tree)
 	c := &checker{tree: tree, failed: map[string]bool{}}
 	job := c.decode(tree)
+	autos.apply(job, tree)
 	c.applyDefaults(job, tree)
 	resolvePaths(job, dir, fromEnv)
 	job.fromEnv = slices.Sorted(maps.Keys(fromEnv))

@@ -68,6 +68,24 @@ func enumStrings[T ~string](values []T) []string {
 	return out
 }
 
+// schemaAuto are the bounds that may also be "auto" (auto.go).
+var schemaAuto = map[string]bool{
+	"privacy.max_partitions_per_unit":   true,
+	"outputs[].max_partitions_per_unit": true,
+	"outputs[].metrics[].max_per_unit":  true,
+	"outputs[].metrics[].min":           true,
+	"outputs[].metrics[].max":           true,
+}
+
+// fieldSchema is schemaOf a struct field, which may also be "auto".
+func fieldSchema(t reflect.Type, path string) (map[string]any, error) {
+	s, err := schemaOf(t, path)
+	if err != nil || !schemaAuto[path] {
+		return s, err
+	}
+	return map[string]any{"anyOf": []any{s, map[string]any{"const": Auto, "description": "estimated privately from the data in the run (privacy.bounds_share)"}}}, nil
+}
+
 func schemaOf(t reflect.Type, path string) (map[string]any, error) {
 	if f := schemaEnums[path]; f != nil {
 		return map[string]any{"type": "string", "enum": f()}, nil
@@ -116,7 +134,7 @@ func schemaOf(t reflect.Type, path string) (map[string]any, error) {
 			if !f.IsExported() || key == "" || key == "-" {
 				continue
 			}
-			s, err := schemaOf(f.Type, join(path, key))
+			s, err := fieldSchema(f.Type, join(path, key))
 			if err != nil {
 				return nil, err
 			}

@@ -10,6 +10,8 @@ func (j *Job) PrivacySpec() privacy.JobSpec {
 		Delta:   j.Privacy.Delta,
 		Noise:   j.Privacy.Noise,
 		K:       j.Privacy.K,
+
+		BoundsShare: j.Privacy.BoundsShare,
 	}
 	for i := range j.Outputs {
 		spec.Outputs = append(spec.Outputs, j.outputSpec(&j.Outputs[i]))
@@ -27,6 +29,7 @@ func (j *Job) outputSpec(o *Output) privacy.OutputSpec {
 		Weight:               o.Weight,
 		SelectionShare:       o.SelectionShare,
 		Selection:            o.Selection,
+		AutoL0:               o.AutoMaxPartitions,
 	}
 	for i := range o.Metrics {
 		os.Metrics = append(os.Metrics, o.Metrics[i].spec())
@@ -36,7 +39,7 @@ func (j *Job) outputSpec(o *Output) privacy.OutputSpec {
 
 // spec is the metric as the privacy layer sees it.
 func (m *Metric) spec() privacy.MetricSpec {
-	ms := privacy.MetricSpec{Name: m.Name, Kind: privacy.MetricKind(m.Type), Column: m.Column, MaxPerUnit: m.MaxPerUnit, Ranks: m.Ranks, Weight: m.Weight}
+	ms := privacy.MetricSpec{Name: m.Name, Kind: privacy.MetricKind(m.Type), Column: m.Column, MaxPerUnit: m.MaxPerUnit, Ranks: m.Ranks, Weight: m.Weight, Auto: m.Auto}
 	if m.Min != nil {
 		ms.Min = *m.Min
 	}

@@ -37,6 +37,7 @@ var optionalKeys = map[string]string{
 	"privacy.memory_limit":             "DuckDB's default",
 	"privacy.temp_dir":                 "DuckDB's default",
 	"privacy.threads":                  "0: all cores",
+	"privacy.bounds_share":             "0 when every bound is set by hand (no estimate)",
 	"consent.table":                    "consent.column is set instead",
 	"consent.waived":                   "consent.column is set instead: consent applies unless waived",
 	"columns":                          "no derived columns",

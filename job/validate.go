@@ -260,6 +260,9 @@ func (c *checker) validatePrivacy(job *Job) {
 	if p.MaxPartitionsPerUnit < 1 {
 		c.add("privacy.max_partitions_per_unit", p.MaxPartitionsPerUnit, "must be >= 1")
 	}
+	if present(c.tree, "privacy", "bounds_share") || p.BoundsShare != 0 {
+		c.check("privacy.bounds_share", p.BoundsShare, privacy.CheckBoundsShare(p.BoundsShare, job.HasAuto()))
+	}
 	if p.Threads < 0 {
 		c.add("privacy.threads", p.Threads, "must be >= 0 (0 uses every core)")
 	}

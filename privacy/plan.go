@@ -97,6 +97,9 @@ type Plan struct {
 	// Gaussian is, with Gaussian noise, the composition of the job's
 	// Gaussian-noised components (compose.go); nil with Laplace noise.
 	Gaussian *GaussianBlock
+	// Bounds is the budget of the private bound estimates (bounds.go); nil
+	// when the job's bounds_share is 0.
+	Bounds *BoundsPlan
 }
 
 // NewPlan validates spec and splits its budget (see splitByWeight and the
@@ -110,9 +113,16 @@ func NewPlan(spec JobSpec) (*Plan, error) {
 	for i, o := range spec.Outputs {
 		weights[i] = o.Weight
 	}
-	eps := splitByWeight(spec.Epsilon, weights)
-	del := splitByWeight(spec.Delta, weights)
+	outputsEps := spec.Epsilon
 	var leaves []Share
+	if spec.BoundsShare > 0 {
+		e := splitByWeight(spec.Epsilon, []float64{spec.BoundsShare, 1 - spec.BoundsShare})
+		p.Bounds = planBounds(spec, e[0])
+		outputsEps = e[1]
+		leaves = append(leaves, p.Bounds.leaves()...)
+	}
+	eps := splitByWeight(outputsEps, weights)
+	del := splitByWeight(spec.Delta, weights)
 	for i, o := range spec.Outputs {
 		op, err := planOutput(spec, o, Share{Epsilon: eps[i], Delta: del[i]})
 		if err != nil {
@@ -293,6 +303,9 @@ func (s JobSpec) validate() error {
 	}
 	if s.K < 1 {
 		bad("privacy.k: %d must be >= 1", s.K)
+	}
+	if err := CheckBoundsShare(s.BoundsShare, s.HasAuto()); err != nil {
+		bad("privacy.bounds_share: %v %w", s.BoundsShare, err)
 	}
 	if len(s.Outputs) == 0 {
 		bad("outputs: at least one output is required")

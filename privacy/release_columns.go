@@ -23,6 +23,9 @@ type outputColumns struct {
 	scratch  [][]Noisy
 	streamed []bool
 	pending  [][]Noisy
+	// bias is, per metric, the correction for what bounding removed (nil
+	// where there is none; bounds_estimate.go).
+	bias []*Bias
 }
 
 type releasedColumn struct {
@@ -91,6 +94,9 @@ func (c *outputColumns) release(i int, mp *MetricPlan, nz noise.Noise, parts []N
 	if err := c.kinds[i].release(mp.Spec, Noised{mp: mp, nz: nz, parts: parts}, out); err != nil {
 		return fmt.Errorf("metric %q: %w", mp.Spec.Name, err)
 	}
+	if c.bias != nil {
+		c.bias[i].correct(out, c.cols[lo].Int)
+	}
 	for j, cell := range out {
 		col := &c.cols[lo+j]
 		if col.Int {
@@ -123,6 +129,11 @@ func (r *Releaser) buildTable(op *OutputPlan, cols *outputColumns) (*Table, erro
 			Mechanism: string(r.plan.Spec.Noise), L0: op.Spec.MaxPartitionsPerUnit,
 			LInf: mp.Components[0].LInf, StdDev: mp.Error().StdDev,
 		})
+		if cols.bias != nil && cols.bias[i] != nil {
+			b := *cols.bias[i]
+			infos[i].Bias = &b
+			infos[i].StdDev = 0 // the interval is no longer the noise's alone
+		}
 	}
 	schema := arrow.NewSchema(fields, nil)
 	b := array.NewRecordBuilder(r.alloc, schema)
@@ -147,7 +158,7 @@ func (r *Releaser) buildTable(op *OutputPlan, cols *outputColumns) (*Table, erro
 		}
 	}
 	rec := b.NewRecordBatch()
-	t := &Table{name: op.Spec.Name, record: rec, metrics: infos, groupBy: op.Spec.GroupBy}
+	t := &Table{name: op.Spec.Name, record: rec, metrics: infos, groupBy: op.Spec.GroupBy, bounds: r.Bounds(op.Spec.Name)}
 	if op.Selection != nil {
 		t.k = op.Selection.K
 	}

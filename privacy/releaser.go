@@ -48,6 +48,10 @@ type Releaser struct {
 	// selected holds the keys SelectPartitions chose, per output name.
 	selected map[string]*Selection
 	closed   bool
+	// est draws the noise of the bound estimates, and estimates holds
+	// them per output name (bounds_estimate.go).
+	est       estimator
+	estimates map[string]*outputEstimates
 }
 
 // NewReleaser returns a Releaser for plan, drawing on res.
@@ -72,7 +76,8 @@ func NewReleaser(plan *Plan, res *Reservation, meta Metadata, opts ReleaserOptio
 	meta.ID = res.ReleaseID()
 	meta.Epsilon, meta.Delta = plan.Total.Epsilon, plan.Total.Delta
 	meta.K, meta.Noise = plan.Spec.K, plan.Spec.Noise
-	return &Releaser{plan: plan, meta: meta, nz: nz, alloc: alloc, stats: map[string]OutputStats{}, done: map[string]bool{}, selected: map[string]*Selection{}}, nil
+	return &Releaser{plan: plan, meta: meta, nz: nz, alloc: alloc, stats: map[string]OutputStats{}, done: map[string]bool{}, selected: map[string]*Selection{},
+		est: estimator{nz: testNoise(noise.Laplace())}, estimates: map[string]*outputEstimates{}}, nil
 }
 
 // Stats returns the internal counts of the outputs released so far.
@@ -154,6 +159,11 @@ func (r *Releaser) releaseOutput(ctx context.Context, op *OutputPlan, sel *Selec
 		return nil, stats, err
 	}
 	cols := newOutputColumns(op)
+	if st := r.estimates[op.Spec.Name]; st != nil {
+		cols.bias = st.bias
+	} else if op.Spec.HasAuto() {
+		return nil, stats, errors.New("its auto bounds were not estimated (EstimatePartitions, EstimateValues)")
+	}
 	// Two key buffers, swapped per row: the allocation is per batch.
 	cur, prev := make(keyTuple, len(in.keyIdx)), make(keyTuple, len(in.keyIdx))
 	first := true

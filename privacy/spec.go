@@ -33,7 +33,18 @@ type MetricSpec struct {
 	// Weight / (sum of the output's metric weights). Required: > 0 and
 	// finite (job files default it to DefaultWeight).
 	Weight float64
+	// Auto marks the bounds the run estimates privately from the data
+	// (bounds.go): until then MaxPerUnit, Min and Max hold placeholders.
+	Auto MetricAuto
 }
+
+// MetricAuto says which bounds of a metric are "auto" in the job file.
+type MetricAuto struct {
+	MaxPerUnit, Min, Max bool
+}
+
+// Any reports whether some bound is auto.
+func (a MetricAuto) Any() bool { return a.MaxPerUnit || a.Min || a.Max }
 
 // OutputSpec is one output table, as the privacy layer sees it.
 type OutputSpec struct {
@@ -57,6 +68,10 @@ type OutputSpec struct {
 	// data: "" or SelectTwoPhase, or SelectCountThreshold (then
 	// SelectionShare must be 0). Must be "" with PublicPartitions.
 	Selection SelectionMethod
+	// AutoL0 marks max_partitions_per_unit as "auto": the run estimates it
+	// privately (bounds.go); until then MaxPartitionsPerUnit is a
+	// placeholder.
+	AutoL0 bool
 }
 
 // JobSpec is the privacy-relevant part of a job.
@@ -66,4 +81,9 @@ type JobSpec struct {
 	Noise   NoiseKind
 	K       int64 // pre-threshold: minimum distinct units behind a released row
 	Outputs []OutputSpec
+	// BoundsShare is the fraction of Epsilon spent on private estimates of
+	// the contribution bounds and of what bounding removes (bounds.go), in
+	// [0, MaxBoundsShare]; 0 estimates nothing. Required > 0 when a bound
+	// is auto.
+	BoundsShare float64
 }

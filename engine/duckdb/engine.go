@@ -28,12 +28,22 @@ func release(ctx context.Context, eng *DB, qp *queryPlan, plan *privacy.Plan, re
 		if err := prepareOutput(ctx, eng, qp, o); err != nil {
 			return nil, nil, err
 		}
+		if qp.estimates() {
+			if err := estimateBounds(ctx, eng, qp, r, o); err != nil {
+				return nil, nil, err
+			}
+		}
 		stats, bounded := statsTable(o), qp.boundedSQL(o)
 		if qp.twoPhase(o) {
 			if err := selectPartitions(ctx, eng, qp, r, o); err != nil {
 				return nil, nil, err
 			}
 			stats, bounded = qp.selectedStats(o), qp.withKeys(o, qp.reboundSQL(o, qp.rebound[o]))
+		}
+		if qp.estimates() {
+			if err := estimateDropped(ctx, eng, qp, r, o); err != nil {
+				return nil, nil, err
+			}
 		}
 		agg, err := queryScrubbed(ctx, eng, qp.releaseSQL(o, stats))
 		if err != nil {
@@ -228,6 +238,11 @@ func prepareOutput(ctx context.Context, eng *DB, qp *queryPlan, o int) error {
 		return fail(err)
 	}
 	qp.partitions[o] = toInt64(rows[0][0])
+	if qp.estimates() {
+		// The statistics wait for the bounds (estimateBounds, in release).
+		qp.prepared[o] = true
+		return nil
+	}
 	stats := func() error {
 		for _, s := range qp.preparedStatsSQL(o) {
 			if err := eng.Exec(ctx, s); err != nil {

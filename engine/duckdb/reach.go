@@ -17,10 +17,16 @@ var _ engine.PartitionReach = (*Engine)(nil)
 // two-phase output: each person bounded to L0 partitions among all
 // partitions, as selection counts them); DuckDB compares the largest count
 // with people and only the comparison comes back, never a count. It draws
-// no noise.
+// no noise. With a bounds share it answers true: the bounds are not known
+// before the budget is reserved.
 func (d *Engine) AnyPartitionReaches(ctx context.Context, o int, people int64) (bool, error) {
 	if d.qp == nil || !d.qp.prepared[o] {
 		return false, errors.New("partition reach: the output's statistics are not prepared (call Prepare first)")
+	}
+	if d.qp.estimates() {
+		// The bounds are estimated under the reservation: nothing is
+		// bounded yet, so there is nothing to tell.
+		return true, nil
 	}
 	rows, err := d.db.QueryRows(ctx, reachSQL(o, people))
 	if err != nil {

@@ -51,6 +51,9 @@ type queryPlan struct {
 	unitHash string
 	// partitions is the number of rows of each output's dictionary.
 	partitions map[int]int64
+	// l0 holds the L0 of outputs whose bounds were estimated (bounds.go);
+	// the others bound with their job's value.
+	l0 map[int]int64
 	// rebound marks two-phase outputs whose phase 2 bounds some units
 	// again (affectedTable is not empty).
 	rebound map[int]bool
@@ -78,7 +81,7 @@ const (
 )
 
 func newQueryPlan(j *job.Job, seed uint64) (*queryPlan, error) {
-	q := &queryPlan{job: j, derived: map[string]transforms.Derived{}, seed: seed, prepared: map[int]bool{}, unitExact: map[int]bool{}, partitions: map[int]int64{}, rebound: map[int]bool{}, unitHash: "hash(" + colUnit + ")"}
+	q := &queryPlan{job: j, derived: map[string]transforms.Derived{}, seed: seed, prepared: map[int]bool{}, unitExact: map[int]bool{}, partitions: map[int]int64{}, l0: map[int]int64{}, rebound: map[int]bool{}, unitHash: "hash(" + colUnit + ")"}
 	names := make([]string, 0, len(j.Columns))
 	for n := range j.Columns {
 		names = append(names, n)
@@ -213,7 +216,7 @@ func selectionView(o int) string { return fmt.Sprintf("__selection_%d", o) }
 
 // outputTables are the temp tables of output o, dropped once it is released.
 func outputTables(o int) []string {
-	return []string{selectedStatsTable(o), affectedTable(o), selectedTable(o), statsTable(o), pairsTable(o), dictTable(o)}
+	return []string{selectedStatsTable(o), affectedTable(o), selectedTable(o), statsTable(o), pairsTable(o), unitPartsTable(o), dictTable(o)}
 }
 
 // counted reports whether output o also counts the rows read, rejected and
@@ -378,7 +381,11 @@ func (p *queryPlan) pairsSQL(o int, b bounding) string {
 		group = append(group, colUnit)
 	}
 	ranked := append(append([]string{}, group...), vs...)
-	keep := fmt.Sprintf("dense_rank() OVER w <= %d", out.MaxPartitionsPerUnit)
+	l0 := out.MaxPartitionsPerUnit
+	if v, ok := p.l0[o]; ok {
+		l0 = v
+	}
+	keep := fmt.Sprintf("dense_rank() OVER w <= %d", l0)
 	if check {
 		ranked = append(ranked, fmt.Sprintf("%s <> first_value(%s) OVER w AS %s", colUnit, colUnit, colCollide))
 		keep += " OR " + colCollide
