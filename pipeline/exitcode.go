@@ -18,11 +18,13 @@ const (
 )
 
 // ExitCode maps an error of LoadJob or Run to the documented exit code:
+// 128 + the signal's number for an *Interrupted (130 SIGINT, 143 SIGTERM),
 // ExitConfig for a *ConfigError, ExitBudget for a *privacy.BudgetError,
 // ExitInput for an *InputError, ExitRuntime for any other error, ExitOK for
 // nil. Commands add their own usage errors on top.
 func ExitCode(err error) int {
 	var (
+		intr   *Interrupted
 		cfg    *job.ConfigError
 		input  *engine.InputError
 		budget *privacy.BudgetError
@@ -30,6 +32,8 @@ func ExitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.As(err, &intr):
+		return intr.ExitCode()
 	case errors.As(err, &cfg):
 		return ExitConfig
 	case errors.As(err, &budget):

@@ -63,6 +63,8 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 		}
 		r.finish(res, err)
 	}()
+	// Runs before finish: the report records the interruption.
+	defer func() { err = interrupted(ctx, err, id, r.reserved) }()
 
 	plan, planErr := privacy.NewPlan(j.PrivacySpec())
 	led, fit, err := r.openLedger(ctx, plan)
@@ -72,6 +74,7 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 	if r.rec != nil && r.rec.State != privacy.StateReserved {
 		return r.republish(ctx, led)
 	}
+	r.reserved = r.rec != nil
 	if err := r.checkResumable(led); err != nil {
 		return nil, err
 	}
@@ -96,14 +99,15 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 
 	reservation, err := led.Reserve(ctx, reserveRequest(j, id, plan, r.identity))
 	if err != nil {
-		return nil, err
+		return r.lostRace(ctx, led, err)
 	}
+	r.reserved = true
 	r.log.Info("budget reserved", "release", id, "epsilon", plan.Total.Epsilon, "delta", plan.Total.Delta)
 	step(StepReserved)
 	writesNoise := engineWritesNoise(computer)
 	if writesNoise {
 		if err := led.MarkWriting(ctx, id); err != nil {
-			return nil, err
+			return r.lostRace(ctx, led, err)
 		}
 	}
 	rel, stats, err := computer.Release(ctx, plan, reservation)
@@ -111,14 +115,20 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 		return nil, fmt.Errorf("release %s (budget stays charged): %w", id, err)
 	}
 	defer rel.Free()
-	r.report.Outputs = stats
 	step(StepReleased)
 	if !writesNoise {
 		if err := led.MarkWriting(ctx, id); err != nil {
-			return nil, err
+			// Another run of this release id marked it first: this draw is
+			// never used, so its counts stay out of the run report.
+			return r.lostRace(ctx, led, err)
 		}
 	}
+	r.report.Outputs = stats
+	r.reserved = false // from here the release is stored, or never completed
 	step(StepWriting)
+	// Noised values reach disk from here: a signal no longer stops the run
+	// (the release could never be completed, and its charge would be lost).
+	ctx = context.WithoutCancel(ctx)
 	stored, err := release.Store(ctx, led, id, j, rel, r.report)
 	if err != nil {
 		return nil, fmt.Errorf("release %s (budget stays charged; noised values may be on disk, so it is never recomputed): %w", id, err)

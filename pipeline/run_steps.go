@@ -44,6 +44,9 @@ type run struct {
 	log        *slog.Logger
 	start      time.Time
 	report     release.RunReport
+	// reserved: the ledger holds this release's reservation, and this run
+	// has not marked it writing (an interruption leaves it resumable).
+	reserved bool
 }
 
 func newRun(j *job.Job, id string, opts RunOptions) *run {
@@ -113,16 +116,26 @@ func (r *run) openLedger(ctx context.Context, plan *privacy.Plan) (led *privacy.
 	if rec == nil {
 		return led, fit, nil
 	}
+	if err := r.checkRecord(rec); err != nil {
+		return nil, nil, err
+	}
+	return led, fit, nil
+}
+
+// checkRecord refuses the ledger's record of the release if it is of
+// another dataset or another job: only the job that reserved a release may
+// resume or re-publish it.
+func (r *run) checkRecord(rec *privacy.ReleaseRecord) error {
 	if rec.Dataset != r.j.Dataset {
-		return nil, nil, &job.ConfigError{File: r.j.File, Problems: []job.Problem{{Key: "--release-id", Value: r.id,
+		return &job.ConfigError{File: r.j.File, Problems: []job.Problem{{Key: "--release-id", Value: r.id,
 			Rule: fmt.Sprintf("belongs to dataset %q, not %q", rec.Dataset, r.j.Dataset)}}}
 	}
 	if err := rec.CheckJob(r.identity); err != nil {
-		return nil, nil, &job.ConfigError{File: r.j.File, Problems: []job.Problem{{Key: "--release-id", Value: r.id,
+		return &job.ConfigError{File: r.j.File, Problems: []job.Problem{{Key: "--release-id", Value: r.id,
 			Rule: "belongs to a release of a different job (the job file, or a PRIVAGG_* override that changes the release, differs); use a new release id",
 			Err:  err}}}
 	}
-	return led, fit, nil
+	return nil
 }
 
 // jobIdentity is what the ledger records of the job behind a release.

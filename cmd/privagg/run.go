@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,7 +32,9 @@ func newRunCmd(g *globals) *cobra.Command {
 		Long: `Run a job end to end. The budget is reserved in the ledger before any noise
 is drawn; a release that is already published is re-published byte for byte
 at no cost. Exit codes: 0 ok, 1 runtime failure, 2 config or usage,
-3 budget refused, 4 input rejected.
+3 budget refused, 4 input rejected, 130/143 interrupted by SIGINT/SIGTERM
+before noised values could reach disk (nothing written; a reserved release
+is completed by the next run at no new charge).
 
 --dry-run reads and checks the input as a run does before it charges
 anything (files, columns, consent, malformed rows against
@@ -119,7 +118,7 @@ func executeRun(cmd *cobra.Command, g *globals, path string, opts *pipeline.RunO
 		}
 		return j, nil, ef.run(cmd.Context(), g, path, *opts)
 	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext(cmd.Context())
 	defer stop()
 	res, err := pipeline.Run(ctx, j, *opts)
 	return j, res, err
