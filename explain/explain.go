@@ -34,8 +34,11 @@ type PlanReport struct {
 	// Gaussian-noised statistics: its (ε, δ), which the ledger charges, and
 	// the same as zero-concentrated DP ρ (privacy.GaussianBlock).
 	Gaussian *privacy.GaussianBlock `json:"gaussian_composition,omitempty"`
-	Outputs  []PlanOutput           `json:"outputs"`
-	Ledger   *PlanLedger            `json:"ledger,omitempty"`
+	// Bounds is the budget of the private estimates of auto bounds and of
+	// what bounding removes (privacy.bounds_share); nil without.
+	Bounds  *privacy.BoundsPlan `json:"bound_estimates,omitempty"`
+	Outputs []PlanOutput        `json:"outputs"`
+	Ledger  *PlanLedger         `json:"ledger,omitempty"`
 }
 
 // PlanSplit is the rule of the budget split.
@@ -63,12 +66,14 @@ func splitRule(kind privacy.NoiseKind) string {
 
 // PlanOutput is the plan of one output.
 type PlanOutput struct {
-	Name    string        `json:"name"`
-	GroupBy []string      `json:"group_by"`
-	L0      int64         `json:"max_partitions_per_unit"`
-	Public  bool          `json:"public_partitions"`
-	Weight  float64       `json:"weight"`
-	Spend   privacy.Share `json:"spend"`
+	Name    string   `json:"name"`
+	GroupBy []string `json:"group_by"`
+	L0      int64    `json:"max_partitions_per_unit"`
+	// AutoL0 says L0 is estimated in the run (L0 is then a placeholder).
+	AutoL0 bool          `json:"max_partitions_per_unit_auto,omitempty"`
+	Public bool          `json:"public_partitions"`
+	Weight float64       `json:"weight"`
+	Spend  privacy.Share `json:"spend"`
 	// Fraction is the output's part of the job's budget: its weight over
 	// the sum of the outputs' weights.
 	Fraction  float64        `json:"fraction_of_job"`
@@ -122,7 +127,10 @@ type PlanMetric struct {
 	Note string `json:"note,omitempty"`
 	// Axis: metrics of an output with the same Axis are drawn on one scale
 	// in the release report.
-	Axis       string          `json:"axis,omitempty"`
+	Axis string `json:"axis,omitempty"`
+	// Auto lists the metric's bounds the run estimates (max_per_unit, min,
+	// max); its noise figures then depend on them and are left out.
+	Auto       []string        `json:"auto,omitempty"`
 	Components []PlanComponent `json:"components"`
 	Columns    []string        `json:"columns"`
 }
@@ -176,19 +184,19 @@ func Explain(ctx context.Context, j *job.Job, epsilon float64, ledgerPath string
 		Job: j.Name, Dataset: j.Dataset, Purpose: j.Purpose, Noise: string(spec.Noise), K: spec.K,
 		Epsilon: spec.Epsilon, Delta: spec.Delta, Spend: plan.Total,
 		Split:    PlanSplit{Rule: splitRule(spec.Noise), DefaultSelectionShare: privacy.DefaultSelectionShare, DefaultObjective: privacy.SelectionShareRule},
-		Gaussian: plan.Gaussian,
+		Gaussian: plan.Gaussian, Bounds: plan.Bounds,
 	}
 	outWeights := 0.0
 	for _, o := range spec.Outputs {
 		outWeights += o.Weight
 	}
 	for oi, op := range plan.Outputs {
-		po := PlanOutput{Name: op.Spec.Name, GroupBy: op.Spec.GroupBy, L0: op.Spec.MaxPartitionsPerUnit, Public: op.Spec.PublicPartitions,
+		po := PlanOutput{Name: op.Spec.Name, GroupBy: op.Spec.GroupBy, L0: op.Spec.MaxPartitionsPerUnit, AutoL0: op.Spec.AutoL0, Public: op.Spec.PublicPartitions,
 			Weight: op.Spec.Weight, Fraction: op.Spec.Weight / outWeights, Spend: op.Share}
 		if op.Selection != nil {
 			ps := &PlanSelection{Method: op.Selection.Method, Share: op.Spec.SelectionShare, Default: j.Outputs[oi].SelectionShareIsDefault(),
 				Epsilon: op.Selection.Share.Epsilon, Delta: op.Selection.Share.Delta, K: op.Selection.K}
-			if withChance {
+			if withChance && !op.Spec.AutoL0 {
 				if ps.People50, ps.People95, err = op.ReleaseChance(spec.Noise); err != nil {
 					return nil, err
 				}
@@ -211,6 +219,13 @@ func Explain(ctx context.Context, j *job.Job, epsilon float64, ledgerPath string
 			}
 			e := mp.Error()
 			pm.StdDev, pm.CI95, pm.Note, pm.Axis = e.StdDev, e.CI95, e.Note, e.Axis
+			pm.Auto = autoNames(mp.Spec.Auto)
+			if op.Spec.AutoL0 || len(pm.Auto) > 0 {
+				// The noise scales with bounds the run has yet to estimate.
+				e.CI95At = nil
+				pm.StdDev, pm.CI95 = 0, 0
+				pm.Note = "set by the bounds the run estimates (auto)"
+			}
 			if e.CI95At != nil {
 				pm.CI95ByPeople = map[string]float64{}
 				for _, n := range PeopleScale {
@@ -225,6 +240,21 @@ func Explain(ctx context.Context, j *job.Job, epsilon float64, ledgerPath string
 		r.Ledger = explainLedger(ctx, ledgerPath, j.Dataset, plan.Total)
 	}
 	return r, nil
+}
+
+// autoNames lists a metric's auto bounds by their job keys.
+func autoNames(a privacy.MetricAuto) []string {
+	var out []string
+	if a.MaxPerUnit {
+		out = append(out, "max_per_unit")
+	}
+	if a.Min {
+		out = append(out, "min")
+	}
+	if a.Max {
+		out = append(out, "max")
+	}
+	return out
 }
 
 // absOr returns path made absolute, or path itself if that fails.

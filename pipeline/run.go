@@ -115,6 +115,9 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 		return nil, fmt.Errorf("release %s (budget stays charged): %w", id, err)
 	}
 	defer rel.Free()
+	for _, w := range biasWarnings(rel) {
+		r.log.Warn(w)
+	}
 	step(StepReleased)
 	if !writesNoise {
 		if err := led.MarkWriting(ctx, id); err != nil {

@@ -197,6 +197,10 @@ func selectEngine(j *job.Job, id string, opts RunOptions, log *slog.Logger) (eng
 	if j.Staging != nil {
 		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "staging", Rule: "is written by the duckdb engine only; run the staging job with --engine duckdb"}}}
 	}
+	if j.Privacy.BoundsShare > 0 {
+		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "privacy.bounds_share", Value: j.Privacy.BoundsShare,
+			Rule: "auto bounds and the estimates of what bounding removed run on the duckdb engine only; run with --engine duckdb, or set every bound by hand and bounds_share: 0"}}}
+	}
 	return opts.Engine, nil
 }
 

@@ -51,7 +51,7 @@ const (
 	// AutoValueQuantile is the quantile of the non-zero per-person
 	// partition totals that an auto max (and, for negative totals, min)
 	// takes.
-	AutoValueQuantile = 0.9
+	AutoValueQuantile = 0.95
 	// BiasMarginShare is the part of a correction that the interval adds on
 	// top of the noise: the share dropped varies across partitions around
 	// the output's estimate (measured: within a quarter of it on the demo
@@ -147,7 +147,7 @@ func planBounds(spec JobSpec, eps float64) *BoundsPlan {
 	for i, e := range splitByWeight(eps, weights) {
 		o := spec.Outputs[i]
 		ob := OutputBoundsPlan{Output: o.Name, Share: Share{Epsilon: e}, Columns: o.MeasuredColumns()}
-		units := []float64{1, 2} // partitions, dropped (the corrections rest on it)
+		units := []float64{1, 3} // partitions, dropped (the corrections rest on it)
 		if o.countsRows() {
 			units = append(units, 1)
 		}

@@ -91,16 +91,26 @@ type DroppedCaps struct {
 }
 
 // DroppedSums are the exact sums an engine computes over the released
-// partitions of an output (the selected ones in two phases): per person, m
-// is the number of its partitions among them; per kept (person, partition)
+// partitions of an output (the selected ones in two phases). Per person, m
+// is the number of its partitions among them, and the person is heavy when
+// m > L0 (bounding dropped some of its pairs); per kept (person, partition)
 // pair, n is its rows and t its total of each measured column.
+//
+// A heavy person's dropped pairs are a uniformly random subset of its pairs
+// (the bounding's order is random per person), so their rows and values
+// are, on average, those of its kept pairs: what L0 dropped is estimated as
+// the dropped pairs times the heavy people's rows (or value) per kept pair.
 type DroppedSums struct {
-	PairsKept    float64   // Σ min(m, L0)
-	PairsDropped float64   // Σ min(m, PairsCap) − min(m, L0)
-	RowsKept     float64   // Σ over kept pairs min(n, MaxPerUnit)
-	RowsDropped  float64   // Σ per person min(Σ over all its pairs min(n, RowsCap), PairsCap·RowsCap) − RowsKept
-	MassKept     []float64 // per column: Σ over kept pairs |clamp(t, Min, Max)|
-	MassDropped  []float64 // per column: Σ over kept pairs max(min(|t|, MassCap) − |clamp(t, Min, Max)|, 0)
+	PairsKept    float64 // Σ min(m, L0)
+	PairsDropped float64 // Σ min(m, PairsCap) − min(m, L0)
+	HeavyPairs   float64 // Σ over heavy people of their kept pairs (L0 each)
+	RowsKept     float64 // Σ over kept pairs min(n, MaxPerUnit)
+	RowsClamped  float64 // Σ over kept pairs min(n, RowsCap) − min(n, MaxPerUnit)
+	HeavyRows    float64 // Σ over heavy people's kept pairs min(n, RowsCap)
+	// Per measured column:
+	MassKept    []float64 // Σ over kept pairs |clamp(t, Min, Max)|
+	MassClamped []float64 // Σ over kept pairs max(min(|t|, MassCap) − |clamp(t, Min, Max)|, 0)
+	HeavyMass   []float64 // Σ over heavy people's kept pairs min(|t|, MassCap)
 }
 
 // EstimatePartitions takes output name's exact histogram of partitions per
@@ -132,7 +142,7 @@ func (r *Releaser) EstimatePartitions(name string, h Histogram) (int64, error) {
 	}
 	st.bounds.L0 = l0
 	st.caps.L0 = int64(l0.Value)
-	st.caps.PairsCap = dropCap(st.caps.L0, noisy, buckets)
+	st.caps.PairsCap = dropCap(st.caps.L0, noisy, buckets, pairsCapFactor)
 	r.estimates[name] = st
 	return st.caps.L0, nil
 }
@@ -192,7 +202,7 @@ func (r *Releaser) EstimateValues(name string, rows Histogram, totals map[string
 				capped = math.Max(capped, valueBucketTop(b))
 			}
 		}
-		st.caps.MassCap = append(st.caps.MassCap, dropCapValue(capped))
+		st.caps.MassCap = append(st.caps.MassCap, massCapFactor*capped)
 		clamps[col] = clamp{lo, hi}
 	}
 	resolved := spec
@@ -242,7 +252,7 @@ func (r *Releaser) EstimateValues(name string, rows Histogram, totals map[string
 		st.bounds.Metrics = append(st.bounds.Metrics, mb)
 	}
 	if st.caps.MaxPerUnit > 0 {
-		st.caps.RowsCap = dropCap(st.caps.MaxPerUnit, rowsNoisy, countBuckets)
+		st.caps.RowsCap = dropCap(st.caps.MaxPerUnit, rowsNoisy, countBuckets, rowsCapFactor)
 	}
 	if err := r.replan(i, resolved); err != nil {
 		return nil, fmt.Errorf("estimate output %q: %w", name, err)
@@ -265,22 +275,26 @@ func (r *Releaser) DroppedCaps(name string) (DroppedCaps, error) {
 }
 
 // dropCap is how far the sums of what bounding dropped count a person's
-// partitions (or a pair's rows) above the bound: dropCapFactor times the
-// larger of the bound and the top of the noisy histogram. A larger cap sees
-// more of the heaviest people but noises the sums more.
-func dropCap(bound int64, h noisyHist, buckets []int64) int64 {
+// partitions (or a pair's rows) above the bound: factor times the larger of
+// the bound and the top of the noisy histogram. A larger cap sees more of
+// the heaviest people but noises the sums more.
+func dropCap(bound int64, h noisyHist, buckets []int64, factor int64) int64 {
 	top := bound
 	if b, ok := h.topBucket(buckets); ok {
 		top = max(top, countBucketTop(b))
 	}
-	return dropCapFactor * top
+	return factor * top
 }
 
-// dropCapValue is dropCap for the |total| of a pair.
-func dropCapValue(top float64) float64 { return dropCapFactor * top }
-
-// dropCapFactor: see dropCap.
-const dropCapFactor = 4
+// The caps' factors (dropCap), measured on the demo and utility data
+// (benchmarks/UTILITY.md, "Auto bounds"): partitions per person has a long
+// tail that the histogram's top does not see; rows and values per pair
+// enter the sums multiplied by L0, so their caps cost more noise.
+const (
+	pairsCapFactor = 8
+	rowsCapFactor  = 2
+	massCapFactor  = 16
+)
 
 // EstimateDropped noises output name's DroppedSums and derives the shares
 // bounding removed and the corrections of its count, count_units and
@@ -295,86 +309,119 @@ func (r *Releaser) EstimateDropped(name string, s DroppedSums) error {
 		return fmt.Errorf("estimate output %q: what bounding dropped is estimated once, after the values", name)
 	}
 	c := st.caps
-	if len(s.MassKept) != len(c.Columns) || len(s.MassDropped) != len(c.Columns) {
-		return fmt.Errorf("estimate output %q: %d columns of sums, want %d", name, len(s.MassKept), len(c.Columns))
+	n := len(c.Columns)
+	if len(s.MassKept) != n || len(s.MassClamped) != n || len(s.HeavyMass) != n {
+		return fmt.Errorf("estimate output %q: %d columns of sums, want %d", name, len(s.MassKept), n)
 	}
-	// A sum of what was kept has a small sensitivity against its size; the
-	// sums of what was dropped get three times its budget.
+	l0 := float64(c.L0)
+	// Each sum with its sensitivity (the most one person adds) and its
+	// weight in the split of the output's dropped budget: the dropped pairs
+	// weigh most, since every correction rests on them.
 	type sum struct{ x, sens, weight float64 }
-	sums := []sum{{s.PairsKept, float64(c.L0), 1}, {s.PairsDropped, float64(c.PairsCap - c.L0), 3}}
+	sums := []sum{{s.PairsKept, l0, 1}, {s.PairsDropped, float64(c.PairsCap - c.L0), 3}, {s.HeavyPairs, l0, 1}}
 	if c.MaxPerUnit > 0 {
-		sums = append(sums, sum{s.RowsKept, float64(c.L0 * c.MaxPerUnit), 1}, sum{s.RowsDropped, float64(c.PairsCap * c.RowsCap), 3})
+		sums = append(sums, sum{s.RowsKept, l0 * float64(c.MaxPerUnit), 1}, sum{s.RowsClamped, l0 * float64(c.RowsCap-c.MaxPerUnit), 1},
+			sum{s.HeavyRows, l0 * float64(c.RowsCap), 1})
 	}
 	for k := range c.Columns {
 		reach := math.Max(math.Abs(c.Min[k]), math.Abs(c.Max[k]))
-		sums = append(sums, sum{s.MassKept[k], float64(c.L0) * reach, 1}, sum{s.MassDropped[k], float64(c.L0) * c.MassCap[k], 3})
+		sums = append(sums, sum{s.MassKept[k], l0 * reach, 1}, sum{s.MassClamped[k], l0 * c.MassCap[k], 1}, sum{s.HeavyMass[k], l0 * c.MassCap[k], 1})
 	}
 	weights := make([]float64, len(sums))
 	for k, x := range sums {
 		weights[k] = x.weight
 	}
 	eps := splitByWeight(ob.Dropped, weights)
-	type est struct{ v, sd float64 }
-	noisy := make([]est, len(sums))
+	noisy := make([]estimate, len(sums))
 	for k, x := range sums {
 		if x.sens <= 0 { // nothing can be dropped: known without noise
-			noisy[k] = est{v: 0}
 			continue
 		}
 		v, err := r.est.nz.AddNoiseFloat64(x.x, 1, x.sens, eps[k], 0)
 		if err != nil {
 			return fmt.Errorf("estimate output %q: dropped: %w", name, err)
 		}
-		noisy[k] = est{v: v, sd: math.Sqrt2 * x.sens / eps[k]}
+		noisy[k] = estimate{v: max(v, 0), sd: math.Sqrt2 * x.sens / eps[k]}
 	}
-	// share is what was dropped of kept + dropped, and the relative
-	// standard deviation of the kept share.
-	share := func(kept, dropped est) (float64, float64) {
-		k, d := math.Max(kept.v, 1), math.Max(dropped.v, 0)
-		sh := d / (k + d)
-		rel := math.Hypot(kept.sd/k, math.Hypot(kept.sd, dropped.sd)/(k+d))
-		return math.Min(sh, 0.99), rel
-	}
+	pairsKept, pairsDropped, heavyPairs := noisy[0], noisy[1], noisy[2]
 	dr := &Dropped{Mass: map[string]float64{}, PairsCap: c.PairsCap, MassCap: map[string]float64{}}
-	pairs, pairsSD := share(noisy[0], noisy[1])
-	dr.Pairs = pairs
-	next := 2
-	rows, rowsSD := 0.0, 0.0
-	if c.MaxPerUnit > 0 {
-		// Rows dropped by L0 and by max_per_unit together.
-		rows, rowsSD = share(noisy[2], noisy[3])
-		dr.Rows, dr.RowsCap = &rows, c.RowsCap
-		next = 4
+	pairs := keptShare(pairsKept, pairsDropped)
+	dr.Pairs = 1 - pairs.v
+	// What L0 dropped of a per-pair quantity: the dropped pairs times the
+	// heavy people's quantity per kept pair.
+	droppedByL0 := func(heavy estimate) estimate {
+		per := ratio(heavy, heavyPairs)
+		return product(per, pairsDropped)
 	}
-	mass := make([]float64, len(c.Columns))
-	massSD := make([]float64, len(c.Columns))
+	next := 3
+	var rows estimate
+	if c.MaxPerUnit > 0 {
+		kept, clamped, heavy := noisy[3], noisy[4], noisy[5]
+		rows = keptShare(kept, add(clamped, droppedByL0(heavy)))
+		d := 1 - rows.v
+		dr.Rows, dr.RowsCap = &d, c.RowsCap
+		next = 6
+	}
+	mass := make([]estimate, n)
 	for k, col := range c.Columns {
-		mass[k], massSD[k] = share(noisy[next+2*k], noisy[next+2*k+1])
-		dr.Mass[col] = 1 - (1-pairs)*(1-mass[k])
+		kept, clamped, heavy := noisy[next+3*k], noisy[next+3*k+1], noisy[next+3*k+2]
+		mass[k] = keptShare(kept, add(clamped, droppedByL0(heavy)))
+		dr.Mass[col] = 1 - mass[k].v
 		dr.MassCap[col] = c.MassCap[k]
 	}
 	st.bounds.Dropped = dr
 	i := r.outputIndex(name)
 	for j, mp := range r.plan.Outputs[i].Metrics {
-		kept, sd := 1-pairs, pairsSD
+		var kept estimate
 		switch mp.Spec.Kind {
 		case CountUnits:
+			kept = pairs
 		case Count:
-			kept, sd = 1-rows, rowsSD
+			kept = rows
 		case Sum:
 			k := indexOf(c.Columns, mp.Spec.Column)
 			if k < 0 || mp.Spec.Min < 0 || mp.Spec.Min != c.Min[k] || mp.Spec.Max != c.Max[k] {
 				continue
 			}
-			kept, sd = kept*(1-mass[k]), math.Hypot(sd, massSD[k])
+			kept = mass[k]
 		default:
 			continue
 		}
-		b := &Bias{DroppedShare: 1 - kept, Corrected: true}
-		b.Margin = BiasMarginShare*(1-kept) + 2*sd
+		b := &Bias{DroppedShare: 1 - kept.v, Corrected: true}
+		b.Margin = BiasMarginShare*(1-kept.v) + 2*kept.sd/kept.v
 		st.bias[j] = b
 	}
 	return nil
+}
+
+// estimate is a noisy value and its standard deviation.
+type estimate struct{ v, sd float64 }
+
+func add(a, b estimate) estimate { return estimate{a.v + b.v, math.Hypot(a.sd, b.sd)} }
+
+// ratio is a/b, with the delta method's standard deviation; 0 when b is not
+// clearly positive.
+func ratio(a, b estimate) estimate {
+	if b.v < 1 {
+		return estimate{}
+	}
+	v := a.v / b.v
+	return estimate{v, math.Abs(v) * math.Hypot(a.sd/math.Max(a.v, 1), b.sd/b.v)}
+}
+
+func product(a, b estimate) estimate {
+	return estimate{a.v * b.v, math.Hypot(a.sd*b.v, a.v*b.sd)}
+}
+
+// keptShare is kept / (kept + dropped), at least 1%, with its standard
+// deviation.
+func keptShare(kept, dropped estimate) estimate {
+	k := math.Max(kept.v, 1)
+	total := k + math.Max(dropped.v, 0)
+	v := math.Max(k/total, 0.01)
+	// d(k/(k+d)) = (d·dk − k·dd) / (k+d)²
+	sd := math.Hypot(dropped.v*kept.sd, k*dropped.sd) / (total * total)
+	return estimate{v, sd}
 }
 
 // correct applies metric j's bias correction to its released cells (value,

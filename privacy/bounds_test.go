@@ -169,8 +169,10 @@ func TestEstimatesChooseBoundsAndCorrect(t *testing.T) {
 	if caps.L0 != 1 || caps.PairsCap < 30 {
 		t.Errorf("caps = %+v, want L0 1 and a pairs cap of at least the top (30)", caps)
 	}
-	// A quarter of the pairs and of the rows dropped.
-	s := DroppedSums{PairsKept: 3e6, PairsDropped: 1e6, RowsKept: 3e6, RowsDropped: 1e6, MassKept: []float64{100}, MassDropped: []float64{0}}
+	// A quarter of the pairs dropped; every kept pair is one row, so a
+	// quarter of the rows too.
+	s := DroppedSums{PairsKept: 3e6, PairsDropped: 1e6, HeavyPairs: 1e6, RowsKept: 3e6, HeavyRows: 1e6,
+		MassKept: []float64{100}, MassClamped: []float64{0}, HeavyMass: []float64{10}}
 	if err := r.EstimateDropped("o", s); err != nil {
 		t.Fatal(err)
 	}

@@ -98,10 +98,15 @@ func valueAndCI(name string, integer bool) []Column {
 }
 
 // CIMeaning explains a _ci95 column for manifests.
-func CIMeaning(column string) string {
+func CIMeaning(column string, bias *Bias) string {
 	v := strings.TrimSuffix(column, CISuffix)
-	return fmt.Sprintf("half-width of the 95%% confidence interval of %s: the true value lies within %s ± %s with 95%% probability",
-		v, v, column)
+	if bias != nil && bias.Corrected {
+		return fmt.Sprintf("half-width of the 95%% confidence interval of %s, which was corrected for the %.0f%% "+
+			"that contribution bounding removed: the true value lies within %s ± %s with 95%% probability",
+			v, 100*bias.DroppedShare, v, column)
+	}
+	return fmt.Sprintf("half-width of the 95%% confidence interval of the noise in %s: the bounded value lies within %s ± %s "+
+		"with 95%% probability; contribution bounding may have lowered it below the true value", v, v, column)
 }
 
 // Part is one noised statistic of a metric, as its kind declares it.
@@ -236,7 +241,7 @@ func MetricColumns(ms MetricSpec) ([]Column, error) {
 // manifests.
 func ColumnMeaning(k MetricKind, name, column string) string {
 	if strings.HasSuffix(column, CISuffix) {
-		return CIMeaning(column)
+		return CIMeaning(column, nil)
 	}
 	if m, ok := LookupMetric(k); ok {
 		return m.Meaning(name, column)

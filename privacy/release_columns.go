@@ -132,7 +132,6 @@ func (r *Releaser) buildTable(op *OutputPlan, cols *outputColumns) (*Table, erro
 		if cols.bias != nil && cols.bias[i] != nil {
 			b := *cols.bias[i]
 			infos[i].Bias = &b
-			infos[i].StdDev = 0 // the interval is no longer the noise's alone
 		}
 	}
 	schema := arrow.NewSchema(fields, nil)

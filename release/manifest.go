@@ -32,8 +32,17 @@ const (
 	notePublic = "Every metric value is noisy: differential-privacy noise was added so that no person can be " +
 		"singled out. The keys are the job's public lists, all released: a row may stand on fewer people than " +
 		"the job's k, or on none (its values are then pure noise); k does not apply to this output."
-	noteCI = " Each <metric>_ci95 column holds the half-width of a 95% confidence interval: the true value lies " +
-		"within value ± <metric>_ci95 with 95% probability. Summing noisy rows adds their variances."
+	noteCI = " Each <metric>_ci95 column holds the half-width of a 95% confidence interval; each metric's " +
+		"\"interval\" says what it covers: with \"noise and bounding\", the value was corrected for what " +
+		"contribution bounding removed and the true value lies within value ± <metric>_ci95 with 95% probability; " +
+		"with \"noise\", the interval covers the noise only, and bounding (see \"bounds\") may have lowered the " +
+		"value below the truth. Summing noisy rows adds their variances."
+)
+
+// What a metric's interval covers (ManifestMetric.Interval).
+const (
+	IntervalNoise    = "noise"              // the noise only; bounding may bias the value
+	IntervalBounding = "noise and bounding" // the value is corrected; the interval covers the correction too
 )
 
 // partitions returns the Manifest.Partitions value and the note of t.
@@ -85,6 +94,11 @@ type Manifest struct {
 	GroupBy []string         `json:"group_by"`
 	Columns []ManifestColumn `json:"columns"`
 	Metrics []ManifestMetric `json:"metrics"`
+	// Bounds are the contribution bounds the output was made with, those
+	// estimated privately from the data marked auto, what the estimates
+	// spent, and their estimate of what bounding removed. Omitted when the
+	// job estimated nothing (privacy.bounds_share 0).
+	Bounds *privacy.OutputBounds `json:"bounds,omitempty"`
 }
 
 // ManifestColumn describes one column of the data file.
@@ -107,6 +121,12 @@ type ManifestMetric struct {
 	// NoiseStdDev is the noise standard deviation of the main statistic;
 	// omitted where it is not constant across rows (mean, variance, quantiles).
 	NoiseStdDev *float64 `json:"noise_std_dev,omitempty"`
+	// Interval says what the metric's _ci95 covers: IntervalNoise or
+	// IntervalBounding.
+	Interval string `json:"interval"`
+	// Bias is the correction for what bounding removed, when the values
+	// were corrected.
+	Bias *privacy.Bias `json:"bias,omitempty"`
 }
 
 func buildManifest(t outTable, cols []columnDesc, meta privacy.Metadata, format string, loc stagedData) *Manifest {
@@ -138,6 +158,7 @@ func buildManifest(t outTable, cols []columnDesc, meta privacy.Metadata, format 
 		GroupBy:         append([]string{}, t.groupBy...),
 		Columns:         make([]ManifestColumn, len(cols)),
 		Metrics:         make([]ManifestMetric, len(t.metrics)),
+		Bounds:          t.bounds,
 	}
 	for i, c := range cols {
 		m.Columns[i] = ManifestColumn{Name: c.name, Type: c.typ, Meaning: c.meaning}
@@ -152,6 +173,11 @@ func buildManifest(t outTable, cols []columnDesc, meta privacy.Metadata, format 
 			Delta:     mi.Delta,
 			L0:        mi.L0,
 			LInf:      mi.LInf,
+			Interval:  IntervalNoise,
+			Bias:      mi.Bias,
+		}
+		if mi.Bias != nil && mi.Bias.Corrected {
+			mm.Interval = IntervalBounding
 		}
 		if mi.StdDev > 0 && !math.IsInf(mi.StdDev, 0) {
 			sd := mi.StdDev

@@ -75,6 +75,9 @@ type ReleaseReport struct {
 	// Gaussian is, with Gaussian noise, the composition of the release's
 	// noised statistics, as (ε, δ) and as zCDP ρ (privacy.GaussianBlock).
 	Gaussian *privacy.GaussianBlock `json:"gaussian_composition,omitempty"`
+	// Bounds is the budget of the private estimates of auto bounds and of
+	// what bounding removed (privacy.bounds_share); nil without.
+	Bounds *privacy.BoundsPlan `json:"bound_estimates,omitempty"`
 
 	Budget  ReportBudget   `json:"budget"`
 	Outputs []ReportOutput `json:"outputs"`
@@ -110,6 +113,10 @@ type ReportOutput struct {
 	Rows      int64                  `json:"rows"`
 	Selection *explain.PlanSelection `json:"selection,omitempty"`
 	Metrics   []ReportMetric         `json:"metrics"`
+	// Bounds are the bounds the output was made with (the auto ones as
+	// estimated) and the estimate of what bounding removed; nil when the
+	// job estimated nothing.
+	Bounds *privacy.OutputBounds `json:"bounds,omitempty"`
 }
 
 // ReportMetric is the plan of one metric (from Explain) with the
@@ -118,6 +125,9 @@ type ReportMetric struct {
 	explain.PlanMetric
 	L0   int64   `json:"l0"`   // partitions one person can affect
 	LInf float64 `json:"linf"` // per-partition sensitivity of the noised statistic
+	// Bias is the correction for what bounding removed, when the released
+	// values were corrected (their intervals then cover it too).
+	Bias *privacy.Bias `json:"bias,omitempty"`
 }
 
 // ReportJobFile is the job file the release ran.
@@ -223,6 +233,7 @@ func buildReleaseReport(ctx context.Context, in reportInput) (*ReleaseReport, er
 		Noise:          string(meta.Noise),
 		K:              meta.K,
 		Gaussian:       plan.Gaussian,
+		Bounds:         plan.Bounds,
 		Budget:         ReportBudget{Epsilon: in.record.Epsilon, Delta: in.record.Delta, Dataset: in.status},
 		JobFile:        ReportJobFile{Path: job.File},
 		Internal: ReportInternal{
@@ -249,7 +260,10 @@ func buildReleaseReport(ctx context.Context, in reportInput) (*ReleaseReport, er
 		}
 		ro := ReportOutput{Name: po.Name, GroupBy: po.GroupBy, L0: po.L0, Public: po.Public,
 			Epsilon: po.Spend.Epsilon, Delta: po.Spend.Delta, Weight: po.Weight, Fraction: po.Fraction,
-			Rows: t.Record().NumRows(), Selection: po.Selection}
+			Rows: t.Record().NumRows(), Selection: po.Selection, Bounds: t.Bounds()}
+		if b := t.Bounds(); b != nil {
+			ro.L0 = int64(b.L0.Value)
+		}
 		infos := map[string]privacy.MetricInfo{}
 		for _, mi := range t.Metrics() {
 			infos[mi.Name] = mi
@@ -259,7 +273,7 @@ func buildReleaseReport(ctx context.Context, in reportInput) (*ReleaseReport, er
 			if !ok {
 				return nil, fmt.Errorf("release report: metric %q of output %q is not in the release", pm.Name, po.Name)
 			}
-			ro.Metrics = append(ro.Metrics, ReportMetric{PlanMetric: pm, L0: mi.L0, LInf: mi.LInf})
+			ro.Metrics = append(ro.Metrics, ReportMetric{PlanMetric: pm, L0: mi.L0, LInf: mi.LInf, Bias: mi.Bias})
 		}
 		r.Outputs = append(r.Outputs, ro)
 		st := in.run.Outputs[po.Name]

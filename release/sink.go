@@ -101,6 +101,7 @@ type outTable struct {
 	groupBy []string
 	metrics []privacy.MetricInfo
 	k       int64 // privacy.Table.K: 0 for public partitions
+	bounds  *privacy.OutputBounds
 }
 
 // column roles within an output table.
@@ -144,7 +145,7 @@ func tablesOf(rel *privacy.Release) ([]outTable, error) {
 	ts := rel.Tables()
 	out := make([]outTable, len(ts))
 	for i, t := range ts {
-		out[i] = outTable{name: t.Name(), record: t.Record(), groupBy: t.GroupBy(), metrics: t.Metrics(), k: t.K()}
+		out[i] = outTable{name: t.Name(), record: t.Record(), groupBy: t.GroupBy(), metrics: t.Metrics(), k: t.K(), bounds: t.Bounds()}
 	}
 	return out, nil
 }
@@ -297,7 +298,7 @@ func describeColumns(t outTable) ([]columnDesc, error) {
 				return nil, fmt.Errorf("column %q: type %s must be float64", f.Name, f.Type)
 			}
 			d.role = roleCI
-			d.meaning = privacy.CIMeaning(f.Name)
+			d.meaning = privacy.CIMeaning(f.Name, m.Bias)
 		} else {
 			if d.typ == "VARCHAR" {
 				return nil, fmt.Errorf("column %q: type %s must be int64 or float64", f.Name, f.Type)

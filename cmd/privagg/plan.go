@@ -125,6 +125,14 @@ var num, est = privacy.FormatNumber, privacy.FormatEstimate
 // percent formats a fraction as a percentage with up to 3 significant digits.
 func percent(f float64) string { return strconv.FormatFloat(100*f, 'g', 3, 64) + "%" }
 
+// peopleNeeded says how many people a row needs to be released.
+func peopleNeeded(o explain.PlanOutput, s *explain.PlanSelection) string {
+	if o.AutoL0 {
+		return "the people a row needs depend on the L0 the run estimates (auto)"
+	}
+	return fmt.Sprintf("a row needs %d people for a 50%% and %d for a 95%% chance of release", s.People50, s.People95)
+}
+
 func printPlan(w io.Writer, r *explain.PlanReport) error {
 	fmt.Fprintf(w, "job %s  dataset %s  purpose %s\n", r.Job, r.Dataset, r.Purpose)
 	fmt.Fprintf(w, "budget of the job: epsilon %s, delta %s; a run spends epsilon %s, delta %s (%s noise, k = %d)\n",
@@ -135,24 +143,32 @@ func printPlan(w io.Writer, r *explain.PlanReport) error {
 		fmt.Fprintf(w, "gaussian composition: the %d noised statistics spend epsilon %s, delta %s together: zCDP rho %s (one Gaussian mechanism of mu %s)\n",
 			g.Components, num(g.Share.Epsilon), num(g.Share.Delta), num(g.Rho), num(g.Mu))
 	}
+	if b := r.Bounds; b != nil {
+		fmt.Fprintf(w, "bound estimates: epsilon %s (privacy.bounds_share of the job's), spent in the run on private estimates of the auto bounds and of what bounding removes (docs/bounds.md)\n",
+			num(b.Share.Epsilon))
+	}
 	fmt.Fprintln(w)
 	for _, o := range r.Outputs {
 		keys := "partitions from data (DP selection)"
 		if o.Public {
 			keys = "public partitions (every listed key is released)"
 		}
-		fmt.Fprintf(w, "output %s  group by %s  L0 %d  %s  weight %s (%s of the job)  spends epsilon %s, delta %s\n",
-			o.Name, strings.Join(o.GroupBy, ", "), o.L0, keys, num(o.Weight), percent(o.Fraction), num(o.Spend.Epsilon), num(o.Spend.Delta))
+		l0 := strconv.FormatInt(o.L0, 10)
+		if o.AutoL0 {
+			l0 = "auto"
+		}
+		fmt.Fprintf(w, "output %s  group by %s  L0 %s  %s  weight %s (%s of the job)  spends epsilon %s, delta %s\n",
+			o.Name, strings.Join(o.GroupBy, ", "), l0, keys, num(o.Weight), percent(o.Fraction), num(o.Spend.Epsilon), num(o.Spend.Delta))
 		if s := o.Selection; s != nil && s.Method == privacy.SelectCountThreshold {
-			fmt.Fprintf(w, "  selection: count_threshold: a row is released when its noised people count passes the library's threshold (no epsilon, delta %s, k %d): a row needs %d people for a 50%% and %d for a 95%% chance of release\n",
-				num(s.Delta), s.K, s.People50, s.People95)
+			fmt.Fprintf(w, "  selection: count_threshold: a row is released when its noised people count passes the library's threshold (no epsilon, delta %s, k %d): %s\n",
+				num(s.Delta), s.K, peopleNeeded(o, s))
 		} else if s != nil {
 			origin := "set in the job"
 			if s.Default {
 				origin = "the default"
 			}
-			fmt.Fprintf(w, "  selection: share %s of the output's epsilon (%s): epsilon %s, delta %s, k %d: a row needs %d people for a 50%% and %d for a 95%% chance of release\n",
-				num(s.Share), origin, num(s.Epsilon), num(s.Delta), s.K, s.People50, s.People95)
+			fmt.Fprintf(w, "  selection: share %s of the output's epsilon (%s): epsilon %s, delta %s, k %d: %s\n",
+				num(s.Share), origin, num(s.Epsilon), num(s.Delta), s.K, peopleNeeded(o, s))
 		}
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		head := "  metric\ttype\tweight\tepsilon\tdelta\tmechanism\tstd dev\t95% CI ±"

@@ -170,33 +170,44 @@ func estimateDropped(ctx context.Context, eng *DB, qp *queryPlan, r *privacy.Rel
 		parts = fmt.Sprintf("(SELECT * FROM %s SEMI JOIN %s USING (%s))", unitPartsTable(o), selectedTable(o), colPid)
 		pairs = "(" + qp.reboundSQL(o, qp.rebound[o]) + ")"
 	}
-	rowsCap := max(c.RowsCap, 1)
-	rows, err := eng.QueryRows(ctx, fmt.Sprintf("SELECT coalesce(sum(least(m, %d)), 0)::DOUBLE, coalesce(sum(least(m, %d) - least(m, %d)), 0)::DOUBLE, coalesce(sum(least(n, %d)), 0)::DOUBLE FROM (SELECT count(*) AS m, sum(least(%s, %d)) AS n FROM %s GROUP BY %s)",
-		c.L0, c.PairsCap, c.L0, c.PairsCap*rowsCap, colRows, rowsCap, parts, colUnit))
+	ukey, _ := qp.unitKey(o)
+	// Per person: its partitions among the released ones, and whether
+	// bounding dropped some (heavy); per kept pair, the heavy flag.
+	people := fmt.Sprintf("(SELECT %s AS %s, count(*) AS m FROM %s GROUP BY %s)", ukey, colUkey, parts, colUnit)
+	rowsCap, linf := max(c.RowsCap, 1), max(c.MaxPerUnit, 1)
+	sel := []string{
+		fmt.Sprintf("sum(least(%s, %d))", colRows, linf),
+		fmt.Sprintf("sum(least(%s, %d) - least(%s, %d))", colRows, rowsCap, colRows, linf),
+		fmt.Sprintf("sum(least(%s, %d)) FILTER (WHERE heavy)", colRows, rowsCap),
+	}
+	for k, col := range c.Columns {
+		t := fmt.Sprintf("k.__t%d", slices.Index(qp.measures, col))
+		clamped := fmt.Sprintf("abs(least(greatest(%s, %s), %s))", t, fmtFloat(c.Min[k]), fmtFloat(c.Max[k]))
+		capped := fmt.Sprintf("least(abs(%s), %s)", t, fmtFloat(c.MassCap[k]))
+		sel = append(sel, fmt.Sprintf("sum(%s)", clamped), fmt.Sprintf("sum(greatest(%s - %s, 0))", capped, clamped),
+			fmt.Sprintf("sum(%s) FILTER (WHERE heavy)", capped))
+	}
+	for i, x := range sel {
+		sel[i] = "coalesce(" + x + ", 0)::DOUBLE"
+	}
+	rows, err := eng.QueryRows(ctx, fmt.Sprintf("WITH p AS %s SELECT coalesce(sum(least(m, %d)), 0)::DOUBLE, coalesce(sum(least(m, %d) - least(m, %d)), 0)::DOUBLE, (%d * count(*) FILTER (WHERE m > %d))::DOUBLE FROM p",
+		people, c.L0, c.PairsCap, c.L0, c.L0, c.L0))
 	if err != nil {
 		return fail(err)
 	}
-	s := privacy.DroppedSums{PairsKept: toFloat64(rows[0][0]), PairsDropped: toFloat64(rows[0][1])}
-	rowsTotal := toFloat64(rows[0][2])
-	sel := []string{fmt.Sprintf("coalesce(sum(least(%s, %d)), 0)::DOUBLE", colRows, max(c.MaxPerUnit, 1)), "0"}
-	for k, col := range c.Columns {
-		t := fmt.Sprintf("__t%d", slices.Index(qp.measures, col))
-		clamped := fmt.Sprintf("abs(least(greatest(%s, %s), %s))", t, fmtFloat(c.Min[k]), fmtFloat(c.Max[k]))
-		sel = append(sel,
-			fmt.Sprintf("coalesce(sum(%s), 0)::DOUBLE", clamped),
-			fmt.Sprintf("coalesce(sum(greatest(least(abs(%s), %s) - %s, 0)), 0)::DOUBLE", t, fmtFloat(c.MassCap[k]), clamped))
-	}
-	rows, err = eng.QueryRows(ctx, fmt.Sprintf("SELECT %s FROM %s", strings.Join(sel, ", "), pairs))
+	s := privacy.DroppedSums{PairsKept: toFloat64(rows[0][0]), PairsDropped: toFloat64(rows[0][1]), HeavyPairs: toFloat64(rows[0][2])}
+	rows, err = eng.QueryRows(ctx, fmt.Sprintf("WITH p AS %s SELECT %s FROM (SELECT k.*, p.m > %d AS heavy FROM %s k JOIN p USING (%s)) k",
+		people, strings.Join(sel, ", "), c.L0, pairs, colUkey))
 	if err != nil {
 		return fail(err)
 	}
 	if c.MaxPerUnit > 0 {
-		s.RowsKept = toFloat64(rows[0][0])
-		s.RowsDropped = max(rowsTotal-s.RowsKept, 0)
+		s.RowsKept, s.RowsClamped, s.HeavyRows = toFloat64(rows[0][0]), toFloat64(rows[0][1]), toFloat64(rows[0][2])
 	}
 	for k := range c.Columns {
-		s.MassKept = append(s.MassKept, toFloat64(rows[0][2+2*k]))
-		s.MassDropped = append(s.MassDropped, toFloat64(rows[0][3+2*k]))
+		s.MassKept = append(s.MassKept, toFloat64(rows[0][3+3*k]))
+		s.MassClamped = append(s.MassClamped, toFloat64(rows[0][4+3*k]))
+		s.HeavyMass = append(s.HeavyMass, toFloat64(rows[0][5+3*k]))
 	}
 	return r.EstimateDropped(name, s)
 }
