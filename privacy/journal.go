@@ -30,6 +30,7 @@ const (
 	opWriting       = "writing"        // fields: release_id, writing_at (noised values may reach disk from now on)
 	opStored        = "stored"         // fields: release_id, stored_at [, files, published]
 	opPublished     = "published"      // fields: release_id, published_at
+	opRepublished   = "republished"    // fields: release_id, republished_at (published again, without new noise)
 )
 
 // journalEntry is one line of the append-only journal. Hash is the SHA-256 of

@@ -168,6 +168,9 @@ type ReleaseRecord struct {
 	// reached disk (MarkWriting); nil before, and for releases stored
 	// before privagg recorded it.
 	WritingAt *time.Time `json:"writing_at,omitempty"`
+	// RepublishedAt is when the published release was last published
+	// again (MarkRepublished); nil if it never was.
+	RepublishedAt *time.Time `json:"republished_at,omitempty"`
 	// Files are the release store's files with their SHA-256 and which of
 	// them are published, recorded by MarkStored; nil before the release
 	// is stored, and for releases stored before privagg recorded them.

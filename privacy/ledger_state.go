@@ -35,6 +35,7 @@ type releaseJournal struct {
 	ConsentWaiver string // reserved entry's consent_waiver
 	JobDigest     string // reserved entry's job_digest
 	WritingAt     string // time of the writing entry
+	RepublishedAt string // time of the last republished entry
 	Files         string // stored entry's files: JSON object, file name -> sha256
 	Published     string // stored entry's published: JSON array of file names
 }
@@ -204,6 +205,23 @@ func (st *ledgerState) applyOp(e journalEntry) error {
 		}
 		r.journal.WritingAt = v[1]
 		st.releases[r.ReleaseID] = r
+	case opRepublished:
+		v, err := fieldsOf(e.Fields, "release_id", "republished_at")
+		if err != nil {
+			return err
+		}
+		r, ok := st.releases[v[0]]
+		if !ok {
+			return fmt.Errorf("release %q: %w", v[0], ErrUnknownRelease)
+		}
+		if r.State != string(StatePublished) {
+			return fmt.Errorf("release %q is %s, want published", v[0], r.State)
+		}
+		if _, err := parseTime(v[1]); err != nil {
+			return err
+		}
+		r.journal.RepublishedAt = v[1]
+		st.releases[r.ReleaseID] = r
 	case opStored, opPublished:
 		timeField, from, to := "stored_at", StateReserved, StateStored
 		var optional []string
@@ -294,7 +312,7 @@ func (r *releaseRow) record() (ReleaseRecord, error) {
 	for _, t := range []struct {
 		s   string
 		dst **time.Time
-	}{{r.StoredAt, &rec.StoredAt}, {r.PublishedAt, &rec.PublishedAt}, {r.PeriodStart, &rec.PeriodStart}, {r.journal.WritingAt, &rec.WritingAt}} {
+	}{{r.StoredAt, &rec.StoredAt}, {r.PublishedAt, &rec.PublishedAt}, {r.PeriodStart, &rec.PeriodStart}, {r.journal.WritingAt, &rec.WritingAt}, {r.journal.RepublishedAt, &rec.RepublishedAt}} {
 		if t.s == "" {
 			continue
 		}

@@ -103,7 +103,7 @@ func applyToDB(ctx context.Context, tx *sql.Tx, e journalEntry, lineHash string)
 			f["outputs"], f["output_dir"], f["job_sha256"], periodStart); err != nil {
 			return err
 		}
-	case opWriting:
+	case opWriting, opRepublished:
 		// Recorded in the journal only (releaseJournal).
 	case opStored:
 		t, err := parseTime(f["stored_at"])
