@@ -125,6 +125,9 @@ func OpenDB(ctx context.Context, c *Catalog) (_ *DB, err error) {
 		}
 		db.add(qt)
 	}
+	if err := db.createMacros(ctx); err != nil {
+		return nil, err
+	}
 	// The settings cannot be changed back.
 	if err := eng.Exec(ctx, "SET lock_configuration = true"); err != nil {
 		return nil, fmt.Errorf("lock down query engine: %w", err)
