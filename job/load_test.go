@@ -622,7 +622,7 @@ func TestExampleJob(t *testing.T) {
 	}
 	p := job.Privacy
 	if job.Name != "campaign_weekly" || job.Dataset != "web_events" || job.Purpose != "marketing" ||
-		p.Epsilon != 1 || p.Delta != 1e-6 || p.K != 10 || p.MaxPartitionsPerUnit != 3 || len(job.Outputs) != 3 {
+		p.Epsilon != 1 || p.Delta != 1e-6 || p.K != 10 || !p.AutoMaxPartitions || p.BoundsShare != privacy.DefaultBoundsShare || len(job.Outputs) != 3 {
 		t.Errorf("example job = %+v", job)
 	}
 	// The example shows every metric type across its outputs.

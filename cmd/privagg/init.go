@@ -273,6 +273,10 @@ func (s *starter) yaml(input string) string {
 	if s.waived != "" {
 		consent = "waived: " + quote(s.waived) + "  # no consent filter; the reason is recorded in the ledger and every manifest"
 	}
+	l0 := "auto  # partitions a person counts in: estimated privately from the data in the run (docs/bounds.md)"
+	if s.unit == job.RowUnit {
+		l0 = "1  # a row is its own person and lies in one partition: nothing to estimate"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `# yaml-language-server: $schema=%s
 # A starter job written by privagg init from %s: review every line, then
@@ -292,7 +296,7 @@ privacy:
   delta: 1e-6
   noise: laplace
   k: 10  # every released row stands on at least k people
-  max_partitions_per_unit: 1
+  max_partitions_per_unit: %s
 outputs:
   - name: %s
     group_by: [%s]  # keys come from the data through DP partition selection
@@ -303,6 +307,6 @@ output:
   format: csv
 ledger: privagg-ledger.duckdb
 `, job.SchemaID, quote(input), name, name, quote(s.purpose), path, quote(s.unit), unitNote, strings.Join(ids, ", "),
-		consent, s.output, quote(s.groupBy), s.metric)
+		consent, l0, s.output, quote(s.groupBy), s.metric)
 	return b.String()
 }

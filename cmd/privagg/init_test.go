@@ -33,7 +33,7 @@ func TestInitFromFile(t *testing.T) {
 		want []string
 	}{
 		{orders, []string{`privacy_unit: "Customer_ID"`, `identifiers: ["email", "phone_number"]`, `column: "consent_marketing"`,
-			`purpose: "marketing"`, `group_by: ["shipping_country"]`, "type: count_units", `path: "orders.csv"`}},
+			`purpose: "marketing"`, `group_by: ["shipping_country"]`, "type: count_units", `path: "orders.csv"`, "max_partitions_per_unit: auto"}},
 		{jsonl, []string{`privacy_unit: "user_id"`, `identifiers: ["client_ip"]`, `column: "consent"`, `group_by: ["country"]`}},
 		{parquet, []string{`privacy_unit: "user_id"`, `column: "consent_marketing"`, `"email"`}},
 	} {
@@ -131,7 +131,7 @@ func TestInitCensusExtractToRelease(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, w := range []string{`csv: {delimiter: ";"}`, `privacy_unit: "row"`, `waived: "public census extract"`,
-				`group_by: ["workclass"]`, "{name: rows, type: count_units}"} {
+				`group_by: ["workclass"]`, "{name: rows, type: count_units}", "max_partitions_per_unit: 1"} {
 				if !strings.Contains(string(job), w) {
 					t.Errorf("starter job lacks %q:\n%s", w, job)
 				}

@@ -44,6 +44,7 @@ import (
 	"github.com/privagg/privagg/internal/gen"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
+	"github.com/privagg/privagg/release"
 )
 
 type config struct {
@@ -118,15 +119,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				fmt.Fprintf(stdout, "seed %d %s/%s: released %d of %d", seed, b.label, p.label, r.Released, r.Partitions)
 				for m, name := range metricNames {
 					s := r.Metrics[m]
-					fmt.Fprintf(stdout, "; %s err %.3f bias %+.3f noise %.3f MAE20 %.1f", name, s.RelErr, s.Bias, s.Noise, s.MAETop20)
+					fmt.Fprintf(stdout, "; %s err %.3f cover %.2f bias %+.3f noise %.3f MAE20 %.1f", name, s.RelErr, s.Coverage, s.Bias, s.Noise, s.MAETop20)
 				}
 				fmt.Fprintln(stdout)
 			}
 		}
 	}
 	fmt.Fprintf(stdout, "\n%s\n\n", c.describe())
-	fmt.Fprintln(stdout, "| binary/plan | partitions released | metric | median relative error | bounding bias (expected) | noise (relative) | values with CI95 < value | values within 10% of truth | MAE, 20 largest partitions | bounding alone: MAE, 20 largest |")
-	fmt.Fprintln(stdout, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(stdout, "| binary/plan | partitions released | metric | median relative error | intervals containing the truth | bounding bias (expected) | noise (relative) | values with CI95 < value | values within 10% of truth | MAE, 20 largest partitions | bounding alone: MAE, 20 largest |")
+	fmt.Fprintln(stdout, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, b := range c.binaries {
 		for _, p := range c.plans {
 			rs := results[runKey{b.label, p.label}]
@@ -146,8 +147,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				pick := func(f func(metricScore) float64) func(result) float64 {
 					return func(r result) float64 { return f(r.Metrics[m]) }
 				}
-				fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, released, name,
+				fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, released, name,
 					col(pick(func(s metricScore) float64 { return 100 * s.RelErr }), "%.1f%%"),
+					col(pick(func(s metricScore) float64 { return 100 * s.Coverage }), "%.0f%%"),
 					col(pick(func(s metricScore) float64 { return 100 * s.Bias }), "%+.1f%%"),
 					col(pick(func(s metricScore) float64 { return 100 * s.Noise }), "%.1f%%"),
 					col(pick(func(s metricScore) float64 { return 100 * s.CINarrow }), "%.0f%%"),
@@ -270,6 +272,7 @@ func (c *config) runJob(ctx context.Context, b binary, p plan, seed uint64, data
 	if err != nil {
 		return "", bounds{}, fmt.Errorf("plan %s: %w", p.label, err)
 	}
+
 	for _, args := range [][]string{
 		{"budget", "set", "utility", "--epsilon", "10", "--delta", "5e-6", "--period", "none", "--reason", "utility benchmark", "--ledger", ledger},
 		{"run", "-q", jobFile, "--ledger", ledger, "--release-id", fmt.Sprintf("utility-%s-%s-%d", b.label, p.label, seed)},
@@ -279,7 +282,39 @@ func (c *config) runJob(ctx context.Context, b binary, p plan, seed uint64, data
 			return "", bounds{}, fmt.Errorf("%s %s: %w\n%s", b.path, strings.Join(args, " "), err, msg)
 		}
 	}
+	// Auto bounds: the ones the run estimated, from the manifest.
+	if bd, err = manifestBounds(filepath.Join(out, "campaign_weekly.manifest.json"), bd); err != nil {
+		return "", bounds{}, err
+	}
 	return filepath.Join(out, "campaign_weekly.csv"), bd, nil
+}
+
+// manifestBounds replaces the bounds read from the job file by those the
+// manifest says the release used, when the job estimated them.
+func manifestBounds(path string, bd bounds) (bounds, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return bd, err
+	}
+	defer f.Close()
+	m, err := release.ReadManifest(f)
+	if err != nil || m.Bounds == nil {
+		return bd, err
+	}
+	bd.L0 = int64(m.Bounds.L0.Value)
+	for _, mb := range m.Bounds.Metrics {
+		switch mb.Metric {
+		case "events":
+			if mb.MaxPerUnit != nil {
+				bd.Linf = int64(mb.MaxPerUnit.Value)
+			}
+		case "revenue":
+			if mb.Min != nil && mb.Max != nil {
+				bd.Min, bd.Max = mb.Min.Value, mb.Max.Value
+			}
+		}
+	}
+	return bd, nil
 }
 
 // readBounds reads the contribution bounds of the job's campaign_weekly

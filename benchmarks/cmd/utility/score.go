@@ -120,6 +120,7 @@ type metricScore struct {
 	Bias      float64 // bounding alone, in expectation: (expected - true) / true
 	Noise     float64 // |released - expected| / true: noise (and the spread of the random bounding)
 	CINarrow  float64 // share of released values whose 95% CI half-width is below the value
+	Coverage  float64 // share of released values whose 95% interval contains the true value
 	Within10  int     // released values within 10% of the truth: accurate, bias included
 	MAETop20  float64 // mean |released - true| over the 20 partitions with the most people (unreleased: 0)
 	BiasTop20 float64 // mean |expected - true| over those 20 partitions
@@ -151,7 +152,7 @@ func score(parts map[key]*partition) result {
 	top := keys[:min(20, len(keys))]
 	for m := range metricNames {
 		var rel, bias, nz []float64
-		narrow, within := 0, 0
+		narrow, within, covered := 0, 0, 0
 		for _, p := range parts {
 			tv := p.truth[m]
 			if !p.isReleased || tv == 0 {
@@ -166,10 +167,14 @@ func score(parts map[key]*partition) result {
 			if math.Abs(p.released[m]-tv) <= 0.1*tv {
 				within++
 			}
+			if math.Abs(p.released[m]-tv) <= p.ci95[m] {
+				covered++
+			}
 		}
 		s := metricScore{RelErr: median(rel), Bias: median(bias), Noise: median(nz), Within10: within}
 		if len(rel) > 0 {
 			s.CINarrow = float64(narrow) / float64(len(rel))
+			s.Coverage = float64(covered) / float64(len(rel))
 		}
 		for _, k := range top {
 			p := parts[k]
