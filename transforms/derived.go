@@ -4,7 +4,7 @@
 // HMAC-SHA256 pseudonyms).
 //
 // A derived column is built once from the job file by a validating
-// constructor (NewBins, NewTruncate, NewPrefix, NewMap) and then only renders
+// constructor (NewBins, NewTruncate, NewPart, NewPrefix, NewMap) and then only renders
 // SQL, so the engine evaluates it vectorized over the whole input. Every
 // derived expression yields VARCHAR and maps NULL or unusable input to NULL
 // (Map: to its default label).
@@ -26,7 +26,7 @@ type Derived interface {
 }
 
 // Labeled is implemented by derived columns whose values come from a fixed
-// list known before any data is read (Bins, Map). Such a list does not depend
+// list known before any data is read (Bins, Map, Part). Such a list does not depend
 // on the data, so it may serve as a public partition list.
 type Labeled interface {
 	Derived
@@ -40,6 +40,7 @@ var (
 	_ Derived = (*Truncate)(nil)
 	_ Derived = (*Prefix)(nil)
 	_ Labeled = (*Map)(nil)
+	_ Labeled = (*Part)(nil)
 )
 
 // QuoteIdent quotes s as a DuckDB identifier: "..." with inner double quotes
@@ -77,7 +78,7 @@ const reservedPrefix = "__"
 // it never carries event data or the contents of a map file.
 type SpecError struct {
 	Column string // the derived column's name (its key under columns:)
-	Field  string // job-file field below the column: "from", "bins", "truncate", "prefix", "map.file", ...; "" for the name itself
+	Field  string // job-file field below the column: "from", "bins", "truncate", "part", "format", "prefix", "map.file", ...; "" for the name itself
 	Value  any    // the offending config value, or nil
 	Rule   string // the rule it breaks, e.g. "must be strictly ascending"
 	Err    error  // underlying cause (e.g. an I/O error), or nil

@@ -2,6 +2,7 @@ package transforms
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"regexp"
 	"strconv"
@@ -235,7 +236,7 @@ func (b *Bins) Eval(v Value) (label string, ok bool) {
 // Eval is the Go twin of t.SQL: the start of v's hour, day, ISO week or
 // month as text, or ok false (NULL).
 func (t *Truncate) Eval(v Value) (label string, ok bool) {
-	ts, ok := v.Timestamp()
+	ts, ok := t.time.eval(v)
 	if !ok {
 		return "", false
 	}
@@ -252,6 +253,24 @@ func (t *Truncate) Eval(v Value) (label string, ok bool) {
 		return time.Date(y, mo, 1, 0, 0, 0, 0, time.UTC).Format("2006-01-02"), true
 	}
 	return "", false // NewTruncate accepts no other unit
+}
+
+// Eval is the Go twin of p.SQL: the label of v's hour, weekday or month,
+// or ok false (NULL).
+func (p *Part) Eval(v Value) (string, bool) {
+	ts, ok := p.time.eval(v)
+	if !ok {
+		return "", false
+	}
+	switch p.part {
+	case PartHourOfDay:
+		return fmt.Sprintf("%02d", ts.Hour()), true
+	case PartDayOfWeek:
+		return dayLabels[(int(ts.Weekday())+6)%7], true
+	case PartMonthOfYear:
+		return fmt.Sprintf("%02d", int(ts.Month())), true
+	}
+	return "", false // NewPart accepts no other part
 }
 
 // Eval is the Go twin of p.SQL: the first Len() characters of v's text,
@@ -291,6 +310,8 @@ func Eval(d Derived, v Value) (string, bool) {
 	case *Bins:
 		return x.Eval(v)
 	case *Truncate:
+		return x.Eval(v)
+	case *Part:
 		return x.Eval(v)
 	case *Prefix:
 		return x.Eval(v)

@@ -20,20 +20,23 @@ var Units = []string{UnitHour, UnitDay, UnitWeek, UnitMonth}
 // (Monday) or month, as text: 'YYYY-MM-DD' for day, week and month,
 // 'YYYY-MM-DD HH:00:00' for hour.
 //
-// The source may be TIMESTAMP, TIMESTAMPTZ, DATE or ISO-8601 text (date only,
-// or date and time with an optional offset or Z). It is read as
-// CAST(TRY_CAST(src AS TIMESTAMPTZ) AS TIMESTAMP), so text with an offset is
-// converted to the session time zone first and text without one is taken as
-// session time. privagg runs DuckDB with TimeZone = 'UTC', which makes every
-// label a UTC date. NULL, unparsable text (including text with surrounding
-// spaces) and infinite timestamps give NULL.
+// The source may be TIMESTAMP, TIMESTAMPTZ, DATE or text. Without a format,
+// text is ISO-8601 (date only, or date and time with an optional offset or
+// Z), read as CAST(TRY_CAST(src AS TIMESTAMPTZ) AS TIMESTAMP): text with an
+// offset is converted to the session time zone first and text without one
+// is taken as session time. privagg runs DuckDB with TimeZone = 'UTC',
+// which makes every label a UTC date. With a format (TimeFormat), text is
+// read with try_strptime. NULL, text that does not parse (including ISO
+// text with surrounding spaces) and infinite timestamps give NULL.
 type Truncate struct {
 	name, from, unit string
+	time             timeSource
 }
 
-// NewTruncate returns the truncation of the timestamp column from to unit
-// (one of Units).
-func NewTruncate(name, from, unit string) (*Truncate, error) {
+// NewTruncate returns the truncation of the time column from to unit (one
+// of Units). format is a strptime format for text times (see TimeFormat),
+// or "" for ISO-8601.
+func NewTruncate(name, from, unit, format string) (*Truncate, error) {
 	if err := checkNames(name, from); err != nil {
 		return nil, err
 	}
@@ -41,7 +44,11 @@ func NewTruncate(name, from, unit string) (*Truncate, error) {
 		return nil, &SpecError{Column: name, Field: "truncate", Value: unit,
 			Rule: "must be one of " + strings.Join(Units, ", ")}
 	}
-	return &Truncate{name: name, from: from, unit: unit}, nil
+	ts, err := newTimeSource(name, format)
+	if err != nil {
+		return nil, err
+	}
+	return &Truncate{name: name, from: from, unit: unit, time: ts}, nil
 }
 
 // Name returns the output column name.
@@ -53,17 +60,16 @@ func (t *Truncate) Source() string { return t.from }
 // Unit returns the truncation unit.
 func (t *Truncate) Unit() string { return t.unit }
 
+// Format returns the strptime format of text times, or "" for ISO-8601.
+func (t *Truncate) Format() string { return t.time.Format() }
+
 // SQL returns
 //
 //	CASE WHEN isfinite(ts) THEN strftime(date_trunc('unit', ts), 'format') END
 //
-// with ts = CAST(TRY_CAST(src AS TIMESTAMPTZ) AS TIMESTAMP).
+// with ts = CAST(TRY_CAST(src AS TIMESTAMPTZ) AS TIMESTAMP), or, with a
+// format, strftime(date_trunc('unit', try_strptime(src, format)), ...)
+// over the text of src.
 func (t *Truncate) SQL(src string) string {
-	ts := "CAST(TRY_CAST(" + src + " AS TIMESTAMPTZ) AS TIMESTAMP)"
-	format := "%Y-%m-%d"
-	if t.unit == UnitHour {
-		format = "%Y-%m-%d %H:00:00"
-	}
-	return "CASE WHEN isfinite(" + ts + ") THEN strftime(date_trunc(" + QuoteString(t.unit) + ", " + ts + "), " +
-		QuoteString(format) + ") END"
+	return t.FormatSQL(t.NativeSQL(src))
 }

@@ -7,7 +7,7 @@ import (
 func TestNewTruncateErrors(t *testing.T) {
 	for _, unit := range []string{"", "year", "Week", "minute", " day"} {
 		t.Run(unit, func(t *testing.T) {
-			_, err := NewTruncate("week", "ts", unit)
+			_, err := NewTruncate("week", "ts", unit, "")
 			checkSpecError(t, err, "columns.week.truncate", "must be one of hour, day, week, month")
 		})
 	}
@@ -17,7 +17,7 @@ func TestTruncateSQL(t *testing.T) {
 	db := openDB(t)
 	mustTruncate := func(unit string) *Truncate {
 		t.Helper()
-		tr, err := NewTruncate(unit+"_of_ts", "ts", unit)
+		tr, err := NewTruncate(unit+"_of_ts", "ts", unit, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +67,7 @@ func TestTruncateNativeMatchesSQL(t *testing.T) {
 	db := openDB(t)
 	db.SetMaxOpenConns(1)
 	for _, unit := range []string{UnitHour, UnitDay, UnitWeek, UnitMonth} {
-		tr, err := NewTruncate("t", "ts", unit)
+		tr, err := NewTruncate("t", "ts", unit, "")
 		if err != nil {
 			t.Fatal(err)
 		}

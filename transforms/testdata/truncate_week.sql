@@ -1,1 +1,1 @@
-CASE WHEN isfinite(CAST(TRY_CAST("ts" AS TIMESTAMPTZ) AS TIMESTAMP)) THEN strftime(date_trunc('week', CAST(TRY_CAST("ts" AS TIMESTAMPTZ) AS TIMESTAMP)), '%Y-%m-%d') END
+strftime(CASE WHEN isfinite(CAST(TRY_CAST("ts" AS TIMESTAMPTZ) AS TIMESTAMP)) THEN date_trunc('week', CAST(TRY_CAST("ts" AS TIMESTAMPTZ) AS TIMESTAMP)) END, '%Y-%m-%d')
