@@ -57,11 +57,19 @@ func equal(a, b string) bool {
 	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
 }
 
+// BearerOK reports whether the Authorization value authorization is
+// "Bearer TOKEN" with token (the scheme's case aside), comparing in constant
+// time. The console and the Flight SQL endpoint of privagg serve both check
+// their requests with it.
+func BearerOK(authorization, token string) bool {
+	scheme, tok, ok := strings.Cut(authorization, " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && equal(strings.TrimSpace(tok), token)
+}
+
 // authorized reports whether r may read the console.
 func (s *Server) authorized(r *http.Request) bool {
 	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, tok, ok := strings.Cut(h, " ")
-		return ok && strings.EqualFold(scheme, "Bearer") && equal(strings.TrimSpace(tok), s.cfg.Token)
+		return BearerOK(h, s.cfg.Token)
 	}
 	if c, err := r.Cookie(CookieName); err == nil {
 		return equal(c.Value, s.session)

@@ -192,7 +192,7 @@ func securityHeaders(h http.Header) {
 // methods, the loopback host check, the token) and routes the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	securityHeaders(w.Header())
-	if s.cfg.Loopback && !loopbackHost(r.Host) {
+	if s.cfg.Loopback && !LoopbackHost(r.Host) {
 		// A console on loopback answers only requests made to a loopback
 		// name: a page elsewhere that points a name of its own at
 		// 127.0.0.1 (DNS rebinding) cannot even reach its login form.
@@ -228,9 +228,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// loopbackHost reports whether the Host header names this machine's
-// loopback interface.
-func loopbackHost(host string) bool {
+// LoopbackHost reports whether host (a Host header or a gRPC :authority,
+// with or without a port) names this machine's loopback interface.
+func LoopbackHost(host string) bool {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}

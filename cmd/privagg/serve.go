@@ -31,12 +31,14 @@ func newServeCmd(g *globals) *cobra.Command {
 		addr, token, jobs string
 		from              []string
 		internal          bool
+		flight            flightServe
 	)
 	cmd := &cobra.Command{
-		Use: "serve [--addr 127.0.0.1:8080] [--from DIR]... [--jobs DIR] [--internal] [--token TOKEN]",
+		Use: "serve [--addr 127.0.0.1:8080] [--from DIR]... [--jobs DIR] [--internal] [--token TOKEN] [--flight-addr HOST:PORT]",
 		Example: `  privagg serve                                   # the project's ledger, on http://127.0.0.1:8080
   privagg serve --from /shared/published          # published folders only (analysts)
-  privagg serve --jobs configs --internal         # officers: what-if over job files, internal reports`,
+  privagg serve --jobs configs --internal         # officers: what-if over job files, internal reports
+  privagg serve --flight-addr 127.0.0.1:31337     # also Arrow Flight SQL (JDBC, ADBC, pandas) on 31337`,
 		Short: "A read-only console in the browser: budgets, releases and what-if",
 		Long: `Serve a read-only web console (see docs/console.md):
   Datasets  budget bars (epsilon and delta spent and remaining) and the spend
@@ -59,7 +61,12 @@ to the login page. Without one, the console draws a random token and prints a
 login URL (http://127.0.0.1:8080/login?token=...) that signs a browser in: on
 a shared machine, loopback is every local account's. The console binds
 127.0.0.1 by default; any other --addr needs a token you give. Plain HTTP: off
-this machine, put it behind a TLS proxy or an SSH tunnel.`,
+this machine, put it behind a TLS proxy or an SSH tunnel.
+
+--flight-addr HOST:PORT also serves the tables privagg query reads (and
+nothing else, with the same refusals) over Arrow Flight SQL for JDBC, ADBC,
+pandas and Polars (docs/analysts.md). It takes the same token, as gRPC
+metadata "authorization: Bearer TOKEN", and the same address rule.`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if token == "" {
@@ -75,6 +82,9 @@ this machine, put it behind a TLS proxy or an SSH tunnel.`,
 			}
 			if token != "" && len(token) < console.MinTokenLength {
 				return usageError{fmt.Errorf("token: has %d characters, want at least %d", len(token), console.MinTokenLength)}
+			}
+			if err := flight.check(token != ""); err != nil {
+				return err
 			}
 			drawn := token == ""
 			if drawn {
@@ -103,7 +113,14 @@ this machine, put it behind a TLS proxy or an SSH tunnel.`,
 				fmt.Fprintf(g.stdout, "  sign in: open %s (a token drawn for this run; programs send it as \"Authorization: Bearer TOKEN\")\n",
 					console.LoginURL(base, token))
 			}
-			return serve(ctx, ln, srv)
+			waitFlight, err := flight.start(ctx, g.stdout, g.logger, cfg)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			err = serve(ctx, ln, srv)
+			stop() // the Flight SQL server stops with the console
+			return errors.Join(err, waitFlight())
 		},
 	}
 	f := cmd.Flags()
@@ -112,6 +129,7 @@ this machine, put it behind a TLS proxy or an SSH tunnel.`,
 	f.StringArrayVar(&from, "from", nil, "analyst's console: read the published folder DIR instead of the ledger (repeatable)")
 	f.StringVar(&jobs, "jobs", "", "folder of job files for the what-if page")
 	f.BoolVar(&internal, "internal", false, "show the exact, non-private counts of the release reports (officers)")
+	flight.flags(f)
 	return cmd
 }
 
