@@ -244,6 +244,7 @@ func checkLedger(t *testing.T, job *job.Job, id string, wantEps, wantDel privacy
 func checkOutputDir(t *testing.T, job *job.Job, storeDir string, wantRelease bool) {
 	t.Helper()
 	got := map[string][]byte{}
+	hist := map[string][]byte{} // output.dir/history/<release_id>/
 	err := filepath.WalkDir(job.Output.Dir, func(path string, d fs.DirEntry, err error) error {
 		if errors.Is(err, fs.ErrNotExist) && path == job.Output.Dir {
 			return filepath.SkipDir
@@ -259,19 +260,25 @@ func checkOutputDir(t *testing.T, job *job.Job, storeDir string, wantRelease boo
 			t.Errorf("temporary file %s in output.dir", rel)
 		}
 		if d.IsDir() {
-			t.Errorf("unexpected folder %s in output.dir", rel)
+			if rel != release.HistoryDir && filepath.Dir(rel) != release.HistoryDir {
+				t.Errorf("unexpected folder %s in output.dir", rel)
+			}
 			return nil
 		}
 		data, err := os.ReadFile(path)
-		got[rel] = data
+		if strings.HasPrefix(rel, release.HistoryDir+string(filepath.Separator)) {
+			hist[rel] = data
+		} else {
+			got[rel] = data
+		}
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !wantRelease {
-		if len(got) > 0 {
-			t.Errorf("output.dir holds %v, want nothing", slices.Sorted(maps.Keys(got)))
+		if len(got)+len(hist) > 0 {
+			t.Errorf("output.dir holds %v %v, want nothing", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(hist)))
 		}
 		return
 	}
@@ -294,6 +301,9 @@ func checkOutputDir(t *testing.T, job *job.Job, storeDir string, wantRelease boo
 		}
 		if !bytes.Equal(got[name], stored) {
 			t.Errorf("%s in output.dir differs from the release store", name)
+		}
+		if h := filepath.Join(release.HistoryDir, filepath.Base(storeDir), name); !bytes.Equal(hist[h], stored) {
+			t.Errorf("%s in output.dir differs from the release store", h)
 		}
 		if strings.HasSuffix(name, release.ManifestSuffix) {
 			manifests++

@@ -142,9 +142,11 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 	}
 	step(StepStored)
 	files := stored.Published
-	if err := release.Publish(ctx, led.StoreDir(id), j.Output.Dir, files, stored.SHA256); err != nil {
+	shrunk, err := release.Publish(ctx, led.StoreDir(id), j.Output.Dir, files, stored.SHA256)
+	if err != nil {
 		return nil, fmt.Errorf("publish release %s (stored; re-run to publish): %w", id, err)
 	}
+	r.warnShrinks(shrunk)
 	step(StepPublished)
 	if err := led.MarkPublished(ctx, id); err != nil {
 		return nil, fmt.Errorf("mark release %s published: %w", id, err)

@@ -171,13 +171,23 @@ func (r *run) checkResumable(led *privacy.Ledger) error {
 
 // republish copies a stored release to output.dir again: no noise, no charge.
 func (r *run) republish(ctx context.Context, led *privacy.Ledger) (*RunResult, error) {
-	files, err := release.Republish(ctx, led, r.rec, r.j.Output.Dir)
+	files, shrunk, err := release.Republish(ctx, led, r.rec, r.j.Output.Dir)
 	if err != nil {
 		return nil, err
 	}
+	r.warnShrinks(shrunk)
 	r.report.Status = "republished"
 	r.log.Info("release already stored: re-published without new noise or charge", "release", r.id, "files", len(files))
 	return &RunResult{ReleaseID: r.id, Republished: true, OutputDir: r.j.Output.Dir, Files: files, ReportPath: r.releaseReport(led)}, nil
+}
+
+// warnShrinks warns about each table a publication made much smaller than
+// the one it replaced in output.dir: a dashboard reading the folder's
+// latest tables would silently lose most of its rows.
+func (r *run) warnShrinks(shrunk []release.Shrink) {
+	for _, s := range shrunk {
+		r.log.Warn("publish: " + s.String())
+	}
 }
 
 // engineWritesNoise reports whether the engine's Release writes noised

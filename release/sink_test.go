@@ -187,6 +187,9 @@ func listDir(t testing.TB, dir string) map[string]string {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
+		if e.IsDir() {
+			continue // a published folder's history (history_test.go)
+		}
 		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
 			t.Fatal(err)
@@ -876,7 +879,7 @@ func TestSinkEndToEnd(t *testing.T) {
 			tables, _ := tablesOf(rel)
 			checkWritten(t, store, files, tables)
 			out := filepath.Join(root, "out")
-			if err := Publish(ctx, store, out, FileNames(files), nil); err != nil {
+			if _, err := Publish(ctx, store, out, FileNames(files), nil); err != nil {
 				t.Fatal(err)
 			}
 			if a, b := listDir(t, store), listDir(t, out); fmt.Sprint(a) != fmt.Sprint(b) {

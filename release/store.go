@@ -79,35 +79,40 @@ func Store(ctx context.Context, led *privacy.Ledger, id string, job *job.Job, re
 }
 
 // Republish copies a stored release to outDir again, byte for byte, and
-// marks it published. Every file is checked against the SHA-256 the ledger
+// marks it published (or, if it was, records the re-publication: it is
+// then the latest release of its outputs). It returns the files published
+// and the tables that shrink against those they replace (see Publish). Every file is checked against the SHA-256 the ledger
 // recorded when the release was stored (an *IntegrityError if one differs
 // or is a symlink), and the copies are checked again as they are written.
 // A release stored before the ledger recorded hashes is checked against
 // its manifests, as it was then, and symlinks are refused.
-func Republish(ctx context.Context, led *privacy.Ledger, rec *privacy.ReleaseRecord, outDir string) ([]string, error) {
+func Republish(ctx context.Context, led *privacy.Ledger, rec *privacy.ReleaseRecord, outDir string) ([]string, []Shrink, error) {
 	dir := led.StoreDir(rec.ReleaseID)
 	var files []string
 	var sums map[string]string
 	if rec.Files != nil {
 		if err := VerifyStore(dir, rec.Files); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		files, sums = rec.Files.Published, rec.Files.SHA256
 	} else {
 		var err error
 		if files, err = readPublishedList(dir); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	if err := publish(ctx, dir, outDir, files, sums, defaultFSOps); err != nil {
-		return nil, err
+	shrunk, err := publish(ctx, dir, outDir, files, sums, defaultFSOps)
+	if err != nil {
+		return nil, nil, err
 	}
-	if rec.State != privacy.StatePublished {
-		if err := led.MarkPublished(ctx, rec.ReleaseID); err != nil {
-			return nil, err
-		}
+	mark := led.MarkPublished
+	if rec.State == privacy.StatePublished {
+		mark = led.MarkRepublished
 	}
-	return files, nil
+	if err := mark(ctx, rec.ReleaseID); err != nil {
+		return nil, nil, err
+	}
+	return files, shrunk, nil
 }
 
 // readPublishedList reads the published-files list of a release stored

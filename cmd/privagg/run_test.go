@@ -75,8 +75,8 @@ func TestRunExitCodes(t *testing.T) {
 				}
 			}
 			entries, _ := os.ReadDir(filepath.Join(dir, "out"))
-			if tc.code == 0 && len(entries) != 2 {
-				t.Errorf("published %d files, want 2", len(entries))
+			if tc.code == 0 && len(entries) != 3 {
+				t.Errorf("published %d entries, want 2 files and history/", len(entries))
 			}
 			if tc.code != 0 && len(entries) != 0 {
 				t.Errorf("failed run left %d files in output.dir", len(entries))
