@@ -271,7 +271,7 @@ func (c *Catalog) nameTables() {
 	}
 }
 
-// newer reports whether a was published after b (ties: reserved later, then
+// newer reports whether a was last published after b (ties: reserved later, then
 // the larger id, so the choice never depends on map order).
 func newer(a, b *Release) bool {
 	ta, tb := publishedAt(a), publishedAt(b)
@@ -284,9 +284,11 @@ func newer(a, b *Release) bool {
 	return a.ReleaseID > b.ReleaseID
 }
 
+// publishedAt is when r was last published into its output folder (see
+// history.go): the one time "latest" is decided by.
 func publishedAt(r *Release) time.Time {
-	if r.PublishedAt != nil {
-		return *r.PublishedAt
+	if t := r.LastPublished(); t != nil {
+		return *t
 	}
 	return r.ReservedAt
 }

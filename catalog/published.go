@@ -22,9 +22,12 @@ import (
 // sha256 against its manifest before loading it. Missing permissions are a
 // *privacy.PermissionError.
 //
-// Each folder holds the latest publication of each of its outputs; the
+// Each folder holds the latest publication of each of its outputs at its
+// top and every release published into it in history/<release_id>/; the
 // tables are named as for a ledger's catalog (Catalog.QueryTables), the
-// release published last (by its manifests' created time) being the latest.
+// release published last being the latest (history.go says how that is
+// known). A release a folder has at its top and in its history is read
+// from the top.
 func LoadPublished(dirs []string) (*Catalog, error) {
 	c := &Catalog{Releases: []Release{}}
 	for _, d := range dirs {
@@ -40,7 +43,7 @@ func LoadPublished(dirs []string) (*Catalog, error) {
 	}
 	defer unlock()
 	for _, dir := range c.Published {
-		rels, err := readPublished(dir)
+		rels, err := readFolder(dir)
 		if err != nil {
 			return nil, err
 		}
@@ -103,6 +106,20 @@ func readPublished(dir string) ([]Release, error) {
 		r.Tables = append(r.Tables, t)
 	}
 	return rels, nil
+}
+
+// readFolder reads a published folder: the releases at its top and those
+// its history keeps (history.go).
+func readFolder(dir string) ([]Release, error) {
+	rels, err := readPublished(dir)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]int{}
+	for i, r := range rels {
+		byID[r.ReleaseID] = i
+	}
+	return readHistory(dir, rels, byID)
 }
 
 // checkNotSymlink refuses a symlink at path: a published folder is read as

@@ -35,14 +35,16 @@ SHOW <table>, SUMMARIZE) in an in-memory DuckDB whose only tables are the
 published releases of the ledger (--ledger, else PRIVAGG_LEDGER, else the
 project file's ledger:, else ./privagg-ledger.duckdb), copied from the
 release store:
-  <output>               the latest published release of each output
+  <output>               the latest release of each output: the one last
+                         published (or re-published) into its output folder
   <output>__<release>    every published release (release id with characters
                          other than letters, digits and _ replaced by _)
 List them with --tables.
 
 --from DIR (repeatable) reads the published output folders DIR instead, and
 nothing else (no ledger, no release store): for analysts who may read only
-those. Its tables are the releases published there now, named the same way.
+those. Its tables are the releases published there, named the same way: the
+latest at the top of each folder, earlier ones from its history/ subfolder.
 Symlinks are refused; each data file must have the sha256 of its manifest.
 Without --from or --ledger, a query reads the project file's published:
 folders when the project names no ledger or this user may not read it. Nothing else is reachable: files, table functions
