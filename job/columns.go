@@ -45,6 +45,32 @@ func (j *Job) InputColumns() []string {
 	})
 }
 
+// TextColumns are the input columns every engine reads as text whatever
+// type a reader would guess for them: the privacy unit (unless RowUnit),
+// the consent column, and the sources of derived columns with a format
+// (text times such as "9:30AM" or "07/12/2026 18:05", which a CSV sniffer
+// could otherwise type as TIME or as a date of another layout). Sorted,
+// without duplicates (names compared without case).
+func (j *Job) TextColumns() []string {
+	var cols []string
+	if j.PrivacyUnit != RowUnit {
+		cols = append(cols, j.PrivacyUnit)
+	}
+	cols = append(cols, j.Consent.Column)
+	for _, name := range sortedKeys(j.Columns) {
+		if c := j.Columns[name]; c.Format != "" {
+			cols = append(cols, c.From)
+		}
+	}
+	slices.Sort(cols)
+	seen := nameSet{}
+	return slices.DeleteFunc(cols, func(c string) bool {
+		dup := c == "" || seen.has(c)
+		seen.add(c)
+		return dup
+	})
+}
+
 // PublicKeysOnly reports whether every group_by column of the output has a
 // public list, so that the released keys are their cross product and no key
 // comes from the data. Otherwise the output selects its partitions with DP

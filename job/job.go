@@ -83,13 +83,17 @@ type ConsentTable struct {
 }
 
 // DerivedColumn is one generalized column. Exactly one of Bins, Truncate,
-// Prefix or Map is set.
+// Part, Prefix or Map is set.
 type DerivedColumn struct {
 	From     string    `mapstructure:"from"`
 	Bins     []float64 `mapstructure:"bins"`     // ascending edges; labels "<b0", "b0-(b1-1)", ..., "bn+"
 	Truncate string    `mapstructure:"truncate"` // hour | day | week | month
-	Prefix   int       `mapstructure:"prefix"`   // keep the first N characters
-	Map      *MapSpec  `mapstructure:"map"`
+	Part     string    `mapstructure:"part"`     // hour_of_day | day_of_week | month_of_year
+	// Format is the strptime format of text times, for truncate and part
+	// (transforms.TimeFormat); default ISO-8601.
+	Format string   `mapstructure:"format"`
+	Prefix int      `mapstructure:"prefix"` // keep the first N characters
+	Map    *MapSpec `mapstructure:"map"`
 }
 
 // MapSpec maps values through a two-column CSV file; unmapped values become Default.

@@ -6,6 +6,7 @@ import (
 	"reflect"
 
 	"github.com/privagg/privagg/privacy"
+	"github.com/privagg/privagg/transforms"
 )
 
 //go:generate go run ../internal/cmd/jobschema -o ../configs/job.schema.json
@@ -41,6 +42,7 @@ func JSONSchema() ([]byte, error) {
 var schemaEnums = map[string]func() []string{
 	"privacy_unit_case":        func() []string { return []string{"keep", "fold"} },
 	"columns.*.truncate":       func() []string { return truncations },
+	"columns.*.part":           func() []string { return transforms.Parts },
 	"outputs[].metrics[].type": func() []string { return enumStrings(privacy.MetricKinds()) },
 	"input.format":             func() []string { return enumStrings(InputFormats) },
 	"output.format":            func() []string { return enumStrings(OutputFormats) },

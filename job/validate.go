@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/privagg/privagg/privacy"
+	"github.com/privagg/privagg/transforms"
 )
 
 // Names of the job, outputs, metrics and derived columns become file, table
@@ -207,6 +208,13 @@ func (c *checker) validateColumns(job *Job, ids nameSet) {
 				c.add(key+".truncate", col.Truncate, "must be one of hour, day, week, month")
 			}
 		}
+		if col.Part != "" {
+			kinds++
+			if !slices.Contains(transforms.Parts, col.Part) {
+				c.add(key+".part", col.Part, "must be one of %s", strings.Join(transforms.Parts, ", "))
+			}
+		}
+		c.checkTimeFormat(key, name, col)
 		if col.Prefix != 0 || present(c.tree, "columns", name, "prefix") {
 			kinds++
 			if col.Prefix < 1 {
@@ -221,8 +229,24 @@ func (c *checker) validateColumns(job *Job, ids nameSet) {
 			}
 		}
 		if kinds != 1 && !c.failed[key] {
-			c.add(key, nil, "must set exactly one of bins, truncate, prefix or map (has %d)", kinds)
+			c.add(key, nil, "must set exactly one of bins, truncate, part, prefix or map (has %d)", kinds)
 		}
+	}
+}
+
+// checkTimeFormat checks the format of derived column name (at key): a
+// strptime format that transforms.NewTimeFormat accepts, for truncate and
+// part only.
+func (c *checker) checkTimeFormat(key, name string, col DerivedColumn) {
+	if col.Format == "" && !present(c.tree, "columns", name, "format") {
+		return
+	}
+	if col.Truncate == "" && col.Part == "" {
+		c.add(key+".format", fmt.Sprintf("%q", col.Format), "is only for truncate and part (it says how text times are written)")
+		return
+	}
+	if _, err := transforms.NewTimeFormat(col.Format); err != nil {
+		c.add(key+".format", fmt.Sprintf("%q", col.Format), "%s", err.Error())
 	}
 }
 
@@ -346,6 +370,27 @@ func (c *checker) validateGroupBy(job *Job, o *Output, key string, ids nameSet) 
 				}
 				vals[val] = true
 			}
+			c.checkPartLabels(job, k, col, pp.Values)
+		}
+	}
+}
+
+// checkPartLabels refuses public values (at key k) of group_by column col
+// that a part column can never take ("9" for hour_of_day, whose labels are
+// "00".."23"): such a partition would always be released empty.
+func (c *checker) checkPartLabels(job *Job, k, col string, values []string) {
+	d, ok := job.Columns[col]
+	if !ok || d.Part == "" {
+		return
+	}
+	labels := transforms.PartLabels(d.Part)
+	if labels == nil {
+		return // reported at columns.<col>.part
+	}
+	for v, val := range values {
+		if !slices.Contains(labels, val) {
+			c.add(fmt.Sprintf("%s[%d]", k, v), fmt.Sprintf("%q", val), "is not a value of %s (part: %s takes %q .. %q)",
+				col, d.Part, labels[0], labels[len(labels)-1])
 		}
 	}
 }

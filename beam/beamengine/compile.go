@@ -38,13 +38,11 @@ func compile(ctx context.Context, j *job.Job) (*compiled, error) {
 		return nil, &engine.InputError{Reason: "cannot read the input's columns", Err: err}
 	}
 	src.Names = names.Input
-	// Person ids and consent values are read as text, as the embedded
-	// engine's readers read them (VARCHAR).
+	// Person ids, consent values and text times with a format are read as
+	// text, as the embedded engine's readers read them (VARCHAR).
 	src.Text = map[string]bool{}
-	for _, col := range []string{j.PrivacyUnit, j.Consent.Column} {
-		if col != "" && col != job.RowUnit {
-			src.Text[col] = true
-		}
+	for _, col := range j.TextColumns() {
+		src.Text[col] = true
 	}
 	c.src = *src
 	if problems := unsupportedMetrics(j); len(problems) > 0 {

@@ -136,15 +136,13 @@ func (p *queryPlan) valueColumns() []string {
 // column is the input's spelling of column c (names compare without case).
 func (p *queryPlan) column(c string) string { return p.in.names.Of(c) }
 
-// textColumns are the input columns read as text whatever they hold: the
-// privacy unit and the consent column, in the input's spelling; only those
+// textColumns are the input columns read as text whatever they hold
+// (job.TextColumns: the privacy unit, the consent column, the sources of
+// derived columns with a time format), in the input's spelling; only those
 // the input has.
 func (p *queryPlan) textColumns() []string {
 	var out []string
-	for _, c := range []string{p.job.PrivacyUnit, p.job.Consent.Column} {
-		if c == "" || c == job.RowUnit {
-			continue
-		}
+	for _, c := range p.job.TextColumns() {
 		if n, ok := p.in.names[strings.ToLower(c)]; ok {
 			out = append(out, n)
 		}
@@ -380,7 +378,7 @@ func (p *queryPlan) keyExpr(k string) (string, bool) {
 		return fmt.Sprintf("TRY_CAST(%s AS %s)", q(k), typ), true
 	}
 	switch d := p.derived[k].(type) {
-	case *transforms.Truncate:
+	case transforms.TypedNative:
 		return d.NativeSQLTyped(q(d.Source()), p.types[p.column(d.Source())]), true
 	case transforms.Native:
 		return d.NativeSQL(q(d.Source())), true
