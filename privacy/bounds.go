@@ -10,9 +10,10 @@ import (
 // Contribution bounds learned from the data, privately, and what bounding
 // removes.
 //
-// A job's privacy.bounds_share of epsilon (BoundsShare) goes to estimates
+// A job's privacy.bounds_share of each output's epsilon (BoundsShare), taken
+// from the output's metrics (selection keeps its share), goes to estimates
 // made inside the run, after the budget is reserved and before any metric is
-// noised. Per output, in equal parts of the output's share:
+// noised. Per output, in equal parts (what was dropped three):
 //
 //   - a histogram of partitions per person (all of the output's partitions),
 //     whose AutoL0Quantile gives an auto max_partitions_per_unit;
@@ -119,7 +120,8 @@ func (o OutputSpec) countsRows() bool {
 	return false
 }
 
-// BoundsPlan is the budget of a job's bound estimates.
+// BoundsPlan is the budget of a job's bound estimates: every output spends
+// BoundsShare of its epsilon on them, taken from its metrics' part.
 type BoundsPlan struct {
 	Share   Share              `json:"share"` // all of it (epsilon only: Laplace noise)
 	Outputs []OutputBoundsPlan `json:"outputs"`
@@ -136,33 +138,45 @@ type OutputBoundsPlan struct {
 	Dropped    float64   `json:"dropped"`                 // the sums of what was kept and dropped, all together
 }
 
-// planBounds splits eps over the outputs by weight, then equally over each
-// output's estimates.
-func planBounds(spec JobSpec, eps float64) *BoundsPlan {
-	bp := &BoundsPlan{Share: Share{Epsilon: eps}}
-	weights := make([]float64, len(spec.Outputs))
-	for i, o := range spec.Outputs {
-		weights[i] = o.Weight
+// planOutputBounds splits eps, the output's share of the estimates,
+// over its estimates: one part each, what was dropped three.
+func planOutputBounds(o OutputSpec, eps float64) *OutputBoundsPlan {
+	ob := &OutputBoundsPlan{Output: o.Name, Share: Share{Epsilon: eps}, Columns: o.MeasuredColumns()}
+	units := []float64{1, 3} // partitions, dropped (the corrections rest on it)
+	if o.countsRows() {
+		units = append(units, 1)
 	}
-	for i, e := range splitByWeight(eps, weights) {
-		o := spec.Outputs[i]
-		ob := OutputBoundsPlan{Output: o.Name, Share: Share{Epsilon: e}, Columns: o.MeasuredColumns()}
-		units := []float64{1, 3} // partitions, dropped (the corrections rest on it)
-		if o.countsRows() {
-			units = append(units, 1)
+	for range ob.Columns {
+		units = append(units, 1)
+	}
+	parts := splitByWeight(eps, units)
+	ob.Partitions, ob.Dropped = parts[0], parts[1]
+	next := 2
+	if o.countsRows() {
+		ob.Rows = parts[next]
+		next++
+	}
+	ob.Totals = parts[next:]
+	return ob
+}
+
+// collectBounds is the plan of a job's estimates, from its outputs'; nil
+// when there are none.
+func collectBounds(outs []OutputPlan) *BoundsPlan {
+	var bp *BoundsPlan
+	var eps []float64
+	for _, op := range outs {
+		if op.Bounds == nil {
+			continue
 		}
-		for range ob.Columns {
-			units = append(units, 1)
+		if bp == nil {
+			bp = &BoundsPlan{}
 		}
-		parts := splitByWeight(e, units)
-		ob.Partitions, ob.Dropped = parts[0], parts[1]
-		next := 2
-		if o.countsRows() {
-			ob.Rows = parts[next]
-			next++
-		}
-		ob.Totals = parts[next:]
-		bp.Outputs = append(bp.Outputs, ob)
+		bp.Outputs = append(bp.Outputs, *op.Bounds)
+		eps = append(eps, op.Bounds.Share.Epsilon)
+	}
+	if bp != nil {
+		bp.Share = Share{Epsilon: ceilFloat(exactSum(eps))}
 	}
 	return bp
 }
@@ -170,14 +184,20 @@ func planBounds(spec JobSpec, eps float64) *BoundsPlan {
 // leaves are the epsilons the estimates spend.
 func (bp *BoundsPlan) leaves() []Share {
 	var out []Share
-	for _, o := range bp.Outputs {
-		out = append(out, Share{Epsilon: o.Partitions}, Share{Epsilon: o.Dropped})
-		if o.Rows > 0 {
-			out = append(out, Share{Epsilon: o.Rows})
-		}
-		for _, t := range o.Totals {
-			out = append(out, Share{Epsilon: t})
-		}
+	for i := range bp.Outputs {
+		out = append(out, bp.Outputs[i].leaves()...)
+	}
+	return out
+}
+
+// leaves are the epsilons the output's estimates spend.
+func (o *OutputBoundsPlan) leaves() []Share {
+	out := []Share{{Epsilon: o.Partitions}, {Epsilon: o.Dropped}}
+	if o.Rows > 0 {
+		out = append(out, Share{Epsilon: o.Rows})
+	}
+	for _, t := range o.Totals {
+		out = append(out, Share{Epsilon: t})
 	}
 	return out
 }

@@ -314,18 +314,37 @@ func (r *Releaser) EstimateDropped(name string, s DroppedSums) error {
 		return fmt.Errorf("estimate output %q: %d columns of sums, want %d", name, len(s.MassKept), n)
 	}
 	l0 := float64(c.L0)
-	// Each sum with its sensitivity (the most one person adds) and its
-	// weight in the split of the output's dropped budget: the dropped pairs
-	// weigh most, since every correction rests on them.
+	// The budget follows the metrics the sums serve: the pairs every
+	// corrected metric, rows the counts, each column's value mass its
+	// sums; within a group, what was dropped by L0 weighs most.
+	i := r.outputIndex(name)
+	metrics := r.plan.Outputs[i].Spec.Metrics
+	var all, rowsW float64
+	massW := make([]float64, n)
+	for _, m := range metrics {
+		all += m.Weight
+		switch m.Kind {
+		case Count:
+			rowsW += m.Weight
+		case Sum:
+			if k := indexOf(c.Columns, m.Column); k >= 0 {
+				massW[k] += m.Weight
+			}
+		}
+	}
+	floor := func(w float64) float64 { return max(w, all/20) }
+	// Each sum with its sensitivity (the most one person adds) and weight.
 	type sum struct{ x, sens, weight float64 }
-	sums := []sum{{s.PairsKept, l0, 1}, {s.PairsDropped, float64(c.PairsCap - c.L0), 3}, {s.HeavyPairs, l0, 1}}
+	sums := []sum{{s.PairsKept, l0, all}, {s.PairsDropped, float64(c.PairsCap - c.L0), 3 * all}, {s.HeavyPairs, l0, all}}
 	if c.MaxPerUnit > 0 {
-		sums = append(sums, sum{s.RowsKept, l0 * float64(c.MaxPerUnit), 1}, sum{s.RowsClamped, l0 * float64(c.RowsCap-c.MaxPerUnit), 1},
-			sum{s.HeavyRows, l0 * float64(c.RowsCap), 1})
+		w := floor(rowsW)
+		sums = append(sums, sum{s.RowsKept, l0 * float64(c.MaxPerUnit), w}, sum{s.RowsClamped, l0 * float64(c.RowsCap-c.MaxPerUnit), w},
+			sum{s.HeavyRows, l0 * float64(c.RowsCap), w})
 	}
 	for k := range c.Columns {
 		reach := math.Max(math.Abs(c.Min[k]), math.Abs(c.Max[k]))
-		sums = append(sums, sum{s.MassKept[k], l0 * reach, 1}, sum{s.MassClamped[k], l0 * c.MassCap[k], 1}, sum{s.HeavyMass[k], l0 * c.MassCap[k], 1})
+		w := floor(massW[k])
+		sums = append(sums, sum{s.MassKept[k], l0 * reach, w}, sum{s.MassClamped[k], l0 * c.MassCap[k], w}, sum{s.HeavyMass[k], l0 * c.MassCap[k], w})
 	}
 	weights := make([]float64, len(sums))
 	for k, x := range sums {
@@ -370,7 +389,6 @@ func (r *Releaser) EstimateDropped(name string, s DroppedSums) error {
 		dr.MassCap[col] = c.MassCap[k]
 	}
 	st.bounds.Dropped = dr
-	i := r.outputIndex(name)
 	for j, mp := range r.plan.Outputs[i].Metrics {
 		var kept estimate
 		switch mp.Spec.Kind {
@@ -414,13 +432,19 @@ func product(a, b estimate) estimate {
 }
 
 // keptShare is kept / (kept + dropped), at least 1%, with its standard
-// deviation.
+// deviation. A dropped estimate within two standard deviations of zero is
+// taken as zero: the correction is then none, and the deviation still
+// widens the interval.
 func keptShare(kept, dropped estimate) estimate {
 	k := math.Max(kept.v, 1)
-	total := k + math.Max(dropped.v, 0)
+	d := math.Max(dropped.v, 0)
+	if d < 2*dropped.sd {
+		d = 0
+	}
+	total := k + d
 	v := math.Max(k/total, 0.01)
 	// d(k/(k+d)) = (d·dk − k·dd) / (k+d)²
-	sd := math.Hypot(dropped.v*kept.sd, k*dropped.sd) / (total * total)
+	sd := math.Hypot(d*kept.sd, k*dropped.sd) / (total * total)
 	return estimate{v, sd}
 }
 
@@ -461,13 +485,13 @@ func (r *Releaser) boundsOf(name string) (int, OutputBoundsPlan, error) {
 	if i < 0 {
 		return 0, OutputBoundsPlan{}, fmt.Errorf("estimate output %q: not in the plan", name)
 	}
-	if r.plan.Bounds == nil {
+	if r.plan.Outputs[i].Bounds == nil {
 		return 0, OutputBoundsPlan{}, fmt.Errorf("estimate output %q: the plan has no bounds share", name)
 	}
 	if r.done[name] {
 		return 0, OutputBoundsPlan{}, fmt.Errorf("estimate output %q: already released", name)
 	}
-	return i, r.plan.Bounds.Outputs[i], nil
+	return i, *r.plan.Outputs[i].Bounds, nil
 }
 
 // outputIndex is the index of output name in the plan, or -1.

@@ -81,15 +81,26 @@ func TestPlanChargesTheBoundsShare(t *testing.T) {
 	if p.Bounds == nil || math.Abs(p.Bounds.Share.Epsilon-0.2) > 1e-12 {
 		t.Fatalf("bounds share = %+v, want epsilon 0.2", p.Bounds)
 	}
-	var est, rest float64
+	var est, all float64
 	for _, l := range p.Bounds.leaves() {
 		est += l.Epsilon
 	}
 	for _, l := range p.Outputs[0].leaves() {
-		rest += l.Epsilon
+		all += l.Epsilon
 	}
-	if math.Abs(est-0.2) > 1e-12 || math.Abs(rest-1.8) > 1e-12 || p.Total.Epsilon > 2 {
-		t.Errorf("estimates %v + outputs %v (total %v), want 0.2 + 1.8 <= 2", est, rest, p.Total.Epsilon)
+	if math.Abs(est-0.2) > 1e-12 || math.Abs(all-2) > 1e-12 || p.Total.Epsilon > 2 {
+		t.Errorf("estimates %v of the output's %v (total %v), want 0.2 of 2", est, all, p.Total.Epsilon)
+	}
+	// Selection keeps its share: the estimates come out of the metrics.
+	sel := spec
+	sel.Outputs = []OutputSpec{autoOutput()}
+	sel.Outputs[0].PublicPartitions, sel.Outputs[0].SelectionShare = false, 0.5
+	ps, err := NewPlan(sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ps.Outputs[0].Selection.Share.Epsilon; math.Abs(got-1) > 1e-12 {
+		t.Errorf("selection epsilon %v, want 1 (half of 2, as without estimates)", got)
 	}
 	ob := p.Bounds.Outputs[0]
 	if ob.Rows == 0 || len(ob.Totals) != 1 || ob.Columns[0] != "revenue" {

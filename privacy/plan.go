@@ -87,6 +87,9 @@ type OutputPlan struct {
 	Share     Share          // everything this output spends
 	Selection *SelectionPlan // nil with public partitions
 	Metrics   []MetricPlan
+	// Bounds is the budget of the output's bound estimates (bounds.go);
+	// nil when the job's bounds_share is 0.
+	Bounds *OutputBoundsPlan
 }
 
 // Plan is a job's budget split and mechanisms. It reads no data.
@@ -113,15 +116,8 @@ func NewPlan(spec JobSpec) (*Plan, error) {
 	for i, o := range spec.Outputs {
 		weights[i] = o.Weight
 	}
-	outputsEps := spec.Epsilon
 	var leaves []Share
-	if spec.BoundsShare > 0 {
-		e := splitByWeight(spec.Epsilon, []float64{spec.BoundsShare, 1 - spec.BoundsShare})
-		p.Bounds = planBounds(spec, e[0])
-		outputsEps = e[1]
-		leaves = append(leaves, p.Bounds.leaves()...)
-	}
-	eps := splitByWeight(outputsEps, weights)
+	eps := splitByWeight(spec.Epsilon, weights)
 	del := splitByWeight(spec.Delta, weights)
 	for i, o := range spec.Outputs {
 		op, err := planOutput(spec, o, Share{Epsilon: eps[i], Delta: del[i]})
@@ -131,6 +127,7 @@ func NewPlan(spec JobSpec) (*Plan, error) {
 		p.Outputs = append(p.Outputs, op)
 		leaves = append(leaves, op.leaves()...)
 	}
+	p.Bounds = collectBounds(p.Outputs)
 	p.Total = ceilSum(leaves)
 	// splitByWeight never lets parts exceed their whole, so this cannot
 	// happen; the charge must never exceed what the job declared.
@@ -153,6 +150,9 @@ func NewPlan(spec JobSpec) (*Plan, error) {
 // component.
 func (op *OutputPlan) leaves() []Share {
 	var out []Share
+	if op.Bounds != nil {
+		out = append(out, op.Bounds.leaves()...)
+	}
 	if op.Selection != nil {
 		out = append(out, op.Selection.Share)
 	}
@@ -203,6 +203,14 @@ func planOutput(spec JobSpec, o OutputSpec, share Share) (OutputPlan, error) {
 		op.Selection = &SelectionPlan{Method: SelectTwoPhase, Share: sel, L0: o.MaxPartitionsPerUnit, K: spec.K}
 	case spec.Noise == Laplace:
 		metricShare.Delta = 0
+	}
+	if spec.BoundsShare > 0 {
+		// The estimates take their share of the output's epsilon from the
+		// metrics: selection keeps its share (validate checks that the
+		// two leave the metrics some).
+		e := splitByWeight(metricShare.Epsilon, []float64{spec.BoundsShare * share.Epsilon, metricShare.Epsilon - spec.BoundsShare*share.Epsilon})
+		op.Bounds = planOutputBounds(o, e[0])
+		metricShare.Epsilon = e[1]
 	}
 	weights := make([]float64, len(o.Metrics))
 	for i, ms := range o.Metrics {
@@ -321,6 +329,9 @@ func (s JobSpec) validate() error {
 		o.CheckSelection(func(field string, value any, err error) {
 			bad("%s.%s: %v %w", p, field, value, err)
 		})
+		if s.BoundsShare > 0 && !o.PublicPartitions && o.Selection != SelectCountThreshold && o.SelectionShare+s.BoundsShare >= 0.95 {
+			bad("%s.selection_share: %v with privacy.bounds_share %v must leave the metrics at least 0.05 of the output's epsilon", p, o.SelectionShare, s.BoundsShare)
+		}
 		if !o.PublicPartitions && s.Delta <= 0 {
 			bad("privacy.delta: %v must be > 0 when %s selects partitions from data (no public_partitions for every group_by column)", s.Delta, p)
 		}

@@ -81,9 +81,10 @@ type JobSpec struct {
 	Noise   NoiseKind
 	K       int64 // pre-threshold: minimum distinct units behind a released row
 	Outputs []OutputSpec
-	// BoundsShare is the fraction of Epsilon spent on private estimates of
-	// the contribution bounds and of what bounding removes (bounds.go), in
-	// [0, MaxBoundsShare]; 0 estimates nothing. Required > 0 when a bound
-	// is auto.
+	// BoundsShare is the fraction of each output's epsilon spent on
+	// private estimates of the contribution bounds and of what bounding
+	// removes (bounds.go), taken from the output's metrics, in [0,
+	// MaxBoundsShare]; 0 estimates nothing. Required > 0 when a bound is
+	// auto.
 	BoundsShare float64
 }

@@ -99,7 +99,7 @@ func estimateBounds(ctx context.Context, eng *DB, qp *queryPlan, r *privacy.Rele
 	var rows privacy.Histogram
 	plan := r.Plan()
 	spec := plan.Outputs[o].Spec
-	if plan.Bounds.Outputs[o].Rows > 0 {
+	if plan.Outputs[o].Bounds.Rows > 0 {
 		if rows, err = histogram(ctx, eng, fmt.Sprintf("SELECT %s, count(*)::BIGINT FROM (SELECT max(%s) AS n FROM %s GROUP BY %s) GROUP BY ALL",
 			countBucketSQL("n"), colRows, pairsTable(o), colUkey)); err != nil {
 			return fail("rows per pair", err)
