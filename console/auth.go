@@ -77,9 +77,15 @@ func (s *Server) authorized(r *http.Request) bool {
 	return false
 }
 
-// unauthorized answers a request without a valid token: a program that sent
-// a bearer token gets 401; a browser is sent to the login form.
+// unauthorized answers a request without a valid token: a request to the
+// JSON API or a program that sent a bearer token gets 401; a browser is sent
+// to the login form.
 func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, APIPrefix) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="privagg"`)
+		writeAPIError(w, r, http.StatusUnauthorized, "send the console's token as \"Authorization: Bearer TOKEN\"")
+		return
+	}
 	if r.Header.Get("Authorization") != "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="privagg"`)
 		s.fail(w, r, http.StatusUnauthorized, "The token is not valid.", nil)

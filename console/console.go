@@ -167,7 +167,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /releases/{id}", s.release)
 	m.HandleFunc("GET /releases/{id}/report", s.report)
 	m.HandleFunc("GET /releases/{id}/files/{name}", s.download)
+	m.HandleFunc("GET /releases/{id}/tables/{name}", s.tableRoute)
 	m.HandleFunc("GET /whatif", s.whatIf)
+	s.apiRoutes(m)
 	m.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "There is no page at this address.", nil)
 	})

@@ -55,6 +55,7 @@ type tableView struct {
 	Rows     [][]cellView
 	Shown    int
 	Problem  string
+	Chart    *chart // the first metric with an interval (chart.go)
 }
 
 type columnView struct {
@@ -197,6 +198,9 @@ func (tv *tableView) read(ctx context.Context, db *catalog.DB) error {
 		return fmt.Errorf("read %s: %w", name, errors.Join(err, errors.New("no header")))
 	}
 	tv.layout(recs[0], recs[1:])
+	if ms := chartMetrics(tv.T, recs[0]); len(ms) > 0 {
+		tv.Chart = newChart(tv.T.GroupBy, recs[0], recs[1:], ms[0])
+	}
 	return nil
 }
 

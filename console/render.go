@@ -14,7 +14,7 @@ import (
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"datasets.html", "releases.html", "release.html", "whatif.html", "login.html", "error.html"}
+var pageNames = []string{"datasets.html", "releases.html", "release.html", "table.html", "whatif.html", "login.html", "error.html"}
 
 var funcs = template.FuncMap{
 	"num":  fmtNum,
@@ -36,7 +36,7 @@ var funcs = template.FuncMap{
 func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
 	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name)
+		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/chart.html", "templates/"+name)
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", name, err)
 		}
