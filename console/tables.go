@@ -198,6 +198,8 @@ type tablePageView struct {
 	Metric  string   // the one it shows
 	Total   int      // rows matching the filter
 	Problem string
+	// CSV, Parquet and API are the filtered table's download and JSON URLs.
+	CSV, Parquet, API string
 }
 
 // filterField is one input of the filter form.
@@ -219,6 +221,13 @@ func (s *Server) tablePage(w http.ResponseWriter, r *http.Request, output string
 	}
 	v.Filter = f
 	v.Filters = filterFields(*t, q)
+	base := "/releases/" + url.PathEscape(rel.ReleaseID) + "/tables/" + url.PathEscape(output)
+	query := ""
+	if f.Query != "" {
+		query = "?" + f.Query
+	}
+	v.CSV, v.Parquet = base+".csv"+query, base+".parquet"+query
+	v.API = "/api/v1/releases/" + url.PathEscape(rel.ReleaseID) + "/tables/" + url.PathEscape(output) + query
 	header, rows, err := readCSV(queryTable(r.Context(), cat, rel, *t, f, catalog.FormatCSV))
 	if err != nil {
 		s.cfg.Logger.Error("console: read table", "release", rel.ReleaseID, "table", output, "err", err)
