@@ -48,10 +48,13 @@ type Options struct {
 	// Runner is the Beam runner: direct (default), dataflow, flink, spark,
 	// universal. Runner-specific settings come from Beam's own flags.
 	Runner string
-	// ResultsDir receives the engine's intermediate files: row counts and
-	// the already-noised per-partition statistics (differentially private,
-	// but not a release until published). Must be readable by the driver and
-	// writable by the workers (e.g. gs://bucket/privagg-tmp on Dataflow).
+	// ResultsDir receives the engine's intermediate files, in one folder per
+	// run: exact row counts, where rejected rows are, and the already-noised
+	// per-partition statistics (differentially private, but not a release
+	// until published). Must be readable by the driver and writable by the
+	// workers (e.g. gs://bucket/privagg-tmp on Dataflow); a local run folder
+	// is 0700 with files 0600, so local workers must run as the driver's
+	// account. The run folder is removed after Release and by Close.
 	// Optional; defaults to a new local temp folder, removed by Close.
 	ResultsDir string
 	// Logger receives stage messages. Optional; nil discards.
@@ -75,7 +78,7 @@ type Engine struct {
 	params  pbeam.PrivacySpecParams // budget fields are set per output
 
 	c       *compiled // set by Prepare
-	work    string    // this run's folder for intermediate files, set by Prepare
+	work    workDir   // this run's folder for intermediate files, set by Prepare
 	tempDir string    // local temp folder to remove in Close, or ""
 }
 
@@ -118,35 +121,52 @@ func (e *Engine) Prepare(ctx context.Context) (engine.InputCounts, error) {
 		}
 		dir = e.tempDir
 	}
-	e.c, e.work = c, strings.TrimRight(dir, "/")+"/"+e.job.Name+"-"+randomUnit()[:12]
+	if e.work, err = newWorkDir(dir, e.job.Name+"-"+randomUnit()[:12]); err != nil {
+		return engine.InputCounts{}, err
+	}
+	e.c = c
 
 	e.log.Info("counting input rows on beam", "runner", e.runner)
-	countsFile, listingFile := e.work+"/counts.jsonl", e.work+"/rejects.jsonl"
+	countsPath, listingPath := e.work.file(countsFile), e.work.file(listingFile)
 	p, s := beam.NewPipelineWithRoot()
 	in := c.events(s)
 	tags := beam.ParDo(s, statusTag, in.events)
 	if in.consentRecs.IsValid() {
 		tags = beam.Flatten(s, tags, beam.ParDo(s, consentTag, in.consentRecs))
 	}
-	textio.Write(s, countsFile, beam.ParDo(s, formatCount, stats.Count(s, tags)))
-	writeListing(s, listingFile, in.rejects, in.ranges)
+	textio.Write(s, countsPath, beam.ParDo(s, formatCount, stats.Count(s, tags)))
+	writeListing(s, listingPath, in.rejects, in.ranges)
 	if _, err := beam.Run(ctx, e.runner, p); err != nil {
 		return engine.InputCounts{}, &engine.InputError{Reason: "beam pipeline (row counts) failed", Err: err}
 	}
-	counts, err := readCounts(ctx, countsFile)
+	if err := e.work.private(); err != nil {
+		return engine.InputCounts{}, err
+	}
+	counts, err := readCounts(ctx, countsPath)
 	if err != nil {
 		return counts, err
 	}
-	listRejects(ctx, listingFile, e.job.Input.Path, &counts)
+	listRejects(ctx, listingPath, e.job.Input.Path, &counts)
 	return counts, nil
 }
 
 // Release runs pass 2, where pbeam draws all noise with the plan's budget,
-// and turns the noised statistics into a Release under the reservation.
-func (e *Engine) Release(ctx context.Context, plan *privacy.Plan, res *privacy.Reservation) (*privacy.Release, map[string]privacy.OutputStats, error) {
+// and turns the noised statistics into a Release under the reservation. It
+// removes the run folder before it returns, whatever the outcome: the
+// noised statistics then exist only in the Release.
+func (e *Engine) Release(ctx context.Context, plan *privacy.Plan, res *privacy.Reservation) (rel *privacy.Release, st map[string]privacy.OutputStats, err error) {
 	if e.c == nil {
 		return nil, nil, errors.New("beam engine: Release called before Prepare")
 	}
+	defer func() {
+		// A context cancelled by a signal must not stop the removal.
+		if rerr := e.work.remove(context.WithoutCancel(ctx)); rerr != nil {
+			if err == nil {
+				rel, st = nil, nil
+			}
+			err = errors.Join(err, rerr)
+		}
+	}()
 	if len(plan.Outputs) != len(e.c.outs) {
 		return nil, nil, fmt.Errorf("beam engine: plan has %d outputs, job %d", len(plan.Outputs), len(e.c.outs))
 	}
@@ -154,7 +174,7 @@ func (e *Engine) Release(ctx context.Context, plan *privacy.Plan, res *privacy.R
 	if plan.Spec.Noise == privacy.Gaussian {
 		noiseKind = pbeam.GaussianNoise{}
 	}
-	resultsFile := e.work + "/results.jsonl"
+	resultsPath := e.work.file(resultsFile)
 	p, s := beam.NewPipelineWithRoot()
 	events := e.c.events(s).events
 	lines := make([]beam.PCollection, len(plan.Outputs))
@@ -164,12 +184,15 @@ func (e *Engine) Release(ctx context.Context, plan *privacy.Plan, res *privacy.R
 			return nil, nil, err
 		}
 	}
-	textio.Write(s, resultsFile, beam.Flatten(s, lines...))
+	textio.Write(s, resultsPath, beam.Flatten(s, lines...))
 	e.log.Info("releasing on beam", "runner", e.runner, "outputs", len(plan.Outputs))
 	if _, err := beam.Run(ctx, e.runner, p); err != nil {
 		return nil, nil, fmt.Errorf("beam pipeline failed: %w", err)
 	}
-	return collect(ctx, resultsFile, plan, res, e.job)
+	if err := e.work.private(); err != nil {
+		return nil, nil, err
+	}
+	return collect(ctx, resultsPath, plan, res, e.job)
 }
 
 // WritesNoise reports true: Release writes the noised statistics to the
@@ -179,14 +202,15 @@ func (e *Engine) WritesNoise() bool { return true }
 // Published does nothing: the Beam engine writes no staging file.
 func (e *Engine) Published() error { return nil }
 
-// Close removes the default local results folder. It may be called more
-// than once.
+// Close removes the run folder (of a run that stopped before Release) and
+// the default local results folder. It may be called more than once.
 func (e *Engine) Close() error {
-	if e.tempDir == "" {
-		return nil
+	err := e.work.remove(context.Background())
+	e.work = workDir{}
+	if e.tempDir != "" {
+		err = errors.Join(err, os.RemoveAll(e.tempDir))
+		e.tempDir = ""
 	}
-	err := os.RemoveAll(e.tempDir)
-	e.tempDir = ""
 	return err
 }
 

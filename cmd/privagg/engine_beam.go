@@ -76,6 +76,10 @@ func (e *engineFlags) run(ctx context.Context, g *globals, job string, opts pipe
 	}
 	c := exec.CommandContext(ctx, bin, args...)
 	c.Stdout, c.Stderr, c.Env = g.stdout, g.stderr, os.Environ()
+	// An interrupted run passes its signal on and waits: privagg-beam then
+	// stops as privagg does and removes its run folder of intermediate
+	// files (exact counts, noised results), which SIGKILL would leave.
+	c.Cancel = func() error { return c.Process.Signal(interruptSignal(ctx)) }
 	err = c.Run()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) {
@@ -86,6 +90,10 @@ func (e *engineFlags) run(ctx context.Context, g *globals, job string, opts pipe
 	}
 	// privagg-beam printed its error; keep its exit code.
 	msg := fmt.Sprintf("beam engine failed with exit code %d (see its message above)", exit.ExitCode())
+	var stop *pipeline.Interrupted
+	if errors.As(context.Cause(ctx), &stop) {
+		return &pipeline.Interrupted{Signal: stop.Signal, Err: errors.New(msg)}
+	}
 	switch exit.ExitCode() {
 	case pipeline.ExitConfig:
 		return usageError{errors.New(msg)}
@@ -95,6 +103,16 @@ func (e *engineFlags) run(ctx context.Context, g *globals, job string, opts pipe
 		return &engine.InputError{Reason: msg}
 	}
 	return errors.New(msg)
+}
+
+// interruptSignal is the signal that cancelled ctx (a *pipeline.Interrupted
+// cause), SIGINT when its cause names none.
+func interruptSignal(ctx context.Context) os.Signal {
+	var stop *pipeline.Interrupted
+	if errors.As(context.Cause(ctx), &stop) {
+		return stop.Signal
+	}
+	return os.Interrupt
 }
 
 // findBeamBinary looks next to this executable, then on PATH.

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -59,5 +61,43 @@ func TestEngineBeamMissingBinary(t *testing.T) {
 	e.engine = "spark"
 	if err := e.run(context.Background(), &globals{}, "job.yaml", pipeline.RunOptions{}); exitCode(err) != pipeline.ExitConfig {
 		t.Errorf("unknown engine: exit %d (%v), want %d", exitCode(err), err, pipeline.ExitConfig)
+	}
+}
+
+// TestEngineBeamForwardsTheSignal (audit 2, L3): a run interrupted by
+// SIGTERM sends privagg-beam that signal, not SIGKILL, and waits for it, so
+// that it removes its --results_dir run folder (exact counts, noised
+// results) before it exits; the run exits 143.
+func TestEngineBeamForwardsTheSignal(t *testing.T) {
+	dir := t.TempDir()
+	started, cleaned := filepath.Join(dir, "started"), filepath.Join(dir, "cleaned")
+	script := "#!/bin/sh\ntrap 'echo > " + cleaned + "; exit 143' TERM\necho > " + started + "\nwhile :; do /bin/sleep 0.05; done\n"
+	if err := os.WriteFile(filepath.Join(dir, beamBinary), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		var out bytes.Buffer
+		e := addEngineFlags(&cobra.Command{})
+		e.engine = "beam"
+		done <- e.run(ctx, &globals{stdout: &out, stderr: &out, logFormat: "text"}, "job.yaml", pipeline.RunOptions{})
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the fake privagg-beam did not start")
+		}
+	}
+	cancel(&pipeline.Interrupted{Signal: syscall.SIGTERM})
+	err := <-done
+	if got := exitCode(err); got != 143 {
+		t.Errorf("exit code %d (err %v), want 143", got, err)
+	}
+	if _, serr := os.Stat(cleaned); serr != nil {
+		t.Errorf("privagg-beam got no SIGTERM to clean up after (killed instead): %v", serr)
 	}
 }
