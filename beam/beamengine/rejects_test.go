@@ -394,3 +394,43 @@ func TestConsentTableRejectsListedAlike(t *testing.T) {
 		})
 	}
 }
+
+// rejectsUnbalancedCSV has a value on line 5 whose opening quote never
+// closes (audit 2, L7): the embedded engine's sniffer read the whole file
+// without quoting, keeping the quote in the person id (one person, two
+// ids), and Beam's reader took every line after it into one record.
+const rejectsUnbalancedCSV = "user_id,consent_marketing,ts,revenue\n" +
+	"u1,true,2026-01-05 10:00:00,10\n" +
+	"\"u2\",true,2026-01-05 10:00:00,10\n" +
+	"u3,true,2026-01-05 10:00:00,10\n" +
+	"\"SECRET-ID,true,2026-01-05 10:00:00,10\n" +
+	"SECRET-ID,true,2026-01-05 10:00:00,10\n" +
+	"u6,true,2026-01-05 10:00:00,10\n"
+
+// TestUnbalancedQuoteRefusedAlikeOnBothEngines: a CSV value whose quote
+// never closes makes both engines refuse the input (exit 4) with the same
+// message, naming its line and the kind of problem and quoting nothing.
+func TestUnbalancedQuoteRefusedAlikeOnBothEngines(t *testing.T) {
+	files := map[string]string{"events.csv": rejectsUnbalancedCSV}
+	restore := privacy.SetNoiseForTests(noNoise{})
+	_, embedded := pipeline.Run(context.Background(), setupJob(t, rejectsJob, files, 10), pipeline.RunOptions{ReleaseID: "quote-1"})
+	restore()
+	_, beam := runBeam(t, setupJob(t, rejectsJob, files, 10), "quote-1", pbeam.TestModeWithContributionBounding)
+	const want = "line 5: a quoted value that is never closed"
+	for _, run := range []struct {
+		name string
+		err  error
+	}{{"embedded", embedded}, {"beam", beam}} {
+		var input *engine.InputError
+		if !errors.As(run.err, &input) {
+			t.Errorf("%s engine: error %v, want an input error", run.name, run.err)
+			continue
+		}
+		if !strings.Contains(input.Error(), want) || strings.Contains(input.Error(), "SECRET") {
+			t.Errorf("%s engine: error %q, want %q and no value", run.name, input.Error(), want)
+		}
+	}
+	if embedded != nil && beam != nil && embedded.Error() != beam.Error() {
+		t.Errorf("the engines refuse differently:\nembedded: %v\nbeam:     %v", embedded, beam)
+	}
+}

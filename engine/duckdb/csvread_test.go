@@ -55,3 +55,24 @@ func TestCSVLinesAcrossReaderBuffers(t *testing.T) {
 		t.Errorf("%d lines rejected, want 0", n)
 	}
 }
+
+// TestUnbalancedQuoteRefusedWithItsLine (audit 2, L7): one value whose
+// opening quote never closes made DuckDB's sniffer read the whole file
+// without quoting, so the quote stayed in that person's id (one person,
+// two ids) and every quoted value of the file kept its quotes. The reader
+// quotes with " (RFC 4180, as the Beam engine's reader does), so the input
+// is refused, naming the line and the kind of problem, on both validate's
+// and a run's path.
+func TestUnbalancedQuoteRefusedWithItsLine(t *testing.T) {
+	dir := t.TempDir()
+	data := "user_id,g,v,ok\nu1,g1,1,true\n\"u2\",g1,1,true\nu3,g1,1,true\n\"s3cr3t,g1,1,true\ns3cr3t,g2,1,true\nu6,g1,1,true\n"
+	if err := os.WriteFile(filepath.Join(dir, "events.csv"), []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	j := loadBoundingJob(t, dir, 1, 1, 0, 1)
+	_, err := CheckInput(context.Background(), j)
+	const want = "line 5: a quoted value that is never closed"
+	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("CheckInput: %v, want an error naming %q and no value", err, want)
+	}
+}

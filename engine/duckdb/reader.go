@@ -72,7 +72,14 @@ const csvMaxLineSize = 2_000_000
 // CSVReadOptions are the read_csv options of every reader of a job's CSV
 // input (the run's reader and describe, DescribeFile, the Beam engine's
 // sniff), so that all of them see the same lines and sniff the same types.
-var CSVReadOptions = fmt.Sprintf("buffer_size=%d, max_line_size=%d", csvBufferSize, csvMaxLineSize)
+//
+// The quote and its escape are " (RFC 4180), as the Beam engine's reader
+// and the line locator (scanCSV) read them, never sniffed: one value whose
+// quote never closed made DuckDB's sniffer read the whole file without
+// quoting, so that quote stayed in a person's id (one person, two ids) and
+// every quoted value of the file kept its quotes (audit 2, L7). Such a file
+// now fails to read, and the run names the line (LocateReadError).
+var CSVReadOptions = fmt.Sprintf(`quote='"', escape='"', buffer_size=%d, max_line_size=%d`, csvBufferSize, csvMaxLineSize)
 
 // jsonKeyCasts are the raw group-by columns of a JSON input that are read as
 // text and cast back to their sampled type (name -> type), so that a value
