@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"strings"
+
+	"github.com/privagg/privagg/internal/names"
 )
 
 // MaxRejectedRows is how many rejected rows Rejects lists.
@@ -113,7 +115,7 @@ func (r RejectedRow) String() string {
 		fmt.Fprintf(&b, "line %d", r.Line)
 	}
 	if r.Column != "" {
-		fmt.Fprintf(&b, " column %s", r.Column)
+		fmt.Fprintf(&b, " column %s", names.Quote(r.Column))
 	}
 	return b.String() + ": " + r.Rule
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	colnames "github.com/privagg/privagg/internal/names"
 	"github.com/privagg/privagg/privacy"
 	"github.com/privagg/privagg/transforms"
 )
@@ -93,12 +94,12 @@ func (c *checker) validateIdentifiers(job *Job) {
 		case strings.TrimSpace(id) == "":
 			c.add(key, nil, "must not be empty")
 		case seen.has(id):
-			c.add(key, id, "is listed twice")
+			c.add(key, colnames.Quote(id), "is listed twice")
 		}
 		seen.add(id)
 	}
 	if job.PrivacyUnit != "" && job.PrivacyUnit != RowUnit && newNameSet(job.Identifiers).has(job.PrivacyUnit) {
-		c.add("privacy_unit", job.PrivacyUnit, "is listed in identifiers, which are never read; "+
+		c.add("privacy_unit", colnames.Quote(job.PrivacyUnit), "is listed in identifiers, which are never read; "+
 			"a privacy unit may be an identifier-like id, but then remove it from identifiers "+
 			"(the unit is read only to bound each person's contribution and is never released)")
 	}
@@ -142,7 +143,7 @@ func (c *checker) validateConsent(job *Job, ids nameSet) {
 		c.add("consent", nil, "must set exactly one of column, table or waived")
 	}
 	if cs.Column != "" && ids.has(cs.Column) {
-		c.add("consent.column", cs.Column, "is listed in identifiers, which are never read")
+		c.add("consent.column", colnames.Quote(cs.Column), "is listed in identifiers, which are never read")
 	}
 	if waived {
 		switch r := cs.Waived; {
@@ -192,9 +193,9 @@ func (c *checker) validateColumns(job *Job, ids nameSet) {
 		if c.required(key+".from", col.From) {
 			switch {
 			case ids.has(col.From):
-				c.add(key+".from", col.From, "is listed in identifiers, which are never read")
+				c.add(key+".from", colnames.Quote(col.From), "is listed in identifiers, which are never read")
 			case job.isDerived(col.From) && !strings.EqualFold(col.From, name):
-				c.add(key+".from", col.From, "is a derived column: from must name an input column")
+				c.add(key+".from", colnames.Quote(col.From), "is a derived column: from must name an input column")
 			}
 		}
 		kinds := 0
@@ -347,7 +348,7 @@ func (c *checker) validateGroupBy(job *Job, o *Output, key string, ids nameSet) 
 		case strings.TrimSpace(col) == "":
 			c.add(k, nil, "must not be empty")
 		case seen.has(col):
-			c.add(k, col, "is listed twice")
+			c.add(k, colnames.Quote(col), "is listed twice")
 		default:
 			c.checkGroupKeySource(job, k, col, ids)
 		}
@@ -405,16 +406,16 @@ func (c *checker) checkGroupKeySource(job *Job, k, col string, ids nameSet) {
 	unit := func(name string) bool { return job.PrivacyUnit != RowUnit && strings.EqualFold(name, job.PrivacyUnit) }
 	switch {
 	case ids.has(col):
-		c.add(k, col, "is listed in identifiers, which can never be released")
+		c.add(k, colnames.Quote(col), "is listed in identifiers, which can never be released")
 	case unit(col):
-		c.add(k, col, "is the privacy unit: grouping by it would release one row per person")
+		c.add(k, colnames.Quote(col), "is the privacy unit: grouping by it would release one row per person")
 	default:
 		for name, d := range job.Columns {
 			if !strings.EqualFold(name, col) {
 				continue
 			}
 			if unit(d.From) {
-				c.add(k, col, "is derived from the privacy unit %s: a key made from a person's id singles people out", job.PrivacyUnit)
+				c.add(k, colnames.Quote(col), "is derived from the privacy unit %s: a key made from a person's id singles people out", colnames.Quote(job.PrivacyUnit))
 			}
 		}
 	}
@@ -490,7 +491,7 @@ func (c *checker) checkMetricFields(job *Job, m *Metric, kind privacy.Metric, k 
 	}
 	if !f.Measure {
 		if m.Column != "" {
-			c.add(k+".column", m.Column, "is not used by %s: remove it", m.Type)
+			c.add(k+".column", colnames.Quote(m.Column), "is not used by %s: remove it", m.Type)
 		}
 		if m.Min != nil || m.Max != nil {
 			c.add(k, nil, "min and max apply to %s only", users(func(f privacy.Fields) bool { return f.Measure }))
@@ -499,9 +500,9 @@ func (c *checker) checkMetricFields(job *Job, m *Metric, kind privacy.Metric, k 
 		if c.required(k+".column", m.Column) {
 			switch {
 			case ids.has(m.Column):
-				c.add(k+".column", m.Column, "is listed in identifiers, which are never read")
+				c.add(k+".column", colnames.Quote(m.Column), "is listed in identifiers, which are never read")
 			case job.isDerived(m.Column):
-				c.add(k+".column", m.Column, "is a derived column: a metric needs a numeric input column")
+				c.add(k+".column", colnames.Quote(m.Column), "is a derived column: a metric needs a numeric input column")
 			}
 		}
 		switch {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/privagg/privagg/engine"
+	colnames "github.com/privagg/privagg/internal/names"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/transforms"
 )
@@ -614,7 +615,7 @@ func didYouMean(missing string, names []string) string {
 		return fmt.Sprintf("; did you mean %q?", best)
 	}
 	if len(names) > 0 && len(names) <= 20 {
-		return "; it has " + strings.Join(names, ", ")
+		return "; it has " + colnames.QuoteAll(names)
 	}
 	return ""
 }
