@@ -264,12 +264,35 @@ func (r *Releaser) EstimateValues(name string, rows Histogram, totals map[string
 // after EstimateValues (and, in two phases, SelectPartitions: a person has
 // no more partitions than were selected).
 func (r *Releaser) DroppedCaps(name string) (DroppedCaps, error) {
+	selected := -1
+	if sel := r.selected[name]; sel != nil {
+		selected = sel.Len()
+	}
+	return r.droppedCaps(name, selected)
+}
+
+// DroppedCapsAmong is DroppedCaps for an external engine that selected
+// output name's partitions itself and released partitions of them. It may
+// compute the DroppedSums with the caps DroppedCaps gave before the
+// selection: no person has more partitions than were released, so the sums
+// are the same; only their noise, calibrated to the caps returned here, is
+// smaller.
+func (r *Releaser) DroppedCapsAmong(name string, partitions int) (DroppedCaps, error) {
+	if partitions < 0 {
+		return DroppedCaps{}, fmt.Errorf("dropped caps of output %q: %d partitions released", name, partitions)
+	}
+	return r.droppedCaps(name, partitions)
+}
+
+// droppedCaps are output name's caps, with its pairs capped at selected
+// partitions (none when selected < 0).
+func (r *Releaser) droppedCaps(name string, selected int) (DroppedCaps, error) {
 	st := r.estimates[name]
 	if st == nil || st.bounds.Metrics == nil {
 		return DroppedCaps{}, fmt.Errorf("dropped caps of output %q: values not estimated", name)
 	}
-	if sel := r.selected[name]; sel != nil {
-		st.caps.PairsCap = max(min(st.caps.PairsCap, int64(sel.Len())), st.caps.L0)
+	if selected >= 0 {
+		st.caps.PairsCap = max(min(st.caps.PairsCap, int64(selected)), st.caps.L0)
 	}
 	return st.caps, nil
 }

@@ -97,7 +97,10 @@ func (r *Releaser) noisedColumns(op *OutputPlan, parts []NoisedPartition) (*outp
 		sorted[i] = keyedPartition{key: k, p: p}
 	}
 	slices.SortFunc(sorted, func(a, b keyedPartition) int { return compareKeys(a.key, b.key) })
-	cols := newOutputColumns(op)
+	cols, err := r.newOutputColumns(op)
+	if err != nil {
+		return nil, err
+	}
 	for row, kp := range sorted {
 		if row > 0 && compareKeys(sorted[row-1].key, kp.key) == 0 {
 			return nil, errors.New("two partitions have the same key")

@@ -112,3 +112,66 @@ func TestAddNoisedOutputRefuses(t *testing.T) {
 		t.Error("a releaser for external results was made without a reservation")
 	}
 }
+
+// An external engine's values get the corrections of the estimates, as the
+// Releaser's own do; with auto bounds not estimated nothing is added.
+func TestAddNoisedOutputCorrectsForBounding(t *testing.T) {
+	spec := JobSpec{Epsilon: 1, Delta: 1e-6, Noise: Laplace, K: 10, BoundsShare: 0.2, Outputs: []OutputSpec{autoOutput()}}
+	spec.Outputs[0].PublicPartitions, spec.Outputs[0].SelectionShare = false, 0.3
+	plan := mustPlan(t, spec)
+	r, err := NewReleaser(plan, reservationFor(plan), Metadata{Job: "j"}, ReleaserOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setNoise(r, noNoise{})
+	r.est.nz = noNoise{}
+	part := func(n int64) []NoisedPartition {
+		return []NoisedPartition{{Key: []string{"a"}, Metrics: []NoisedMetric{
+			{Parts: []Noisy{{Int: n}}}, {Parts: []Noisy{{Int: n}}}, {Parts: []Noisy{{Float: 30}}}, {Parts: []Noisy{{Int: n}, {Float: 0}}},
+		}}}
+	}
+	if err := r.AddNoisedOutput("o", part(300), OutputStats{}); err == nil || !strings.Contains(err.Error(), "auto bounds") {
+		t.Fatalf("add before the estimates: err = %v", err)
+	}
+	if _, err := r.EstimatePartitions("o", exactly(map[int64]int64{1: 6000, 4: 2000, 30: 2000})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.EstimateValues("o", exactly(map[int64]int64{1: 10000}), map[string]Histogram{"revenue": {ValueBucket(20): 10000}}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := r.DroppedCaps("o")
+	if err != nil || before.PairsCap < 30 {
+		t.Fatalf("caps before the selection = %+v, %v; want a pairs cap of at least 30", before, err)
+	}
+	// The engine selected 5 partitions: no one has more than 5 there.
+	after, err := r.DroppedCapsAmong("o", 5)
+	if err != nil || after.PairsCap != 5 || after.L0 != before.L0 {
+		t.Fatalf("caps among 5 partitions = %+v, %v; want a pairs cap of 5", after, err)
+	}
+	s := DroppedSums{PairsKept: 3e6, PairsDropped: 1e6, HeavyPairs: 1e6, RowsKept: 3e6, HeavyRows: 1e6,
+		MassKept: []float64{100}, MassClamped: []float64{0}, HeavyMass: []float64{10}}
+	if err := r.EstimateDropped("o", s); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.AddNoisedOutput("o", part(300), OutputStats{Released: 1}); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := r.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rel.Free()
+	tab := rel.Tables()[0]
+	for _, name := range []string{"events", "people"} {
+		col := tab.Record().Schema().FieldIndices(name)[0]
+		if got := tab.Record().Column(col).(*array.Int64).Value(0); got != 400 {
+			t.Errorf("%s = %d, want 400 (300 kept of 400)", name, got)
+		}
+	}
+	if b := tab.Metrics()[0].Bias; b == nil || !b.Corrected || math.Abs(b.DroppedShare-0.25) > 1e-9 {
+		t.Errorf("events bias = %+v, want a quarter dropped, corrected", b)
+	}
+	if tab.Bounds() == nil || tab.Bounds().L0.Value != 1 || tab.Bounds().Dropped == nil || tab.Bounds().Dropped.PairsCap != 5 {
+		t.Errorf("table bounds = %+v, want L0 1 and the pairs cap among the selected", tab.Bounds())
+	}
+}

@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -56,6 +57,19 @@ func newOutputColumns(op *OutputPlan) *outputColumns {
 	}
 	c.cells = make([]Cell, len(c.cols))
 	return c
+}
+
+// newOutputColumns returns op's columns with the corrections its estimates
+// found (bounds_estimate.go): the same for the values this package noises
+// and those an external engine noised (AddNoisedOutput).
+func (r *Releaser) newOutputColumns(op *OutputPlan) (*outputColumns, error) {
+	cols := newOutputColumns(op)
+	if st := r.estimates[op.Spec.Name]; st != nil {
+		cols.bias = st.bias
+	} else if op.Spec.HasAuto() {
+		return nil, errors.New("its auto bounds were not estimated (EstimatePartitions, EstimateValues)")
+	}
+	return cols, nil
 }
 
 // rows is the number of released rows so far.

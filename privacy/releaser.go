@@ -158,11 +158,9 @@ func (r *Releaser) releaseOutput(ctx context.Context, op *OutputPlan, sel *Selec
 	if err != nil {
 		return nil, stats, err
 	}
-	cols := newOutputColumns(op)
-	if st := r.estimates[op.Spec.Name]; st != nil {
-		cols.bias = st.bias
-	} else if op.Spec.HasAuto() {
-		return nil, stats, errors.New("its auto bounds were not estimated (EstimatePartitions, EstimateValues)")
+	cols, err := r.newOutputColumns(op)
+	if err != nil {
+		return nil, stats, err
 	}
 	// Two key buffers, swapped per row: the allocation is per batch.
 	cur, prev := make(keyTuple, len(in.keyIdx)), make(keyTuple, len(in.keyIdx))
