@@ -12,8 +12,10 @@ import (
 // DryRun reads and checks j's input as Run would before it charges anything
 // (files, columns, consent, malformed rows against
 // input.max_reject_fraction), on the embedded engine, logs the warnings
-// about outputs likely to release nothing (LikelyEmpty, with the engine's
-// partition reach), and then stops: it opens no ledger, draws no noise,
+// about outputs likely to release nothing (LikelyEmpty's rule 1 only, from
+// the plan and the row counts: its partition-reach rule is a non-DP answer
+// about the data, which a free and repeatable dry run must not give), and
+// then stops: it opens no ledger, draws no noise,
 // writes no staging copy, run report, release or output file. It returns Run's errors for the same input
 // (*job.ConfigError, *engine.InputError). opts.Engine and opts.ReleaseID are
 // not used; the ledger and temp-dir flags are checked against the job.
@@ -45,6 +47,6 @@ func DryRun(ctx context.Context, j *job.Job, opts RunOptions) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	warnLikelyEmpty(ctx, log, j, counts, computer)
+	logLikelyEmpty(ctx, log, j, counts, nil)
 	return nil
 }

@@ -38,7 +38,10 @@ const likelyEmptyHint = "raise privacy.epsilon or this output's share, coarsen g
 // largest partition reaches People50: a fact about the data that is not
 // differentially private. It goes to the operator's log, internal like the
 // run report, before any budget is reserved, and no warning carries a
-// per-partition count or anything computed from one.
+// per-partition count or anything computed from one. Rule 2 is for runs
+// only: a dry run passes reach nil (DryRun), since it is free, repeatable
+// and leaves no run report, and with public lists, bins and a small
+// People50 its bit turns into a membership test (audit 2, L4).
 func LikelyEmpty(ctx context.Context, j *job.Job, counts engine.InputCounts, reach engine.PartitionReach) ([]string, error) {
 	plan, err := privacy.NewPlan(j.PrivacySpec())
 	if err != nil {
@@ -81,6 +84,11 @@ func LikelyEmpty(ctx context.Context, j *job.Job, counts engine.InputCounts, rea
 // cannot be made, that is logged and the run goes on.
 func warnLikelyEmpty(ctx context.Context, log *slog.Logger, j *job.Job, counts engine.InputCounts, computer engine.Engine) {
 	reach, _ := computer.(engine.PartitionReach)
+	logLikelyEmpty(ctx, log, j, counts, reach)
+}
+
+// logLikelyEmpty logs LikelyEmpty's warnings with reach (nil: rule 1 only).
+func logLikelyEmpty(ctx context.Context, log *slog.Logger, j *job.Job, counts engine.InputCounts, reach engine.PartitionReach) {
 	warnings, err := LikelyEmpty(ctx, j, counts, reach)
 	if err != nil {
 		log.Warn("could not check whether an output is likely to release nothing", "err", err)
