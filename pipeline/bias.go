@@ -23,6 +23,11 @@ func biasWarnings(rel *privacy.Release) []string {
 		}
 		rec := t.Record()
 		for _, m := range t.Metrics() {
+			if m.Bias != nil && !m.Bias.Corrected {
+				out = append(out, fmt.Sprintf("output %s: what bounding removed from %s could not be estimated precisely with the estimates' budget (a heavy tail, or a small bounds_share): its values are not corrected and their intervals cover the noise only; a larger bounds_share, or a larger max, helps",
+					t.Name(), m.Name))
+				continue
+			}
 			if m.Bias == nil || m.StdDev <= 0 || rec.NumRows() == 0 || len(m.Columns) == 0 {
 				continue
 			}

@@ -45,14 +45,14 @@ const (
 	MaxBoundsShare = 0.5
 	// AutoL0Quantile is the quantile of partitions per person an auto
 	// max_partitions_per_unit takes.
-	AutoL0Quantile = 0.5
+	AutoL0Quantile = 0.4
 	// AutoMaxPerUnitQuantile is the quantile of rows per kept (person,
 	// partition) an auto max_per_unit takes.
 	AutoMaxPerUnitQuantile = 0.9
 	// AutoValueQuantile is the quantile of the non-zero per-person
 	// partition totals that an auto max (and, for negative totals, min)
 	// takes.
-	AutoValueQuantile = 0.95
+	AutoValueQuantile = 0.99
 	// BiasMarginShare is the part of a correction that the interval adds on
 	// top of the noise: the share dropped varies across partitions around
 	// the output's estimate (measured: within a quarter of it on the demo

@@ -67,7 +67,10 @@ type Bias struct {
 	// Corrected says the released values were divided by (1 -
 	// DroppedShare), and Margin (relative to the corrected value) added to
 	// the half-width of their interval: BiasMarginShare of the correction
-	// plus twice the relative standard deviation of the estimate.
+	// plus twice the relative standard deviation of the estimate. It is
+	// false when the estimate was too noisy to correct with (its relative
+	// standard deviation above 0.25): the value is then as bounded, and
+	// its interval covers the noise only.
 	Corrected bool    `json:"corrected"`
 	Margin    float64 `json:"margin,omitempty"`
 }
@@ -316,7 +319,7 @@ func dropCap(bound int64, h noisyHist, buckets []int64, factor int64) int64 {
 const (
 	pairsCapFactor = 8
 	rowsCapFactor  = 2
-	massCapFactor  = 16
+	massCapFactor  = 4
 )
 
 // EstimateDropped noises output name's DroppedSums and derives the shares
@@ -345,16 +348,20 @@ func (r *Releaser) EstimateDropped(name string, s DroppedSums) error {
 	var all, rowsW float64
 	massW := make([]float64, n)
 	for _, m := range metrics {
-		all += m.Weight
 		switch m.Kind {
+		case CountUnits:
+			all += m.Weight
 		case Count:
+			all += m.Weight
 			rowsW += m.Weight
 		case Sum:
 			if k := indexOf(c.Columns, m.Column); k >= 0 {
+				all += m.Weight
 				massW[k] += m.Weight
 			}
 		}
 	}
+	all = max(all, 1e-9) // an output of means alone: the sums only report
 	floor := func(w float64) float64 { return max(w, all/20) }
 	// Each sum with its sensitivity (the most one person adds) and weight.
 	type sum struct{ x, sens, weight float64 }
@@ -428,12 +435,22 @@ func (r *Releaser) EstimateDropped(name string, s DroppedSums) error {
 		default:
 			continue
 		}
+		if kept.sd > maxKeptSD*kept.v {
+			// The estimate is mostly noise: no correction, and the
+			// interval says it covers the noise only.
+			st.bias[j] = &Bias{DroppedShare: 1 - kept.v}
+			continue
+		}
 		b := &Bias{DroppedShare: 1 - kept.v, Corrected: true}
 		b.Margin = BiasMarginShare*(1-kept.v) + 2*kept.sd/kept.v
 		st.bias[j] = b
 	}
 	return nil
 }
+
+// maxKeptSD is the largest relative standard deviation of a kept share
+// that still corrects the released values.
+const maxKeptSD = 0.25
 
 // estimate is a noisy value and its standard deviation.
 type estimate struct{ v, sd float64 }
