@@ -86,6 +86,10 @@ type Table struct {
 	Rows         int64    `json:"rows"`
 	GroupBy      []string `json:"group_by"`
 	Metrics      []Metric `json:"metrics"`
+	// Bounds are the contribution bounds the table was made with (the
+	// estimated ones marked auto) and what bounding removed, from its
+	// manifest; nil when the job estimated nothing.
+	Bounds *privacy.OutputBounds `json:"bounds,omitempty"`
 
 	sha256  string
 	columns []release.ManifestColumn
@@ -107,6 +111,11 @@ type Metric struct {
 	// row's <metric>_ci95 column has it, if the kind has one.
 	NoiseStdDev *float64 `json:"noise_std_dev,omitempty"`
 	CI95        *float64 `json:"ci95,omitempty"`
+	// Interval says what the row's _ci95 covers (release.IntervalNoise or
+	// release.IntervalBounding), and Bias how the values were corrected
+	// for what bounding removed.
+	Interval string        `json:"interval,omitempty"`
+	Bias     *privacy.Bias `json:"bias,omitempty"`
 }
 
 // Load reads the ledger's releases and, for each stored or published one,
@@ -213,6 +222,7 @@ func readTable(dir, manifestName string) (Table, *release.Manifest, error) {
 		Rows:         m.Rows,
 		GroupBy:      m.GroupBy,
 		Metrics:      make([]Metric, len(m.Metrics)),
+		Bounds:       m.Bounds,
 		sha256:       m.SHA256,
 		columns:      m.Columns,
 	}
@@ -220,8 +230,9 @@ func readTable(dir, manifestName string) (Table, *release.Manifest, error) {
 		t.Metrics[i] = Metric{
 			Name: mm.Name, Kind: mm.Kind, Columns: mm.Columns, Mechanism: mm.Mechanism,
 			Epsilon: mm.Epsilon, Delta: mm.Delta, L0: mm.L0, LInf: mm.LInf, NoiseStdDev: mm.NoiseStdDev,
+			Interval: mm.Interval, Bias: mm.Bias,
 		}
-		if mm.NoiseStdDev != nil {
+		if mm.NoiseStdDev != nil && mm.Interval != release.IntervalBounding {
 			ci := CI95HalfWidth(mm.Mechanism, *mm.NoiseStdDev)
 			t.Metrics[i].CI95 = &ci
 		}

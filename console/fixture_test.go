@@ -110,7 +110,7 @@ outputs:
       region: [europe, americas, asia]
     metrics:
       - {name: people, type: count_units}
-      - {name: revenue, type: sum, column: revenue, min: 0, max: 300}
+      - {name: revenue, type: sum, column: revenue, min: 0, max: auto}
 output:
   dir: ../out_duckdb
   format: duckdb

@@ -31,6 +31,7 @@ var funcs = template.FuncMap{
 	"join": func(s []string) string { return strings.Join(s, ", ") },
 	"path": url.PathEscape,
 	"add":  func(a, b float64) float64 { return a + b },
+	"pct":  func(f float64) string { return fmtNum(100*f) + "%" },
 }
 
 func parsePages() (map[string]*template.Template, error) {

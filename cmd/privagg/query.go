@@ -190,9 +190,9 @@ func queryTables(w io.Writer, tables []catalog.QueryTable) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TABLE\tRELEASE ID\tOUTPUT\tROWS\tLATEST")
+	fmt.Fprintln(tw, "TABLE\tRELEASE ID\tOUTPUT\tROWS\tLATEST\tBOUNDS")
 	for _, t := range tables {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\n", t.Name, t.ReleaseID, t.Table.Output, t.Table.Rows, t.Table.Latest)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\t%s\n", t.Name, t.ReleaseID, t.Table.Output, t.Table.Rows, t.Table.Latest, orDash(boundsSummary(t.Table)))
 	}
 	return tw.Flush()
 }

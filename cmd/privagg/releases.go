@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -178,8 +179,11 @@ func showRelease(w io.Writer, r *catalog.Release) error {
 			}
 			fmt.Fprintf(w, "  query as: %s\n", q)
 		}
+		if b := boundsSummary(t); b != "" {
+			fmt.Fprintf(w, "  bounds: %s\n", b)
+		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  METRIC\tKIND\tMECHANISM\tEPSILON\tDELTA\tL0\tLINF\tNOISE SD\t95% CI HALF-WIDTH")
+		fmt.Fprintln(tw, "  METRIC\tKIND\tMECHANISM\tEPSILON\tDELTA\tL0\tLINF\tNOISE SD\t95% CI HALF-WIDTH\tCI COVERS")
 		for _, m := range t.Metrics {
 			sd, ci := "varies by row", "see the row's "+m.Name+privacy.CISuffix
 			if m.NoiseStdDev != nil && m.CI95 != nil {
@@ -188,7 +192,7 @@ func showRelease(w io.Writer, r *catalog.Release) error {
 			if !slices.Contains(m.Columns, m.Name+privacy.CISuffix) {
 				ci = "none (no _ci95 column)"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", m.Name, m.Kind, m.Mechanism, num(m.Epsilon), num(m.Delta), m.L0, num(m.LInf), sd, ci)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", m.Name, m.Kind, m.Mechanism, num(m.Epsilon), num(m.Delta), m.L0, num(m.LInf), sd, ci, orDash(m.Interval))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -241,4 +245,44 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// boundsSummary says in one line how a table was bounded and what bounding
+// removed, from its manifest; "" when the job estimated nothing.
+func boundsSummary(t catalog.Table) string {
+	b := t.Bounds
+	if b == nil {
+		return ""
+	}
+	l0 := fmt.Sprintf("L0 %s", num(b.L0.Value))
+	if b.L0.Auto {
+		l0 += " (auto)"
+	}
+	parts := []string{l0}
+	if d := b.Dropped; d != nil {
+		removed := fmt.Sprintf("bounding removed about %s of the (person, row) pairs", percent(d.Pairs))
+		if d.Rows != nil {
+			removed += ", " + percent(*d.Rows) + " of the rows"
+		}
+		for _, c := range slices.Sorted(maps.Keys(d.Mass)) {
+			removed += fmt.Sprintf(", %s of %s", percent(d.Mass[c]), c)
+		}
+		parts = append(parts, removed)
+	}
+	var fixed, not []string
+	for _, m := range t.Metrics {
+		switch {
+		case m.Bias != nil && m.Bias.Corrected:
+			fixed = append(fixed, m.Name)
+		case m.Bias != nil:
+			not = append(not, m.Name)
+		}
+	}
+	if len(fixed) > 0 {
+		parts = append(parts, "corrected: "+strings.Join(fixed, ", "))
+	}
+	if len(not) > 0 {
+		parts = append(parts, "not corrected (estimate too noisy): "+strings.Join(not, ", "))
+	}
+	return strings.Join(parts, "; ")
 }
