@@ -69,7 +69,7 @@ type Bias struct {
 	// the half-width of their interval: BiasMarginShare of the correction
 	// plus twice the relative standard deviation of the estimate. It is
 	// false when the estimate was too noisy to correct with (its relative
-	// standard deviation above 0.25): the value is then as bounded, and
+	// standard deviation above 0.5): the value is then as bounded, and
 	// its interval covers the noise only.
 	Corrected bool    `json:"corrected"`
 	Margin    float64 `json:"margin,omitempty"`
@@ -318,7 +318,7 @@ func dropCap(bound int64, h noisyHist, buckets []int64, factor int64) int64 {
 // enter the sums multiplied by L0, so their caps cost more noise.
 const (
 	pairsCapFactor = 8
-	rowsCapFactor  = 2
+	rowsCapFactor  = 4
 	massCapFactor  = 4
 )
 
@@ -450,7 +450,7 @@ func (r *Releaser) EstimateDropped(name string, s DroppedSums) error {
 
 // maxKeptSD is the largest relative standard deviation of a kept share
 // that still corrects the released values.
-const maxKeptSD = 0.25
+const maxKeptSD = 0.5
 
 // estimate is a noisy value and its standard deviation.
 type estimate struct{ v, sd float64 }
