@@ -21,13 +21,20 @@ bench-large: bench-tools
 # `make bench-utility`: the utility of released values (issue "Utility";
 # benchmarks/UTILITY.md): per plan in UTILITY_PLANS and 5 seeds, partitions
 # released and, per metric, the error against the true values split into
-# bounding bias and noise. The table is also written to
-# benchmarks/data/utility/latest.md.
+# bounding bias and noise, and the share of released values whose 95%
+# interval contains the truth (coverage), on three data shapes
+# (UTILITY_SHAPES: the issue's --skew 1.2, gen's default --skew 3, and Zipf
+# --zipf 1.2). The tables are also written to benchmarks/data/utility/latest.md.
 UTILITY_PLANS ?= $(foreach p,$(wildcard benchmarks/utility/*.yaml),--plan $(p))
 UTILITY_FLAGS ?=
+UTILITY_SHAPES ?= --skew=1.2 --skew=3 --zipf=1.2
 
 .PHONY: bench-utility
 bench-utility: build
 	go build -o bin/utility ./benchmarks/cmd/utility
 	@mkdir -p benchmarks/data/utility
-	bin/utility --privagg privagg=$(BIN) $(UTILITY_PLANS) $(UTILITY_FLAGS) | tee benchmarks/data/utility/latest.md
+	@rm -f benchmarks/data/utility/latest.md
+	@for shape in $(UTILITY_SHAPES); do \
+		echo "== data shape $$shape" | tee -a benchmarks/data/utility/latest.md; \
+		bin/utility --privagg privagg=$(BIN) $(UTILITY_PLANS) $(UTILITY_FLAGS) $$shape | tee -a benchmarks/data/utility/latest.md || exit 1; \
+	done
