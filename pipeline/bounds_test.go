@@ -55,9 +55,9 @@ func boundsFixture(t *testing.T) string {
 	return dir
 }
 
-// runBoundsJob runs boundsJob in dir with the given replacements and
-// returns the released rows by key and the log.
-func runBoundsJob(t *testing.T, dir string, repl map[string]string) (map[string][]float64, *release.Manifest, string) {
+// loadBoundsJob writes boundsJob with the given replacements to dir, loads
+// it and gives its dataset a budget.
+func loadBoundsJob(t *testing.T, dir string, repl map[string]string) *job.Job {
 	t.Helper()
 	y := boundsJob
 	for k, v := range repl {
@@ -78,6 +78,14 @@ func runBoundsJob(t *testing.T, dir string, repl map[string]string) (map[string]
 	if err := led.SetBudget(context.Background(), j.Dataset, 100, 1e-3, "none"); err != nil {
 		t.Fatal(err)
 	}
+	return j
+}
+
+// runBoundsJob runs boundsJob in dir with the given replacements and
+// returns the released rows by key and the log.
+func runBoundsJob(t *testing.T, dir string, repl map[string]string) (map[string][]float64, *release.Manifest, string) {
+	t.Helper()
+	j := loadBoundsJob(t, dir, repl)
 	var logs bytes.Buffer
 	if _, err := Run(context.Background(), j, RunOptions{Logger: newTestLogger(&logs)}); err != nil {
 		t.Fatal(err)
@@ -209,27 +217,11 @@ func TestHandSetBoundsShowWhatTheyDrop(t *testing.T) {
 	}
 }
 
-// Another engine (Beam) cannot make the estimates yet: a job with a bounds
-// share is refused before anything is charged.
+// An engine that cannot make the estimates (not an engine.BoundsEstimator):
+// a job with a bounds share is refused before anything is charged.
 func TestOtherEngineRefusesBoundsShare(t *testing.T) {
-	dir := boundsFixture(t)
-	path := filepath.Join(dir, "beam.yaml")
-	y := strings.NewReplacer("%NAME%", "beam", "%EPS%", "1", "%L0%", "auto", "%LINF%", "1", "%SHARE%", "").Replace(boundsJob)
-	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	j, err := job.LoadJob(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	led, err := privacy.OpenLedger(j.Ledger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := led.SetBudget(context.Background(), j.Dataset, 10, 1e-3, "none"); err != nil {
-		t.Fatal(err)
-	}
-	_, err = Run(context.Background(), j, RunOptions{Engine: refusingEngine{}})
+	j := loadBoundsJob(t, boundsFixture(t), map[string]string{"%NAME%": "beam", "%EPS%": "1", "%L0%": "auto", "%LINF%": "1", "%SHARE%": ""})
+	_, err := Run(context.Background(), j, RunOptions{Engine: refusingEngine{}})
 	if !isConfig(err) || !strings.Contains(err.Error(), "privacy.bounds_share") {
 		t.Fatalf("err = %v, want a config error on privacy.bounds_share", err)
 	}
