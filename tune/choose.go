@@ -118,7 +118,7 @@ func studyRaw(ctx context.Context, in *duckdb.RawInput, j *job.Job, cur *current
 		}
 	}
 	st.recL0, st.recS = raw.l0s[bi], shares[bs]
-	st.report.L0 = Choice[int64]{Current: out.MaxPartitionsPerUnit, Recommended: st.recL0}
+	st.report.L0 = Choice[int64]{Current: out.MaxPartitionsPerUnit, Recommended: st.recL0, Auto: out.AutoMaxPartitions}
 	st.report.SelectionShare = Choice[float64]{Current: cur.share[o], Recommended: st.recS}
 	for li, l0 := range raw.l0s {
 		c := grid[li][bs]
@@ -243,7 +243,7 @@ func (st *outputStudy) studyMetric(ctx context.Context, in *duckdb.RawInput, j *
 				best, rec = sc, c
 			}
 		}
-		mr.Linf = &Choice[int64]{Current: m.MaxPerUnit, Recommended: rec.MaxPerUnit}
+		mr.Linf = &Choice[int64]{Current: m.MaxPerUnit, Recommended: rec.MaxPerUnit, Auto: m.Auto.MaxPerUnit}
 	case kind.Fields().Measure:
 		var err error
 		if rec, err = st.chooseClamp(ctx, in, m, scale, noiseAt, &mr); err != nil {
@@ -310,7 +310,7 @@ func (st *outputStudy) chooseClamp(ctx context.Context, in *duckdb.RawInput, m j
 	if m.Min != nil && m.Max != nil {
 		cb = Bounds{Min: *m.Min, Max: *m.Max}
 	}
-	mr.Clamp = &Choice[Bounds]{Current: cb, Recommended: Bounds{Min: *rec.Min, Max: *rec.Max}}
+	mr.Clamp = &Choice[Bounds]{Current: cb, Recommended: Bounds{Min: *rec.Min, Max: *rec.Max}, Auto: m.Auto.Min || m.Auto.Max}
 	mr.Method = "raw quantiles of people's partition totals"
 	return rec, nil
 }

@@ -128,7 +128,7 @@ func DP(ctx context.Context, j *job.Job, opts DPOptions) (*Report, error) {
 		Charge: &Charge{ID: id, Epsilon: opts.Epsilon}, Fraction: opts.Fraction}
 	for o, out := range j.Outputs {
 		or := OutputReport{Name: out.Name, Public: out.PublicKeysOnly(),
-			L0:             Choice[int64]{Current: out.MaxPartitionsPerUnit, Recommended: out.MaxPartitionsPerUnit},
+			L0:             Choice[int64]{Current: out.MaxPartitionsPerUnit, Recommended: out.MaxPartitionsPerUnit, Auto: out.AutoMaxPartitions},
 			SelectionShare: Choice[float64]{Current: cur.share[o], Recommended: cur.share[o]},
 			Weight:         Choice[float64]{Current: round2(cur.outWeight[o]), Recommended: round2(cur.outWeight[o])}}
 		b := cur.budget(j, o, cur.share[o], cur.outWeight, cur.metricW[o])
@@ -142,7 +142,7 @@ func DP(ctx context.Context, j *job.Job, opts DPOptions) (*Report, error) {
 					lo = -hi
 				}
 				rec.Min, rec.Max = &lo, &hi
-				mr.Clamp = &Choice[Bounds]{Current: Bounds{Min: *m.Min, Max: *m.Max}, Recommended: Bounds{Min: lo, Max: hi}}
+				mr.Clamp = &Choice[Bounds]{Current: Bounds{Min: *m.Min, Max: *m.Max}, Recommended: Bounds{Min: lo, Max: hi}, Auto: m.Auto.Min || m.Auto.Max}
 				mr.Method = fmt.Sprintf("DP get_bounds: noisy histogram of |partition total| over powers of 2, epsilon %s, cumulative fraction %s", g4(each), g4(opts.Fraction))
 			}
 			share, err := b.NoiseShare(i)

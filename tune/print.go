@@ -35,17 +35,17 @@ func WriteTable(w io.Writer, r *Report) error {
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  setting\tcurrent\trecommended")
-		fmt.Fprintf(tw, "  max_partitions_per_unit\t%d\t%d\n", o.L0.Current, o.L0.Recommended)
+		fmt.Fprintf(tw, "  max_partitions_per_unit\t%s\t%d\n", autoOr(o.L0.Auto, strconv.FormatInt(o.L0.Current, 10)), o.L0.Recommended)
 		if !o.Public {
 			fmt.Fprintf(tw, "  selection_share\t%s\t%s\n", g4(o.SelectionShare.Current), g4(o.SelectionShare.Recommended))
 		}
 		fmt.Fprintf(tw, "  weight\t%s\t%s\n", g4(o.Weight.Current), g4(o.Weight.Recommended))
 		for _, m := range o.Metrics {
 			if m.Linf != nil {
-				fmt.Fprintf(tw, "  %s.max_per_unit\t%d\t%d\n", m.Name, m.Linf.Current, m.Linf.Recommended)
+				fmt.Fprintf(tw, "  %s.max_per_unit\t%s\t%d\n", m.Name, autoOr(m.Linf.Auto, strconv.FormatInt(m.Linf.Current, 10)), m.Linf.Recommended)
 			}
 			if m.Clamp != nil {
-				fmt.Fprintf(tw, "  %s.min, max\t%s, %s\t%s, %s\n", m.Name, g4(m.Clamp.Current.Min), g4(m.Clamp.Current.Max), g4(m.Clamp.Recommended.Min), g4(m.Clamp.Recommended.Max))
+				fmt.Fprintf(tw, "  %s.min, max\t%s\t%s, %s\n", m.Name, autoOr(m.Clamp.Auto, g4(m.Clamp.Current.Min)+", "+g4(m.Clamp.Current.Max)), g4(m.Clamp.Recommended.Min), g4(m.Clamp.Recommended.Max))
 			}
 			fmt.Fprintf(tw, "  %s.weight\t%s\t%s\n", m.Name, g4(m.Weight.Current), g4(m.Weight.Recommended))
 		}
@@ -129,4 +129,12 @@ func g4(f float64) string {
 		return "-"
 	}
 	return strconv.FormatFloat(f, 'g', 4, 64)
+}
+
+// autoOr is "auto" for a bound the job sets to auto, else the value.
+func autoOr(auto bool, value string) string {
+	if auto {
+		return "auto"
+	}
+	return value
 }

@@ -65,6 +65,9 @@ type OutputReport struct {
 type Choice[T any] struct {
 	Current     T `json:"current"`
 	Recommended T `json:"recommended"`
+	// Auto says the job sets the current value to auto: the run estimates
+	// it privately (Current is then only a placeholder).
+	Auto bool `json:"current_auto,omitempty"`
 }
 
 // L0Candidate is one L0 the study compared, at the recommended selection
