@@ -10,7 +10,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 DEMO := demo
 LEDGER := $(DEMO)/privagg-ledger.duckdb
 
-.PHONY: build test test-race demo vet lint clean schema
+.PHONY: build test test-race demo vet lint tidy-check clean schema
 
 build:
 	go build -ldflags "-X github.com/privagg/privagg/internal/version.Version=$(VERSION)" -o $(BIN) ./cmd/privagg
@@ -28,8 +28,18 @@ vet:
 GOLANGCI_VERSION := v2.15.0
 GOPATH_BIN := $(shell go env GOPATH)/bin
 GOLANGCI := $(shell command -v golangci-lint 2>/dev/null || echo $(GOPATH_BIN)/golangci-lint)
-lint: $(GOLANGCI)
+lint: $(GOLANGCI) tidy-check
 	$(GOLANGCI) run ./...
+
+# CI fails when a checked-in file is not what the tools would write: go.mod
+# and go.sum of both modules (the main one and beam/) must be what go mod
+# tidy writes, and every Go file what gofmt writes. Nothing is changed here;
+# the message says which command fixes it.
+GOFILES = $(shell git ls-files '*.go' 2>/dev/null)
+tidy-check:
+	@go mod tidy -diff || { echo "tidy-check: go.mod/go.sum are not tidy (diff above); run: go mod tidy"; exit 1; }
+	@(cd beam && go mod tidy -diff) || { echo "tidy-check: beam/go.mod/go.sum are not tidy (diff above); run: cd beam && go mod tidy"; exit 1; }
+	@files=$$(gofmt -l $(GOFILES)); test -z "$$files" || { echo "$$files"; echo "tidy-check: gofmt would change the files above; run: gofmt -w <file>"; exit 1; }
 
 $(GOLANGCI):
 	@echo "installing golangci-lint $(GOLANGCI_VERSION) into $(GOPATH_BIN) (once)"
