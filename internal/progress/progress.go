@@ -1,0 +1,167 @@
+// Package progress is how long work says how far it has got: the work calls
+// a Reporter when it enters a phase (reading input, bounding, noising,
+// storing...), starts an item of a series (output 3 of 5) or learns a row
+// count, and a renderer reads a State's Snapshot from another goroutine on
+// a ticker. The work never writes to a terminal or a log for progress, and a
+// Reporter call is a few atomic operations, made at phase changes only,
+// never per row. cmd/privagg renders a Snapshot as a terminal line or as a
+// JSON log event.
+package progress
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Reporter receives the progress of one piece of work. Its methods are safe
+// for concurrent use and cheap; the work calls them at phase changes.
+type Reporter interface {
+	// Phase says the work entered phase name, e.g. "reading input". The
+	// items of the previous phase are no longer shown, but a series of
+	// items goes on across phases (see Items).
+	Phase(name string)
+	// Items says done of total items of unit (e.g. "outputs") are done in
+	// the current phase. done 0 starts a new series: its estimate counts
+	// from then, across the phases its items go through.
+	Items(unit string, done, total int)
+	// Rows says how many rows the work has done, and of how many (Total 0:
+	// not known). Rows last across phases.
+	Rows(c RowCount)
+}
+
+// RowCount is a count of rows done.
+type RowCount struct {
+	Done  int64
+	Total int64 // 0: not known
+	// Estimated: Done is an estimate (e.g. from the bytes written so far),
+	// not a count.
+	Estimated bool
+}
+
+// Nop is a Reporter that discards everything.
+type Nop struct{}
+
+var _ Reporter = Nop{}
+
+func (Nop) Phase(string)           {}
+func (Nop) Items(string, int, int) {}
+func (Nop) Rows(RowCount)          {}
+
+// OrNop returns r, or Nop when r is nil.
+func OrNop(r Reporter) Reporter {
+	if r == nil {
+		return Nop{}
+	}
+	return r
+}
+
+// Snapshot is a State at one instant.
+type Snapshot struct {
+	Phase string
+	// Unit, Done and Total are the current phase's items ("outputs", 2,
+	// 5); Total is 0 when the phase has none.
+	Unit        string
+	Done, Total int
+	Rows        RowCount
+	// Elapsed is the time since the work started.
+	Elapsed time.Duration
+	// Left estimates the time left in the current phase (rows or items of
+	// a series); HasLeft is false when no estimate can be made.
+	Left    time.Duration
+	HasLeft bool
+}
+
+// State is a Reporter that keeps the latest report for a renderer. The
+// writers (the work) serialize on a mutex; a reader loads the latest state
+// atomically, so a renderer's ticker never waits for the work.
+type State struct {
+	start time.Time
+	now   func() time.Time
+	mu    sync.Mutex // serializes writers
+	cur   atomic.Pointer[state]
+}
+
+// state is one immutable report; State swaps whole states.
+type state struct {
+	phase       string
+	phaseStart  time.Time
+	unit        string
+	done, total int
+	seriesStart time.Time // when the current series of items started
+	rows        RowCount
+}
+
+var _ Reporter = (*State)(nil)
+
+// NewState starts the clock of a piece of work at now (time.Now when nil).
+func NewState(now func() time.Time) *State {
+	if now == nil {
+		now = time.Now
+	}
+	s := &State{start: now(), now: now}
+	s.cur.Store(&state{phaseStart: s.start, seriesStart: s.start})
+	return s
+}
+
+// update applies f to a copy of the current state and stores it.
+func (s *State) update(f func(*state)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := *s.cur.Load()
+	f(&next)
+	s.cur.Store(&next)
+}
+
+func (s *State) Phase(name string) {
+	t := s.now()
+	s.update(func(st *state) {
+		if st.phase != name {
+			st.phase, st.phaseStart = name, t
+		}
+		st.unit, st.done, st.total = "", 0, 0
+	})
+}
+
+func (s *State) Items(unit string, done, total int) {
+	t := s.now()
+	s.update(func(st *state) {
+		if done == 0 || unit != st.unit && st.unit != "" {
+			st.seriesStart = t
+		}
+		st.unit, st.done, st.total = unit, done, total
+	})
+}
+
+func (s *State) Rows(c RowCount) {
+	s.update(func(st *state) { st.rows = c })
+}
+
+// Snapshot returns the latest report with the time elapsed and the estimate
+// of the time left.
+func (s *State) Snapshot() Snapshot {
+	st := s.cur.Load()
+	t := s.now()
+	snap := Snapshot{Phase: st.phase, Unit: st.unit, Done: st.done, Total: st.total, Rows: st.rows, Elapsed: t.Sub(s.start)}
+	snap.Left, snap.HasLeft = left(st, t)
+	return snap
+}
+
+// left estimates the time left in the current phase from its share done so
+// far, assuming the rest goes at the same pace: rows of a known total
+// counted during the phase first, else the items of the current series.
+// None when nothing is done yet, or everything is.
+func left(st *state, t time.Time) (time.Duration, bool) {
+	switch {
+	case st.rows.Total > 0 && st.rows.Done > 0 && st.rows.Done < st.rows.Total:
+		return pace(t.Sub(st.phaseStart), float64(st.rows.Done), float64(st.rows.Total)), true
+	case st.total > 0 && st.done > 0 && st.done < st.total:
+		return pace(t.Sub(st.seriesStart), float64(st.done), float64(st.total)), true
+	}
+	return 0, false
+}
+
+// pace is the time the rest of total takes if done took spent.
+func pace(spent time.Duration, done, total float64) time.Duration {
+	return time.Duration(float64(spent) * (total - done) / done)
+}
