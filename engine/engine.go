@@ -33,6 +33,14 @@ type NoiseWriter interface {
 	WritesNoise() bool
 }
 
+// BoundsEstimator is implemented by an engine that makes the private bound
+// estimates of a job with a bounds share (auto bounds and what bounding
+// removed, privacy/bounds.go) in its Release, as the embedded engine does.
+// Run refuses such a job on an engine that does not.
+type BoundsEstimator interface {
+	EstimatesBounds() bool
+}
+
 // PartitionReach is implemented by an engine that can tell, after Prepare
 // and before any budget is reserved, whether an output whose keys come from
 // DP partition selection has a partition with at least a given number of

@@ -11,6 +11,7 @@ import (
 
 	"github.com/privagg/privagg/engine"
 	"github.com/privagg/privagg/engine/duckdb"
+	"github.com/privagg/privagg/internal/progress"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 	"github.com/privagg/privagg/release"
@@ -42,6 +43,7 @@ type run struct {
 	rec        *privacy.ReleaseRecord // the ledger's record of the release; nil for a new release
 	identity   privacy.JobIdentity    // the job, as the ledger records it
 	log        *slog.Logger
+	prog       progress.Reporter
 	start      time.Time
 	report     release.RunReport
 	// reserved: the ledger holds this release's reservation, and this run
@@ -50,7 +52,7 @@ type run struct {
 }
 
 func newRun(j *job.Job, id string, opts RunOptions) *run {
-	r := &run{j: j, id: id, ledgerPath: j.Ledger, log: opts.Logger, start: time.Now()}
+	r := &run{j: j, id: id, ledgerPath: j.Ledger, log: opts.Logger, prog: progress.OrNop(opts.Progress), start: time.Now()}
 	if opts.Ledger != "" {
 		r.ledgerPath = opts.Ledger
 	}
@@ -171,6 +173,7 @@ func (r *run) checkResumable(led *privacy.Ledger) error {
 
 // republish copies a stored release to output.dir again: no noise, no charge.
 func (r *run) republish(ctx context.Context, led *privacy.Ledger) (*RunResult, error) {
+	r.prog.Phase(progress.PhasePublishing)
 	files, shrunk, err := release.Republish(ctx, led, r.rec, r.j.Output.Dir)
 	if err != nil {
 		return nil, err
@@ -199,17 +202,18 @@ func engineWritesNoise(e engine.Engine) bool {
 }
 
 // selectEngine returns the engine of opts, or the embedded DuckDB engine.
-// Only the DuckDB engine writes staging files.
+// Only the DuckDB engine writes staging files; a job with a bounds share
+// needs an engine that makes the estimates (engine.BoundsEstimator).
 func selectEngine(j *job.Job, id string, opts RunOptions, log *slog.Logger) (engine.Engine, error) {
 	if opts.Engine == nil {
-		return duckdb.New(j, duckdb.Options{ReleaseID: id, MemoryLimit: opts.MemoryLimit, TempDir: opts.TempDir, Logger: log})
+		return duckdb.New(j, duckdb.Options{ReleaseID: id, MemoryLimit: opts.MemoryLimit, TempDir: opts.TempDir, Logger: log, Progress: opts.Progress})
 	}
 	if j.Staging != nil {
 		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "staging", Rule: "is written by the duckdb engine only; run the staging job with --engine duckdb"}}}
 	}
-	if j.Privacy.BoundsShare > 0 {
+	if b, ok := opts.Engine.(engine.BoundsEstimator); j.Privacy.BoundsShare > 0 && !(ok && b.EstimatesBounds()) {
 		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "privacy.bounds_share", Value: j.Privacy.BoundsShare,
-			Rule: "auto bounds and the estimates of what bounding removed run on the duckdb engine only; run with --engine duckdb, or set every bound by hand and bounds_share: 0"}}}
+			Rule: "auto bounds and the estimates of what bounding removed need an engine that makes them (duckdb, beam); run with --engine duckdb, or set every bound by hand and bounds_share: 0"}}}
 	}
 	return opts.Engine, nil
 }
@@ -217,12 +221,13 @@ func selectEngine(j *job.Job, id string, opts RunOptions, log *slog.Logger) (eng
 // prepareInput has the engine read and check the input, records the row
 // counts in the run report and refuses more malformed rows than
 // input.max_reject_fraction allows, then warns about outputs likely to
-// release nothing (LikelyEmpty). Nothing is charged yet.
-func (r *run) prepareInput(ctx context.Context, computer engine.Engine) error {
+// release nothing (LikelyEmpty of plan). Nothing is charged yet.
+func (r *run) prepareInput(ctx context.Context, computer engine.Engine, plan *privacy.Plan) error {
 	for _, w := range r.j.Warnings() {
 		r.log.Warn(w)
 	}
 	r.log.Info("reading input", "format", r.j.Input.Format)
+	r.prog.Phase(progress.PhaseReading)
 	scanStart := time.Now()
 	counts, err := computer.Prepare(ctx)
 	if err != nil {
@@ -238,7 +243,7 @@ func (r *run) prepareInput(ctx context.Context, computer engine.Engine) error {
 	if err := engine.RejectCheck(r.j.Input.MaxRejectFraction, counts); err != nil {
 		return err
 	}
-	warnLikelyEmpty(ctx, r.log, r.j, counts, computer)
+	warnLikelyEmpty(ctx, r.log, plan, counts, computer)
 	return nil
 }
 

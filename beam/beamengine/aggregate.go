@@ -190,7 +190,11 @@ var baseSpecParams = pbeam.PrivacySpecParams{}
 // parameters of the job's Gaussian composition (privacy/compose.go), whose
 // sum pbeam's additive accounting counts; the ledger charges the
 // composition's (ε, δ).
-func buildOutput(s beam.Scope, o int, op *privacy.OutputPlan, out outSpec, events beam.PCollection, noiseKind pbeam.NoiseKind, params pbeam.PrivacySpecParams) (beam.PCollection, error) {
+//
+// With est (an output with bound estimates), it also returns the lines of
+// the output's exact DroppedSums over its released partitions (bounds.go);
+// otherwise dropped is not valid.
+func buildOutput(s beam.Scope, o int, op *privacy.OutputPlan, out outSpec, events beam.PCollection, noiseKind pbeam.NoiseKind, params pbeam.PrivacySpecParams, est *estSpec) (results, dropped beam.PCollection, err error) {
 	s = s.Scope(fmt.Sprintf("output.%s", op.Spec.Name))
 	for _, mp := range op.Metrics {
 		for _, c := range mp.Components {
@@ -206,7 +210,7 @@ func buildOutput(s beam.Scope, o int, op *privacy.OutputPlan, out outSpec, event
 	}
 	spec, err := pbeam.NewPrivacySpec(params)
 	if err != nil {
-		return beam.PCollection{}, fmt.Errorf("output %q: privacy spec: %w", op.Spec.Name, err)
+		return beam.PCollection{}, beam.PCollection{}, fmt.Errorf("output %q: privacy spec: %w", op.Spec.Name, err)
 	}
 	l0 := op.Spec.MaxPartitionsPerUnit
 
@@ -216,13 +220,17 @@ func buildOutput(s beam.Scope, o int, op *privacy.OutputPlan, out outSpec, event
 	// Partitions: the public cross product, or one DP selection with k as
 	// pre-threshold whose result every metric then uses as its public list.
 	var partitions any
+	var selected *beam.PCollection
 	if op.Selection == nil {
 		partitions = out.publicKeys()
 	} else {
-		selected := pbeam.SelectPartitions(s, pbeam.MakePrivate(s, pairs, spec), pbeam.PartitionSelectionParams{
+		sel := pbeam.SelectPartitions(s, pbeam.MakePrivate(s, pairs, spec), pbeam.PartitionSelectionParams{
 			Epsilon: op.Selection.Share.Epsilon, Delta: op.Selection.Share.Delta, MaxPartitionsContributed: l0,
 		})
-		partitions = selected
+		partitions, selected = sel, &sel
+	}
+	if est != nil {
+		dropped = droppedLines(s, rows, selected, *est)
 	}
 
 	var lines []beam.PCollection
@@ -272,7 +280,7 @@ func buildOutput(s beam.Scope, o int, op *privacy.OutputPlan, out outSpec, event
 				})
 			default:
 				// compile refuses such jobs (beamStatistics); this is a guard.
-				return beam.PCollection{}, fmt.Errorf("output %q: metric %q: statistic %s is not supported by the Beam engine", op.Spec.Name, mp.Spec.Name, c.Stat)
+				return beam.PCollection{}, beam.PCollection{}, fmt.Errorf("output %q: metric %q: statistic %s is not supported by the Beam engine", op.Spec.Name, mp.Spec.Name, c.Stat)
 			}
 			var fn any
 			switch {
@@ -286,7 +294,7 @@ func buildOutput(s beam.Scope, o int, op *privacy.OutputPlan, out outSpec, event
 			lines = append(lines, beam.ParDo(s, fn, col))
 		}
 	}
-	return beam.Flatten(s, lines...), nil
+	return beam.Flatten(s, lines...), dropped, nil
 }
 
 // beamStatistics are the statistics buildOutput computes; compile refuses

@@ -28,6 +28,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/privagg/privagg/engine"
 	"github.com/privagg/privagg/job"
@@ -83,6 +84,7 @@ type Engine struct {
 }
 
 var _ engine.Engine = (*Engine)(nil)
+var _ engine.BoundsEstimator = (*Engine)(nil)
 
 // New validates opts and returns an engine for job. It reads no data.
 func New(j *job.Job, opts Options) (*Engine, error) {
@@ -174,17 +176,48 @@ func (e *Engine) Release(ctx context.Context, plan *privacy.Plan, res *privacy.R
 	if plan.Spec.Noise == privacy.Gaussian {
 		noiseKind = pbeam.GaussianNoise{}
 	}
-	resultsPath := e.work.file(resultsFile)
+	r, err := privacy.NewReleaser(plan, res, e.job.ReleaseMetadata(time.Now().UTC()), privacy.ReleaserOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	// With a bounds share, two passes estimate the bounds first (bounds.go)
+	// and the release uses the plan with them.
+	seed := newSeed()
+	if plan.Bounds != nil {
+		if err := e.estimateBounds(ctx, r, seed); err != nil {
+			return nil, nil, err
+		}
+		plan = r.Plan()
+	}
+	resultsPath, droppedPath := e.work.file(resultsFile), e.work.file(droppedEstFile)
 	p, s := beam.NewPipelineWithRoot()
 	events := e.c.events(s).events
 	lines := make([]beam.PCollection, len(plan.Outputs))
+	var dropped []beam.PCollection
 	for o := range plan.Outputs {
-		var err error
-		if lines[o], err = buildOutput(s, o, &plan.Outputs[o], e.c.outs[o], events, noiseKind, e.params); err != nil {
+		op := &plan.Outputs[o]
+		var est *estSpec
+		if op.Bounds != nil {
+			caps, err := r.DroppedCaps(op.Spec.Name)
+			if err != nil {
+				return nil, nil, err
+			}
+			es := newEstSpec(o, op.Spec, seed)
+			es.L0, es.Caps = caps.L0, caps
+			est = &es
+		}
+		var d beam.PCollection
+		if lines[o], d, err = buildOutput(s, o, op, e.c.outs[o], events, noiseKind, e.params, est); err != nil {
 			return nil, nil, err
+		}
+		if est != nil {
+			dropped = append(dropped, d)
 		}
 	}
 	textio.Write(s, resultsPath, beam.Flatten(s, lines...))
+	if len(dropped) > 0 {
+		textio.Write(s, droppedPath, beam.Flatten(s, dropped...))
+	}
 	e.log.Info("releasing on beam", "runner", e.runner, "outputs", len(plan.Outputs))
 	if _, err := beam.Run(ctx, e.runner, p); err != nil {
 		return nil, nil, fmt.Errorf("beam pipeline failed: %w", err)
@@ -192,12 +225,16 @@ func (e *Engine) Release(ctx context.Context, plan *privacy.Plan, res *privacy.R
 	if err := e.work.private(); err != nil {
 		return nil, nil, err
 	}
-	return collect(ctx, resultsPath, plan, res, e.job)
+	return collect(ctx, resultsPath, droppedPath, r)
 }
 
 // WritesNoise reports true: Release writes the noised statistics to the
 // results file in the work folder (engine.NoiseWriter).
 func (e *Engine) WritesNoise() bool { return true }
+
+// EstimatesBounds reports true: Release makes the bound estimates of a job
+// with a bounds share (engine.BoundsEstimator).
+func (e *Engine) EstimatesBounds() bool { return true }
 
 // Published does nothing: the Beam engine writes no staging file.
 func (e *Engine) Published() error { return nil }

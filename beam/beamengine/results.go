@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/privagg/privagg/engine"
-	"github.com/privagg/privagg/job"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
@@ -78,8 +76,11 @@ func readCounts(ctx context.Context, path string) (engine.InputCounts, error) {
 		ConsentRead: counts["consent_read"], ConsentRejected: counts["consent_rejected"]}, nil
 }
 
-// collect reads the noised statistics and builds the Release.
-func collect(ctx context.Context, path string, plan *privacy.Plan, res *privacy.Reservation, job *job.Job) (*privacy.Release, map[string]privacy.OutputStats, error) {
+// collect reads the noised statistics and, for the outputs with bound
+// estimates, the exact sums of what bounding dropped (droppedPath), which r
+// noises; then it builds the Release.
+func collect(ctx context.Context, path, droppedPath string, r *privacy.Releaser) (*privacy.Release, map[string]privacy.OutputStats, error) {
+	plan := r.Plan()
 	parts := make([]map[string]*privacy.NoisedPartition, len(plan.Outputs))
 	seen := make([]map[string]map[string]bool, len(plan.Outputs)) // output -> part -> "metric/stat"
 	for o := range parts {
@@ -118,11 +119,18 @@ func collect(ctx context.Context, path string, plan *privacy.Plan, res *privacy.
 	if err != nil {
 		return nil, nil, fmt.Errorf("read results: %w", err)
 	}
-	r, err := privacy.NewReleaser(plan, res, job.ReleaseMetadata(time.Now().UTC()), privacy.ReleaserOptions{})
-	if err != nil {
-		return nil, nil, err
+	var sums estimates
+	if plan.Bounds != nil {
+		if sums, err = readEstimates(ctx, droppedPath, len(plan.Outputs)); err != nil {
+			return nil, nil, err
+		}
 	}
 	for o, op := range plan.Outputs {
+		if op.Bounds != nil {
+			if err := estimateDropped(r, op, len(parts[o]), sums.sums[o]); err != nil {
+				return nil, nil, err
+			}
+		}
 		want := expectedStats(op)
 		list := make([]privacy.NoisedPartition, 0, len(parts[o]))
 		for k, p := range parts[o] {

@@ -12,8 +12,9 @@ import (
 )
 
 // A run's intermediate files hold exact row counts (pass 1), the locations
-// of rejected rows (pass 1) and noised statistics that are not a release
-// until published (pass 2). They live in one folder per run, under
+// of rejected rows (pass 1), noised statistics that are not a release
+// until published (pass 2) and, with a bounds share, the exact histograms
+// and sums of the bound estimates (bounds.go). They live in one folder per run, under
 // Options.ResultsDir or a temporary folder, and never outlive the run:
 //
 //   - on local storage the folder is created 0700 and every file 0600
@@ -25,12 +26,17 @@ import (
 //     removed through Beam's filesystem, and access is the bucket's IAM.
 
 // workFiles are the files of a run's folder.
-var workFiles = []string{countsFile, listingFile, resultsFile}
+var workFiles = []string{countsFile, listingFile, resultsFile, partitionsEstFile, valuesEstFile, droppedEstFile}
 
 const (
 	countsFile  = "counts.jsonl"  // pass 1: exact row counts
 	listingFile = "rejects.jsonl" // pass 1: where rejected rows are
 	resultsFile = "results.jsonl" // pass 2: noised statistics
+	// With a bounds share (bounds.go): the exact histograms and sums that
+	// the Releaser noises.
+	partitionsEstFile = "estimate-partitions.jsonl"
+	valuesEstFile     = "estimate-values.jsonl"
+	droppedEstFile    = "estimate-dropped.jsonl"
 )
 
 // workDir is a run's folder for intermediate files.
