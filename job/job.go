@@ -34,6 +34,11 @@ type Job struct {
 
 	// File is the absolute path of the job file (not part of the YAML).
 	File string `mapstructure:"-"`
+	// Source is the job file's bytes as LoadJob read them, the file's only
+	// read: the release id, the ledger's job_sha256, the release store's
+	// job.yaml and the report all derive from these bytes, so a file edited
+	// during a run cannot make them describe different files.
+	Source []byte `mapstructure:"-" json:"-"`
 	// fromEnv are the keys (EnvKeys) a PRIVAGG_* variable overrode.
 	fromEnv []string
 }
@@ -142,6 +147,10 @@ type Output struct {
 	// data: two_phase (default) or count_threshold (the noised count_units
 	// is thresholded; no selection share). Refused with public keys only.
 	Selection privacy.SelectionMethod `mapstructure:"selection"`
+	// Consistency are constraints the released values are made to satisfy
+	// by post-processing (docs/outputs.md, "Consistent tables"); nil for
+	// none.
+	Consistency *Consistency `mapstructure:"consistency"`
 
 	// selectionShareDefault says the job file left selection_share out and
 	// LoadJob applied the default.
@@ -152,6 +161,15 @@ type Output struct {
 // the default (privacy.DefaultSelectionShare, chosen by
 // privacy.SelectionShareRule) rather than set in the job file.
 func (o *Output) SelectionShareIsDefault() bool { return o.selectionShareDefault }
+
+// Consistency is an output's consistency: see privacy.Consistency.
+type Consistency struct {
+	// UnitsLeRows: every count_units metric at most every count metric,
+	// row by row (people <= events).
+	UnitsLeRows bool `mapstructure:"units_le_rows"`
+	// RollupOf names the output whose rows this output's rows sum up.
+	RollupOf string `mapstructure:"rollup_of"`
+}
 
 // PublicPartitions is the public list of values for one group-by column:
 // inline values or a one-column CSV file with a header.

@@ -31,6 +31,9 @@ func (j *Job) outputSpec(o *Output) privacy.OutputSpec {
 		Selection:            o.Selection,
 		AutoL0:               o.AutoMaxPartitions,
 	}
+	if c := o.Consistency; c != nil {
+		os.Consistency = &privacy.Consistency{UnitsLeRows: c.UnitsLeRows, RollupOf: c.RollupOf}
+	}
 	for i := range o.Metrics {
 		os.Metrics = append(os.Metrics, o.Metrics[i].spec())
 	}

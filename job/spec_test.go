@@ -46,6 +46,7 @@ var optionalKeys = map[string]string{
 	"columns.*.prefix":                 "another kind of derived column",
 	"outputs[].public_partitions":      "keys from the data",
 	"outputs[].public_partitions.*":    "the one set of values or file",
+	"outputs[].consistency":            "none: values as noised",
 	"outputs[].metrics[].column":       "count metrics read no column",
 	"outputs[].metrics[].min":          "count metrics",
 	"outputs[].metrics[].max":          "count metrics",

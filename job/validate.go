@@ -302,6 +302,7 @@ func (c *checker) validateOutputs(job *Job, ids nameSet) {
 		return
 	}
 	names := map[string]int{}
+	spec := job.PrivacySpec()
 	for i := range job.Outputs {
 		o := &job.Outputs[i]
 		key := fmt.Sprintf("outputs[%d]", i)
@@ -334,6 +335,9 @@ func (c *checker) validateOutputs(job *Job, ids nameSet) {
 				"or list public_partitions for every group_by column", key, o.Name)
 		}
 		c.validateMetrics(job, o, key, ids)
+		spec.CheckConsistency(i, func(field string, value any, err error) {
+			c.check(key+"."+field, value, err)
+		})
 	}
 }
 

@@ -329,6 +329,9 @@ func (s JobSpec) validate() error {
 		o.CheckSelection(func(field string, value any, err error) {
 			bad("%s.%s: %v %w", p, field, value, err)
 		})
+		s.CheckConsistency(i, func(field string, value any, err error) {
+			bad("%s.%s: %v %w", p, field, value, err)
+		})
 		if s.BoundsShare > 0 && !o.PublicPartitions && o.Selection != SelectCountThreshold && o.SelectionShare+s.BoundsShare >= 0.95 {
 			bad("%s.selection_share: %v with privacy.bounds_share %v must leave the metrics at least 0.05 of the output's epsilon", p, o.SelectionShare, s.BoundsShare)
 		}

@@ -47,6 +47,9 @@ type MetricInfo struct {
 	// Bias is the correction for what bounding removed; nil when the
 	// values are not corrected (their interval then covers the noise only).
 	Bias *Bias
+	// Consistency says which consistency constraints (consistency.go)
+	// adjusted the values; "" for none. Rounding keeps such values exact.
+	Consistency string
 }
 
 // Table is one released output: group-by columns, noisy metric columns and

@@ -147,6 +147,9 @@ func (r *Releaser) Finish() (*Release, error) {
 			}
 		}
 	}
+	if err := r.makeConsistent(ordered); err != nil {
+		return nil, fmt.Errorf("finish release: %w", err)
+	}
 	return &Release{meta: r.meta, tables: ordered}, nil
 }
 

@@ -162,7 +162,10 @@ func (r *Release) Rounded(mode Rounding, alloc memory.Allocator) (*Release, erro
 }
 
 // roundRecord returns t's record with every value column and its _ci95
-// column rounded by RoundToInterval, row by row.
+// column rounded by RoundToInterval, row by row. The values of a metric
+// made consistent (MetricInfo.Consistency) stay exact, so that rollups
+// still add up and people stay at most events; their half-widths are
+// rounded up as usual.
 func roundRecord(t *Table, alloc memory.Allocator) (arrow.RecordBatch, error) {
 	rec := t.record
 	n := int(rec.NumRows())
@@ -214,6 +217,9 @@ func roundRecord(t *Table, alloc memory.Allocator) (arrow.RecordBatch, error) {
 				for row := range n {
 					v, h := RoundToInterval(float64(c.Value(row)), half(row), true)
 					ints[row], hs[row] = int64(v), h
+					if m.Consistency != "" {
+						ints[row] = c.Value(row) // exact: rounding would undo the consistency
+					}
 				}
 				b := array.NewInt64Builder(alloc)
 				b.AppendValues(ints, valid)
@@ -223,6 +229,9 @@ func roundRecord(t *Table, alloc memory.Allocator) (arrow.RecordBatch, error) {
 				valid = validity(c, n)
 				for row := range n {
 					vals[row], hs[row] = RoundToInterval(c.Value(row), half(row), false)
+					if m.Consistency != "" {
+						vals[row] = c.Value(row) // exact: rounding would undo the consistency
+					}
 				}
 				b := array.NewFloat64Builder(alloc)
 				b.AppendValues(vals, valid)

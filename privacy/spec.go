@@ -72,6 +72,9 @@ type OutputSpec struct {
 	// privately (bounds.go); until then MaxPartitionsPerUnit is a
 	// placeholder.
 	AutoL0 bool
+	// Consistency are the constraints imposed on the released values by
+	// post-processing (consistency.go); nil for none.
+	Consistency *Consistency
 }
 
 // JobSpec is the privacy-relevant part of a job.
