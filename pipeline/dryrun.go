@@ -23,7 +23,7 @@ func DryRun(ctx context.Context, j *job.Job, opts RunOptions) error {
 	if err := opts.Check(j); err != nil {
 		return err
 	}
-	eopts := duckdb.Options{MemoryLimit: opts.MemoryLimit, TempDir: opts.TempDir, Logger: opts.Logger}
+	eopts := duckdb.Options{MemoryLimit: opts.MemoryLimit, TempDir: opts.TempDir, Logger: opts.Logger, Progress: opts.Progress}
 	// New checks the staging key; Prepare would write the staging copy, so
 	// the engine that reads the input is the job's without staging.
 	if _, err := duckdb.New(j, eopts); err != nil {

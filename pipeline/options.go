@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/internal/progress"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 	"github.com/privagg/privagg/release"
@@ -29,6 +30,9 @@ type RunOptions struct {
 	// engine. Another engine (e.g. Apache Beam) plugs in here and keeps the
 	// whole release protocol: ledger, store, publish, report.
 	Engine engine.Engine
+	// Progress is told the run's phases (reading input ... publishing), for
+	// a progress line or event. Optional; nil discards.
+	Progress progress.Reporter
 }
 
 // RunResult describes a finished run. A failed run has only ReleaseID,

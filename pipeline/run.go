@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/privagg/privagg/internal/progress"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 	"github.com/privagg/privagg/release"
@@ -110,6 +111,7 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 			return r.lostRace(ctx, led, err)
 		}
 	}
+	r.prog.Phase(progress.PhaseReleasing) // the engine may tell its own phases
 	rel, stats, err := computer.Release(ctx, plan, reservation)
 	if err != nil {
 		return nil, fmt.Errorf("release %s (budget stays charged): %w", id, err)
@@ -132,6 +134,7 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 	// Noised values reach disk from here: a signal no longer stops the run
 	// (the release could never be completed, and its charge would be lost).
 	ctx = context.WithoutCancel(ctx)
+	r.prog.Phase(progress.PhaseStoring)
 	stored, err := release.Store(ctx, led, id, j, rel, r.report)
 	if err != nil {
 		return nil, fmt.Errorf("release %s (budget stays charged; noised values may be on disk, so it is never recomputed): %w", id, err)
@@ -142,6 +145,7 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 	}
 	step(StepStored)
 	files := stored.Published
+	r.prog.Phase(progress.PhasePublishing)
 	shrunk, err := release.Publish(ctx, led.StoreDir(id), j.Output.Dir, files, stored.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("publish release %s (stored; re-run to publish): %w", id, err)

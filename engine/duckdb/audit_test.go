@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/google/differential-privacy/go/v3/noise"
 
+	"github.com/privagg/privagg/internal/progress"
 	"github.com/privagg/privagg/internal/verify"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
@@ -681,7 +682,7 @@ func (h *auditHarness) withTestNoise(fn func()) {
 }
 
 func (h *auditHarness) release(ctx context.Context) (rel *privacy.Release, stats map[string]privacy.OutputStats, err error) {
-	h.withTestNoise(func() { rel, stats, err = release(ctx, h.eng, h.qp, h.plan, h.res, h.log) })
+	h.withTestNoise(func() { rel, stats, err = release(ctx, h.eng, h.qp, h.plan, h.res, h.log, progress.Nop{}) })
 	return rel, stats, err
 }
 

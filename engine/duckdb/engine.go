@@ -12,12 +12,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/internal/progress"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 )
 
 // release runs the aggregate queries and hands them to a Releaser.
-func release(ctx context.Context, eng *DB, qp *queryPlan, plan *privacy.Plan, res *privacy.Reservation, log *slog.Logger) (*privacy.Release, map[string]privacy.OutputStats, error) {
+func release(ctx context.Context, eng *DB, qp *queryPlan, plan *privacy.Plan, res *privacy.Reservation, log *slog.Logger, prog progress.Reporter) (*privacy.Release, map[string]privacy.OutputStats, error) {
 	job := qp.job
 	r, err := privacy.NewReleaser(plan, res, job.ReleaseMetadata(time.Now().UTC()), privacy.ReleaserOptions{})
 	if err != nil {
@@ -25,26 +26,32 @@ func release(ctx context.Context, eng *DB, qp *queryPlan, plan *privacy.Plan, re
 	}
 	for o, out := range job.Outputs {
 		outStart := time.Now()
+		at := func(phase string) { outputPhase(prog, phase, o, len(job.Outputs)) }
+		at(progress.PhaseBounding)
 		if err := prepareOutput(ctx, eng, qp, o); err != nil {
 			return nil, nil, err
 		}
 		if qp.estimates() {
+			at(progress.PhaseBounds)
 			if err := estimateBounds(ctx, eng, qp, r, o); err != nil {
 				return nil, nil, err
 			}
 		}
 		stats, bounded := statsTable(o), qp.boundedSQL(o)
 		if qp.twoPhase(o) {
+			at(progress.PhaseSelecting)
 			if err := selectPartitions(ctx, eng, qp, r, o); err != nil {
 				return nil, nil, err
 			}
 			stats, bounded = qp.selectedStats(o), qp.withKeys(o, qp.reboundSQL(o, qp.rebound[o]))
 		}
 		if qp.estimates() {
+			at(progress.PhaseBounds)
 			if err := estimateDropped(ctx, eng, qp, r, o); err != nil {
 				return nil, nil, err
 			}
 		}
+		at(progress.PhaseNoising)
 		agg, err := queryScrubbed(ctx, eng, qp.releaseSQL(o, stats))
 		if err != nil {
 			return nil, nil, fmt.Errorf("output %q: aggregate: %w", out.Name, err)
@@ -407,6 +414,8 @@ type Engine struct {
 	staging *stagedFile
 }
 
+	// Progress is told the engine's phases. Optional; nil discards.
+	Progress progress.Reporter
 var _ engine.Engine = (*Engine)(nil)
 
 // New checks what can be checked before reading any data (the staging key)
@@ -461,6 +470,8 @@ func (d *Engine) Prepare(ctx context.Context) (engine.InputCounts, error) {
 	// After the reservation the input is read again only where a release
 	// needs the same rows once more (quantile values, and the people phase
 	// 2 bounds again among the selected partitions).
+	prog := d.progress()
+	prog.Phase(progress.PhaseReading)
 	for o := range d.job.Outputs {
 		if err := prepareOutput(ctx, eng, qp, o); err != nil {
 			return counts, err
@@ -468,6 +479,7 @@ func (d *Engine) Prepare(ctx context.Context) (engine.InputCounts, error) {
 	}
 	if d.pseudo != nil && engine.RejectCheck(d.job.Input.MaxRejectFraction, counts) == nil {
 		// Staging is written under a temp name now and moved into place only
+	prog.Rows(progress.RowCount{Done: c.read})
 		// once the release is published.
 		if d.staging, err = writeStaging(ctx, eng, qp, d.pseudo, d.opts.ReleaseID); err != nil {
 			return counts, err
@@ -475,13 +487,15 @@ func (d *Engine) Prepare(ctx context.Context) (engine.InputCounts, error) {
 	}
 	return counts, nil
 }
+		outputPhase(prog, progress.PhaseBounding, o, len(d.job.Outputs))
 
 func (d *Engine) Release(ctx context.Context, plan *privacy.Plan, res *privacy.Reservation) (*privacy.Release, map[string]privacy.OutputStats, error) {
-	return release(ctx, d.db, d.qp, plan, res, d.log)
+	return release(ctx, d.db, d.qp, plan, res, d.log, d.progress())
 }
 
 func (d *Engine) Published() error {
 	if d.staging == nil {
+		prog.Phase(progress.PhaseStaging)
 		return nil
 	}
 	if err := d.staging.commit(); err != nil {

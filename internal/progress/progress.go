@@ -14,6 +14,24 @@ import (
 	"time"
 )
 
+// The phases of privagg's long work, in the order a run goes through them.
+// A phase's name is what the terminal line and the JSON event show.
+const (
+	PhaseReading    = "reading input"     // read and check the input, count the rows
+	PhaseBounding   = "bounding"          // bound contributions, per-partition statistics
+	PhaseStaging    = "writing staging"   // the pseudonymized staging copy
+	PhaseBounds     = "estimating bounds" // the private bound estimates (bounds_share)
+	PhaseSelecting  = "selecting"         // DP partition selection
+	PhaseNoising    = "noising"           // aggregate and draw the noise
+	PhaseReleasing  = "releasing"         // an engine's release, phases not told
+	PhaseStoring    = "storing"           // the release store and the ledger
+	PhasePublishing = "publishing"        // copy to output.dir
+	PhaseGenerating = "generating"        // privagg gen: write the rows
+)
+
+// UnitOutputs is the unit of the items of a run's per-output phases.
+const UnitOutputs = "outputs"
+
 // Reporter receives the progress of one piece of work. Its methods are safe
 // for concurrent use and cheap; the work calls them at phase changes.
 type Reporter interface {
