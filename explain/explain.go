@@ -180,6 +180,14 @@ func Explain(ctx context.Context, j *job.Job, epsilon float64, ledgerPath string
 	if err != nil {
 		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "privacy", Rule: err.Error()}}}
 	}
+	return FromPlan(ctx, j, plan, ledgerPath, withChance)
+}
+
+// FromPlan is Explain of a plan already built from j (the plan a run
+// releases with), so that the report describes that very plan.
+func FromPlan(ctx context.Context, j *job.Job, plan *privacy.Plan, ledgerPath string, withChance bool) (*PlanReport, error) {
+	spec := plan.Spec
+	var err error
 	r := &PlanReport{
 		Job: j.Name, Dataset: j.Dataset, Purpose: j.Purpose, Noise: string(spec.Noise), K: spec.K,
 		Epsilon: spec.Epsilon, Delta: spec.Delta, Spend: plan.Total,

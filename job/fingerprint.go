@@ -11,17 +11,13 @@ import (
 )
 
 // Fingerprint is the default release id: the job name and a hash of the job
-// file, of the job's Digest when a PRIVAGG_* variable changes what the job
+// file as loaded (Job.Source), of the job's Digest when a PRIVAGG_* variable changes what the job
 // releases (so that such an override makes another release, never a
 // re-publication of the release made without it), and of the input files'
 // paths, sizes and modification times.
 func Fingerprint(job *Job) (string, error) {
 	h := sha256.New()
-	data, err := os.ReadFile(job.File)
-	if err != nil {
-		return "", fmt.Errorf("fingerprint: %w", err)
-	}
-	h.Write(data)
+	h.Write(job.Source)
 	if slices.ContainsFunc(job.fromEnv, func(k string) bool { return !slices.Contains(runOnlyKeys, k) }) {
 		digest, err := Digest(job)
 		if err != nil {
@@ -55,7 +51,7 @@ var runOnlyKeys = []string{"ledger", "privacy.memory_limit", "privacy.temp_dir",
 // resume or re-publish the release.
 func Digest(job *Job) (string, error) {
 	c := *job
-	c.File, c.fromEnv, c.Ledger = "", nil, ""
+	c.File, c.Source, c.fromEnv, c.Ledger = "", nil, nil, ""
 	c.Privacy.MemoryLimit, c.Privacy.TempDir, c.Privacy.Threads = "", "", 0
 	data, err := json.Marshal(&c)
 	if err != nil {
@@ -90,12 +86,12 @@ func (j *Job) referencedFiles() []string {
 	return out
 }
 
-// FileSHA256 is the hex SHA-256 of the job file, or "" if it cannot be read.
+// FileSHA256 is the hex SHA-256 of the job file as loaded (Job.Source), or
+// "" for a job that was not loaded from bytes.
 func (j *Job) FileSHA256() string {
-	data, err := os.ReadFile(j.File)
-	if err != nil {
+	if j.Source == nil {
 		return ""
 	}
-	sum := sha256.Sum256(data)
+	sum := sha256.Sum256(j.Source)
 	return hex.EncodeToString(sum[:])
 }

@@ -70,7 +70,7 @@ func LoadJob(path string) (*Job, error) {
 }
 
 // LoadJobBytes is LoadJob for a job file already in memory; relative paths
-// resolve against dir and Job.File stays empty.
+// resolve against dir, Job.File stays empty and Job.Source holds data.
 func LoadJobBytes(data []byte, dir string) (*Job, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -95,6 +95,7 @@ func load(data []byte, dir, file string) (*Job, error) {
 	if len(c.problems) > 0 {
 		return nil, &ConfigError{File: file, Problems: c.problems}
 	}
+	job.Source = bytes.Clone(data)
 	return job, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/privagg/privagg/engine"
 	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/job"
+	"github.com/privagg/privagg/privacy"
 )
 
 // DryRun reads and checks j's input as Run would before it charges anything
@@ -22,6 +23,10 @@ import (
 func DryRun(ctx context.Context, j *job.Job, opts RunOptions) error {
 	if err := opts.Check(j); err != nil {
 		return err
+	}
+	plan, err := privacy.NewPlan(j.PrivacySpec())
+	if err != nil {
+		return &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "privacy", Rule: err.Error(), Err: err}}}
 	}
 	eopts := duckdb.Options{MemoryLimit: opts.MemoryLimit, TempDir: opts.TempDir, Logger: opts.Logger, Progress: opts.Progress}
 	// New checks the staging key; Prepare would write the staging copy, so
@@ -47,6 +52,6 @@ func DryRun(ctx context.Context, j *job.Job, opts RunOptions) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	logLikelyEmpty(ctx, log, j, counts, nil)
+	logLikelyEmpty(ctx, log, plan, counts, nil)
 	return nil
 }

@@ -93,7 +93,7 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 		return nil, err
 	}
 	defer computer.Close()
-	if err := r.prepareInput(ctx, computer); err != nil {
+	if err := r.prepareInput(ctx, computer, plan); err != nil {
 		return nil, err
 	}
 	step(StepScanned)
@@ -135,7 +135,7 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 	// (the release could never be completed, and its charge would be lost).
 	ctx = context.WithoutCancel(ctx)
 	r.prog.Phase(progress.PhaseStoring)
-	stored, err := release.Store(ctx, led, id, j, rel, r.report)
+	stored, err := release.Store(ctx, led, id, j, plan, rel, r.report)
 	if err != nil {
 		return nil, fmt.Errorf("release %s (budget stays charged; noised values may be on disk, so it is never recomputed): %w", id, err)
 	}

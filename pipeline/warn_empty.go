@@ -6,7 +6,6 @@ import (
 	"log/slog"
 
 	"github.com/privagg/privagg/engine"
-	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 )
 
@@ -14,7 +13,7 @@ import (
 const likelyEmptyHint = "raise privacy.epsilon or this output's share, coarsen group_by, or list public_partitions " +
 	"(privagg plan shows the people needed)"
 
-// LikelyEmpty returns a warning for each output of j that is likely to
+// LikelyEmpty returns a warning for each output of plan that is likely to
 // release no row. Only outputs whose keys come from DP partition selection
 // can be: a row is released with a 50% chance only when its partition has
 // the plan's People50 people (privacy.OutputPlan.ReleaseChance, at least
@@ -42,11 +41,7 @@ const likelyEmptyHint = "raise privacy.epsilon or this output's share, coarsen g
 // only: a dry run passes reach nil (DryRun), since it is free, repeatable
 // and leaves no run report, and with public lists, bins and a small
 // People50 its bit turns into a membership test (audit 2, L4).
-func LikelyEmpty(ctx context.Context, j *job.Job, counts engine.InputCounts, reach engine.PartitionReach) ([]string, error) {
-	plan, err := privacy.NewPlan(j.PrivacySpec())
-	if err != nil {
-		return nil, err
-	}
+func LikelyEmpty(ctx context.Context, plan *privacy.Plan, counts engine.InputCounts, reach engine.PartitionReach) ([]string, error) {
 	usable := max(counts.Read-counts.Rejected-counts.Excluded, 0)
 	var out []string
 	for o, op := range plan.Outputs {
@@ -82,14 +77,14 @@ func LikelyEmpty(ctx context.Context, j *job.Job, counts engine.InputCounts, rea
 // warnLikelyEmpty logs LikelyEmpty's warnings for the input computer has
 // prepared, before anything is charged. The check only warns: when it
 // cannot be made, that is logged and the run goes on.
-func warnLikelyEmpty(ctx context.Context, log *slog.Logger, j *job.Job, counts engine.InputCounts, computer engine.Engine) {
+func warnLikelyEmpty(ctx context.Context, log *slog.Logger, plan *privacy.Plan, counts engine.InputCounts, computer engine.Engine) {
 	reach, _ := computer.(engine.PartitionReach)
-	logLikelyEmpty(ctx, log, j, counts, reach)
+	logLikelyEmpty(ctx, log, plan, counts, reach)
 }
 
 // logLikelyEmpty logs LikelyEmpty's warnings with reach (nil: rule 1 only).
-func logLikelyEmpty(ctx context.Context, log *slog.Logger, j *job.Job, counts engine.InputCounts, reach engine.PartitionReach) {
-	warnings, err := LikelyEmpty(ctx, j, counts, reach)
+func logLikelyEmpty(ctx context.Context, log *slog.Logger, plan *privacy.Plan, counts engine.InputCounts, reach engine.PartitionReach) {
+	warnings, err := LikelyEmpty(ctx, plan, counts, reach)
 	if err != nil {
 		log.Warn("could not check whether an output is likely to release nothing", "err", err)
 		return

@@ -163,6 +163,7 @@ type ReportInternalOutput struct {
 // reportInput is what a release report is built from.
 type reportInput struct {
 	job    *job.Job
+	plan   *privacy.Plan // the plan rel was released under
 	rel    *privacy.Release
 	record *privacy.ReleaseRecord // the ledger's record of the release
 	status privacy.BudgetStatus   // the dataset's budget with the release charged
@@ -175,14 +176,14 @@ type reportInput struct {
 // writeReleaseReport builds the release report of rel and writes report.json
 // and REPORT.html into the release store of id. Run calls it once every table
 // is in the store and before the ledger marks the release stored.
-func writeReleaseReport(ctx context.Context, led *privacy.Ledger, id string, job *job.Job, rel *privacy.Release, run RunReport) error {
+func writeReleaseReport(ctx context.Context, led *privacy.Ledger, id string, job *job.Job, plan *privacy.Plan, rel *privacy.Release, run RunReport) error {
 	rec, st, err := led.LookupStatus(ctx, id)
 	if err != nil {
 		return fmt.Errorf("release report: %w", err)
 	}
 	host, _ := os.Hostname()
 	r, err := buildReleaseReport(ctx, reportInput{
-		job: job, rel: rel, record: rec, status: st, run: run,
+		job: job, plan: plan, rel: rel, record: rec, status: st, run: run,
 		runBy: currentUser(), host: host, now: time.Now(),
 	})
 	if err != nil {
@@ -207,12 +208,12 @@ func writeReleaseReport(ctx context.Context, led *privacy.Ledger, id string, job
 }
 
 // buildReleaseReport assembles the report. Budget shares, mechanisms, noise
-// and confidence intervals come from Explain (the same privacy.Plan the
-// release used); contribution bounds and row counts from the release itself.
+// and confidence intervals come from explain.FromPlan of the plan the
+// release used; contribution bounds and row counts from the release itself.
 func buildReleaseReport(ctx context.Context, in reportInput) (*ReleaseReport, error) {
 	job, rel := in.job, in.rel
 	meta := rel.Metadata()
-	plan, err := explain.Explain(ctx, job, 0, "", true)
+	plan, err := explain.FromPlan(ctx, job, in.plan, "", true)
 	if err != nil {
 		return nil, fmt.Errorf("release report: %w", err)
 	}
@@ -245,8 +246,8 @@ func buildReleaseReport(ctx context.Context, in reportInput) (*ReleaseReport, er
 			ConsentRecordsRejected: in.run.ConsentRecordsRejected,
 		},
 	}
-	if data, err := os.ReadFile(job.File); err == nil {
-		r.JobFile.Text = string(data)
+	if job.Source != nil {
+		r.JobFile.Text = string(job.Source)
 		r.JobFile.SHA256 = job.FileSHA256()
 	}
 	tables := map[string]*privacy.Table{}

@@ -27,8 +27,9 @@ const PublishedList = "published-files.json"
 // The values are rounded as output.round says (privacy.Release.Rounded)
 // before anything is written, so the data files, their manifests and the
 // release report all hold the same rounded values, and publication copies
-// them byte for byte.
-func Store(ctx context.Context, led *privacy.Ledger, id string, job *job.Job, rel *privacy.Release, report RunReport) (privacy.StoredFiles, error) {
+// them byte for byte. plan is the plan rel was released under; the job file
+// stored beside the tables is job.Source, the bytes the run loaded.
+func Store(ctx context.Context, led *privacy.Ledger, id string, job *job.Job, plan *privacy.Plan, rel *privacy.Release, report RunReport) (privacy.StoredFiles, error) {
 	rel, err := rel.Rounded(job.Output.Round, nil)
 	if err != nil {
 		return privacy.StoredFiles{}, fmt.Errorf("output.round: %w", err)
@@ -50,8 +51,8 @@ func Store(ctx context.Context, led *privacy.Ledger, id string, job *job.Job, re
 		return privacy.StoredFiles{}, err
 	}
 	files := FileNames(written)
-	if jobBytes, err := os.ReadFile(job.File); err == nil {
-		if err := atomicfile.WriteFile(filepath.Join(dir, "job.yaml"), jobBytes, 0o640); err != nil {
+	if job.Source != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, "job.yaml"), job.Source, 0o640); err != nil {
 			return privacy.StoredFiles{}, err
 		}
 	}
@@ -63,7 +64,7 @@ func Store(ctx context.Context, led *privacy.Ledger, id string, job *job.Job, re
 		return privacy.StoredFiles{}, err
 	}
 	// Release report (report.go): part of the stored release, so hashed with it.
-	if err := writeReleaseReport(ctx, led, id, job, rel, report); err != nil {
+	if err := writeReleaseReport(ctx, led, id, job, plan, rel, report); err != nil {
 		return privacy.StoredFiles{}, err
 	}
 	sums, err := hashStore(dir)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 )
 
@@ -254,11 +255,11 @@ func TestLedgerPathPrecedence(t *testing.T) {
 	if got, implicit, err := ledgerPath(g); got != env || implicit || err != nil {
 		t.Errorf("ledgerPath with env = %s, %v, %v; want the env's", got, implicit, err)
 	}
-	if got, err := jobLedger(g, "job.yaml"); got != env || err != nil {
+	if got, err := jobLedger(g, &job.Job{File: "job.yaml"}); got != env || err != nil {
 		t.Errorf("jobLedger with env = %s, %v; want the env's", got, err)
 	}
 	t.Setenv("PRIVAGG_LEDGER", "")
-	if got, err := jobLedger(g, "job.yaml"); got != "" || err != nil {
+	if got, err := jobLedger(g, &job.Job{File: "job.yaml"}); got != "" || err != nil {
 		t.Errorf("jobLedger without env or project = %q, %v; want the job's own", got, err)
 	}
 	// A ledger that exists at the default path is used.

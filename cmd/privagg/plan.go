@@ -46,7 +46,7 @@ cut with …; --wide prints them in full).`,
 				return err
 			}
 			printWarnings(g, job)
-			ledger, err := checkJobLedger(g, job, args[0])
+			ledger, err := checkJobLedger(g, job)
 			if err != nil {
 				return err
 			}

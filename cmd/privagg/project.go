@@ -77,11 +77,11 @@ func explicitLedger(g *globals) string {
 	return l
 }
 
-// jobLedger is the ledger of run or plan on jobFile: --ledger,
+// jobLedger is the ledger of run or plan on the loaded job j: --ledger,
 // PRIVAGG_LEDGER or the project's ledger; "" leaves the job's own. A job
 // whose ledger: key names another ledger than the project's is a usage
 // error naming both.
-func jobLedger(g *globals, jobFile string) (string, error) {
+func jobLedger(g *globals, j *job.Job) (string, error) {
 	if l := explicitLedger(g); l != "" {
 		return l, nil
 	}
@@ -89,9 +89,9 @@ func jobLedger(g *globals, jobFile string) (string, error) {
 	if err != nil || p == nil || p.Ledger == "" {
 		return "", err
 	}
-	if own, ok := jobFileLedger(jobFile); ok && !project.SamePath(own, p.Ledger) {
+	if own, ok := jobFileLedger(j.File, j.Source); ok && !project.SamePath(own, p.Ledger) {
 		return "", usageError{fmt.Errorf("job %s: ledger: %s is not the ledger of project file %s (%s): "+
-			"one project keeps one ledger; remove ledger: from the job, or make the two agree, or give --ledger", jobFile, own, p.File, p.Ledger)}
+			"one project keeps one ledger; remove ledger: from the job, or make the two agree, or give --ledger", j.File, own, p.File, p.Ledger)}
 	}
 	return p.Ledger, nil
 }
@@ -100,22 +100,18 @@ func jobLedger(g *globals, jobFile string) (string, error) {
 // the ledger jobLedger names for j, so that plan and validate refuse what
 // run refuses: a --ledger, PRIVAGG_LEDGER or project ledger inside
 // output.dir.
-func checkJobLedger(g *globals, j *job.Job, jobFile string) (ledger string, err error) {
-	if ledger, err = jobLedger(g, jobFile); err != nil {
+func checkJobLedger(g *globals, j *job.Job) (ledger string, err error) {
+	if ledger, err = jobLedger(g, j); err != nil {
 		return "", err
 	}
 	return ledger, pipeline.RunOptions{Ledger: ledger}.Check(j)
 }
 
-// jobFileLedger reads the ledger: key of a job file, resolved against its
-// folder; ok is false if the file has none (or cannot be read: the job's
-// loader reports that).
-func jobFileLedger(jobFile string) (path string, ok bool) {
+// jobFileLedger reads the ledger: key of the job file at jobFile whose
+// bytes are data (job.Job.Source: the file is not read again), resolved
+// against its folder; ok is false if the file has none.
+func jobFileLedger(jobFile string, data []byte) (path string, ok bool) {
 	abs, err := filepath.Abs(jobFile)
-	if err != nil {
-		return "", false
-	}
-	data, err := os.ReadFile(abs)
 	if err != nil {
 		return "", false
 	}

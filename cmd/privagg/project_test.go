@@ -201,7 +201,11 @@ func TestExampleJobAgreesWithDemoProject(t *testing.T) {
 		t.Fatal("the Makefile no longer writes privagg.yaml with ledger: $(LEDGER)")
 	}
 	root, _ := filepath.Abs("../..")
-	own, ok := jobFileLedger("../../configs/example.yaml")
+	example, err := os.ReadFile("../../configs/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, ok := jobFileLedger("../../configs/example.yaml", example)
 	if want := filepath.Join(root, ledger); !ok || own != want {
 		t.Errorf("configs/example.yaml ledger: %q, the demo project's is %q", own, want)
 	}

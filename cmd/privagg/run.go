@@ -55,7 +55,10 @@ rows, or no partition with the people a row needs (see docs/cli.md).`,
 				return err
 			}
 			start := time.Now()
+			var view *progressView
+			opts.Progress, view = g.startProgress()
 			j, res, err := executeRun(cmd, g, args[0], &opts, ef, allowWeak, dryRun, format)
+			view.stop()
 			if format == "json" && !dryRun {
 				s := newRunSummary(j, opts, res, err, budgetAfter(cmd.Context(), j, opts.Ledger))
 				s.DurationSeconds = time.Since(start).Seconds()
@@ -91,21 +94,20 @@ rows, or no partition with the people a row needs (see docs/cli.md).`,
 // external engine (which prints its own result); j is nil when the job
 // could not be loaded.
 func executeRun(cmd *cobra.Command, g *globals, path string, opts *pipeline.RunOptions, ef *engineFlags, allowWeak, dryRun bool, format string) (*job.Job, *pipeline.RunResult, error) {
-	ledger, err := jobLedger(g, path)
-	if err != nil {
-		return nil, nil, err
-	}
-	opts.Ledger = ledger
 	opts.Logger = g.logger
 	// The flags' own rules first; Run checks the paths against the job.
 	if err := opts.Check(nil); err != nil {
 		return nil, nil, err
 	}
+	// The job file's one read: everything below derives from j.Source.
 	j, err := loadJob(path, allowWeak)
 	if err != nil {
 		return nil, nil, err
 	}
-	warnRawTuned(g.stderr, path)
+	if opts.Ledger, err = jobLedger(g, j); err != nil {
+		return nil, nil, err
+	}
+	warnRawTuned(g.stderr, path, j.Source)
 	if dryRun {
 		if ef.external() {
 			return j, nil, usageError{errors.New("--dry-run: reads the input with the embedded engine; it cannot be combined with --engine " + ef.engine)}

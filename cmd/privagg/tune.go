@@ -69,7 +69,7 @@ values into a copy of the job file. See docs/tune.md.`,
 			}
 			var r *tune.Report
 			if dp {
-				ledger, err := jobLedger(g, args[0])
+				ledger, err := jobLedger(g, j)
 				if err != nil {
 					return err
 				}

@@ -34,7 +34,7 @@ func newValidateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := checkJobLedger(g, j, args[0]); err != nil {
+			if _, err := checkJobLedger(g, j); err != nil {
 				return err
 			}
 			printWarnings(g, j)
