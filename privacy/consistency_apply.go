@@ -11,9 +11,12 @@ import (
 )
 
 // makeConsistent applies every output's consistency (consistency.go) to the
-// released tables, in place, before Finish returns them: first each rollup
-// (weighted least squares, then integer counts), then units_le_rows, whose
-// count values are pinned where a rollup set them. Both engines' tables pass
+// released tables, in place, before Finish returns them: units_le_rows by
+// weighted least squares on each pair, then each rollup (weighted least
+// squares, then integer counts), then units_le_rows again with the counts a
+// rollup set pinned (only the people move down where the rollup lowered a
+// count below them). Projecting the pairs first lets the people counts,
+// usually the more precise, inform the counts the rollup then adds up. Both engines' tables pass
 // here (ReleaseOutput and AddNoisedOutput), after their bias corrections.
 func (r *Releaser) makeConsistent(tables []*Table) error {
 	byName := map[string]*Table{}
@@ -26,6 +29,9 @@ func (r *Releaser) makeConsistent(tables []*Table) error {
 			pinned[name] = map[int]bool{}
 		}
 		pinned[name][m] = true
+	}
+	if err := r.unitsLeRows(byName, nil); err != nil {
+		return err
 	}
 	for i := range r.plan.Outputs {
 		child := &r.plan.Outputs[i]
@@ -47,6 +53,15 @@ func (r *Releaser) makeConsistent(tables []*Table) error {
 			pin(parent.Spec.Name, p[1])
 		}
 	}
+	if len(pinned) == 0 {
+		return nil
+	}
+	return r.unitsLeRows(byName, pinned)
+}
+
+// unitsLeRows applies units_le_rows to every output that asks for it;
+// pinned are, per output, the metrics a rollup set.
+func (r *Releaser) unitsLeRows(byName map[string]*Table, pinned map[string]map[int]bool) error {
 	for i := range r.plan.Outputs {
 		op := &r.plan.Outputs[i]
 		if c := op.Spec.Consistency; c != nil && c.UnitsLeRows {

@@ -305,6 +305,9 @@ func describeColumns(t outTable) ([]columnDesc, error) {
 			}
 			d.role = roleValue
 			d.meaning = privacy.ColumnMeaning(m.Kind, m.Name, f.Name)
+			if m.Consistency != "" {
+				d.meaning += "; made consistent by post-processing: " + m.Consistency
+			}
 		}
 		out[i] = d
 	}
