@@ -120,7 +120,7 @@ outputs:
     metrics: [{name: people, type: count_units}]
 `)
 	}
-	b.WriteString(`output: {dir: out, format: csv}
+	b.WriteString(`output: {dir: out, format: csv, round: none}
 ledger: ledger/privagg-ledger.duckdb
 `)
 	return b.String()
