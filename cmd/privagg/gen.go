@@ -45,7 +45,10 @@ record per user and purpose agrees with the consent columns.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			var view *progressView
+			opt.Progress, view = g.startProgress()
 			st, err := gen.Generate(ctx, opt)
+			view.stop()
 			if err != nil {
 				return genError(err)
 			}
@@ -55,11 +58,13 @@ record per user and purpose agrees with the consent columns.`,
 			if consentOut == "" {
 				return nil
 			}
+			prog, view := g.startProgress()
 			cst, err := gen.GenerateConsentTable(ctx, gen.ConsentOptions{
 				Users: opt.Users, Seed: opt.Seed, Out: consentOut, ConsentRate: opt.ConsentRate,
 				RecordsPerUser: records, Start: opt.Start, Weeks: opt.Weeks,
-				Threads: opt.Threads, MemoryLimit: opt.MemoryLimit, TempDir: opt.TempDir,
+				Threads: opt.Threads, MemoryLimit: opt.MemoryLimit, TempDir: opt.TempDir, Progress: prog,
 			})
+			view.stop()
 			if err != nil {
 				return genError(err)
 			}

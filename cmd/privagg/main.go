@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -32,6 +33,11 @@ type globals struct {
 	stdout    io.Writer
 	stderr    io.Writer
 	logger    *slog.Logger
+	// term is stderr when it is a terminal, shared by the log and the
+	// progress line (progress.go); nil otherwise.
+	term *termLine
+	// progressInterval: --progress-interval (progress.go).
+	progressInterval time.Duration
 
 	proj          *project.Project // loaded by loadProject
 	projectLoaded bool
@@ -59,11 +65,22 @@ func newRootCmd(stdout, stderr io.Writer) (*cobra.Command, *globals) {
 				level = slog.LevelWarn
 			}
 			opts := &slog.HandlerOptions{Level: level}
+			logTo := g.stderr
+			if isTerminal(g.stderr) {
+				g.term = &termLine{w: g.stderr}
+				logTo = g.term
+				if f, ok := g.stdout.(*os.File); ok && isTerminal(f) {
+					g.stdout = &termOut{t: g.term, f: f}
+				}
+			}
+			if g.progressInterval <= 0 {
+				return usageError{fmt.Errorf("--progress-interval: %v must be positive", g.progressInterval)}
+			}
 			switch g.logFormat {
 			case "text":
-				g.logger = slog.New(slog.NewTextHandler(g.stderr, opts))
+				g.logger = slog.New(slog.NewTextHandler(logTo, opts))
 			case "json":
-				g.logger = slog.New(slog.NewJSONHandler(g.stderr, opts))
+				g.logger = slog.New(slog.NewJSONHandler(logTo, opts))
 			default:
 				return usageError{fmt.Errorf("--log-format: %q must be text or json", g.logFormat)}
 			}
@@ -76,7 +93,8 @@ func newRootCmd(stdout, stderr io.Writer) (*cobra.Command, *globals) {
 	root.PersistentFlags().StringVar(&g.ledger, "ledger", "", "ledger file (overrides the project's and the job's ledger: and PRIVAGG_LEDGER)")
 	root.PersistentFlags().StringVar(&g.project, "project", "", "project file privagg.yaml or its folder (default: PRIVAGG_PROJECT, else found in . or above; none: no project)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text | json")
-	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "log warnings and errors only")
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "log warnings and errors only; no progress")
+	root.PersistentFlags().DurationVar(&g.progressInterval, "progress-interval", defaultProgressInterval, "with --log-format json, how often run and gen log a progress event (on a terminal a progress line shows instead)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log progress even when stderr is not a terminal")
 	for _, c := range commands {
 		root.AddCommand(c(g))
@@ -151,6 +169,9 @@ func isUsage(err error) bool {
 
 // isTerminal reports whether w is a character device (a terminal).
 func isTerminal(w io.Writer) bool {
+	if o, ok := w.(*termOut); ok {
+		w = o.f
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

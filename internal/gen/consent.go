@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/privagg/privagg/internal/progress"
 )
 
 // Consent purposes written by GenerateConsentTable. Their latest records agree
@@ -37,6 +39,9 @@ type ConsentOptions struct {
 	Threads     int
 	MemoryLimit string
 	TempDir     string
+
+	// Progress is told the phase. Optional; nil discards.
+	Progress progress.Reporter
 }
 
 // GenerateConsentTable writes consent records (user_id VARCHAR, purpose
@@ -70,7 +75,7 @@ func GenerateConsentTable(ctx context.Context, opt ConsentOptions) (Stats, error
 		return Stats{}, err
 	}
 	query := consentSQL(p, records)
-	return write(ctx, engineSettings{opt.Threads, opt.MemoryLimit, opt.TempDir}, query, p.out, p.format, opt.Users)
+	return write(ctx, engineSettings{opt.Threads, opt.MemoryLimit, opt.TempDir}, query, p.out, p.format, opt.Users, opt.Progress, 0)
 }
 
 // consentSQL is the SELECT producing the consent records.

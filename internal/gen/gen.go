@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/privagg/privagg/internal/progress"
 	"github.com/privagg/privagg/job"
 )
 
@@ -108,6 +109,10 @@ type Options struct {
 	Threads     int    // 0 = DuckDB's default (all cores)
 	MemoryLimit string // e.g. "4GB"; empty = DuckDB's default
 	TempDir     string // spill folder; empty = DuckDB's default
+
+	// Progress is told the phase and the rows to write. Optional; nil
+	// discards.
+	Progress progress.Reporter
 }
 
 // Stats describe a generated file.
@@ -140,7 +145,7 @@ func Generate(ctx context.Context, opt Options) (Stats, error) {
 		return Stats{}, err
 	}
 	query := eventsSQL(p)
-	return write(ctx, engineSettings{opt.Threads, opt.MemoryLimit, opt.TempDir}, query, p.out, p.format, opt.Users)
+	return write(ctx, engineSettings{opt.Threads, opt.MemoryLimit, opt.TempDir}, query, p.out, p.format, opt.Users, opt.Progress, p.events)
 }
 
 // params are validated Options with defaults applied.

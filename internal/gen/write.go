@@ -11,6 +11,8 @@ import (
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
+
+	"github.com/privagg/privagg/internal/progress"
 )
 
 // engineSettings are passed to DuckDB before the COPY.
@@ -67,8 +69,8 @@ func openEngine(ctx context.Context, es engineSettings) (*sql.DB, *sql.Conn, err
 }
 
 // write runs COPY (query) TO a temporary file beside out, syncs it and renames
-// it to out. On any failure no file is left behind and out is untouched.
-func write(ctx context.Context, es engineSettings, query, out, format string, users int64) (st Stats, err error) {
+// it to out, telling prog the phase and the rows it writes (0: not known). On any failure no file is left behind and out is untouched.
+func write(ctx context.Context, es engineSettings, query, out, format string, users int64, prog progress.Reporter, total int64) (st Stats, err error) {
 	start := time.Now()
 	dir := filepath.Dir(out)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp-*")
@@ -94,6 +96,11 @@ func write(ctx context.Context, es engineSettings, query, out, format string, us
 	defer conn.Close()
 
 	stmt := fmt.Sprintf("COPY (%s) TO %s (%s)", query, sqlString(tmp), copyOptions(format))
+	// DuckDB tells nothing while the COPY runs: the phase, and the rows
+	// it writes when they are known.
+	prog = progress.OrNop(prog)
+	prog.Phase(progress.PhaseGenerating)
+	prog.Rows(progress.RowCount{Total: total})
 	res, err := conn.ExecContext(ctx, stmt)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {

@@ -52,9 +52,6 @@ type Reporter interface {
 type RowCount struct {
 	Done  int64
 	Total int64 // 0: not known
-	// Estimated: Done is an estimate (e.g. from the bytes written so far),
-	// not a count.
-	Estimated bool
 }
 
 // Nop is a Reporter that discards everything.

@@ -81,7 +81,7 @@ func TestEstimateFromRowsOfAKnownTotal(t *testing.T) {
 		t.Fatal("an estimate with no row done")
 	}
 	c.advance(seconds(2.5))
-	s.Rows(RowCount{Done: 250, Total: 1000, Estimated: true})
+	s.Rows(RowCount{Done: 250, Total: 1000})
 	got := s.Snapshot()
 	if !got.HasLeft || got.Left != seconds(7.5) {
 		t.Errorf("left = %v (%v), want 7.5s: a quarter in 2.5s", got.Left, got.HasLeft)
