@@ -12,7 +12,7 @@ beam: beam-deps
 	cd beam && go build -ldflags "-X github.com/privagg/privagg/internal/version.Version=$(VERSION)" -o ../bin/privagg-beam ./cmd/privagg-beam
 
 # The beam engine's tests: equivalence with the embedded engine (CSV and
-# Parquet), noise scale (Laplace and Gaussian), re-publication across engines,
+# Parquet; auto bounds), noise scale (Laplace and Gaussian), re-publication across engines,
 # refusals, selection and consent table. They run twice: on Beam's in-process
 # direct runner, and on prism, Beam's portable runner, which goes through the
 # job service that Flink, Spark and Dataflow use and so catches what the
