@@ -52,7 +52,8 @@ func (g *globals) startProgress() (progress.Reporter, *progressView) {
 		return v.state, v
 	case g.term != nil:
 		v := newProgressView(g.term)
-		go v.loop(min(termDelay, g.progressInterval), termRedraw, func(s progress.Snapshot) { g.term.show(progressLine(s)) })
+		// A --progress-interval shorter than the defaults (tests) shortens them.
+		go v.loop(min(termDelay, g.progressInterval), min(termRedraw, g.progressInterval), func(s progress.Snapshot) { g.term.show(progressLine(s)) })
 		return v.state, v
 	}
 	return nil, nil
@@ -196,12 +197,13 @@ func (t *termLine) Write(p []byte) (int, error) { return t.around(t.w, p) }
 func (t *termLine) around(w io.Writer, p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	// Drawing the line is best effort: what matters is that p is written.
 	if t.line != "" {
-		io.WriteString(t.w, eraseLine)
+		_, _ = io.WriteString(t.w, eraseLine)
 	}
 	n, err := w.Write(p)
 	if t.line != "" {
-		io.WriteString(t.w, t.line)
+		_, _ = io.WriteString(t.w, t.line)
 	}
 	return n, err
 }
@@ -219,7 +221,7 @@ func (o *termOut) Write(p []byte) (int, error) { return o.t.around(o.f, p) }
 func (t *termLine) show(line string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	io.WriteString(t.w, eraseLine+line)
+	_, _ = io.WriteString(t.w, eraseLine+line) // best effort, as in around
 	t.line = line
 }
 
@@ -228,7 +230,7 @@ func (t *termLine) clear() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.line != "" {
-		io.WriteString(t.w, eraseLine)
+		_, _ = io.WriteString(t.w, eraseLine) // best effort, as in around
 		t.line = ""
 	}
 }
