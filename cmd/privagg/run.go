@@ -57,9 +57,6 @@ rows, or no partition with the people a row needs (see docs/cli.md).`,
 			start := time.Now()
 			var view *progressView
 			opts.Progress, view = g.startProgress()
-			var view *progressView
-			view.stop()
-			opts.Progress, view = g.startProgress()
 			j, res, err := executeRun(cmd, g, args[0], &opts, ef, allowWeak, dryRun, format)
 			view.stop()
 			if format == "json" && !dryRun {

@@ -401,6 +401,8 @@ type Options struct {
 	TempDir     string
 	// Logger receives progress messages. Optional; nil discards.
 	Logger *slog.Logger
+	// Progress is told the engine's phases. Optional; nil discards.
+	Progress progress.Reporter
 }
 
 // Engine is the embedded engine: DuckDB does the row-scale work.
@@ -414,8 +416,6 @@ type Engine struct {
 	staging *stagedFile
 }
 
-	// Progress is told the engine's phases. Optional; nil discards.
-	Progress progress.Reporter
 var _ engine.Engine = (*Engine)(nil)
 
 // New checks what can be checked before reading any data (the staging key)
@@ -457,6 +457,8 @@ func (d *Engine) Prepare(ctx context.Context) (engine.InputCounts, error) {
 		return engine.InputCounts{}, err
 	}
 	d.db, d.qp = eng, qp
+	prog := d.progress()
+	prog.Phase(progress.PhaseReading)
 	if err := prepareInput(ctx, eng, qp); err != nil {
 		return engine.InputCounts{}, err
 	}
@@ -464,30 +466,31 @@ func (d *Engine) Prepare(ctx context.Context) (engine.InputCounts, error) {
 	if err != nil {
 		return engine.InputCounts{}, err
 	}
+	prog.Rows(progress.RowCount{Done: c.read})
 	counts := engine.InputCounts{Read: c.read, Rejected: c.rejected, Excluded: c.excluded, ConsentRead: c.consentRead, ConsentRejected: c.consentRejected, Rejects: c.rejects}
 	// Read the input for every output now, before any budget is reserved,
 	// so an input the engine cannot read fails the job without a charge.
 	// After the reservation the input is read again only where a release
 	// needs the same rows once more (quantile values, and the people phase
 	// 2 bounds again among the selected partitions).
-	prog := d.progress()
-	prog.Phase(progress.PhaseReading)
 	for o := range d.job.Outputs {
+		if o > 0 { // output 0 was bounded as the rows were counted
+			outputPhase(prog, progress.PhaseBounding, o, len(d.job.Outputs))
+		}
 		if err := prepareOutput(ctx, eng, qp, o); err != nil {
 			return counts, err
 		}
 	}
 	if d.pseudo != nil && engine.RejectCheck(d.job.Input.MaxRejectFraction, counts) == nil {
 		// Staging is written under a temp name now and moved into place only
-	prog.Rows(progress.RowCount{Done: c.read})
 		// once the release is published.
+		prog.Phase(progress.PhaseStaging)
 		if d.staging, err = writeStaging(ctx, eng, qp, d.pseudo, d.opts.ReleaseID); err != nil {
 			return counts, err
 		}
 	}
 	return counts, nil
 }
-		outputPhase(prog, progress.PhaseBounding, o, len(d.job.Outputs))
 
 func (d *Engine) Release(ctx context.Context, plan *privacy.Plan, res *privacy.Reservation) (*privacy.Release, map[string]privacy.OutputStats, error) {
 	return release(ctx, d.db, d.qp, plan, res, d.log, d.progress())
@@ -495,7 +498,6 @@ func (d *Engine) Release(ctx context.Context, plan *privacy.Plan, res *privacy.R
 
 func (d *Engine) Published() error {
 	if d.staging == nil {
-		prog.Phase(progress.PhaseStaging)
 		return nil
 	}
 	if err := d.staging.commit(); err != nil {
