@@ -40,8 +40,9 @@ type Reporter interface {
 	// items goes on across phases (see Items).
 	Phase(name string)
 	// Items says done of total items of unit (e.g. "outputs") are done in
-	// the current phase. done 0 starts a new series: its estimate counts
-	// from then, across the phases its items go through.
+	// the current phase. The first call, a new unit or a done below the
+	// last starts a new series: its estimate counts the items done since
+	// its start, across the phases its items go through.
 	Items(unit string, done, total int)
 	// Rows says how many rows the work has done, and of how many (Total 0:
 	// not known). Rows last across phases.
@@ -97,13 +98,21 @@ type State struct {
 	cur   atomic.Pointer[state]
 }
 
+// series is a series of items: its unit, when it started, the items done
+// then and at the last report.
+type series struct {
+	unit       string
+	start      time.Time
+	from, last int
+}
+
 // state is one immutable report; State swaps whole states.
 type state struct {
 	phase       string
 	phaseStart  time.Time
 	unit        string
 	done, total int
-	seriesStart time.Time // when the current series of items started
+	series      series
 	rows        RowCount
 }
 
@@ -115,7 +124,7 @@ func NewState(now func() time.Time) *State {
 		now = time.Now
 	}
 	s := &State{start: now(), now: now}
-	s.cur.Store(&state{phaseStart: s.start, seriesStart: s.start})
+	s.cur.Store(&state{phaseStart: s.start})
 	return s
 }
 
@@ -141,9 +150,10 @@ func (s *State) Phase(name string) {
 func (s *State) Items(unit string, done, total int) {
 	t := s.now()
 	s.update(func(st *state) {
-		if done == 0 || unit != st.unit && st.unit != "" {
-			st.seriesStart = t
+		if unit != st.series.unit || done < st.series.last {
+			st.series = series{unit: unit, start: t, from: done}
 		}
+		st.series.last = done
 		st.unit, st.done, st.total = unit, done, total
 	})
 }
@@ -162,21 +172,21 @@ func (s *State) Snapshot() Snapshot {
 	return snap
 }
 
-// left estimates the time left in the current phase from its share done so
-// far, assuming the rest goes at the same pace: rows of a known total
-// counted during the phase first, else the items of the current series.
-// None when nothing is done yet, or everything is.
+// left estimates the time left in the current phase from what was done
+// so far, assuming the rest goes at the same pace: rows of a known total
+// counted during the phase first, else the items done since the current
+// series started. None when nothing is done yet, or everything is.
 func left(st *state, t time.Time) (time.Duration, bool) {
 	switch {
 	case st.rows.Total > 0 && st.rows.Done > 0 && st.rows.Done < st.rows.Total:
-		return pace(t.Sub(st.phaseStart), float64(st.rows.Done), float64(st.rows.Total)), true
-	case st.total > 0 && st.done > 0 && st.done < st.total:
-		return pace(t.Sub(st.seriesStart), float64(st.done), float64(st.total)), true
+		return pace(t.Sub(st.phaseStart), st.rows.Done, st.rows.Total-st.rows.Done), true
+	case st.total > 0 && st.done > st.series.from && st.done < st.total && st.unit == st.series.unit:
+		return pace(t.Sub(st.series.start), int64(st.done-st.series.from), int64(st.total-st.done)), true
 	}
 	return 0, false
 }
 
-// pace is the time the rest of total takes if done took spent.
-func pace(spent time.Duration, done, total float64) time.Duration {
-	return time.Duration(float64(spent) * (total - done) / done)
+// pace is the time rest takes if done took spent.
+func pace(spent time.Duration, done, rest int64) time.Duration {
+	return time.Duration(float64(spent) * float64(rest) / float64(done))
 }

@@ -72,6 +72,22 @@ func TestEstimateFromItemsOfASeriesAcrossPhases(t *testing.T) {
 	}
 }
 
+// A series that starts with items done already (done before it was
+// timed) estimates from the items done since.
+func TestEstimateCountsItemsSinceTheSeriesStarted(t *testing.T) {
+	s, c := newState()
+	s.Phase("bounding")
+	s.Items("outputs", 1, 4)
+	if s.Snapshot().HasLeft {
+		t.Fatal("an estimate before an item was done in the series")
+	}
+	c.advance(10 * time.Second)
+	s.Items("outputs", 2, 4)
+	if got := s.Snapshot(); !got.HasLeft || got.Left != 20*time.Second {
+		t.Errorf("left = %v (%v), want 20s: 1 output in 10s, 2 to go", got.Left, got.HasLeft)
+	}
+}
+
 func TestEstimateFromRowsOfAKnownTotal(t *testing.T) {
 	s, c := newState()
 	c.advance(time.Minute) // before the phase: not counted
