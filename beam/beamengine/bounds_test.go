@@ -178,3 +178,22 @@ func agreeOnAutoBounds(t *testing.T, jobYAML string) {
 		}
 	}
 }
+
+// TestAutoBoundsWithNoise: with the library's noise (no test double), an
+// auto-bounds job on Beam charges the job's epsilon once, its estimates
+// included, and its manifest gives the bounds chosen and what they cost.
+func TestAutoBoundsWithNoise(t *testing.T) {
+	job := setupJob(t, autoJobYAML("1", ""), map[string]string{"events.csv": autoEvents(2000)}, 10)
+	if _, err := runBeam(t, job, "auto-noise-1", pbeam.TestModeDisabled); err != nil {
+		t.Fatalf("beam engine: %v", err)
+	}
+	checkPublished(t, job, "auto-noise-1")
+	var b privacy.OutputBounds
+	data, _ := json.Marshal(manifestOf(t, job.Output.Dir, "by_campaign")["bounds"])
+	if err := json.Unmarshal(data, &b); err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(b.Epsilon-0.3) > 1e-9 || !b.L0.Auto || b.L0.Value < 1 || b.Dropped == nil || len(b.Metrics) != 3 {
+		t.Errorf("manifest bounds %s: want epsilon 0.3 (the bounds share of 1), an auto L0 and what was dropped", data)
+	}
+}
