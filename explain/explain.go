@@ -178,7 +178,7 @@ func Explain(ctx context.Context, j *job.Job, epsilon float64, ledgerPath string
 	}
 	plan, err := privacy.NewPlan(spec)
 	if err != nil {
-		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "privacy", Rule: err.Error()}}}
+		return nil, j.PlanError(err)
 	}
 	return FromPlan(ctx, j, plan, ledgerPath, withChance)
 }

@@ -13,7 +13,11 @@ func (j *Job) CheckStrength() error {
 	}
 	e := &ConfigError{File: j.File}
 	for _, w := range weak {
-		e.Problems = append(e.Problems, Problem{Key: "privacy." + w.Name, Value: privacy.FormatNumber(w.Value), Rule: w.Rule})
+		e.Problems = append(e.Problems, Problem{Key: "privacy." + w.Name, Value: privacy.FormatNumber(w.Value), Rule: w.Rule + AllowWeakAdvice})
 	}
 	return e
 }
+
+// AllowWeakAdvice follows the rule of a weak privacy parameter
+// (privacy.WeakParam) in the commands' messages.
+const AllowWeakAdvice = "; pass --allow-weak-privacy to accept it"

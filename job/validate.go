@@ -1,7 +1,6 @@
 package job
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -49,21 +48,8 @@ func (c *checker) validatePlan(job *Job) {
 	if len(c.problems) > 0 {
 		return
 	}
-	_, err := privacy.NewPlan(job.PrivacySpec())
-	var se *privacy.ScaleError
-	switch {
-	case err == nil:
-	case errors.As(err, &se):
-		for _, p := range se.Problems {
-			m := job.Outputs[p.Output].Metrics[p.Metric]
-			key, value := fmt.Sprintf("outputs[%d].metrics[%d].max", p.Output, p.Metric), *m.Max
-			if math.Abs(*m.Min) > math.Abs(*m.Max) {
-				key, value = fmt.Sprintf("outputs[%d].metrics[%d].min", p.Output, p.Metric), *m.Min
-			}
-			c.problems = append(c.problems, Problem{Key: key, Value: value, Rule: p.Rule(), Err: se})
-		}
-	default:
-		c.problems = append(c.problems, Problem{Key: "privacy", Rule: err.Error(), Err: err})
+	if _, err := privacy.NewPlan(job.PrivacySpec()); err != nil {
+		c.problems = append(c.problems, job.planProblems(err)...)
 	}
 }
 

@@ -26,7 +26,7 @@ func DryRun(ctx context.Context, j *job.Job, opts RunOptions) error {
 	}
 	plan, err := privacy.NewPlan(j.PrivacySpec())
 	if err != nil {
-		return &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "privacy", Rule: err.Error(), Err: err}}}
+		return j.PlanError(err)
 	}
 	eopts := duckdb.Options{MemoryLimit: opts.MemoryLimit, TempDir: opts.TempDir, Logger: opts.Logger, Progress: opts.Progress}
 	// New checks the staging key; Prepare would write the staging copy, so

@@ -80,7 +80,7 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 		return nil, err
 	}
 	if planErr != nil {
-		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "privacy", Rule: planErr.Error(), Err: planErr}}}
+		return nil, j.PlanError(planErr)
 	}
 	// A new release must fit the budget before any data is read; Reserve
 	// checks again atomically. A release reserved by an earlier,

@@ -158,7 +158,7 @@ func (r *run) checkResumable(led *privacy.Ledger) error {
 		return nil
 	}
 	if err := r.rec.CheckResumable(); err != nil {
-		return err
+		return fmt.Errorf("%w (the new release id goes in --release-id)", err)
 	}
 	store := led.StoreDir(r.id)
 	for _, dir := range []string{store, filepath.Join(filepath.Dir(store), "."+r.id+".privagg-tmp")} {
@@ -171,7 +171,9 @@ func (r *run) checkResumable(led *privacy.Ledger) error {
 	return nil
 }
 
-// republish copies a stored release to output.dir again: no noise, no charge.
+// republish copies a stored release to output.dir again (no noise, no
+// charge), then marks it published or, if it was, records the
+// re-publication: it is then the latest release of its outputs.
 func (r *run) republish(ctx context.Context, led *privacy.Ledger) (*RunResult, error) {
 	r.prog.Phase(progress.PhasePublishing)
 	files, shrunk, err := release.Republish(ctx, led, r.rec, r.j.Output.Dir)
@@ -179,6 +181,13 @@ func (r *run) republish(ctx context.Context, led *privacy.Ledger) (*RunResult, e
 		return nil, err
 	}
 	r.warnShrinks(shrunk)
+	mark := led.MarkPublished
+	if r.rec.State == privacy.StatePublished {
+		mark = led.MarkRepublished
+	}
+	if err := mark(ctx, r.id); err != nil {
+		return nil, fmt.Errorf("mark release %s published: %w", r.id, err)
+	}
 	r.report.Status = "republished"
 	r.log.Info("release already stored: re-published without new noise or charge", "release", r.id, "files", len(files))
 	return &RunResult{ReleaseID: r.id, Republished: true, OutputDir: r.j.Output.Dir, Files: files, ReportPath: r.releaseReport(led)}, nil

@@ -65,7 +65,7 @@ func (rec *ReleaseRecord) CheckResumable() error {
 	}
 	return fmt.Errorf("release %q was interrupted after %s, when its noised values began to be written, and before it "+
 		"was stored: privagg never draws a release's noise twice, so it cannot be completed; its budget stays charged; "+
-		"run the job with a new --release-id (a new charge): %w",
+		"run the job with a new release id (a new charge): %w",
 		rec.ReleaseID, rec.WritingAt.Format("2006-01-02T15:04:05Z07:00"), ErrNoiseWritten)
 }
 

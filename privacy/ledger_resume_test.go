@@ -34,8 +34,8 @@ func TestWritingIsNeverResumed(t *testing.T) {
 		t.Errorf("MarkWriting twice: %v, want ErrNoiseWritten", err)
 	}
 	if _, err := l.Reserve(ctx, reserveReq("r1", "d", 0.5, 0)); !errors.Is(err, ErrNoiseWritten) ||
-		!strings.Contains(err.Error(), "--release-id") {
-		t.Errorf("resume after MarkWriting: %v, want ErrNoiseWritten saying to use a new --release-id", err)
+		!strings.Contains(err.Error(), "new release id") {
+		t.Errorf("resume after MarkWriting: %v, want ErrNoiseWritten saying to use a new release id", err)
 	}
 	rec, err := l.Lookup(ctx, "r1")
 	if err != nil || rec.WritingAt == nil || !errors.Is(rec.CheckResumable(), ErrNoiseWritten) {

@@ -294,69 +294,65 @@ func (k NoiseKind) noise() noise.Noise {
 	return noise.Laplace()
 }
 
+// validate returns a *SpecError listing every rule spec breaks, nil if
+// none.
 func (s JobSpec) validate() error {
-	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	e := &SpecError{}
+	bad := func(output, metric int, field string, value any, err error) {
+		e.Problems = append(e.Problems, SpecProblem{Output: output, Metric: metric, Field: field, Value: value, Rule: err.Error(), Err: err})
+	}
+	job := func(field string, value any, rule string) { bad(-1, -1, field, value, errors.New(rule)) }
 	if !(s.Epsilon > 0) || math.IsInf(s.Epsilon, 0) {
-		bad("privacy.epsilon: %v must be > 0 and finite", s.Epsilon)
+		job("epsilon", s.Epsilon, "must be > 0 and finite")
 	}
 	if !(s.Delta >= 0 && s.Delta < 1) {
-		bad("privacy.delta: %v must be in [0, 1)", s.Delta)
+		job("delta", s.Delta, "must be in [0, 1)")
 	}
 	if !s.Noise.Valid() {
-		bad("privacy.noise: %q must be laplace or gaussian", s.Noise)
+		job("noise", string(s.Noise), "must be laplace or gaussian")
 	}
 	if s.Noise == Gaussian && s.Delta <= 0 {
-		bad("privacy.delta: %v must be > 0 with gaussian noise", s.Delta)
+		job("delta", s.Delta, "must be > 0 with gaussian noise")
 	}
 	if s.K < 1 {
-		bad("privacy.k: %d must be >= 1", s.K)
+		job("k", s.K, "must be >= 1")
 	}
 	if err := CheckBoundsShare(s.BoundsShare, s.HasAuto()); err != nil {
-		bad("privacy.bounds_share: %v %w", s.BoundsShare, err)
+		bad(-1, -1, "bounds_share", s.BoundsShare, err)
 	}
 	if len(s.Outputs) == 0 {
-		bad("outputs: at least one output is required")
+		job("outputs", nil, "at least one output is required")
 	}
 	for i, o := range s.Outputs {
-		p := fmt.Sprintf("outputs[%d]", i)
+		out := func(field string, value any, rule string) { bad(i, -1, field, value, errors.New(rule)) }
 		if o.MaxPartitionsPerUnit < 1 {
-			bad("%s.max_partitions_per_unit: %d must be >= 1", p, o.MaxPartitionsPerUnit)
+			out("max_partitions_per_unit", o.MaxPartitionsPerUnit, "must be >= 1")
 		}
 		if err := CheckWeight(o.Weight); err != nil {
-			bad("%s.weight: %v %w", p, o.Weight, err)
+			bad(i, -1, "weight", o.Weight, err)
 		}
-		o.CheckSelection(func(field string, value any, err error) {
-			bad("%s.%s: %v %w", p, field, value, err)
-		})
-		s.CheckConsistency(i, func(field string, value any, err error) {
-			bad("%s.%s: %v %w", p, field, value, err)
-		})
+		o.CheckSelection(func(field string, value any, err error) { bad(i, -1, field, value, err) })
+		s.CheckConsistency(i, func(field string, value any, err error) { bad(i, -1, field, value, err) })
 		if s.BoundsShare > 0 && !o.PublicPartitions && o.Selection != SelectCountThreshold && o.SelectionShare+s.BoundsShare >= 0.95 {
-			bad("%s.selection_share: %v with privacy.bounds_share %v must leave the metrics at least 0.05 of the output's epsilon", p, o.SelectionShare, s.BoundsShare)
+			out("selection_share", o.SelectionShare, fmt.Sprintf("with a bounds share of %v must leave the metrics at least 0.05 of the output's epsilon", s.BoundsShare))
 		}
 		if !o.PublicPartitions && s.Delta <= 0 {
-			bad("privacy.delta: %v must be > 0 when %s selects partitions from data (no public_partitions for every group_by column)", s.Delta, p)
+			job("delta", s.Delta, fmt.Sprintf("must be > 0 when output %q selects its partitions from the data (no public partitions for every group-by column)", o.Name))
 		}
 		if len(o.Metrics) == 0 {
-			bad("%s.metrics: at least one metric is required", p)
+			out("metrics", nil, "at least one metric is required")
 		}
 		for j, m := range o.Metrics {
 			if err := CheckWeight(m.Weight); err != nil {
-				bad("%s.metrics[%d].weight: %v %w", p, j, m.Weight, err)
+				bad(i, j, "weight", m.Weight, err)
 			}
 			for _, fp := range CheckMetric(m) {
-				key := fmt.Sprintf("%s.metrics[%d]", p, j)
-				if fp.Field != "" {
-					key += "." + fp.Field
-				}
-				if fp.Value != nil {
-					bad("%s: %v %s", key, fp.Value, fp.Rule)
-				} else {
-					bad("%s: %s", key, fp.Rule)
-				}
+				bad(i, j, fp.Field, fp.Value, errors.New(fp.Rule))
 			}
 		}
 	}
-	return errors.Join(errs...)
+	if len(e.Problems) == 0 {
+		return nil
+	}
+	return e
 }

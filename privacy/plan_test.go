@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -269,21 +270,21 @@ func TestPlanRejectsBadSpecs(t *testing.T) {
 		mod  func(*JobSpec)
 		want string
 	}{
-		{"epsilon zero", func(s *JobSpec) { s.Epsilon = 0 }, "privacy.epsilon"},
-		{"epsilon inf", func(s *JobSpec) { s.Epsilon = math.Inf(1) }, "privacy.epsilon"},
+		{"epsilon zero", func(s *JobSpec) { s.Epsilon = 0 }, "epsilon: 0 must be > 0"},
+		{"epsilon inf", func(s *JobSpec) { s.Epsilon = math.Inf(1) }, "epsilon: +Inf must be > 0"},
 		{"gaussian without delta", func(s *JobSpec) { s.Noise = Gaussian; s.Delta = 0; s.Outputs[0].PublicPartitions = true }, "gaussian"},
-		{"selection without delta", func(s *JobSpec) { s.Delta = 0 }, "selects partitions"},
-		{"k zero", func(s *JobSpec) { s.K = 0 }, "privacy.k"},
+		{"selection without delta", func(s *JobSpec) { s.Delta = 0 }, "selects its partitions"},
+		{"k zero", func(s *JobSpec) { s.K = 0 }, "k: 0 must be >= 1"},
 		{"no outputs", func(s *JobSpec) { s.Outputs = nil }, "outputs"},
 		{"l0 zero", func(s *JobSpec) { s.Outputs[0].MaxPartitionsPerUnit = 0 }, "max_partitions_per_unit"},
 		{"sum min = max", func(s *JobSpec) { s.Outputs[0].Metrics[0] = MetricSpec{Name: "s", Kind: Sum, Min: 3, Max: 3} }, "min < max"},
-		{"output weight zero", func(s *JobSpec) { s.Outputs[0].Weight = 0 }, "outputs[0].weight: 0 must be a number > 0"},
-		{"output weight inf", func(s *JobSpec) { s.Outputs[0].Weight = math.Inf(1) }, "outputs[0].weight: +Inf must be"},
-		{"metric weight negative", func(s *JobSpec) { s.Outputs[0].Metrics[0].Weight = -1 }, "outputs[0].metrics[0].weight: -1 must be"},
-		{"metric weight nan", func(s *JobSpec) { s.Outputs[0].Metrics[0].Weight = math.NaN() }, "outputs[0].metrics[0].weight: NaN must be"},
-		{"selection share 1", func(s *JobSpec) { s.Outputs[0].SelectionShare = 1 }, "outputs[0].selection_share: 1 must be in (0, 1)"},
-		{"selection share 0", func(s *JobSpec) { s.Outputs[0].SelectionShare = 0 }, "outputs[0].selection_share: 0 must be in (0, 1)"},
-		{"selection share public", func(s *JobSpec) { s.Outputs[0].PublicPartitions = true }, "outputs[0].selection_share: 0.5 applies only"},
+		{"output weight zero", func(s *JobSpec) { s.Outputs[0].Weight = 0 }, "output 0, weight: 0 must be a number > 0"},
+		{"output weight inf", func(s *JobSpec) { s.Outputs[0].Weight = math.Inf(1) }, "output 0, weight: +Inf must be"},
+		{"metric weight negative", func(s *JobSpec) { s.Outputs[0].Metrics[0].Weight = -1 }, "output 0, metric 0, weight: -1 must be"},
+		{"metric weight nan", func(s *JobSpec) { s.Outputs[0].Metrics[0].Weight = math.NaN() }, "output 0, metric 0, weight: NaN must be"},
+		{"selection share 1", func(s *JobSpec) { s.Outputs[0].SelectionShare = 1 }, "output 0, selection_share: 1 must be in (0, 1)"},
+		{"selection share 0", func(s *JobSpec) { s.Outputs[0].SelectionShare = 0 }, "output 0, selection_share: 0 must be in (0, 1)"},
+		{"selection share public", func(s *JobSpec) { s.Outputs[0].PublicPartitions = true }, "output 0, selection_share: 0.5 applies only"},
 		{"quantile rank", func(s *JobSpec) {
 			s.Outputs[0].Metrics[0] = MetricSpec{Name: "q", Kind: Quantiles, Min: 0, Max: 1, Ranks: []float64{1.5}}
 		}, "ranks[0]"},
@@ -291,8 +292,18 @@ func TestPlanRejectsBadSpecs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := base()
 			tc.mod(&s)
-			if _, err := NewPlan(s); err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("err = %v, want it to mention %q", err, tc.want)
+			_, err := NewPlan(s)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+			if se := (*SpecError)(nil); !errors.As(err, &se) {
+				t.Errorf("err = %T, want a *SpecError", err)
+			}
+			// Job-file keys and CLI flags are the job layer's words.
+			for _, word := range []string{"privacy.", "outputs[", "--"} {
+				if strings.Contains(err.Error(), word) {
+					t.Errorf("err = %v: privacy spells %q", err, word)
+				}
 			}
 		})
 	}

@@ -32,7 +32,7 @@ func (p ScaleProblem) Rule() string {
 			"so that sums and noise stay finite in float64", p.Span, MaxScale)
 	}
 	return fmt.Sprintf("makes %s's noise too large: sensitivity %g and noise standard deviation %g must both be at most %.3g, "+
-		"so that sums over people and the noise stay finite in float64 (narrow min and max, or raise privacy.epsilon)",
+		"so that sums over people and the noise stay finite in float64 (narrow min and max, or raise epsilon)",
 		p.Stat, p.Sensitivity, p.StdDev, MaxScale)
 }
 

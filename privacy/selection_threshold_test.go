@@ -51,10 +51,10 @@ func TestCountThresholdRules(t *testing.T) {
 		edit func(*OutputSpec)
 		want string
 	}{
-		{"no count_units", func(o *OutputSpec) { o.Metrics = o.Metrics[:1] }, "outputs[0].selection: count_threshold " + ErrThresholdNeedsCountUnits.Error()},
-		{"selection share", func(o *OutputSpec) { o.SelectionShare = 0.3 }, "outputs[0].selection_share: 0.3 " + ErrThresholdShare.Error()},
-		{"public keys", func(o *OutputSpec) { o.PublicPartitions = true }, "outputs[0].selection: count_threshold " + ErrSelectionPublic.Error()},
-		{"unknown", func(o *OutputSpec) { o.Selection = "first_come" }, "outputs[0].selection: first_come must be one of"},
+		{"no count_units", func(o *OutputSpec) { o.Metrics = o.Metrics[:1] }, "output 0, selection: count_threshold " + ErrThresholdNeedsCountUnits.Error()},
+		{"selection share", func(o *OutputSpec) { o.SelectionShare = 0.3 }, "output 0, selection_share: 0.3 " + ErrThresholdShare.Error()},
+		{"public keys", func(o *OutputSpec) { o.PublicPartitions = true }, "output 0, selection: count_threshold " + ErrSelectionPublic.Error()},
+		{"unknown", func(o *OutputSpec) { o.Selection = "first_come" }, "output 0, selection: first_come must be one of"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := thresholdOutput()

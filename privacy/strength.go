@@ -4,8 +4,8 @@ package privacy
 // privacy: epsilon above WeakEpsilonAbove lets one person change a released
 // table's probabilities by a factor over e^10 (about 22,000), and delta at or
 // above WeakDeltaFrom is no longer small against one in the number of people
-// of a typical dataset. Commands accept such values only with
-// --allow-weak-privacy (see CheckStrength).
+// of a typical dataset. Commands accept such values only when told to
+// (job.CheckStrength and the budget command say how).
 const (
 	WeakEpsilonAbove = 10.0
 	WeakDeltaFrom    = 1e-5
@@ -15,7 +15,7 @@ const (
 type WeakParam struct {
 	Name  string  // "epsilon" or "delta"
 	Value float64 // the value given
-	Rule  string  // the limit it breaks and how to accept it anyway
+	Rule  string  // the limit it breaks
 }
 
 // WeakParams returns the parameters of epsilon and delta that are weak
@@ -26,13 +26,11 @@ func WeakParams(epsilon, delta float64) []WeakParam {
 	var weak []WeakParam
 	if epsilon > WeakEpsilonAbove {
 		weak = append(weak, WeakParam{Name: "epsilon", Value: epsilon,
-			Rule: "is above " + FormatNumber(WeakEpsilonAbove) + weakAdvice})
+			Rule: "is above " + FormatNumber(WeakEpsilonAbove) + ": weak privacy"})
 	}
 	if delta >= WeakDeltaFrom {
 		weak = append(weak, WeakParam{Name: "delta", Value: delta,
-			Rule: "is at or above " + FormatNumber(WeakDeltaFrom) + weakAdvice})
+			Rule: "is at or above " + FormatNumber(WeakDeltaFrom) + ": weak privacy"})
 	}
 	return weak
 }
-
-const weakAdvice = ": weak privacy; pass --allow-weak-privacy to accept it"

@@ -26,7 +26,7 @@ func TestWeakParams(t *testing.T) {
 		}
 	}
 	w := WeakParams(1, 1e-5)[0]
-	if want := "is at or above 0.00001: weak privacy; pass --allow-weak-privacy to accept it"; w.Rule != want {
+	if want := "is at or above 0.00001: weak privacy"; w.Rule != want {
 		t.Errorf("rule %q, want %q", w.Rule, want)
 	}
 }

@@ -79,10 +79,10 @@ func Store(ctx context.Context, led *privacy.Ledger, id string, job *job.Job, pl
 	return privacy.StoredFiles{SHA256: sums, Published: files}, nil
 }
 
-// Republish copies a stored release to outDir again, byte for byte, and
-// marks it published (or, if it was, records the re-publication: it is
-// then the latest release of its outputs). It returns the files published
-// and the tables that shrink against those they replace (see Publish). Every file is checked against the SHA-256 the ledger
+// Republish copies a stored release to outDir again, byte for byte. It
+// returns the files published and the tables that shrink against those
+// they replace (see Publish); the caller then records the publication in
+// the ledger, as after Publish. Every file is checked against the SHA-256 the ledger
 // recorded when the release was stored (an *IntegrityError if one differs
 // or is a symlink), and the copies are checked again as they are written.
 // A release stored before the ledger recorded hashes is checked against
@@ -104,13 +104,6 @@ func Republish(ctx context.Context, led *privacy.Ledger, rec *privacy.ReleaseRec
 	}
 	shrunk, err := publish(ctx, dir, outDir, files, sums, defaultFSOps)
 	if err != nil {
-		return nil, nil, err
-	}
-	mark := led.MarkPublished
-	if rec.State == privacy.StatePublished {
-		mark = led.MarkRepublished
-	}
-	if err := mark(ctx, rec.ReleaseID); err != nil {
 		return nil, nil, err
 	}
 	return files, shrunk, nil

@@ -51,7 +51,7 @@ type current struct {
 func currentSplit(j *job.Job) (*current, error) {
 	plan, err := privacy.NewPlan(j.PrivacySpec())
 	if err != nil {
-		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "privacy", Rule: err.Error(), Err: err}}}
+		return nil, j.PlanError(err)
 	}
 	c := &current{}
 	for _, op := range plan.Outputs {

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/privagg/privagg/internal/hint"
+	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 )
 
@@ -71,7 +72,7 @@ account that ran sudo) and --reason; budget history shows both.`,
 			if weak := privacy.WeakParams(epsilon, delta); len(weak) > 0 && !allowWeak {
 				msgs := make([]string, len(weak))
 				for i, w := range weak {
-					msgs[i] = fmt.Sprintf("--%s: %s %s", w.Name, privacy.FormatNumber(w.Value), w.Rule)
+					msgs[i] = fmt.Sprintf("--%s: %s %s%s", w.Name, privacy.FormatNumber(w.Value), w.Rule, job.AllowWeakAdvice)
 				}
 				return usageError{errors.New(strings.Join(msgs, "; "))}
 			}
