@@ -13,32 +13,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/differential-privacy/go/v3/noise"
 	"golang.org/x/net/html"
 
+	"github.com/privagg/privagg/internal/testfixture"
+	"github.com/privagg/privagg/internal/testnoise"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/pipeline"
-	"github.com/privagg/privagg/privacy"
 )
 
 // The fixture is a small demo project, built once per test binary: a ledger
 // with two datasets (web_events, a budget for all time; crm_events, monthly),
 // three published releases (csv, parquet, duckdb) made without noise, their
 // published folders, and the job files (the what-if folder).
-
-// noNoise is a test double that adds no noise and reports zero-width
-// intervals (test builds only: see privacy.SetNoiseForTests).
-type noNoise struct{}
-
-func (noNoise) AddNoiseInt64(x, _, _ int64, _, _ float64) (int64, error)             { return x, nil }
-func (noNoise) AddNoiseFloat64(x float64, _ int64, _, _, _ float64) (float64, error) { return x, nil }
-func (noNoise) Threshold(int64, float64, float64, float64, float64) (float64, error) { return 0, nil }
-func (noNoise) ComputeConfidenceIntervalInt64(x, _, _ int64, _, _, _ float64) (noise.ConfidenceInterval, error) {
-	return noise.ConfidenceInterval{LowerBound: float64(x), UpperBound: float64(x)}, nil
-}
-func (noNoise) ComputeConfidenceIntervalFloat64(x float64, _ int64, _, _, _, _ float64) (noise.ConfidenceInterval, error) {
-	return noise.ConfidenceInterval{LowerBound: x, UpperBound: x}, nil
-}
 
 const fixtureEvents = `email,user_id,campaign,channel,region,revenue,consent_marketing
 alice@example.com,u1,cmp_a,email,europe,100,true
@@ -178,6 +164,8 @@ func TestMain(m *testing.M) {
 // demo returns the fixture, building it on first use.
 func demo(t *testing.T) fixture {
 	t.Helper()
+	// The releases are made without noise, so that tests can check values.
+	defer testfixture.WithNoise(t, testnoise.None{})()
 	fixtureOnce.Do(func() { theFixture = buildFixture() })
 	if theFixture.err != nil {
 		t.Fatalf("fixture: %v", theFixture.err)
@@ -193,38 +181,24 @@ func buildFixture() (fx fixture) {
 	fx.dir = dir
 	fx.ledger = filepath.Join(dir, "ledger", "privagg-ledger.duckdb")
 	fx.jobs = filepath.Join(dir, "jobs")
-	for _, d := range []string{"ledger", "jobs"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			fx.err = err
-			return fx
-		}
-	}
-	files := map[string]string{
+	err = testfixture.WriteFiles(dir, map[string]string{
 		"events.csv":            fixtureEvents,
 		"jobs/web_csv.yaml":     webJob("csv"),
 		"jobs/web_parquet.yaml": webJob("parquet"),
 		"jobs/crm_regions.yaml": crmJob,
 		"jobs/audience.yaml":    audienceJob,
-	}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-			fx.err = err
-			return fx
-		}
-	}
-	ctx := context.Background()
-	led, err := privacy.OpenLedger(fx.ledger)
+	})
 	if err == nil {
-		err = led.SetBudget(ctx, "web_events", 10, 1e-3, "none")
+		err = testfixture.SetBudget(fx.ledger, "web_events", testfixture.Budget{Epsilon: 10})
 	}
 	if err == nil {
-		err = led.SetBudget(ctx, "crm_events", 3, 1e-4, "month")
+		err = testfixture.SetBudget(fx.ledger, "crm_events", testfixture.Budget{Epsilon: 3, Delta: 1e-4, Period: "month"})
 	}
 	if err != nil {
 		fx.err = err
 		return fx
 	}
-	defer privacy.SetNoiseForTests(noNoise{})()
+	ctx := context.Background()
 	for _, r := range []struct{ id, file, out string }{
 		{"r-web-csv", "web_csv.yaml", "out_csv"},
 		{"r-web-parquet", "web_parquet.yaml", "out_parquet"},

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/privagg/privagg/internal/testfixture"
 	"github.com/privagg/privagg/internal/verify"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
@@ -22,7 +23,7 @@ import (
 func TestVerifyAuditRun(t *testing.T) {
 	n := verify.Size(5, 100)
 	j := verify.L0Job(privacy.Laplace)
-	jd, jd2 := verify.SetupJob(t, j, verify.AuditEvents(), 1e6), verify.SetupJob(t, j, verify.AuditEvents("p1", "p2", "p3"), 1e6)
+	jd, jd2 := testfixture.CSVJob(t, j, verify.AuditEvents(), 1e6), testfixture.CSVJob(t, j, verify.AuditEvents("p1", "p2", "p3"), 1e6)
 	plan, err := privacy.NewPlan(jd.PrivacySpec())
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/privagg/privagg/engine"
-	"github.com/privagg/privagg/internal/verify"
+	"github.com/privagg/privagg/internal/testfixture"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 	"github.com/privagg/privagg/release"
@@ -351,7 +351,7 @@ func TestCrashAtEachStep(t *testing.T) {
 		{StepMarked, true, privacy.StatePublished, true, false},
 	} {
 		t.Run(tc.killAt, func(t *testing.T) {
-			job := verify.SetupJob(t, crashJob, eventsCSV, 10)
+			job := testfixture.CSVJob(t, crashJob, eventsCSV, 10)
 			id := "crash-" + strings.ReplaceAll(tc.killAt, " ", "-")
 			eps, del := jobCharge(t, job)
 			zero, _ := privacy.ParseAmount("0")
@@ -460,7 +460,7 @@ func TestConcurrentRunsOneBudget(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes; skipped with -short")
 	}
-	job := verify.SetupJob(t, crashJob, eventsCSV, 1.5) // the job spends epsilon 1
+	job := testfixture.CSVJob(t, crashJob, eventsCSV, 1.5) // the job spends epsilon 1
 	eps, del := jobCharge(t, job)
 	if del.IsZero() {
 		t.Fatal("the crash job charges no delta; the test wants both charged")

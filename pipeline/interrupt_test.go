@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/privagg/privagg/internal/verify"
+	"github.com/privagg/privagg/internal/testfixture"
 	"github.com/privagg/privagg/privacy"
 )
 
@@ -31,7 +31,7 @@ func TestInterruptLeavesReleaseResumable(t *testing.T) {
 		{StepWriting, syscall.SIGINT, 0, privacy.StatePublished, ""},
 	} {
 		t.Run(tc.at, func(t *testing.T) {
-			j := verify.SetupJob(t, crashJob, eventsCSV, 10)
+			j := testfixture.CSVJob(t, crashJob, eventsCSV, 10)
 			eps, del := jobCharge(t, j)
 			const id = "intr1"
 			ctx, cancel := context.WithCancelCause(context.Background())

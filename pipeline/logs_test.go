@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/privagg/privagg/internal/verify"
+	"github.com/privagg/privagg/internal/testfixture"
 )
 
 // documentedLogs reads docs/run.md's table of what logs contain: message ->
@@ -55,7 +55,7 @@ func documentedLogs(t *testing.T) map[string][]string {
 // documented first, so the docs say exactly what logs contain.
 func TestLogsAreDocumented(t *testing.T) {
 	docs := documentedLogs(t)
-	j := verify.SetupJob(t, goldenJob, eventsCSV, 10)
+	j := testfixture.CSVJob(t, goldenJob, eventsCSV, 10)
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	for range 2 {

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/privagg/privagg/engine"
-	"github.com/privagg/privagg/internal/verify"
+	"github.com/privagg/privagg/internal/testfixture"
 	"github.com/privagg/privagg/privacy"
 )
 
@@ -47,7 +47,7 @@ func TestRunChecksOptionsFirst(t *testing.T) {
 		}, "must not be inside output.dir"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			j := verify.SetupJob(t, goldenJob, eventsCSV, 10)
+			j := testfixture.CSVJob(t, goldenJob, eventsCSV, 10)
 			dir := filepath.Dir(j.File)
 			spy := &spyEngine{}
 			opts := tc.opts(dir)

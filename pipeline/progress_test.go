@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/privagg/privagg/internal/progress"
-	"github.com/privagg/privagg/internal/verify"
+	"github.com/privagg/privagg/internal/testfixture"
 )
 
 // phaseLog is a progress.Reporter that records each report as a line.
@@ -46,7 +46,7 @@ func (p *phaseLog) phases() []string {
 // reports publishing only.
 func TestRunReportsProgress(t *testing.T) {
 	jobYAML := strings.Replace(goldenJob, "outputs:\n", "outputs:\n  - name: by_campaign\n    group_by: [campaign]\n    metrics:\n      - {name: people, type: count_units}\n", 1)
-	j := verify.SetupJob(t, jobYAML, eventsCSV, 10)
+	j := testfixture.CSVJob(t, jobYAML, eventsCSV, 10)
 	var p phaseLog
 	if _, err := Run(context.Background(), j, RunOptions{Progress: &p}); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/privagg/privagg/internal/verify"
+	"github.com/privagg/privagg/internal/testfixture"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 	"github.com/privagg/privagg/release"
@@ -55,7 +55,7 @@ func TestRaceLoserRepublishes(t *testing.T) {
 		{"while the winner writes", StepReleased, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			j := verify.SetupJob(t, crashJob, eventsCSV, 10)
+			j := testfixture.CSVJob(t, crashJob, eventsCSV, 10)
 			eps, del := jobCharge(t, j)
 			const id = "same1"
 			ctx := context.Background()

@@ -11,12 +11,13 @@ import (
 	"testing"
 
 	"github.com/privagg/privagg/engine/duckdb"
+	"github.com/privagg/privagg/internal/testfixture"
+	"github.com/privagg/privagg/internal/testnoise"
 	"github.com/privagg/privagg/transforms"
 
 	"github.com/privagg/privagg/engine"
 	"github.com/privagg/privagg/internal/verify"
 	"github.com/privagg/privagg/job"
-	"github.com/privagg/privagg/privacy"
 	"github.com/privagg/privagg/release"
 )
 
@@ -87,13 +88,13 @@ func TestRunReportListsRejectedRows(t *testing.T) {
 			if tc.format == "json" {
 				y = strings.Replace(y, "path: events.csv", "path: events.json, format: json", 1)
 			}
-			j := verify.SetupJob(t, y, rejectsCSV, 10)
+			j := testfixture.CSVJob(t, y, rejectsCSV, 10)
 			if tc.format == "json" {
 				if err := os.WriteFile(filepath.Join(filepath.Dir(j.Input.Path), "events.json"), []byte(tc.data), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
-			defer privacy.SetNoiseForTests(noNoise{})()
+			defer testfixture.WithNoise(t, testnoise.None{})()
 			res, err := Run(context.Background(), j, RunOptions{ReleaseID: "rejects-1"})
 			if err != nil {
 				t.Fatalf("Run: %v", err)
@@ -111,7 +112,7 @@ func TestRunReportListsRejectedRows(t *testing.T) {
 			noSecrets(t, "run report", reportText(t, j.Ledger))
 
 			// Too many: the message names the first rows, never a value.
-			j = verify.SetupJob(t, strings.Replace(y, "max_reject_fraction: 0.9", "max_reject_fraction: 0.1", 1), rejectsCSV, 10)
+			j = testfixture.CSVJob(t, strings.Replace(y, "max_reject_fraction: 0.9", "max_reject_fraction: 0.1", 1), rejectsCSV, 10)
 			if tc.format == "json" {
 				if err := os.WriteFile(filepath.Join(filepath.Dir(j.Input.Path), "events.json"), []byte(tc.data), 0o644); err != nil {
 					t.Fatal(err)
@@ -169,9 +170,9 @@ func TestRunReportRejectsAtScale(t *testing.T) {
 	line := func(i int) engine.RejectedRow { return engine.RejectedRow{Line: int64(i) + 1} }
 	run := func(t *testing.T, y string, setup func(dir string)) *engine.Rejects {
 		t.Helper()
-		j := verify.SetupJob(t, y, records(1, n), 10)
+		j := testfixture.CSVJob(t, y, records(1, n), 10)
 		setup(filepath.Dir(j.Input.Path))
-		defer privacy.SetNoiseForTests(noNoise{})()
+		defer testfixture.WithNoise(t, testnoise.None{})()
 		res, err := Run(context.Background(), j, RunOptions{ReleaseID: "scale-1"})
 		if err != nil {
 			t.Fatalf("Run: %v", err)
@@ -245,8 +246,8 @@ func sameRow(a, b engine.RejectedRow) bool { return a.String() == b.String() }
 
 // TestRunReportCleanInputHasNoRejects: a clean input gets no listing.
 func TestRunReportCleanInputHasNoRejects(t *testing.T) {
-	j := verify.SetupJob(t, rejectsJob, "user_id,consent_marketing,ts,revenue\nu1,true,2026-01-05 10:00:00,10\n", 10)
-	defer privacy.SetNoiseForTests(noNoise{})()
+	j := testfixture.CSVJob(t, rejectsJob, "user_id,consent_marketing,ts,revenue\nu1,true,2026-01-05 10:00:00,10\n", 10)
+	defer testfixture.WithNoise(t, testnoise.None{})()
 	res, err := Run(context.Background(), j, RunOptions{ReleaseID: "clean-1"})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -319,14 +320,14 @@ ledger: ledger/privagg-ledger.duckdb
 		"u5, Marketing ,true,\n"
 	const events = "user_id,channel\nu1,email\nu2,email\nu3,email\nu4,email\nu5,email\n"
 	setup := func(t *testing.T, y string) *job.Job {
-		j := verify.SetupJob(t, y, events, 10)
+		j := testfixture.CSVJob(t, y, events, 10)
 		if err := os.WriteFile(j.Consent.Table.Path, []byte(consent), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return j
 	}
 	j := setup(t, y)
-	defer privacy.SetNoiseForTests(noNoise{})()
+	defer testfixture.WithNoise(t, testnoise.None{})()
 	res, err := Run(context.Background(), j, RunOptions{ReleaseID: "consent-rejects-1"})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -383,11 +384,11 @@ func TestJSONLateBadValuesAreRejected(t *testing.T) {
 		fmt.Fprintf(&b, `{"user_id":"p%d","consent_marketing":true,"ts":%s,"revenue":%s}`+"\n", i, ts, rev)
 	}
 	y := strings.Replace(rejectsJob, "path: events.csv", "path: events.json, format: json", 1)
-	j := verify.SetupJob(t, y, "", 10)
+	j := testfixture.CSVJob(t, y, "", 10)
 	if err := os.WriteFile(j.Input.Path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	defer privacy.SetNoiseForTests(noNoise{})()
+	defer testfixture.WithNoise(t, testnoise.None{})()
 	res, err := Run(context.Background(), j, RunOptions{ReleaseID: "late-1"})
 	if err != nil {
 		t.Fatalf("Run: %v", err)

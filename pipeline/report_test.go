@@ -15,7 +15,8 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/privagg/privagg/explain"
-	"github.com/privagg/privagg/internal/verify"
+	"github.com/privagg/privagg/internal/testfixture"
+	"github.com/privagg/privagg/internal/testnoise"
 	"github.com/privagg/privagg/internal/version"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
@@ -26,8 +27,8 @@ import (
 // its release store folder.
 func runForReport(t *testing.T, jobYAML, id string) (*job.Job, string) {
 	t.Helper()
-	job := verify.SetupJob(t, jobYAML, eventsCSV, 10)
-	defer privacy.SetNoiseForTests(noNoise{})()
+	job := testfixture.CSVJob(t, jobYAML, eventsCSV, 10)
+	defer testfixture.WithNoise(t, testnoise.None{})()
 	if _, err := Run(context.Background(), job, RunOptions{ReleaseID: id}); err != nil {
 		t.Fatalf("Run: %v", err)
 	}

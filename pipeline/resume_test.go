@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/privagg/privagg/internal/verify"
+	"github.com/privagg/privagg/internal/testfixture"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 	"github.com/privagg/privagg/release"
@@ -33,7 +33,7 @@ func TestEnvOverrideChangesTheRelease(t *testing.T) {
 		{"PRIVAGG_PRIVACY_THREADS", "1", true},
 	} {
 		t.Run(tc.env, func(t *testing.T) {
-			j := verify.SetupJob(t, goldenJob, eventsCSV, 10)
+			j := testfixture.CSVJob(t, goldenJob, eventsCSV, 10)
 			ctx := context.Background()
 			first, err := Run(ctx, j, RunOptions{})
 			if err != nil {
@@ -76,7 +76,7 @@ func TestEnvOverrideChangesTheRelease(t *testing.T) {
 // release id; the job that reserved it can.
 func TestOtherJobCannotCompleteReservation(t *testing.T) {
 	ctx := context.Background()
-	j := verify.SetupJob(t, goldenJob, eventsCSV, 10)
+	j := testfixture.CSVJob(t, goldenJob, eventsCSV, 10)
 	plan, err := privacy.NewPlan(j.PrivacySpec())
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestOtherJobCannotCompleteReservation(t *testing.T) {
 // must re-publish.
 func publishedRelease(t *testing.T) (*job.Job, string, string) {
 	t.Helper()
-	j := verify.SetupJob(t, goldenJob, eventsCSV, 10)
+	j := testfixture.CSVJob(t, goldenJob, eventsCSV, 10)
 	res, err := Run(context.Background(), j, RunOptions{})
 	if err != nil {
 		t.Fatal(err)

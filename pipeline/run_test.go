@@ -14,32 +14,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/differential-privacy/go/v3/noise"
-
 	"github.com/privagg/privagg/engine"
 	"github.com/privagg/privagg/engine/duckdb"
-	"github.com/privagg/privagg/internal/verify"
+	"github.com/privagg/privagg/internal/testfixture"
+	"github.com/privagg/privagg/internal/testnoise"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 	"github.com/privagg/privagg/transforms"
 )
-
-// noNoise is a test double that adds no noise and reports zero-width
-// intervals. It lives only in this _test.go file; the privagg binary cannot
-// remove noise.
-type noNoise struct{}
-
-func (noNoise) AddNoiseInt64(x, _, _ int64, _, _ float64) (int64, error)             { return x, nil }
-func (noNoise) AddNoiseFloat64(x float64, _ int64, _, _, _ float64) (float64, error) { return x, nil }
-func (noNoise) Threshold(int64, float64, float64, float64, float64) (float64, error) { return 0, nil }
-func (noNoise) ComputeConfidenceIntervalInt64(x, _, _ int64, _, _, _ float64) (noise.ConfidenceInterval, error) {
-	return noise.ConfidenceInterval{LowerBound: float64(x), UpperBound: float64(x)}, nil
-}
-func (noNoise) ComputeConfidenceIntervalFloat64(x float64, _ int64, _, _, _, _ float64) (noise.ConfidenceInterval, error) {
-	return noise.ConfidenceInterval{LowerBound: x, UpperBound: x}, nil
-}
-
-var _ noise.Noise = noNoise{}
 
 // eventsCSV is a small hand-checked input. Alice (u1) is heavy: 5 rows in
 // cmp_a/email (Linf 3 keeps 3), a revenue total of 700 there (clamped to
@@ -126,8 +108,8 @@ func checkGolden(t *testing.T, got []byte, name string) {
 }
 
 func TestRunGolden(t *testing.T) {
-	job := verify.SetupJob(t, goldenJob, eventsCSV, 10)
-	defer privacy.SetNoiseForTests(noNoise{})()
+	job := testfixture.CSVJob(t, goldenJob, eventsCSV, 10)
+	defer testfixture.WithNoise(t, testnoise.None{})()
 	res, err := Run(context.Background(), job, RunOptions{ReleaseID: "golden-1"})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -179,7 +161,7 @@ func leakScan(t *testing.T, job *job.Job, secrets []string) {
 }
 
 func TestRunRepublishesWithoutCharge(t *testing.T) {
-	job := verify.SetupJob(t, goldenJob, eventsCSV, 10)
+	job := testfixture.CSVJob(t, goldenJob, eventsCSV, 10)
 	ctx := context.Background()
 	first, err := Run(ctx, job, RunOptions{})
 	if err != nil {
@@ -257,7 +239,7 @@ func TestRunFailuresReleaseNothing(t *testing.T) {
 		{"wrong arity rows", goldenJob, eventsCSV + "x,u9,cmp_a\nx,u9,cmp_a,email,1,2,true,2026-01-01,extra\n", 10, isInput},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			job := verify.SetupJob(t, tc.job, tc.events, tc.budget)
+			job := testfixture.CSVJob(t, tc.job, tc.events, tc.budget)
 			_, err := Run(context.Background(), job, RunOptions{})
 			if err == nil || !tc.check(err) {
 				t.Fatalf("err = %v (%T)", err, err)
@@ -290,7 +272,7 @@ func TestRunPrivatePartitions(t *testing.T) {
 	for i := range 3 {
 		fmt.Fprintf(&b, "small%d,cmp_small,true\n", i)
 	}
-	job := verify.SetupJob(t, `version: 1
+	job := testfixture.CSVJob(t, `version: 1
 name: private
 dataset: d
 purpose: marketing
@@ -305,7 +287,7 @@ outputs:
 output: {dir: out, format: csv}
 ledger: privagg-ledger.duckdb
 `, b.String(), 10)
-	defer privacy.SetNoiseForTests(noNoise{})()
+	defer testfixture.WithNoise(t, testnoise.None{})()
 	res, err := Run(context.Background(), job, RunOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -341,7 +323,7 @@ tie,marketing,true,2026-01-01 00:00:00
 tie,marketing,false,2026-01-01 00:00:00
 other_purpose,analytics,true,2026-01-01 00:00:00
 `
-	job := verify.SetupJob(t, `version: 1
+	job := testfixture.CSVJob(t, `version: 1
 name: consent
 dataset: d
 purpose: marketing
@@ -361,7 +343,7 @@ ledger: privagg-ledger.duckdb
 	if err := os.WriteFile(filepath.Join(filepath.Dir(job.File), "consent.csv"), []byte(consent), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	defer privacy.SetNoiseForTests(noNoise{})()
+	defer testfixture.WithNoise(t, testnoise.None{})()
 	res, err := Run(context.Background(), job, RunOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -386,7 +368,7 @@ func TestStaging(t *testing.T) {
   pseudonym_key_env: PRIVAGG_TEST_STAGING_KEY
 `
 	t.Run("no key", func(t *testing.T) {
-		job := verify.SetupJob(t, stagingJob, eventsCSV, 10)
+		job := testfixture.CSVJob(t, stagingJob, eventsCSV, 10)
 		t.Setenv("PRIVAGG_TEST_STAGING_KEY", "")
 		_, err := Run(context.Background(), job, RunOptions{})
 		if !isConfig(err) || !strings.Contains(err.Error(), "staging.pseudonym_key_env") {
@@ -399,7 +381,7 @@ func TestStaging(t *testing.T) {
 	t.Run("written", func(t *testing.T) {
 		key := "0123456789abcdef-staging-test-key-XYZ"
 		t.Setenv("PRIVAGG_TEST_STAGING_KEY", key)
-		job := verify.SetupJob(t, stagingJob, eventsCSV, 10)
+		job := testfixture.CSVJob(t, stagingJob, eventsCSV, 10)
 		var logs bytes.Buffer
 		if _, err := Run(context.Background(), job, RunOptions{Logger: newTestLogger(&logs)}); err != nil {
 			t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/privagg/privagg/engine/duckdb"
-	"github.com/privagg/privagg/internal/verify"
+	"github.com/privagg/privagg/internal/testfixture"
 	"github.com/privagg/privagg/transforms"
 )
 
@@ -28,7 +28,7 @@ func TestEngineErrorsAfterReservationQuoteNoInput(t *testing.T) {
 		"      - {name: avg_revenue, type: mean, column: revenue, min: 0, max: 500}\n",
 		"      - {name: avg_revenue, type: mean, column: revenue, min: 0, max: 500}\n"+
 			"      - {name: revenue_q, type: quantiles, column: revenue, min: 0, max: 500, ranks: [0.5]}\n", 1)
-	j := verify.SetupJob(t, strings.Replace(jobYAML, "path: events.csv", "path: events.parquet", 1), eventsCSV, 10)
+	j := testfixture.CSVJob(t, strings.Replace(jobYAML, "path: events.csv", "path: events.parquet", 1), eventsCSV, 10)
 	toParquet(t, filepath.Join(filepath.Dir(j.Input.Path), "events.csv"), j.Input.Path)
 	bad := eventsCSV + secret + ",u9,cmp_a,email,34,1,true,2026-01-05 10:00:00\n"
 	stepHook = func(s string) {
@@ -95,7 +95,7 @@ func TestTextInputIsReadOnce(t *testing.T) {
 		"      - {name: avg_revenue, type: mean, column: revenue, min: 0, max: 500}\n",
 		"      - {name: avg_revenue, type: mean, column: revenue, min: 0, max: 500}\n"+
 			"      - {name: revenue_q, type: quantiles, column: revenue, min: 0, max: 500, ranks: [0.5]}\n", 1)
-	j := verify.SetupJob(t, jobYAML, eventsCSV, 10)
+	j := testfixture.CSVJob(t, jobYAML, eventsCSV, 10)
 	stepHook = func(s string) {
 		if s == StepReserved {
 			if err := os.WriteFile(j.Input.Path, []byte("not,the,input\n"), 0o644); err != nil {

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/privagg/privagg/internal/verify"
-	"github.com/privagg/privagg/privacy"
+	"github.com/privagg/privagg/internal/testfixture"
+	"github.com/privagg/privagg/internal/testnoise"
 )
 
 const spreadJob = `version: 1
@@ -62,8 +62,8 @@ func TestStdDevEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	job := verify.SetupJob(t, spreadJob, b.String(), 10)
-	defer privacy.SetNoiseForTests(noNoise{})()
+	job := testfixture.CSVJob(t, spreadJob, b.String(), 10)
+	defer testfixture.WithNoise(t, testnoise.None{})()
 	if _, err := Run(context.Background(), job, RunOptions{ReleaseID: "spread-1"}); err != nil {
 		t.Fatalf("Run: %v", err)
 	}

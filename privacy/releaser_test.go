@@ -11,26 +11,12 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/google/differential-privacy/go/v3/noise"
+
+	"github.com/privagg/privagg/internal/testnoise"
 )
 
-// noNoise is a test double that adds no noise and reports zero-width
-// intervals. It lives only in this _test.go file.
-type noNoise struct{}
-
-func (noNoise) AddNoiseInt64(x, _, _ int64, _, _ float64) (int64, error)             { return x, nil }
-func (noNoise) AddNoiseFloat64(x float64, _ int64, _, _, _ float64) (float64, error) { return x, nil }
-func (noNoise) Threshold(int64, float64, float64, float64, float64) (float64, error) { return 0, nil }
-func (noNoise) DeltaForThreshold(int64, float64, float64, float64, float64) (float64, error) {
-	return 0, nil
-}
-func (noNoise) ComputeConfidenceIntervalInt64(x, _, _ int64, _, _, _ float64) (noise.ConfidenceInterval, error) {
-	return noise.ConfidenceInterval{LowerBound: float64(x), UpperBound: float64(x)}, nil
-}
-func (noNoise) ComputeConfidenceIntervalFloat64(x float64, _ int64, _, _, _, _ float64) (noise.ConfidenceInterval, error) {
-	return noise.ConfidenceInterval{LowerBound: x, UpperBound: x}, nil
-}
-
-var _ noise.Noise = noNoise{}
+// noNoise is the shared test double that adds no noise.
+type noNoise = testnoise.None
 
 // aggRow is one partition of a hand-made aggregate batch. Statistics are
 // keyed by statKey(metric index, statistic).

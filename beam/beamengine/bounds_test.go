@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
 
+	"github.com/privagg/privagg/internal/testfixture"
+	"github.com/privagg/privagg/internal/testnoise"
 	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"
 )
@@ -137,7 +139,7 @@ func TestEnginesAgreeOnAutoBounds(t *testing.T) {
 func agreeOnAutoBounds(t *testing.T, jobYAML string) {
 	files := map[string]string{"events.csv": autoEvents(200)}
 	embedded := setupJob(t, jobYAML, files, 1000)
-	restore := privacy.SetNoiseForTests(noNoise{})
+	restore := testfixture.WithNoise(t, testnoise.None{})
 	defer restore()
 	if _, err := pipeline.Run(context.Background(), embedded, pipeline.RunOptions{ReleaseID: "auto-1"}); err != nil {
 		t.Fatalf("embedded engine: %v", err)

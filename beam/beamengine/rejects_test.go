@@ -12,9 +12,10 @@ import (
 	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
 
 	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/internal/testfixture"
+	"github.com/privagg/privagg/internal/testnoise"
 	"github.com/privagg/privagg/internal/verify"
 	"github.com/privagg/privagg/pipeline"
-	"github.com/privagg/privagg/privacy"
 )
 
 // rejectsJob is the shared rejects job (verify.RejectsJob).
@@ -114,7 +115,7 @@ type engineRuns struct {
 func runBothEngines(t *testing.T, jobYAML string, files map[string]string) (embedded, beam engineRuns) {
 	t.Helper()
 	strict := strings.Replace(jobYAML, "max_reject_fraction: 0.9", "max_reject_fraction: 0.001", 1)
-	restore := privacy.SetNoiseForTests(noNoise{})
+	restore := testfixture.WithNoise(t, testnoise.None{})
 	res, err := pipeline.Run(context.Background(), setupJob(t, jobYAML, files, 10), pipeline.RunOptions{ReleaseID: "rejects-1"})
 	if err != nil {
 		restore()
@@ -412,7 +413,7 @@ const rejectsUnbalancedCSV = "user_id,consent_marketing,ts,revenue\n" +
 // message, naming its line and the kind of problem and quoting nothing.
 func TestUnbalancedQuoteRefusedAlikeOnBothEngines(t *testing.T) {
 	files := map[string]string{"events.csv": rejectsUnbalancedCSV}
-	restore := privacy.SetNoiseForTests(noNoise{})
+	restore := testfixture.WithNoise(t, testnoise.None{})
 	_, embedded := pipeline.Run(context.Background(), setupJob(t, rejectsJob, files, 10), pipeline.RunOptions{ReleaseID: "quote-1"})
 	restore()
 	_, beam := runBeam(t, setupJob(t, rejectsJob, files, 10), "quote-1", pbeam.TestModeWithContributionBounding)

@@ -13,6 +13,7 @@ import (
 	"github.com/google/differential-privacy/go/v3/noise"
 
 	"github.com/privagg/privagg/internal/progress"
+	"github.com/privagg/privagg/internal/testfixture"
 	"github.com/privagg/privagg/internal/verify"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
@@ -157,7 +158,7 @@ func withThresholdSelection(k int64) harnessOption {
 func newAuditHarness(t *testing.T, jobYAML, events string, opts ...harnessOption) *auditHarness {
 	t.Helper()
 	ctx := context.Background()
-	job := verify.SetupJob(t, jobYAML, events, 1e6)
+	job := testfixture.CSVJob(t, jobYAML, events, 1e6)
 	plan, err := privacy.NewPlan(job.PrivacySpec())
 	if err != nil {
 		t.Fatal(err)
@@ -676,7 +677,7 @@ func TestVerifyAuditPower(t *testing.T) {
 // library's when none is set.
 func (h *auditHarness) withTestNoise(fn func()) {
 	if h.nz != nil {
-		defer privacy.SetNoiseForTests(h.nz)()
+		defer testfixture.WithNoise(h.t, h.nz)()
 	}
 	fn()
 }

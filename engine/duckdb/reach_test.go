@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/privagg/privagg/internal/verify"
+	"github.com/privagg/privagg/internal/testfixture"
 )
 
 // TestAnyPartitionReaches: the answer compares the largest per-partition
@@ -38,7 +38,7 @@ func TestAnyPartitionReaches(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			j := verify.SetupJob(t, tc.job, tc.events, 1e6)
+			j := testfixture.CSVJob(t, tc.job, tc.events, 1e6)
 			e, err := New(j, Options{})
 			if err != nil {
 				t.Fatal(err)

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/privagg/privagg/internal/testnoise"
 )
 
 // TestCountThresholdBoundsOnce: with selection: count_threshold the
@@ -16,7 +18,7 @@ import (
 // never released.
 func TestCountThresholdBoundsOnce(t *testing.T) {
 	jobText := strings.Replace(twoPhaseJob, "    group_by: [campaign]", "    selection: count_threshold\n    group_by: [campaign]", 1)
-	h := newAuditHarness(t, jobText, twoPhaseEvents(3), withNoise(noNoise{}))
+	h := newAuditHarness(t, jobText, twoPhaseEvents(3), withNoise(testnoise.None{}))
 	missed := false
 	for trial := range 10 {
 		rel := h.trial()
@@ -49,7 +51,7 @@ func TestCountThresholdBoundsOnce(t *testing.T) {
 // a count_threshold output.
 func TestCountThresholdPlanIsOnePhase(t *testing.T) {
 	jobText := strings.Replace(twoPhaseJob, "    group_by: [campaign]", "    selection: count_threshold\n    group_by: [campaign]", 1)
-	h := newAuditHarness(t, jobText, twoPhaseEvents(3), withNoise(noNoise{}))
+	h := newAuditHarness(t, jobText, twoPhaseEvents(3), withNoise(testnoise.None{}))
 	if h.qp.twoPhase(0) {
 		t.Fatalf("output %q is planned in two phases", h.qp.job.Outputs[0].Name)
 	}

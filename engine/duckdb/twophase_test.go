@@ -9,24 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/differential-privacy/go/v3/noise"
+	"github.com/privagg/privagg/internal/testnoise"
 )
-
-// noNoise is a test double that adds no noise and reports zero-width
-// intervals (test code only; installed with withNoise).
-type noNoise struct{}
-
-func (noNoise) AddNoiseInt64(x, _, _ int64, _, _ float64) (int64, error)             { return x, nil }
-func (noNoise) AddNoiseFloat64(x float64, _ int64, _, _, _ float64) (float64, error) { return x, nil }
-func (noNoise) Threshold(int64, float64, float64, float64, float64) (float64, error) { return 0, nil }
-func (noNoise) ComputeConfidenceIntervalInt64(x, _, _ int64, _, _, _ float64) (noise.ConfidenceInterval, error) {
-	return noise.ConfidenceInterval{LowerBound: float64(x), UpperBound: float64(x)}, nil
-}
-func (noNoise) ComputeConfidenceIntervalFloat64(x float64, _ int64, _, _, _, _ float64) (noise.ConfidenceInterval, error) {
-	return noise.ConfidenceInterval{LowerBound: x, UpperBound: x}, nil
-}
-
-var _ noise.Noise = noNoise{}
 
 // twoPhaseJob: keys from the data, L0 = 5, k = 10. Epsilon 10 gives
 // selection 5, so a partition of 100 people is dropped with probability
@@ -83,7 +67,7 @@ func twoPhaseEvents(big int) string {
 func TestTwoPhaseKeepsEverySelectedPartition(t *testing.T) {
 	for _, big := range []int{3, 7} {
 		t.Run(fmt.Sprintf("%d_selected", big), func(t *testing.T) {
-			h := newAuditHarness(t, twoPhaseJob, twoPhaseEvents(big), withNoise(noNoise{}))
+			h := newAuditHarness(t, twoPhaseJob, twoPhaseEvents(big), withNoise(testnoise.None{}))
 			for trial := range 10 {
 				rel := h.trial()
 				var keys []string

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/privagg/privagg/internal/testfixture"
+	"github.com/privagg/privagg/internal/testnoise"
 	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"
 )
@@ -105,7 +107,7 @@ func TestVerifyBadInput(t *testing.T) {
 			}
 			job := newJob(t, jobSetup{format: tc.format, input: input, rejectFrac: tc.rejectFrac})
 			var logs logBuffer
-			restore := privacy.SetNoiseForTests(noNoise{})
+			restore := testfixture.WithNoise(t, testnoise.None{})
 			res, err := pipeline.Run(context.Background(), job, pipeline.RunOptions{Logger: logs.logger()})
 			restore()
 			tried++

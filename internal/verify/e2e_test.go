@@ -2,7 +2,6 @@ package verify
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,32 +11,14 @@ import (
 	"testing"
 
 	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/internal/testfixture"
 	"github.com/privagg/privagg/job"
-
-	"github.com/google/differential-privacy/go/v3/noise"
-
 	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"
 )
 
-// Shared helpers of the end-to-end checks: job set-up, a noiseless double
-// (test code only), exit codes, log capture and the leak scan.
-
-// noNoise adds no noise, so released counts can be checked exactly. It lives
-// only in this _test.go file.
-type noNoise struct{}
-
-func (noNoise) AddNoiseInt64(x, _, _ int64, _, _ float64) (int64, error)             { return x, nil }
-func (noNoise) AddNoiseFloat64(x float64, _ int64, _, _, _ float64) (float64, error) { return x, nil }
-func (noNoise) Threshold(int64, float64, float64, float64, float64) (float64, error) { return 0, nil }
-func (noNoise) ComputeConfidenceIntervalInt64(x, _, _ int64, _, _, _ float64) (noise.ConfidenceInterval, error) {
-	return noise.ConfidenceInterval{LowerBound: float64(x), UpperBound: float64(x)}, nil
-}
-func (noNoise) ComputeConfidenceIntervalFloat64(x float64, _ int64, _, _, _, _ float64) (noise.ConfidenceInterval, error) {
-	return noise.ConfidenceInterval{LowerBound: x, UpperBound: x}, nil
-}
-
-var _ noise.Noise = noNoise{}
+// Shared helpers of the end-to-end checks: job set-up, exit codes, log
+// capture and the leak scan.
 
 // e2eJob reads events.<ext> with identifiers of every kind. The count metric's
 // max_per_unit is high and the public partitions list every campaign of the
@@ -89,35 +70,16 @@ func (s jobSetup) ext() string {
 
 func newJob(t testing.TB, s jobSetup) *job.Job {
 	t.Helper()
-	dir := t.TempDir()
 	name := s.inputName
 	if name == "" {
 		name = "events." + s.ext()
 	}
+	files := map[string]string{}
 	if s.input != nil {
-		if err := os.WriteFile(filepath.Join(dir, name), s.input, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		files[name] = string(s.input)
 	}
 	yaml := fmt.Sprintf(e2eJob, name, s.format, fmt.Sprint(s.rejectFrac), s.extra)
-	if err := os.WriteFile(filepath.Join(dir, "job.yaml"), []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	job, err := job.LoadJob(filepath.Join(dir, "job.yaml"))
-	if err != nil {
-		t.Fatalf("LoadJob: %v", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(job.Ledger), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	led, err := privacy.OpenLedger(job.Ledger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := led.SetBudget(context.Background(), job.Dataset, 1e6, 0.5, "none"); err != nil {
-		t.Fatal(err)
-	}
-	return job
+	return testfixture.Job(t, yaml, files, testfixture.Budget{Epsilon: 1e6, Delta: 0.5})
 }
 
 // exitCode maps an error to the exit code of `privagg run`, by the rules of

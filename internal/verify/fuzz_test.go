@@ -9,10 +9,11 @@ import (
 	"testing"
 
 	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/internal/testfixture"
+	"github.com/privagg/privagg/internal/testnoise"
 	"github.com/privagg/privagg/job"
 
 	"github.com/privagg/privagg/pipeline"
-	"github.com/privagg/privagg/privacy"
 )
 
 // FuzzReadInput feeds fuzzed bytes to the real input readers through
@@ -46,7 +47,7 @@ func FuzzReadInput(f *testing.F) {
 			fm = "json"
 		}
 		j := newJob(t, jobSetup{format: fm, input: data, rejectFrac: 1})
-		restore := privacy.SetNoiseForTests(noNoise{})
+		restore := testfixture.WithNoise(t, testnoise.None{})
 		res, err := pipeline.Run(context.Background(), j, pipeline.RunOptions{})
 		restore()
 		if err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/privagg/privagg/internal/testfixture"
+	"github.com/privagg/privagg/internal/testnoise"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"
@@ -47,7 +49,7 @@ func TestVerifyIntegrity(t *testing.T) {
 				t.Fatal(err)
 			}
 			var logs logBuffer
-			restore := privacy.SetNoiseForTests(noNoise{})
+			restore := testfixture.WithNoise(t, testnoise.None{})
 			res, err := pipeline.Run(context.Background(), j, pipeline.RunOptions{ReleaseID: "integrity-1", Logger: logs.logger()})
 			restore()
 			exit := "ok"
