@@ -7,7 +7,6 @@ import (
 	"github.com/privagg/privagg/internal/progress"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
-	"github.com/privagg/privagg/release"
 )
 
 // RunOptions configures Run. The zero value is what `privagg run` uses
@@ -48,7 +47,7 @@ type RunResult struct {
 	// Report is the internal run report, with exact counts: never for
 	// marketing. RunReportPath is where it was written beside the ledger,
 	// "" if it could not be written.
-	Report        release.RunReport
+	Report        RunReport
 	RunReportPath string
 }
 

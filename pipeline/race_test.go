@@ -12,24 +12,23 @@ import (
 	"github.com/privagg/privagg/internal/testfixture"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
-	"github.com/privagg/privagg/release"
 )
 
 // runReportsByStatus returns the run reports of release id, by status.
-func runReportsByStatus(t *testing.T, j *job.Job, id string) map[string][]release.RunReport {
+func runReportsByStatus(t *testing.T, j *job.Job, id string) map[string][]RunReport {
 	t.Helper()
 	dir := filepath.Join(filepath.Dir(j.Ledger), "privagg-runs")
 	matches, err := filepath.Glob(filepath.Join(dir, id+".*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string][]release.RunReport{}
+	out := map[string][]RunReport{}
 	for _, m := range matches {
 		data, err := os.ReadFile(m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r release.RunReport
+		var r RunReport
 		if err := json.Unmarshal(data, &r); err != nil {
 			t.Fatalf("%s: %v", m, err)
 		}

@@ -18,7 +18,6 @@ import (
 	"github.com/privagg/privagg/engine"
 	"github.com/privagg/privagg/internal/verify"
 	"github.com/privagg/privagg/job"
-	"github.com/privagg/privagg/release"
 )
 
 // rejectsJob is the shared rejects job (verify.RejectsJob).
@@ -270,7 +269,7 @@ func reportText(t *testing.T, ledger string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r release.RunReport
+		var r RunReport
 		if err := json.Unmarshal(data, &r); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}

@@ -135,7 +135,7 @@ func Run(ctx context.Context, j *job.Job, opts RunOptions) (res *RunResult, err 
 	// (the release could never be completed, and its charge would be lost).
 	ctx = context.WithoutCancel(ctx)
 	r.prog.Phase(progress.PhaseStoring)
-	stored, err := release.Store(ctx, led, id, j, plan, rel, r.report)
+	stored, err := release.Store(ctx, led, id, j, plan, rel, release.RunCounts{RowCounts: r.report.RowCounts, Outputs: r.report.Outputs})
 	if err != nil {
 		return nil, fmt.Errorf("release %s (budget stays charged; noised values may be on disk, so it is never recomputed): %w", id, err)
 	}

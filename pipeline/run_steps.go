@@ -45,7 +45,7 @@ type run struct {
 	log        *slog.Logger
 	prog       progress.Reporter
 	start      time.Time
-	report     release.RunReport
+	report     RunReport
 	// reserved: the ledger holds this release's reservation, and this run
 	// has not marked it writing (an interruption leaves it resumable).
 	reserved bool
@@ -59,7 +59,7 @@ func newRun(j *job.Job, id string, opts RunOptions) *run {
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
-	r.report = release.RunReport{Note: release.RunReportNote, Job: j.Name, Dataset: j.Dataset, Purpose: j.Purpose,
+	r.report = RunReport{Note: RunReportNote, Job: j.Name, Dataset: j.Dataset, Purpose: j.Purpose,
 		ReleaseID: id, Started: r.start.UTC()}
 	return r
 }
@@ -74,7 +74,7 @@ func (r *run) finish(res *RunResult, err error) {
 		r.report.Status = "failed"
 		r.report.Error = err.Error()
 	}
-	path, werr := release.WriteRunReport(r.ledgerPath, r.report)
+	path, werr := writeRunReport(r.ledgerPath, r.report)
 	if werr != nil {
 		r.log.Warn("could not write the internal run report", "err", werr)
 		path = ""

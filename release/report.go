@@ -137,19 +137,32 @@ type ReportJobFile struct {
 	Text   string `json:"text"`
 }
 
-// ReportInternal holds the run's exact counts. They are not differentially
+// RowCounts are a run's exact row counts. They are not differentially
 // private.
-type ReportInternal struct {
-	Note                  string `json:"note"`
-	RowsRead              int64  `json:"rows_read"`
-	RowsRejected          int64  `json:"rows_rejected"`
-	RowsExcludedByConsent int64  `json:"rows_excluded_by_consent"`
+type RowCounts struct {
+	RowsRead              int64 `json:"rows_read"`
+	RowsRejected          int64 `json:"rows_rejected"`
+	RowsExcludedByConsent int64 `json:"rows_excluded_by_consent"`
 	// ConsentRecordsRead and ConsentRecordsRejected count the consent
 	// table's records for the purpose and the malformed ones (0 without a
 	// consent table).
-	ConsentRecordsRead     int64                  `json:"consent_records_read,omitempty"`
-	ConsentRecordsRejected int64                  `json:"consent_records_rejected,omitempty"`
-	Outputs                []ReportInternalOutput `json:"outputs"`
+	ConsentRecordsRead     int64 `json:"consent_records_read,omitempty"`
+	ConsentRecordsRejected int64 `json:"consent_records_rejected,omitempty"`
+}
+
+// RunCounts are what the release report's internal section shows of a
+// run: its exact row counts and, per output, its partition counts.
+type RunCounts struct {
+	RowCounts
+	Outputs map[string]privacy.OutputStats
+}
+
+// ReportInternal holds the run's exact counts. They are not differentially
+// private.
+type ReportInternal struct {
+	Note string `json:"note"`
+	RowCounts
+	Outputs []ReportInternalOutput `json:"outputs"`
 }
 
 // ReportInternalOutput is the partition count of one output.
@@ -167,7 +180,7 @@ type reportInput struct {
 	rel    *privacy.Release
 	record *privacy.ReleaseRecord // the ledger's record of the release
 	status privacy.BudgetStatus   // the dataset's budget with the release charged
-	run    RunReport
+	counts RunCounts
 	runBy  string
 	host   string
 	now    time.Time
@@ -176,14 +189,14 @@ type reportInput struct {
 // writeReleaseReport builds the release report of rel and writes report.json
 // and REPORT.html into the release store of id. Run calls it once every table
 // is in the store and before the ledger marks the release stored.
-func writeReleaseReport(ctx context.Context, led *privacy.Ledger, id string, job *job.Job, plan *privacy.Plan, rel *privacy.Release, run RunReport) error {
+func writeReleaseReport(ctx context.Context, led *privacy.Ledger, id string, job *job.Job, plan *privacy.Plan, rel *privacy.Release, counts RunCounts) error {
 	rec, st, err := led.LookupStatus(ctx, id)
 	if err != nil {
 		return fmt.Errorf("release report: %w", err)
 	}
 	host, _ := os.Hostname()
 	r, err := buildReleaseReport(ctx, reportInput{
-		job: job, plan: plan, rel: rel, record: rec, status: st, run: run,
+		job: job, plan: plan, rel: rel, record: rec, status: st, counts: counts,
 		runBy: currentUser(), host: host, now: time.Now(),
 	})
 	if err != nil {
@@ -237,14 +250,7 @@ func buildReleaseReport(ctx context.Context, in reportInput) (*ReleaseReport, er
 		Bounds:         plan.Bounds,
 		Budget:         ReportBudget{Epsilon: in.record.Epsilon, Delta: in.record.Delta, Dataset: in.status},
 		JobFile:        ReportJobFile{Path: job.File},
-		Internal: ReportInternal{
-			Note:                   reportInternalNote,
-			RowsRead:               in.run.RowsRead,
-			RowsRejected:           in.run.RowsRejected,
-			RowsExcludedByConsent:  in.run.RowsExcludedByConsent,
-			ConsentRecordsRead:     in.run.ConsentRecordsRead,
-			ConsentRecordsRejected: in.run.ConsentRecordsRejected,
-		},
+		Internal:       ReportInternal{Note: reportInternalNote, RowCounts: in.counts.RowCounts},
 	}
 	if job.Source != nil {
 		r.JobFile.Text = string(job.Source)
@@ -277,7 +283,7 @@ func buildReleaseReport(ctx context.Context, in reportInput) (*ReleaseReport, er
 			ro.Metrics = append(ro.Metrics, ReportMetric{PlanMetric: pm, L0: mi.L0, LInf: mi.LInf, Bias: mi.Bias})
 		}
 		r.Outputs = append(r.Outputs, ro)
-		st := in.run.Outputs[po.Name]
+		st := in.counts.Outputs[po.Name]
 		r.Internal.Outputs = append(r.Internal.Outputs, ReportInternalOutput{
 			Name: po.Name, Partitions: st.Partitions, Released: st.Released, Suppressed: st.Suppressed})
 	}

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
-
-	"github.com/privagg/privagg/engine"
 
 	"github.com/privagg/privagg/internal/atomicfile"
 	"github.com/privagg/privagg/job"
@@ -28,8 +25,9 @@ const PublishedList = "published-files.json"
 // before anything is written, so the data files, their manifests and the
 // release report all hold the same rounded values, and publication copies
 // them byte for byte. plan is the plan rel was released under; the job file
-// stored beside the tables is job.Source, the bytes the run loaded.
-func Store(ctx context.Context, led *privacy.Ledger, id string, job *job.Job, plan *privacy.Plan, rel *privacy.Release, report RunReport) (privacy.StoredFiles, error) {
+// stored beside the tables is job.Source, the bytes the run loaded; counts
+// are the run's exact counts, for the report's internal section.
+func Store(ctx context.Context, led *privacy.Ledger, id string, job *job.Job, plan *privacy.Plan, rel *privacy.Release, counts RunCounts) (privacy.StoredFiles, error) {
 	rel, err := rel.Rounded(job.Output.Round, nil)
 	if err != nil {
 		return privacy.StoredFiles{}, fmt.Errorf("output.round: %w", err)
@@ -64,7 +62,7 @@ func Store(ctx context.Context, led *privacy.Ledger, id string, job *job.Job, pl
 		return privacy.StoredFiles{}, err
 	}
 	// Release report (report.go): part of the stored release, so hashed with it.
-	if err := writeReleaseReport(ctx, led, id, job, plan, rel, report); err != nil {
+	if err := writeReleaseReport(ctx, led, id, job, plan, rel, counts); err != nil {
 		return privacy.StoredFiles{}, err
 	}
 	sums, err := hashStore(dir)
@@ -125,49 +123,4 @@ func readPublishedList(dir string) ([]string, error) {
 		return nil, &privacy.LedgerError{Path: dir, Reason: "release store is damaged", Hint: "restore the release store from backup", Err: err}
 	}
 	return files, nil
-}
-
-// RunReport is the internal report of one run. Its counts are true, not
-// noisy: it is for the data owner and privacy officers, never for marketing,
-// and is written beside the ledger, never into output.dir.
-type RunReport struct {
-	Note                  string `json:"note"`
-	ReleaseID             string `json:"release_id"`
-	Job                   string `json:"job"`
-	Dataset               string `json:"dataset"`
-	Purpose               string `json:"purpose"`
-	Status                string `json:"status"` // published | republished | failed
-	Error                 string `json:"error,omitempty"`
-	RowsRead              int64  `json:"rows_read"`
-	RowsRejected          int64  `json:"rows_rejected"`
-	RowsExcludedByConsent int64  `json:"rows_excluded_by_consent"`
-	// ConsentRecordsRead and ConsentRecordsRejected count the consent
-	// table's records for the job's purpose (or without a purpose) and the
-	// malformed ones among them; 0 without a consent table.
-	ConsentRecordsRead     int64 `json:"consent_records_read,omitempty"`
-	ConsentRecordsRejected int64 `json:"consent_records_rejected,omitempty"`
-	// Rejects locates the malformed rows by line or row index, column and
-	// rule, never by value; nil when no row was rejected.
-	Rejects  *engine.Rejects                `json:"rejects,omitempty"`
-	Outputs  map[string]privacy.OutputStats `json:"outputs,omitempty"`
-	Started  time.Time                      `json:"started"`
-	Finished time.Time                      `json:"finished"`
-	Seconds  float64                        `json:"seconds"`
-}
-
-const RunReportNote = "INTERNAL - NOT FOR MARKETING: these counts are exact, not differentially private."
-
-// WriteRunReport writes the internal report beside the ledger, in
-// privagg-runs/, and returns its path.
-func WriteRunReport(ledgerPath string, r RunReport) (string, error) {
-	dir := filepath.Join(filepath.Dir(ledgerPath), "privagg-runs")
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", err
-	}
-	data, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, fmt.Sprintf("%s.%s.json", r.ReleaseID, r.Started.Format("20060102T150405.000Z")))
-	return path, atomicfile.WriteFile(path, data, 0o640)
 }
