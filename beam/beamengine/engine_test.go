@@ -17,28 +17,16 @@ import (
 	"testing"
 
 	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/internal/testfixture"
+	"github.com/privagg/privagg/internal/testnoise"
 	"github.com/privagg/privagg/job"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
-	"github.com/google/differential-privacy/go/v3/noise"
 	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
 
 	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"
 )
-
-// noNoise is the embedded engine's noise-free double (test code only).
-type noNoise struct{}
-
-func (noNoise) AddNoiseInt64(x, _, _ int64, _, _ float64) (int64, error)             { return x, nil }
-func (noNoise) AddNoiseFloat64(x float64, _ int64, _, _, _ float64) (float64, error) { return x, nil }
-func (noNoise) Threshold(int64, float64, float64, float64, float64) (float64, error) { return 0, nil }
-func (noNoise) ComputeConfidenceIntervalInt64(x, _, _ int64, _, _, _ float64) (noise.ConfidenceInterval, error) {
-	return noise.ConfidenceInterval{LowerBound: float64(x), UpperBound: float64(x)}, nil
-}
-func (noNoise) ComputeConfidenceIntervalFloat64(x float64, _ int64, _, _, _, _ float64) (noise.ConfidenceInterval, error) {
-	return noise.ConfidenceInterval{LowerBound: x, UpperBound: x}, nil
-}
 
 // testdata/events.csv, the input of the equivalence tests (the embedded
 // engine's golden input), and testdata/equiv_job.yaml, a job over it:
@@ -60,30 +48,7 @@ func fixture(t *testing.T, name string) string {
 // setupJob writes job and files into a new folder with a budget of eps.
 func setupJob(t *testing.T, jobYAML string, files map[string]string, eps float64) *job.Job {
 	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "job.yaml"), []byte(jobYAML), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	job, err := job.LoadJob(filepath.Join(dir, "job.yaml"))
-	if err != nil {
-		t.Fatalf("LoadJob: %v", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(job.Ledger), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	led, err := privacy.OpenLedger(job.Ledger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := led.SetBudget(context.Background(), job.Dataset, eps, 1e-3, "none"); err != nil {
-		t.Fatal(err)
-	}
-	return job
+	return testfixture.Job(t, jobYAML, files, testfixture.Budget{Epsilon: eps})
 }
 
 type table struct {
@@ -205,7 +170,7 @@ func sortedNames(files map[string][]byte) []string {
 }
 
 // TestEnginesAgreeWithoutNoise runs the same job on both engines, on CSV and
-// on Parquet input, with noise removed (the embedded engine's noNoise
+// on Parquet input, with noise removed (testnoise.None
 // double, pbeam's test mode): both publish the same files with the same
 // columns and keys, and identical count, count_units, sum, mean, variance
 // and stddev values.
@@ -225,7 +190,7 @@ func TestEnginesAgreeWithoutNoise(t *testing.T) {
 			jobYAML := strings.Replace(fixture(t, "equiv_job.yaml"), "path: events.csv", "path: "+tc.input, 1)
 			files := map[string]string{tc.input: tc.data(t)}
 			embedded := setupJob(t, jobYAML, files, 10)
-			restore := privacy.SetNoiseForTests(noNoise{})
+			restore := testfixture.WithNoise(t, testnoise.None{})
 			want, err := pipeline.Run(context.Background(), embedded, pipeline.RunOptions{ReleaseID: "equiv-1"})
 			restore()
 			if err != nil {
@@ -276,7 +241,7 @@ func TestEnginesAgreeWithoutNoise(t *testing.T) {
 func TestEnginesAgreeTwoPhase(t *testing.T) {
 	files := map[string]string{"events.csv": twoPhaseEvents(3)}
 	embedded := setupJob(t, twoPhaseJob, files, 1000)
-	restore := privacy.SetNoiseForTests(noNoise{})
+	restore := testfixture.WithNoise(t, testnoise.None{})
 	_, err := pipeline.Run(context.Background(), embedded, pipeline.RunOptions{ReleaseID: "two-phase-1"})
 	restore()
 	if err != nil {
