@@ -27,6 +27,7 @@ func loadCatalog(t *testing.T, ledger string) *Catalog {
 }
 
 func TestLoad(t *testing.T) {
+	t.Parallel()
 	f := sharedFixture(t)
 	c := loadCatalog(t, f.ledger)
 	if len(c.Releases) != 3 {
@@ -88,6 +89,7 @@ func TestLoad(t *testing.T) {
 }
 
 func TestCI95HalfWidth(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		mech string
 		sd   float64
@@ -105,6 +107,7 @@ func TestCI95HalfWidth(t *testing.T) {
 }
 
 func TestLoadReportsDamagedStore(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, t.TempDir())
 	f.release(t, "csv", false, "r1")
 	f.release(t, "parquet", false, "r2")
@@ -139,6 +142,7 @@ func TestLoadReportsDamagedStore(t *testing.T) {
 }
 
 func TestOpenDBRefusesChangedStoreFile(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, t.TempDir())
 	f.release(t, "csv", false, "r1")
 	path := filepath.Join(filepath.Dir(f.ledger), "privagg-releases", "r1", "by_channel.csv")

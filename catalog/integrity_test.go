@@ -60,6 +60,7 @@ func plantRawInput(t *testing.T, dir, input string) {
 // refused with a *release.IntegrityError naming the file, and no raw value
 // is ever returned.
 func TestQueryRefusesChangedStore(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		tamper func(t *testing.T, f *fixture, store string)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestCI95Sum(t *testing.T) {
+	t.Parallel()
 	db := openDB(t, sharedFixture(t))
 	// The half-widths of every row, summed by hand.
 	var want float64

@@ -26,6 +26,7 @@ lines'),
 ) AS t(campaign, channel, events, revenue, note)`
 
 func TestFormatsRoundTrip(t *testing.T) {
+	t.Parallel()
 	f := sharedFixture(t)
 	db := openDB(t, f)
 	ctx := context.Background()
@@ -80,6 +81,7 @@ func TestFormatsRoundTrip(t *testing.T) {
 }
 
 func TestWriteTableGolden(t *testing.T) {
+	t.Parallel()
 	f := sharedFixture(t)
 	db := openDB(t, f)
 	ctx := context.Background()
@@ -131,6 +133,7 @@ func golden(t *testing.T, got []byte, path string) {
 }
 
 func TestWriteResultFileFailureLeavesNothing(t *testing.T) {
+	t.Parallel()
 	f := sharedFixture(t)
 	db := openDB(t, f)
 	dir := t.TempDir()
@@ -156,6 +159,7 @@ func TestWriteResultFileFailureLeavesNothing(t *testing.T) {
 }
 
 func TestParseFormat(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"table", "csv", "json", "parquet"} {
 		if f, err := ParseFormat(s); err != nil || string(f) != s {
 			t.Errorf("ParseFormat(%q) = %q, %v", s, f, err)

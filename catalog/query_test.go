@@ -53,6 +53,7 @@ func storeRows(t *testing.T, from string) [][]any {
 }
 
 func TestQueryTables(t *testing.T) {
+	t.Parallel()
 	f := sharedFixture(t)
 	db := openDB(t, f)
 	var names []string
@@ -94,6 +95,7 @@ func TestQueryTables(t *testing.T) {
 }
 
 func TestQueryAcrossReleases(t *testing.T) {
+	t.Parallel()
 	f := sharedFixture(t)
 	db := openDB(t, f)
 	q := `SELECT a.campaign, a.channel, a.events AS events_1, b.events AS events_2, b.events - a.events AS diff,
@@ -120,6 +122,7 @@ func TestQueryAcrossReleases(t *testing.T) {
 }
 
 func TestQueryUsesStoreNotOutputDir(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, t.TempDir())
 	f.release(t, "parquet", false, "r1")
 	if err := removeAll(f.dir + "/out_parquet"); err != nil {
@@ -135,6 +138,7 @@ func TestQueryUsesStoreNotOutputDir(t *testing.T) {
 // with a message naming it, even when the analyst knows the paths of the
 // raw input and of the ledger.
 func TestQueryRefused(t *testing.T) {
+	t.Parallel()
 	f := sharedFixture(t)
 	db := openDB(t, f)
 	in, led := f.input, f.ledger
@@ -238,6 +242,7 @@ func TestQueryRefused(t *testing.T) {
 
 // TestQueryAllowed checks the read-only forms analysts use pass Check.
 func TestQueryAllowed(t *testing.T) {
+	t.Parallel()
 	f := sharedFixture(t)
 	db := openDB(t, f)
 	for _, sql := range []string{
@@ -276,6 +281,7 @@ func TestQueryAllowed(t *testing.T) {
 }
 
 func TestQueryInvalidSQL(t *testing.T) {
+	t.Parallel()
 	f := sharedFixture(t)
 	db := openDB(t, f)
 	for _, sql := range []string{"SELEC 1", "SELECT nope FROM by_channel", "SELECT 'x'::INTEGER"} {
@@ -300,6 +306,7 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // TestLockdown bypasses Check and runs escapes on the engine directly: the
 // engine itself must refuse to reach files or unlock its settings.
 func TestLockdown(t *testing.T) {
+	t.Parallel()
 	f := sharedFixture(t)
 	db := openDB(t, f)
 	ctx := context.Background()
@@ -328,6 +335,7 @@ func TestLockdown(t *testing.T) {
 }
 
 func TestFirstWord(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"  select 1":             "select",
 		"-- c\n/* d */ COPY x":   "COPY",

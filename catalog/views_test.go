@@ -81,6 +81,7 @@ func rewriteDuckDB(t *testing.T, dir, file string, stmts ...string) {
 // generated column is refused before anything in the file runs, and the
 // error quotes nothing of the private file.
 func TestOpenDBRefusesDuckDBObjectsThatRun(t *testing.T) {
+	t.Parallel()
 	secret := filepath.Join(t.TempDir(), "raw.csv")
 	if err := os.WriteFile(secret, []byte(secretCSV), 0o600); err != nil {
 		t.Fatal(err)
@@ -136,6 +137,7 @@ func TestOpenDBRefusesDuckDBObjectsThatRun(t *testing.T) {
 // path) leaves the data file and its hash untouched; it must change
 // nothing: the release's tables are read as they were published.
 func TestOpenDBReadsOnlyTheVerifiedFile(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	secret := filepath.Join(t.TempDir(), "raw.csv")
 	if err := os.WriteFile(secret, []byte(secretCSV), 0o600); err != nil {

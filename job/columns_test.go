@@ -3,6 +3,7 @@ package job
 import "testing"
 
 func TestClosestName(t *testing.T) {
+	t.Parallel()
 	cols := []string{"amount", "country", "day", "ok", "user_id"}
 	for name, want := range map[string]string{
 		"countri": "country", "Country": "country", "okay": "ok", "userid": "user_id",
@@ -15,6 +16,7 @@ func TestClosestName(t *testing.T) {
 }
 
 func TestColumnUsesKeyPaths(t *testing.T) {
+	t.Parallel()
 	j := &Job{PrivacyUnit: "user_id", Identifiers: []string{"email"}, Consent: Consent{Column: "ok"},
 		Columns: map[string]DerivedColumn{"week": {From: "ts"}},
 		Outputs: []Output{{GroupBy: []string{"week", "country"}, Metrics: []Metric{{Column: "amount"}, {}}}}}

@@ -3,6 +3,7 @@ package job
 import "testing"
 
 func TestLooksLikeIdentifier(t *testing.T) {
+	t.Parallel()
 	for col, want := range map[string]bool{
 		"email": true, "Email": true, "user_email": true, "e_mail": true, "customer_mail": true, "EMAIL_ADDRESS": true,
 		"phone": true, "phone_number": true, "mobilePhone": true, "telephone": true,

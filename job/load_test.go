@@ -226,6 +226,7 @@ func TestLoadJobOutputL0Default(t *testing.T) {
 }
 
 func TestLoadJobInputFormatFromExtension(t *testing.T) {
+	t.Parallel()
 	for path, want := range map[string]InputFormat{
 		"e.csv": "csv", "E.CSV": "csv", "e.csv.gz": "csv", "e.tsv": "csv", "d/*.parquet": "parquet",
 		"e.json": "json", "e.jsonl": "json", "e.ndjson.zst": "json", "e.xlsx": "", "events": "",
@@ -337,6 +338,7 @@ func TestLoadJobEnvOverrides(t *testing.T) {
 }
 
 func TestEnvVar(t *testing.T) {
+	t.Parallel()
 	for key, want := range map[string]string{
 		"ledger":                          "PRIVAGG_LEDGER",
 		"privacy.epsilon":                 "PRIVAGG_PRIVACY_EPSILON",
@@ -539,6 +541,7 @@ func TestLoadJobWholeNumbers(t *testing.T) {
 }
 
 func TestLoadJobMissingFile(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "nope.yaml")
 	_, err := LoadJob(path)
 	ce := configError(t, err)
@@ -564,6 +567,7 @@ func TestLoadJobBytes(t *testing.T) {
 }
 
 func TestInputColumns(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		job  Job

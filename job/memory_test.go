@@ -9,6 +9,7 @@ import (
 // checked against DuckDB itself in engine/duckdb's
 // TestMemoryLimitAgreesWithDuckDB.
 func TestCheckMemoryLimit(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{
 		"4GB", "4G", "4g", "4gb", "512MiB", "512mib", "1.5GB", "1.5 GB", " 4GB ", "4 T", "4TiB",
 		"100KB", "100K", "100KiB", "1B", "1024 bytes", ".5GB", "2 gigabytes",

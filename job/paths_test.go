@@ -107,6 +107,7 @@ func TestCheckFlagPath(t *testing.T) {
 // symbolic link (of the path, or of output.dir itself) is inside it, whether
 // the file exists yet (a ledger) or not.
 func TestCheckPathFollowsSymlinks(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	out := filepath.Join(root, "out")
 	if err := os.MkdirAll(out, 0o755); err != nil {

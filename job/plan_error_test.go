@@ -10,6 +10,7 @@ import (
 // TestPlanErrorKeys: the problems privacy reports in its spec's terms are
 // reported under the job file's keys.
 func TestPlanErrorKeys(t *testing.T) {
+	t.Parallel()
 	rule := errors.New("must be > 0")
 	err := &privacy.SpecError{Problems: []privacy.SpecProblem{
 		{Output: -1, Metric: -1, Field: "epsilon", Value: 0.0, Rule: rule.Error(), Err: rule},

@@ -18,6 +18,7 @@ const schemaFile = "../configs/job.schema.json"
 // The checked-in schema is what JSONSchema generates: run `make schema`
 // (or `go generate ./job`) after changing the job types.
 func TestJSONSchemaIsUpToDate(t *testing.T) {
+	t.Parallel()
 	want, err := JSONSchema()
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +106,7 @@ var schemaRejects = []string{"consent", "consent_waived", "derived", "empty", "i
 	"public_partitions", "types", "unknown_keys"}
 
 func TestJSONSchemaAgainstCorpus(t *testing.T) {
+	t.Parallel()
 	s := compileSchema(t)
 	good, _ := filepath.Glob("testdata/configs/good/*.yaml")
 	for _, path := range append(good, "../configs/example.yaml") {

@@ -11,6 +11,7 @@ import (
 // validation and the engines' SQL share. PrivacySpec used to count lists
 // instead, which says public for a list that names no group_by column.
 func TestPrivacySpecPublicKeysOnly(t *testing.T) {
+	t.Parallel()
 	list := PublicPartitions{Values: []string{"x"}}
 	for _, o := range []Output{
 		{Name: "all", GroupBy: []string{"a", "b"}, PublicPartitions: map[string]PublicPartitions{"a": list, "b": list}},

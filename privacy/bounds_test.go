@@ -125,6 +125,7 @@ func exactly(counts map[int64]int64) Histogram {
 // output with them, and correct the released counts for what bounding
 // dropped.
 func TestEstimatesChooseBoundsAndCorrect(t *testing.T) {
+	t.Parallel()
 	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer alloc.AssertSize(t, 0)
 	spec := JobSpec{Epsilon: 1, Delta: 1e-6, Noise: Laplace, K: 10, BoundsShare: 0.2, Outputs: []OutputSpec{autoOutput()}}

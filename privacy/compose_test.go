@@ -82,6 +82,7 @@ func checkComposition(t *testing.T, name string, p *Plan) {
 // charge; the count of people by about 30% (a deviation of 69 falls below
 // 50).
 func TestGaussianCompositionLowersNoise(t *testing.T) {
+	t.Parallel()
 	spec := JobSpec{Epsilon: 1, Delta: 1e-6, Noise: Gaussian, K: 10, Outputs: []OutputSpec{{
 		Name: "campaign_weekly", GroupBy: []string{"campaign", "channel", "week"}, MaxPartitionsPerUnit: 5,
 		Metrics: []MetricSpec{
@@ -119,6 +120,7 @@ func TestGaussianCompositionLowersNoise(t *testing.T) {
 // under Gaussian composition is guaranteed the block's (ε, δ); with Laplace
 // noise, its share.
 func TestGuaranteeOfAMetricOfSeveralStatistics(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []NoiseKind{Laplace, Gaussian} {
 		spec := JobSpec{Epsilon: 1, Delta: 1e-6, Noise: kind, K: 1, Outputs: []OutputSpec{{
 			Name: "o", GroupBy: []string{"g"}, MaxPartitionsPerUnit: 2, PublicPartitions: true,
@@ -140,6 +142,7 @@ func TestGuaranteeOfAMetricOfSeveralStatistics(t *testing.T) {
 // gives, up to the library's σ accuracy (SigmaForGaussian rounds up by at
 // most 0.1%, here twice: the block's μ and the component's σ).
 func TestGaussianCompositionOfOneComponent(t *testing.T) {
+	t.Parallel()
 	spec := JobSpec{Epsilon: 0.7, Delta: 1e-7, Noise: Gaussian, K: 1, Outputs: []OutputSpec{{
 		Name: "o", GroupBy: []string{"g"}, MaxPartitionsPerUnit: 4, PublicPartitions: true,
 		Metrics: []MetricSpec{{Name: "s", Kind: Sum, Min: -2, Max: 9}},
@@ -155,6 +158,7 @@ func TestGaussianCompositionOfOneComponent(t *testing.T) {
 // TestLaplacePlansHaveNoComposition: Laplace noise keeps each component's
 // share as its noise parameters.
 func TestLaplacePlansHaveNoComposition(t *testing.T) {
+	t.Parallel()
 	spec := JobSpec{Epsilon: 1, Delta: 1e-6, Noise: Laplace, K: 1, Outputs: []OutputSpec{{
 		Name: "o", GroupBy: []string{"g"}, MaxPartitionsPerUnit: 2,
 		Metrics: []MetricSpec{{Name: "c", Kind: Count, MaxPerUnit: 1}, {Name: "u", Kind: CountUnits}},
@@ -176,6 +180,7 @@ func TestLaplacePlansHaveNoComposition(t *testing.T) {
 // selected keys) all compose, within the oracle's guarantee and tightly
 // (checkComposition).
 func TestGaussianCompositionOnRandomPlans(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	for n := range 3000 {
 		eps := math.Pow(10, -3+5*rng.Float64())

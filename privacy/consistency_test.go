@@ -18,6 +18,7 @@ import (
 var updateGolden = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 func TestRollupVarianceOfTheEstimator(t *testing.T) {
+	t.Parallel()
 	// Two parts and a total, each with deviation 1: the least squares
 	// estimate of each has variance 2/3 of its own.
 	total := &noisyValue{v: 10, sd: 1, noiseHalf: 3}
@@ -36,6 +37,7 @@ func TestRollupVarianceOfTheEstimator(t *testing.T) {
 }
 
 func TestRollupWeighsByVariance(t *testing.T) {
+	t.Parallel()
 	// A precise total (sd 1) and noisy parts (sd 10): the parts absorb
 	// almost all of the residual.
 	total := &noisyValue{v: 100, sd: 1, noiseHalf: 3}
@@ -50,6 +52,7 @@ func TestRollupWeighsByVariance(t *testing.T) {
 // none is negative with nonneg, no half-width grows, and integer rounding
 // keeps the sum.
 func TestRollupProperties(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	for trial := range 2000 {
 		n := 1 + rng.IntN(12)
@@ -95,6 +98,7 @@ func TestRollupProperties(t *testing.T) {
 }
 
 func TestAtMost(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name           string
 		lo, hi         noisyValue
@@ -190,6 +194,7 @@ func randomNoised(rng *rand.Rand, campaigns, weeks int) (weekly, byCampaign []No
 // non-negative integers, people <= events in every row, revenue >= 0 and
 // means stay in [min, max].
 func TestConsistentReleaseProperties(t *testing.T) {
+	t.Parallel()
 	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer alloc.AssertSize(t, 0)
 	spec := consistentSpec()
@@ -268,6 +273,7 @@ func equalFloats(a, b []float64) bool {
 // release (testdata/consistency.golden; go test -run Golden -update
 // rewrites it).
 func TestConsistentReleaseGolden(t *testing.T) {
+	t.Parallel()
 	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer alloc.AssertSize(t, 0)
 	weekly := []NoisedPartition{
@@ -334,6 +340,7 @@ func TestConsistentReleaseGolden(t *testing.T) {
 }
 
 func TestCheckConsistency(t *testing.T) {
+	t.Parallel()
 	base := consistentSpec()
 	for _, tc := range []struct {
 		name  string

@@ -23,6 +23,7 @@ func externalSpec() JobSpec {
 }
 
 func TestAddNoisedOutput(t *testing.T) {
+	t.Parallel()
 	plan := mustPlan(t, externalSpec())
 	r, err := NewReleaser(plan, reservationFor(plan), Metadata{Job: "j"}, ReleaserOptions{})
 	if err != nil {
@@ -81,6 +82,7 @@ func TestAddNoisedOutput(t *testing.T) {
 }
 
 func TestAddNoisedOutputRefuses(t *testing.T) {
+	t.Parallel()
 	plan := mustPlan(t, externalSpec())
 	one := func(p ...Noisy) NoisedMetric { return NoisedMetric{Parts: p} }
 	ok := []NoisedMetric{one(Noisy{Int: 1}), one(Noisy{Int: 1}), one(Noisy{}), one(Noisy{}, Noisy{}), one(Noisy{}, Noisy{}, Noisy{}), one(Noisy{Values: []float64{1}})}
@@ -116,6 +118,7 @@ func TestAddNoisedOutputRefuses(t *testing.T) {
 // An external engine's values get the corrections of the estimates, as the
 // Releaser's own do; with auto bounds not estimated nothing is added.
 func TestAddNoisedOutputCorrectsForBounding(t *testing.T) {
+	t.Parallel()
 	spec := JobSpec{Epsilon: 1, Delta: 1e-6, Noise: Laplace, K: 10, BoundsShare: 0.2, Outputs: []OutputSpec{autoOutput()}}
 	spec.Outputs[0].PublicPartitions, spec.Outputs[0].SelectionShare = false, 0.3
 	plan := mustPlan(t, spec)

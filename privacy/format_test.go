@@ -3,6 +3,7 @@ package privacy
 import "testing"
 
 func TestFormatNumber(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		v    float64
 		want string
@@ -22,6 +23,7 @@ func TestFormatNumber(t *testing.T) {
 }
 
 func TestFormatEstimate(t *testing.T) {
+	t.Parallel()
 	for v, want := range map[float64]string{8.485281374238571: "8.485", 17.974393641323946: "17.97", 123456: "123500", 0: "0"} {
 		if got := FormatEstimate(v); got != want {
 			t.Errorf("FormatEstimate(%v) = %q, want %q", v, got, want)
@@ -30,6 +32,7 @@ func TestFormatEstimate(t *testing.T) {
 }
 
 func TestAmountMinusIsExact(t *testing.T) {
+	t.Parallel()
 	total, _ := ParseAmount("1")
 	left := total
 	for range 3 {

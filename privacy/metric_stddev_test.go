@@ -10,6 +10,7 @@ import (
 // metric released beside it (they share their statistics), with a 0
 // half-width; a key without people releases 0.
 func TestStdDevNoiseless(t *testing.T) {
+	t.Parallel()
 	if m, ok := LookupMetric(StdDev); !ok || m.Kind() != "stddev" {
 		t.Fatal("stddev is not registered")
 	}
@@ -49,6 +50,7 @@ func TestStdDevNoiseless(t *testing.T) {
 // root holds the true stddev wherever the parts' true values are in their
 // intervals (see checkIntervalCoversBox).
 func TestStdDevIntervalCoversTheBox(t *testing.T) {
+	t.Parallel()
 	checkIntervalCoversBox(t, StdDev, math.Sqrt)
 }
 
@@ -57,5 +59,6 @@ func TestStdDevIntervalCoversTheBox(t *testing.T) {
 // rate below 1e-4 per noise kind; see checkCoverage), and a third of the
 // half-width does not.
 func TestStdDevCoverage(t *testing.T) {
+	t.Parallel()
 	checkCoverage(t, StdDev, math.Sqrt)
 }

@@ -37,6 +37,7 @@ func specFor(t *testing.T, k MetricKind) MetricSpec {
 // metric's budget, the error model describes the error one way, and with
 // noiseless parts the release fills every column and every _ci95 is 0.
 func TestRegistryKindsAreConsistent(t *testing.T) {
+	t.Parallel()
 	kinds := MetricKinds()
 	for _, k := range []MetricKind{Count, CountUnits, Sum, Mean, Variance, Quantiles} {
 		if !slices.Contains(kinds, k) {
@@ -198,6 +199,7 @@ func TestRegistryKindsAreConsistent(t *testing.T) {
 // whatever the person's rows and total (seeded, so the test is
 // deterministic).
 func TestStatisticRanges(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, s := range statistics {
 		for _, b := range [][2]float64{{0, 100}, {-40, 10}, {-3, -1}, {0.25, 0.5}} {
@@ -228,6 +230,7 @@ func TestStatisticRanges(t *testing.T) {
 // TestLayoutSharesStatistics: metrics on the same column and bounds share
 // their statistics; other bounds, columns or max_per_unit do not.
 func TestLayoutSharesStatistics(t *testing.T) {
+	t.Parallel()
 	o := OutputSpec{Name: "o", GroupBy: []string{"g"}, MaxPartitionsPerUnit: 1, Metrics: []MetricSpec{
 		{Name: "avg", Kind: Mean, Column: "rev", Min: 0, Max: 10},
 		{Name: "var", Kind: Variance, Column: "rev", Min: 0, Max: 10},

@@ -100,6 +100,7 @@ func releaseFloats(t *testing.T, out OutputSpec, kind NoiseKind, epsilon float64
 // of the clamped per-person totals, with a 0 half-width; a key without people
 // releases 0.
 func TestVarianceNoiseless(t *testing.T) {
+	t.Parallel()
 	parts := [][]float64{{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, {-50, 3, 3, 3, 400}, {7}, {}}
 	var rows []aggRow
 	for i, totals := range parts {
@@ -194,6 +195,7 @@ func checkIntervalCoversBox(t *testing.T, k MetricKind, f func(float64) float64)
 }
 
 func TestVarianceIntervalCoversTheBox(t *testing.T) {
+	t.Parallel()
 	checkIntervalCoversBox(t, Variance, func(v float64) float64 { return v })
 }
 
@@ -266,6 +268,7 @@ func checkCoverage(t *testing.T, k MetricKind, f func(float64) float64) {
 }
 
 func TestVarianceCoverage(t *testing.T) {
+	t.Parallel()
 	checkCoverage(t, Variance, func(v float64) float64 { return v })
 }
 

@@ -34,6 +34,7 @@ func spent(p *Plan) (eps, del *big.Rat) {
 }
 
 func TestPlanNeverSpendsMoreThanTheJob(t *testing.T) {
+	t.Parallel()
 	metricSets := [][]MetricSpec{
 		allMetrics(),
 		{{Name: "c", Kind: Count, MaxPerUnit: 1}},
@@ -125,6 +126,7 @@ func checkSpend(t *testing.T, name string, spec JobSpec) {
 // and metrics and of a selection share, exactly where the quotients are
 // exact in binary.
 func TestPlanWeightsAndSelectionShare(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []NoiseKind{Laplace, Gaussian} {
 		t.Run(string(kind), func(t *testing.T) {
 			spec := JobSpec{Epsilon: 2, Delta: 1e-6, Noise: kind, K: 10, Outputs: []OutputSpec{
@@ -181,6 +183,7 @@ func TestPlanWeightsAndSelectionShare(t *testing.T) {
 // TestPlanEqualWeightsKeepTheEqualSplit checks that equal weights of any
 // size give the split of equal shares: a third of the job per output.
 func TestPlanEqualWeightsKeepTheEqualSplit(t *testing.T) {
+	t.Parallel()
 	out := func(name string, w float64) OutputSpec {
 		return OutputSpec{Name: name, GroupBy: []string{"g"}, MaxPartitionsPerUnit: 1, PublicPartitions: true, Weight: w,
 			Metrics: []MetricSpec{{Name: "c", Kind: Count, MaxPerUnit: 1, Weight: w}, {Name: "u", Kind: CountUnits, Weight: w}}}
@@ -198,6 +201,7 @@ func TestPlanEqualWeightsKeepTheEqualSplit(t *testing.T) {
 }
 
 func TestSplitByWeightNeverExceedsTheWhole(t *testing.T) {
+	t.Parallel()
 	// Parts whose float quotients round up: 0.1 in three, seven and
 	// forty-nine, with awkward weights.
 	for _, total := range []float64{0.1, 1.0 / 3, 1e-6, 0.7} {
@@ -223,6 +227,7 @@ func TestSplitByWeightNeverExceedsTheWhole(t *testing.T) {
 }
 
 func TestPlanSensitivities(t *testing.T) {
+	t.Parallel()
 	out := OutputSpec{Name: "o", GroupBy: []string{"g"}, MaxPartitionsPerUnit: 4, Metrics: []MetricSpec{
 		{Name: "c", Kind: Count, MaxPerUnit: 3},
 		{Name: "u", Kind: CountUnits},
@@ -260,6 +265,7 @@ func TestPlanSensitivities(t *testing.T) {
 }
 
 func TestPlanRejectsBadSpecs(t *testing.T) {
+	t.Parallel()
 	base := func() JobSpec {
 		return JobSpec{Epsilon: 1, Delta: 1e-6, Noise: Laplace, K: 1, Outputs: []OutputSpec{{
 			Name: "o", GroupBy: []string{"g"}, MaxPartitionsPerUnit: 1, Weight: 1, SelectionShare: 0.5,
@@ -310,6 +316,7 @@ func TestPlanRejectsBadSpecs(t *testing.T) {
 }
 
 func TestReleaseChance(t *testing.T) {
+	t.Parallel()
 	sel := &SelectionPlan{Share: Share{Epsilon: 0.5, Delta: 1e-6}, L0: 2, K: 10}
 	p50, p95, err := sel.ReleaseChance()
 	if err != nil {
@@ -327,6 +334,7 @@ func TestReleaseChance(t *testing.T) {
 // p = 0.5 at most 0.0079, so both bands are more than 5 standard errors
 // wide (false failure rate below 1e-6).
 func TestReleaseChanceMatchesLibrary(t *testing.T) {
+	t.Parallel()
 	sel := &SelectionPlan{Share: Share{Epsilon: 0.25, Delta: 5e-7}, L0: 5, K: 10}
 	p50, p95, err := sel.ReleaseChance()
 	if err != nil {

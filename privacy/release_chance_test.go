@@ -10,6 +10,7 @@ import (
 // gives the same figures every time (a plan pasted into a sign-off stays
 // true), here 20 times over.
 func TestReleaseChanceDeterministic(t *testing.T) {
+	t.Parallel()
 	for _, l0 := range []int64{1, 2, 3, 5} {
 		sel := &SelectionPlan{Share: Share{Epsilon: 0.075, Delta: 2.5e-7}, L0: l0, K: 10}
 		p50, p95, err := sel.ReleaseChance()
@@ -28,6 +29,7 @@ func TestReleaseChanceDeterministic(t *testing.T) {
 // always kept (GetHardThreshold, which uses the library's own formula), and
 // not one person before.
 func TestKeepProbabilityMatchesLibraryHardThreshold(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		l0         int64
 		eps, delta float64
@@ -53,6 +55,7 @@ func TestKeepProbabilityMatchesLibraryHardThreshold(t *testing.T) {
 // (stated 50%): bands more than 5 binomial standard errors wide (false
 // failure rate below 1e-6).
 func TestReleaseChanceSmallL0MatchesLibrary(t *testing.T) {
+	t.Parallel()
 	sel := &SelectionPlan{Share: Share{Epsilon: 0.25, Delta: 5e-7}, L0: 2, K: 10}
 	p50, p95, err := sel.ReleaseChance()
 	if err != nil {

@@ -123,6 +123,7 @@ func allMetrics() []MetricSpec {
 }
 
 func TestReleaserNoiselessPublicPartitions(t *testing.T) {
+	t.Parallel()
 	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer alloc.AssertSize(t, 0)
 	out := OutputSpec{Name: "o", GroupBy: []string{"campaign"}, MaxPartitionsPerUnit: 2, Metrics: allMetrics(), PublicPartitions: true}
@@ -186,6 +187,7 @@ func TestReleaserNoiselessPublicPartitions(t *testing.T) {
 }
 
 func TestNewReleaserNeedsReservation(t *testing.T) {
+	t.Parallel()
 	out := OutputSpec{Name: "o", GroupBy: []string{"k"}, MaxPartitionsPerUnit: 1, Metrics: allMetrics()[:1], PublicPartitions: true}
 	plan := mustPlan(t, JobSpec{Epsilon: 1, Delta: 0, Noise: Laplace, K: 1, Outputs: []OutputSpec{out}})
 	if _, err := NewReleaser(plan, nil, Metadata{}, ReleaserOptions{}); err == nil || !strings.Contains(err.Error(), "reservation") {
@@ -198,6 +200,7 @@ func TestNewReleaserNeedsReservation(t *testing.T) {
 }
 
 func TestReleaserRejectsUnsortedAggregates(t *testing.T) {
+	t.Parallel()
 	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer alloc.AssertSize(t, 0)
 	out := OutputSpec{Name: "o", GroupBy: []string{"k"}, MaxPartitionsPerUnit: 1, Metrics: []MetricSpec{{Name: "n", Kind: CountUnits}}, PublicPartitions: true}
@@ -226,6 +229,7 @@ func TestReleaserRejectsUnsortedAggregates(t *testing.T) {
 // errors), so a false failure has probability below 1e-12, while noise off
 // by 30% (the power check below) always fails.
 func TestNoiseScaleMatchesLibrary(t *testing.T) {
+	t.Parallel()
 	const n = 40000
 	for _, kind := range []NoiseKind{Laplace, Gaussian} {
 		t.Run(string(kind), func(t *testing.T) {
@@ -297,6 +301,7 @@ func stddev(xs []float64) float64 {
 // through the quantile stream; with noise removed the library's tree returns
 // the true quantiles up to its leaf resolution ((max-min)/16^4).
 func TestQuantilesNoiseless(t *testing.T) {
+	t.Parallel()
 	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer alloc.AssertSize(t, 0)
 	out := OutputSpec{Name: "o", GroupBy: []string{"k"}, MaxPartitionsPerUnit: 1,

@@ -21,6 +21,7 @@ func sigDigits(x float64) int {
 }
 
 func TestRoundToInterval(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name         string
 		v, half      float64
@@ -51,6 +52,7 @@ func TestRoundToInterval(t *testing.T) {
 }
 
 func TestRoundToIntervalNonFinite(t *testing.T) {
+	t.Parallel()
 	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
 		got, h := RoundToInterval(v, 3.33, false)
 		if !(got == v || math.IsNaN(got) && math.IsNaN(v)) || h != 3.33 {
@@ -68,6 +70,7 @@ func TestRoundToIntervalNonFinite(t *testing.T) {
 // digits, that integers stay integers, and that rounding twice is rounding
 // once.
 func TestRoundToIntervalProperties(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 200000 {
 		v := (rng.Float64()*2 - 1) * math.Pow10(rng.IntN(20)-8)
@@ -96,6 +99,7 @@ func TestRoundToIntervalProperties(t *testing.T) {
 }
 
 func TestReleaseRounded(t *testing.T) {
+	t.Parallel()
 	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer alloc.AssertSize(t, 0)
 	schema := arrow.NewSchema([]arrow.Field{

@@ -11,6 +11,7 @@ import (
 // is charged), with the output, metric and statistic at fault; bounds just
 // inside the rule pass.
 func TestPlanRefusesBoundsTooWideForFloat64(t *testing.T) {
+	t.Parallel()
 	spec := func(ms ...MetricSpec) JobSpec {
 		return JobSpec{Epsilon: 1, Delta: 1e-6, Noise: Laplace, K: 1, Outputs: []OutputSpec{{
 			Name: "o", GroupBy: []string{"g"}, MaxPartitionsPerUnit: 1, PublicPartitions: true, Metrics: ms}}}

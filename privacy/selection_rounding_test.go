@@ -55,6 +55,7 @@ func keptAsClaimed(t *testing.T, kept, n int, p float64) {
 // threshold), ε 1.9 and δ 0.1, k 1: a partition of one person is kept with
 // probability at most 1 - (1 - 0.05)^(1/4).
 func TestTwoPhaseSelectionDelta(t *testing.T) {
+	t.Parallel()
 	sp := &SelectionPlan{Method: SelectTwoPhase, Share: Share{Epsilon: 1.9, Delta: 0.1}, L0: 4, K: 1}
 	p := 1 - math.Pow(1-sp.Share.Delta/2, 1/float64(sp.L0))
 	kept := 0
@@ -74,6 +75,7 @@ func TestTwoPhaseSelectionDelta(t *testing.T) {
 // 2.5 on the count_units component and a threshold δ of 0.05, k 1: a
 // partition of one person is kept with probability at most 0.05.
 func TestCountThresholdDelta(t *testing.T) {
+	t.Parallel()
 	sel := &SelectionPlan{Method: SelectCountThreshold, Share: Share{Delta: 0.05}, L0: 1, K: 1}
 	c := Component{Stat: UnitCount, Share: Share{Epsilon: 2.5}, L0: 1, LInf: 1}
 	const n = roundingTrials / 2

@@ -14,6 +14,7 @@ import (
 // partition with fewer than k people is never selected (pre-threshold), one
 // with a million people always is (its drop probability is far below 1e-100).
 func TestSelectionKAndDP(t *testing.T) {
+	t.Parallel()
 	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer alloc.AssertSize(t, 0)
 	for _, kind := range []NoiseKind{Laplace, Gaussian} {
@@ -71,6 +72,7 @@ func selectedKeyStrings(t *testing.T, sel *Selection) []string {
 // the selected keys, with their own unit counts; the run report counts the
 // selection.
 func TestTwoPhaseRelease(t *testing.T) {
+	t.Parallel()
 	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer alloc.AssertSize(t, 0)
 	out := OutputSpec{Name: "o", GroupBy: []string{"g", "h"}, MaxPartitionsPerUnit: 5,
@@ -182,6 +184,7 @@ func TestTwoPhaseRelease(t *testing.T) {
 }
 
 func TestSelectPartitionsRefusesPublicPartitions(t *testing.T) {
+	t.Parallel()
 	out := OutputSpec{Name: "o", GroupBy: []string{"k"}, MaxPartitionsPerUnit: 1, Metrics: []MetricSpec{{Name: "n", Kind: CountUnits}}, PublicPartitions: true}
 	plan := mustPlan(t, JobSpec{Epsilon: 1, Noise: Laplace, K: 1, Outputs: []OutputSpec{out}})
 	r, err := NewReleaser(plan, reservationFor(plan), Metadata{}, ReleaserOptions{})
@@ -198,6 +201,7 @@ func TestSelectPartitionsRefusesPublicPartitions(t *testing.T) {
 // TestSelectionKeysKeepNulls: a NULL key survives selection as NULL, not as
 // an empty string.
 func TestSelectionKeysKeepNulls(t *testing.T) {
+	t.Parallel()
 	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer alloc.AssertSize(t, 0)
 	out := OutputSpec{Name: "o", GroupBy: []string{"k"}, MaxPartitionsPerUnit: 1, Metrics: []MetricSpec{{Name: "n", Kind: CountUnits}}}

@@ -21,6 +21,7 @@ func thresholdOutput() OutputSpec {
 // delta (Laplace); with Gaussian noise selection gets SelectionDeltaShare
 // of delta, as in two phases.
 func TestPlanCountThresholdSpendsNoSelectionEpsilon(t *testing.T) {
+	t.Parallel()
 	p := mustPlan(t, JobSpec{Epsilon: 1, Delta: 1e-6, Noise: Laplace, K: 10, Outputs: []OutputSpec{thresholdOutput()}})
 	op := p.Outputs[0]
 	if op.Selection == nil || op.Selection.Method != SelectCountThreshold || op.Selection.Metric != 1 {
@@ -46,6 +47,7 @@ func TestPlanCountThresholdSpendsNoSelectionEpsilon(t *testing.T) {
 // TestCountThresholdRules: count_threshold needs keys from the data and a
 // count_units metric, and takes no selection share.
 func TestCountThresholdRules(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		edit func(*OutputSpec)
@@ -93,6 +95,7 @@ func (n shiftNoise) Threshold(int64, float64, float64, float64, float64) (float6
 // + k - 1 (clearsThreshold); the released people value is
 // that same noised count, drawn once per partition, not twice.
 func TestCountThresholdRelease(t *testing.T) {
+	t.Parallel()
 	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer alloc.AssertSize(t, 0)
 	out := thresholdOutput()
@@ -149,6 +152,7 @@ func TestCountThresholdRelease(t *testing.T) {
 // below the threshold is never kept and one far above always is (each
 // with probability above 1 - 1e-9 over 200 draws).
 func TestCountThresholdMatchesLibrary(t *testing.T) {
+	t.Parallel()
 	p := mustPlan(t, JobSpec{Epsilon: 1, Delta: 1e-6, Noise: Laplace, K: 10, Outputs: []OutputSpec{thresholdOutput()}})
 	op := &p.Outputs[0]
 	c := op.Metrics[op.Selection.Metric].Components[0]

@@ -7,6 +7,7 @@ import (
 )
 
 func TestWeakParams(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		eps, delta float64
 		want       []string
@@ -33,6 +34,7 @@ func TestWeakParams(t *testing.T) {
 
 // A refusal names the parameter that is short: epsilon, delta or both.
 func TestBudgetRefusalNamesWhatIsShort(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	l := newTestLedger(t)
 	mustSetBudget(t, l, "d", 1, 1e-6, "none")

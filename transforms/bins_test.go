@@ -9,6 +9,7 @@ import (
 )
 
 func TestBinsLabels(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		edges []float64
@@ -36,6 +37,7 @@ func TestBinsLabels(t *testing.T) {
 }
 
 func TestBinsReturnsCopies(t *testing.T) {
+	t.Parallel()
 	edges := []float64{1, 2}
 	b, err := NewBins("band", "x", edges)
 	if err != nil {
@@ -53,6 +55,7 @@ func TestBinsReturnsCopies(t *testing.T) {
 }
 
 func TestNewBinsErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		edges     []float64
@@ -73,6 +76,7 @@ func TestNewBinsErrors(t *testing.T) {
 }
 
 func TestBinsSQL(t *testing.T) {
+	t.Parallel()
 	db := openDB(t)
 	ages, err := NewBins("age_band", "age", []float64{18, 25, 35, 45, 55, 65})
 	if err != nil {

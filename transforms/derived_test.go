@@ -106,6 +106,7 @@ func checkSpecError(t *testing.T, err error, key string, fragments ...string) {
 }
 
 func TestQuote(t *testing.T) {
+	t.Parallel()
 	db := openDB(t)
 	for _, s := range []string{"plain", `with "double" quotes`, "it's", `back\slash`, "ünïcødé €", "", "a;b--c"} {
 		t.Run(s, func(t *testing.T) {
@@ -137,6 +138,7 @@ func TestQuote(t *testing.T) {
 }
 
 func TestCheckNames(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, from, key string
 	}{

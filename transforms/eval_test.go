@@ -85,6 +85,7 @@ func queryColumn(t *testing.T, db *sql.DB, values string, expr string, n int) []
 }
 
 func TestScalarCastsAgreeWithDuckDB(t *testing.T) {
+	t.Parallel()
 	db := openDB(t)
 	corpus := textCorpus()
 	values := lits(corpus)
@@ -113,6 +114,7 @@ func TestScalarCastsAgreeWithDuckDB(t *testing.T) {
 }
 
 func TestFormatDoubleAgreesWithDuckDB(t *testing.T) {
+	t.Parallel()
 	db := openDB(t)
 	fs := []float64{0, 1, -1, 0.5, 2, 10, 100, 1e5, 123456789, 1e15, 9.99e15, 1e16, 1.5e17, 1e20, 1e-4, 1e-5, 1.2345e-6,
 		0.1, 0.2 + 0.1, 1.0 / 3, -2.5, 500, 499.99, math.MaxFloat64, math.SmallestNonzeroFloat64}
@@ -133,6 +135,7 @@ func TestFormatDoubleAgreesWithDuckDB(t *testing.T) {
 }
 
 func TestDerivedEvalAgreesWithSQL(t *testing.T) {
+	t.Parallel()
 	db := openDB(t)
 	mapFile := filepath.Join(t.TempDir(), "regions.csv")
 	if err := os.WriteFile(mapFile, []byte("country,region\nDE,emea\nFR, emea \nUS,amer\n02139,zip\n"), 0o600); err != nil {

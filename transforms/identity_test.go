@@ -30,6 +30,7 @@ func identityConn(t *testing.T) *sql.Conn {
 // TestUnitSpaceIsWhiteSpace: UnitSpace, its RE2 class and unicode.IsSpace
 // name the same 25 characters.
 func TestUnitSpaceIsWhiteSpace(t *testing.T) {
+	t.Parallel()
 	class := regexp.MustCompile("^" + unitSpaceClass + "$")
 	n := 0
 	for r := rune(0); r <= unicode.MaxRune; r++ {
@@ -59,6 +60,7 @@ var unitSamples = []string{
 // CanonicalUnit in Go, with and without folding, on unitSamples and on
 // every Unicode code point alone and between spaces.
 func TestCanonicalUnitSQLMatchesGo(t *testing.T) {
+	t.Parallel()
 	conn := identityConn(t)
 	ctx := context.Background()
 	if _, err := conn.ExecContext(ctx, "CREATE TABLE ids (v VARCHAR)"); err != nil {
@@ -113,6 +115,7 @@ func TestCanonicalUnitSQLMatchesGo(t *testing.T) {
 }
 
 func TestCanonicalUnit(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in, keep, fold string
 		ok             bool
@@ -136,6 +139,7 @@ func TestCanonicalUnit(t *testing.T) {
 // other value malformed, alike in DuckDB and Go, for text, BOOLEAN, integer
 // and DOUBLE columns.
 func TestConsentValueSQLMatchesGo(t *testing.T) {
+	t.Parallel()
 	conn := identityConn(t)
 	ctx := context.Background()
 	texts := []string{"true", "false", "TRUE", "False", "No", " yes ", "Yes", "NO", "no", "1", "0", " 1\t", "\u00a00\u3000",
@@ -196,6 +200,7 @@ func consentString(granted, ok bool) string {
 // TestConsentTimeSQLMatchesGo: consent times, with and without UTC offsets,
 // read alike in DuckDB and Go; unusable ones are NULL in both.
 func TestConsentTimeSQLMatchesGo(t *testing.T) {
+	t.Parallel()
 	if consentTimePattern == timestampPattern {
 		t.Fatal("consentTimePattern does not restrict the hour")
 	}

@@ -11,6 +11,7 @@ import (
 )
 
 func TestNewMapBadFiles(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		file      string
 		fragments []string
@@ -43,6 +44,7 @@ func TestNewMapBadFiles(t *testing.T) {
 }
 
 func TestNewMapLimits(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(name string, rows int) string {
 		var b bytes.Buffer
@@ -75,6 +77,7 @@ func TestNewMapLimits(t *testing.T) {
 }
 
 func TestMapSQL(t *testing.T) {
+	t.Parallel()
 	db := openDB(t)
 	regions, err := NewMap("region", "country", filepath.Join("testdata", "map", "regions.csv"), "")
 	if err != nil {

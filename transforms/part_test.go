@@ -6,6 +6,7 @@ import (
 )
 
 func TestNewPartErrors(t *testing.T) {
+	t.Parallel()
 	for _, part := range []string{"", "hour", "Hour_of_day", "week_of_year"} {
 		t.Run(part, func(t *testing.T) {
 			_, err := NewPart("hour", "ts", part, "")
@@ -15,6 +16,7 @@ func TestNewPartErrors(t *testing.T) {
 }
 
 func TestPartLabels(t *testing.T) {
+	t.Parallel()
 	hours := PartLabels(PartHourOfDay)
 	if len(hours) != 24 || hours[0] != "00" || hours[9] != "09" || hours[23] != "23" {
 		t.Errorf("hour_of_day labels = %v", hours)
@@ -31,6 +33,7 @@ func TestPartLabels(t *testing.T) {
 }
 
 func TestPartSQL(t *testing.T) {
+	t.Parallel()
 	db := openDB(t)
 	must := func(p *Part, err error) *Part {
 		t.Helper()

@@ -3,6 +3,7 @@ package transforms
 import "testing"
 
 func TestNewPrefixErrors(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{0, -1} {
 		_, err := NewPrefix("zip3", "zip", n)
 		checkSpecError(t, err, "columns.zip3.prefix", "must be >= 1")
@@ -10,6 +11,7 @@ func TestNewPrefixErrors(t *testing.T) {
 }
 
 func TestPrefixSQL(t *testing.T) {
+	t.Parallel()
 	db := openDB(t)
 	zip3, err := NewPrefix("zip3", "zip", 3)
 	if err != nil {

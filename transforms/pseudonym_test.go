@@ -32,6 +32,7 @@ func mustPseudonymizer(t testing.TB, key []byte, version string) *Pseudonymizer 
 // (cases 1-5) or repeat one byte (6-7), so they go through the unexported
 // constructor, which skips only the key checks.
 func TestHMACKnownAnswersRFC4231(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile(filepath.Join("testdata", "rfc4231.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +76,7 @@ func TestHMACKnownAnswersRFC4231(t *testing.T) {
 }
 
 func TestPseudonymFormat(t *testing.T) {
+	t.Parallel()
 	p := mustPseudonymizer(t, testKey, "1")
 	re := regexp.MustCompile(`^v1:[0-9a-f]{64}$`)
 	for _, v := range []string{"", "alice@example.com", "ünïcødé", strings.Repeat("x", 10_000)} {
@@ -92,6 +94,7 @@ func TestPseudonymFormat(t *testing.T) {
 }
 
 func TestPseudonymizerCopiesKey(t *testing.T) {
+	t.Parallel()
 	key := append([]byte(nil), testKey...)
 	p := mustPseudonymizer(t, key, "1")
 	before := p.Pseudonym("alice@example.com")
@@ -102,6 +105,7 @@ func TestPseudonymizerCopiesKey(t *testing.T) {
 }
 
 func TestPseudonymConcurrent(t *testing.T) {
+	t.Parallel()
 	p := mustPseudonymizer(t, testKey, "1")
 	want := make([]string, 1000)
 	for i := range want {
@@ -123,6 +127,7 @@ func TestPseudonymConcurrent(t *testing.T) {
 }
 
 func TestNewPseudonymizerErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, version string
 		key           []byte
@@ -160,6 +165,7 @@ func TestNewPseudonymizerErrors(t *testing.T) {
 // TestPseudonymizerNeverPrintsKey formats a Pseudonymizer with every common
 // verb and checks that no encoding of the key shows up.
 func TestPseudonymizerNeverPrintsKey(t *testing.T) {
+	t.Parallel()
 	p := mustPseudonymizer(t, testKey, "3")
 	encodings := []string{
 		string(testKey), hex.EncodeToString(testKey), base64.StdEncoding.EncodeToString(testKey),
@@ -208,6 +214,7 @@ func syntheticEmails(n int) []string {
 // pseudonyms of exactly those emails: no pseudonym may match any dictionary
 // entry, with or without its version prefix.
 func TestDictionaryAttackFindsNothing(t *testing.T) {
+	t.Parallel()
 	const n = 100_000
 	emails := syntheticEmails(n)
 	dict := make(map[string]bool, 4*n)
@@ -245,6 +252,7 @@ func TestDictionaryAttackFindsNothing(t *testing.T) {
 // gives pseudonyms that share nothing with the old ones, so files written
 // under different keys cannot be joined on the pseudonym.
 func TestKeyVersionsDisjoint(t *testing.T) {
+	t.Parallel()
 	const n = 10_000
 	v1 := mustPseudonymizer(t, testKey, "1")
 	v2 := mustPseudonymizer(t, []byte("a different key, 32 bytes long!!"), "2")
@@ -270,6 +278,7 @@ func TestKeyVersionsDisjoint(t *testing.T) {
 }
 
 func TestNormalize(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ kind, in, want string }{
 		{KindEmail, "  Alice@Example.COM\t", "alice@example.com"},
 		{KindEmail, "ÉMILE@EXÄMPLE.DE", "émile@exämple.de"},

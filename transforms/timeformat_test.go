@@ -9,6 +9,7 @@ import (
 )
 
 func TestNewTimeFormatErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ layout, rule string }{
 		{"", "must not be empty"},
 		{"  ", "must not be empty"},
@@ -33,6 +34,7 @@ func TestNewTimeFormatErrors(t *testing.T) {
 }
 
 func TestTimeFormatSpecError(t *testing.T) {
+	t.Parallel()
 	_, err := NewPart("hour", "Time entered", PartHourOfDay, "%I:%M")
 	checkSpecError(t, err, "columns.hour.format", `"%I:%M" has %I (hour 1-12) without %p`)
 	_, err = NewTruncate("day", "Time entered", UnitDay, "%Q")
@@ -83,6 +85,7 @@ func timeValues() []string {
 }
 
 func TestTimeFormatParseAgreesWithDuckDB(t *testing.T) {
+	t.Parallel()
 	db := openDB(t)
 	vals := timeValues()
 	values := lits(vals)

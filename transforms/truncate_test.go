@@ -5,6 +5,7 @@ import (
 )
 
 func TestNewTruncateErrors(t *testing.T) {
+	t.Parallel()
 	for _, unit := range []string{"", "year", "Week", "minute", " day"} {
 		t.Run(unit, func(t *testing.T) {
 			_, err := NewTruncate("week", "ts", unit, "")
@@ -14,6 +15,7 @@ func TestNewTruncateErrors(t *testing.T) {
 }
 
 func TestTruncateSQL(t *testing.T) {
+	t.Parallel()
 	db := openDB(t)
 	mustTruncate := func(unit string) *Truncate {
 		t.Helper()
@@ -64,6 +66,7 @@ func TestTruncateSQL(t *testing.T) {
 // TestTruncateNativeMatchesSQL: formatting the native value gives exactly the
 // text SQL gives, for every unit and many inputs.
 func TestTruncateNativeMatchesSQL(t *testing.T) {
+	t.Parallel()
 	db := openDB(t)
 	db.SetMaxOpenConns(1)
 	for _, unit := range []string{UnitHour, UnitDay, UnitWeek, UnitMonth} {

@@ -31,6 +31,7 @@ func udfConn(t testing.TB, fn string) (*sql.Conn, *Pseudonymizer) {
 // TestUDFMatchesGo runs the registered function over many inputs inside
 // DuckDB and compares every row with the Go function.
 func TestUDFMatchesGo(t *testing.T) {
+	t.Parallel()
 	conn, p := udfConn(t, "privagg_pseudonym")
 	ctx := context.Background()
 	if _, err := conn.ExecContext(ctx, "CREATE TABLE ids (v VARCHAR)"); err != nil {
@@ -104,6 +105,7 @@ func TestUDFMatchesGo(t *testing.T) {
 }
 
 func TestUDFNonTextArgument(t *testing.T) {
+	t.Parallel()
 	conn, p := udfConn(t, "pseudo")
 	var got string
 	// DuckDB does not cast integers to VARCHAR implicitly; an explicit cast works.
@@ -116,6 +118,7 @@ func TestUDFNonTextArgument(t *testing.T) {
 }
 
 func TestRegisterUDFErrors(t *testing.T) {
+	t.Parallel()
 	db := openDB(t)
 	conn, err := db.Conn(context.Background())
 	if err != nil {
@@ -140,6 +143,7 @@ func TestRegisterUDFErrors(t *testing.T) {
 // fails only if it is absurdly slow (a regression to per-row re-keying or
 // similar), so it is not flaky on a loaded machine.
 func TestUDFThroughput(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("short mode")
 	}

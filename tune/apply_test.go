@@ -26,6 +26,7 @@ func patchJob(t *testing.T, text string, r *Report) string {
 // through its count takes no selection_share, so --apply must not write one
 // (the copy would not load).
 func TestApplySkipsSelectionShareWithCountThreshold(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		selection string
 		want      bool
@@ -51,6 +52,7 @@ func TestApplySkipsSelectionShareWithCountThreshold(t *testing.T) {
 // written; a new key goes at the end of its mapping with its indentation;
 // raw clamp bounds are rounded to 2 significant digits away from the data.
 func TestApplyKeepsLayout(t *testing.T) {
+	t.Parallel()
 	text := `# head comment
 
 version: 1        # aligned
@@ -105,6 +107,7 @@ outputs:
 // TestCoarse: 2 significant digits, the upper bound rounded up and the
 // lower down.
 func TestCoarse(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		x    float64
 		up   bool
@@ -118,6 +121,7 @@ func TestCoarse(t *testing.T) {
 
 // TestRawTuned finds the stamp at the start of a line only.
 func TestRawTuned(t *testing.T) {
+	t.Parallel()
 	if !RawTuned([]byte("version: 1\n" + rawStampText)) {
 		t.Error("stamp not found")
 	}

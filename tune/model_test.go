@@ -20,6 +20,7 @@ func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs
 // hold 2 + 2 + 3 = 7 pairs. L0 1 drops 1 + 2 = 3 of them, L0 2 drops 1, L0
 // 3 none.
 func TestExcessShare(t *testing.T) {
+	t.Parallel()
 	h := []Count{{Value: 1, Count: 2}, {Value: 2, Count: 1}, {Value: 3, Count: 1}}
 	for _, tc := range []struct {
 		bound int64
@@ -39,6 +40,7 @@ func TestExcessShare(t *testing.T) {
 // 1)) / (0.1·(1 + e^-1)))) = 2, so p(1) = δ = 0.1, p(2) = δ(1 + e) =
 // 0.371828, and p(3) = 1 + e^-1(p(2) − 1) + δe^-1 = 0.805704.
 func TestKeepProbabilityTheoremOne(t *testing.T) {
+	t.Parallel()
 	s := Selection{Epsilon: 1, Delta: 0.1, L0: 1, K: 1}
 	for _, tc := range []struct {
 		n    int64
@@ -66,6 +68,7 @@ func TestKeepProbabilityTheoremOne(t *testing.T) {
 // TestKeepProbabilityMatchesLibraryHardThreshold: for L0 <= 3 the
 // library's hard threshold is the first count kept with probability 1.
 func TestKeepProbabilityMatchesLibraryHardThreshold(t *testing.T) {
+	t.Parallel()
 	for _, l0 := range []int64{1, 2, 3} {
 		s := Selection{Epsilon: 0.5, Delta: 1e-6, L0: l0, K: 1}
 		lib, err := dpagg.NewPreAggSelectPartition(&dpagg.PreAggSelectPartitionOptions{Epsilon: s.Epsilon, Delta: s.Delta, MaxPartitionsContributed: l0})
@@ -88,6 +91,7 @@ func TestKeepProbabilityMatchesLibraryHardThreshold(t *testing.T) {
 // chance agree with what `privagg plan` prints (privacy.SelectionPlan
 // ReleaseChance, the same Gaussian threshold).
 func TestKeepThresholdMatchesPlan(t *testing.T) {
+	t.Parallel()
 	sel := privacy.SelectionPlan{Share: privacy.Share{Epsilon: 0.25, Delta: 5e-7}, L0: 5, K: 10}
 	p50, _, err := sel.ReleaseChance()
 	if err != nil {
@@ -106,6 +110,7 @@ func TestKeepThresholdMatchesPlan(t *testing.T) {
 // and 3 people (2, 1 and 1 of them) are kept with 0.1, 0.371828 and
 // 0.805704, so 2·0.1 + 0.371828 + 0.805704 are expected.
 func TestExpectedReleased(t *testing.T) {
+	t.Parallel()
 	got, err := ExpectedReleased([]Count{{Value: 1, Count: 2}, {Value: 2, Count: 1}, {Value: 3, Count: 1}}, Selection{Epsilon: 1, Delta: 0.1, L0: 1, K: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -125,6 +130,7 @@ func TestExpectedReleased(t *testing.T) {
 // 1/3 and 2/3 (Laplace: no δ for metrics, all of the output's δ to
 // selection).
 func TestBudgetShares(t *testing.T) {
+	t.Parallel()
 	b := Budget{Epsilon: 1, Delta: 1e-6, OutputWeight: 3, OutputWeights: 4, SelectionShare: 0.2, MetricWeights: []float64{1, 2}}
 	if err := b.check(); err != nil {
 		t.Fatal(err)
@@ -141,6 +147,7 @@ func TestBudgetShares(t *testing.T) {
 // noise kinds (with Gaussian noise selection's δ is
 // privacy.SelectionDeltaShare of the output's, whatever the selection share).
 func TestBudgetMatchesPlan(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []privacy.NoiseKind{privacy.Laplace, privacy.Gaussian} {
 		metrics := []privacy.MetricSpec{{Name: "c", Kind: privacy.CountUnits, Weight: 1}, {Name: "e", Kind: privacy.Count, MaxPerUnit: 2, Weight: 2}}
 		spec := privacy.JobSpec{Epsilon: 1, Delta: 1e-6, Noise: kind, K: 5, Outputs: []privacy.OutputSpec{
@@ -183,6 +190,7 @@ func TestBudgetMatchesPlan(t *testing.T) {
 // it, across two outputs, one with selection and one with public keys;
 // with Laplace noise NoiseShare is the metric's share.
 func TestNoiseShareMatchesGaussianPlan(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	jobYAML := strings.Replace(handJob, "privacy: {epsilon: 1,", "privacy: {noise: gaussian, epsilon: 1,", 1) + `
 `
@@ -245,6 +253,7 @@ output: {dir: out`, 1)
 // composition (σ ∝ 1/√ε), normalized to mean 1; an output's weight divides
 // by (1 − s)^(2/3) or (1 − s).
 func TestMetricWeightsByNoiseKind(t *testing.T) {
+	t.Parallel()
 	ms := []metricStudy{{rel: 1}, {rel: 8}}
 	for _, tc := range []struct {
 		gaussian bool
@@ -266,6 +275,7 @@ func TestMetricWeightsByNoiseKind(t *testing.T) {
 // other metrics (share 0.05, 5 × 0.1) by 2.2 : 0.53, whatever their
 // relative noise (issue 21: the focus output got 23% of the job).
 func TestFocusOutputWeights(t *testing.T) {
+	t.Parallel()
 	people := &outputStudy{recS: 0.5, focus: 1, metrics: []metricStudy{{rel: 0.01}, {rel: 0.01}}}
 	revenue := &outputStudy{recS: 0.05, focus: -1, metrics: []metricStudy{{rel: 5}, {rel: 5}, {rel: 5}, {rel: 5}, {rel: 5}}}
 	got := outputWeights([]*outputStudy{people, revenue}, false, true)

@@ -83,6 +83,7 @@ func handInput(t *testing.T) (*job.Job, *duckdb.RawInput) {
 // Clamping the totals 15, 20, 0, 100, 3, 4, -2 to [0, 10] removes 5 + 10
 // + 90 + 2 = 107 of their absolute mass 144.
 func TestStudyOutputByHand(t *testing.T) {
+	t.Parallel()
 	j, in := handInput(t)
 	ctx := context.Background()
 	threshold := func(l0 int64) (int64, error) {
@@ -141,6 +142,7 @@ func TestStudyOutputByHand(t *testing.T) {
 // noise σ 0: released 3, error per partition (1 + 1 + 2/3) / 3, people
 // lost among the released 1 + 1 + 2/3 of 7.
 func TestEvaluateByHand(t *testing.T) {
+	t.Parallel()
 	parts := []partition{{n: 3, e1: 2, e2: 2}, {n: 3, e1: 2, e2: 2}, {n: 1, e1: 1.0 / 3, e2: 1.0 / 3}}
 	e, err := evaluate(parts, Budget{}, 1, 1, true, 0)
 	if err != nil {
@@ -156,6 +158,7 @@ func TestEvaluateByHand(t *testing.T) {
 // then smaller than the balanced recommendation gives it (its share of the
 // metric budget grows from what the balance left it to 1/1.2).
 func TestFocusSteersTheSplit(t *testing.T) {
+	t.Parallel()
 	j, _ := handInput(t)
 	ctx := context.Background()
 	balanced, err := Raw(ctx, j, RawOptions{})
