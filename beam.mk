@@ -1,4 +1,4 @@
-# The Apache Beam engine (issue 7): a separate Go module in beam/ so that
+# The Apache Beam engine: a separate Go module in beam/ so that
 # Beam's dependency tree stays out of bin/privagg. `privagg run --engine beam`
 # runs bin/privagg-beam. Included from the Makefile (GOFLAGS come from there).
 # beam-deps downloads the beam module's dependencies (they are not in the top

@@ -1,4 +1,4 @@
-# Benchmark targets (issue 5), included by the Makefile. See benchmarks/README.md.
+# Benchmark targets, included by the Makefile. See benchmarks/README.md.
 #   make bench                                  1M and 10M events
 #   make bench-large                            adds 100M events
 #   make bench BENCH_FLAGS="--memory-limit 4GB --reps 5"

@@ -1,4 +1,4 @@
-# `make verify`: the verification suite of issue 6 in full mode (10^5 audit
+# `make verify`: the verification suite in full mode (10^5 audit
 # trials per dataset, 200 kills, 60 s per fuzz target) and its summary table.
 # The fast subset runs in `make test` as ordinary tests.
 .PHONY: verify verify-fast

@@ -337,7 +337,7 @@ func metricWeights(ms []metricStudy, gaussian bool) []float64 {
 // in every output), so an output's weight is ∝ Σ weights / (1 − s).
 // Balancing outputs by the other metrics' relative noise instead gave the
 // example job's focus output 23% of the job and the people count of
-// another output's weight to its five revenue metrics (issue 21).
+// another output's weight to its five revenue metrics.
 func outputWeights(studies []*outputStudy, gaussian, focus bool) []float64 {
 	w := make([]float64, len(studies))
 	if focus {

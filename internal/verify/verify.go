@@ -1,7 +1,7 @@
-// Package verify holds the helpers of privagg's verification suite (issue 6):
+// Package verify holds the helpers of privagg's verification suite:
 // exact Clopper-Pearson intervals, the epsilon lower bound of a black-box DP
 // audit, the fast/full mode switch and the summary records the runner
-// (pipeline/verify/cmd/verify) prints as a table.
+// (internal/verify/cmd/verify) prints as a table.
 //
 // The checks themselves are tests: pipeline/verify_audit_test.go (DP audit,
 // package pipeline because it re-runs the unexported release step) and the

@@ -1,4 +1,4 @@
-// Command bench is the benchmark harness of issue 5: for each size it
+// Command bench is the benchmark harness: for each size it
 // generates (and caches) synthetic events with `privagg gen`, then runs,
 // alternating on the same file, (a) the plain non-private GROUP BY
 // (benchmarks/cmd/plainquery) and (b) `privagg run benchmarks/job.yaml`, and

@@ -189,7 +189,7 @@ func renderReport(m machineInfo, c config, rs []sizeResult, now time.Time) strin
 }
 
 // scalingReference is the size the larger sizes' time per event is compared
-// with (issue 5: at most 1.2x at 100M).
+// with (the goal: at most 1.2x at 100M).
 const scalingReference = 10_000_000
 
 // scalingLines compares, for each size above scalingReference, the median

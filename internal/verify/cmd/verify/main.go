@@ -1,4 +1,4 @@
-// Command verify runs privagg's verification suite (issue 6) and prints its
+// Command verify runs privagg's verification suite and prints its
 // summary table: the DP audit with its epsilon lower bounds, the power tests
 // against broken mechanisms, the crash soak, the bad-input corpus, the leak
 // scan, the pseudonymization tests and the fuzz targets.
