@@ -194,13 +194,6 @@ func prepareInput(ctx context.Context, eng *DB, qp *queryPlan) error {
 		}
 		qp.in.materialized = true
 	}
-	if qp.textUnit() {
-		rows, err := eng.QueryRows(ctx, qp.idsCanonicalSQL())
-		if err != nil {
-			return &engine.InputError{Reason: "cannot read the input's privacy unit column", Err: scrub(err)}
-		}
-		qp.in.idsCanonical, _ = rows[0][0].(bool)
-	}
 	if err := eng.Exec(ctx, qp.sourceSQL()); err != nil {
 		return fmt.Errorf("prepare query: %w", scrub(err))
 	}
@@ -214,12 +207,35 @@ func prepareInput(ctx context.Context, eng *DB, qp *queryPlan) error {
 		}
 		qp.in.refusals = toInt64(rows[0][0]) > 0
 	}
+	return createViews(ctx, eng, qp)
+}
+
+// createViews creates (or replaces) __events and __clean.
+func createViews(ctx context.Context, eng *DB, qp *queryPlan) error {
 	for _, s := range qp.viewsSQL() {
 		if err := eng.Exec(ctx, s); err != nil {
 			return fmt.Errorf("prepare query: %w", scrub(err))
 		}
 	}
 	return nil
+}
+
+// readIdsAsIs asks the counted output's dictionary whether every person id
+// is canonical as read (idsCanonicalSQL); if so, the views read the ids as
+// they are from now on.
+func readIdsAsIs(ctx context.Context, eng *DB, qp *queryPlan) error {
+	rows, err := eng.QueryRows(ctx, idsCanonicalSQL())
+	if err != nil {
+		return fmt.Errorf("prepare query: %w", scrub(err))
+	}
+	if canonical, _ := rows[0][0].(bool); !canonical {
+		return nil
+	}
+	qp.in.idsCanonical = true
+	if err := eng.Exec(ctx, qp.sourceSQL()); err != nil {
+		return fmt.Errorf("prepare query: %w", scrub(err))
+	}
+	return createViews(ctx, eng, qp)
 }
 
 // prepareOutput creates output o's public-partition tables, its partition
@@ -238,6 +254,11 @@ func prepareOutput(ctx context.Context, eng *DB, qp *queryPlan, o int) error {
 	for _, s := range append(qp.publicSQL(o), qp.dictSQL(o)) {
 		if err := eng.Exec(ctx, s); err != nil {
 			return fail(err)
+		}
+	}
+	if counted(o) && qp.checksIds() {
+		if err := readIdsAsIs(ctx, eng, qp); err != nil {
+			return err
 		}
 	}
 	rows, err := eng.QueryRows(ctx, partitionsSQL(o))
@@ -273,6 +294,19 @@ func prepareOutput(ctx context.Context, eng *DB, qp *queryPlan, o int) error {
 			}
 		}
 	}
+	if qp.foldsConsent() {
+		// The statistics of the people who refused: counted, then dropped.
+		if counted(o) {
+			rows, err := eng.QueryRows(ctx, excludedSQL())
+			if err != nil {
+				return fail(err)
+			}
+			qp.excluded = toInt64(rows[0][0])
+		}
+		if err := eng.Exec(ctx, dropExcludedSQL(o)); err != nil {
+			return fail(err)
+		}
+	}
 	qp.prepared[o] = true
 	return nil
 }
@@ -284,11 +318,11 @@ func countRows(ctx context.Context, eng *DB, qp *queryPlan) (rowCounts, error) {
 	if err := prepareOutput(ctx, eng, qp, 0); err != nil {
 		return rowCounts{}, err
 	}
-	rows, err := eng.QueryRows(ctx, countsSQL())
+	rows, err := eng.QueryRows(ctx, qp.countsSQL())
 	if err != nil {
 		return rowCounts{}, &engine.InputError{Reason: "cannot read the input", Err: scrub(err)}
 	}
-	c := rowCounts{read: toInt64(rows[0][0]), rejected: toInt64(rows[0][1]), excluded: toInt64(rows[0][2])}
+	c := rowCounts{read: toInt64(rows[0][0]), rejected: toInt64(rows[0][1]), excluded: toInt64(rows[0][2]) + qp.excluded}
 	if qp.job.Consent.Table != nil {
 		rows, err := eng.QueryRows(ctx, consentCountsSQL())
 		if err != nil {
@@ -440,7 +474,7 @@ func New(j *job.Job, opts Options) (*Engine, error) {
 	return d, nil
 }
 
-func (d *Engine) Prepare(ctx context.Context) (engine.InputCounts, error) {
+func (d *Engine) prepare(ctx context.Context) (engine.InputCounts, error) {
 	qp, err := newQueryPlan(d.job, secretSeed())
 	if err != nil {
 		return engine.InputCounts{}, err

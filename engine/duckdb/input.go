@@ -24,7 +24,7 @@ import (
 //	          column's value __cv (TRUE, FALSE or NULL when malformed)
 //	__events  __unit, group-by keys (raw or derived) in their native types,
 //	          measures as DOUBLE (__v<j>), and the row flags __bad and
-//	          __consent
+//	          __consent (and __canon, checksIds)
 //	__clean   rows that are neither malformed nor without consent
 //
 // Person ids are read as text: the CSV and JSON readers type the privacy
@@ -36,12 +36,16 @@ import (
 //
 // Consent is decided per person. With a consent column, a person with any
 // row whose value is a refusal or malformed is excluded with all of their
-// rows (__consent_refused). With a consent table, a person is included when
+// rows: the bounding window decides it, as the conjunction of the values
+// over the person's rows (foldsConsent), or, when another reader needs the
+// consented rows (__clean), a table of the people who refused
+// (__consent_refused). With a consent table, a person is included when
 // they have no malformed record for the purpose and their latest record
 // grants it, a refusal winning a tie (__consent_granted).
 
 const (
 	colCV          = "__cv"              // the consent column's value: TRUE, FALSE or NULL (malformed)
+	colCanon       = "__canon"           // the row's person id is canonical as read (checksIds)
 	tabConsent     = "__consent_granted" // canonical ids whose consent table records grant the purpose
 	tabConsentRecs = "__consent_records" // the consent table's records for the purpose
 	tabRefused     = "__consent_refused" // canonical ids with a refusing or malformed consent column value
@@ -60,8 +64,8 @@ type inputPlan struct {
 	// value) in the consent column.
 	refusals bool
 	// idsCanonical is set when every text person id of the input is already
-	// in its canonical form (idsCanonicalSQL): __src then passes the ids
-	// through as read.
+	// in its canonical form (idsCanonicalSQL, asked once the first
+	// dictionary exists): __src then passes the ids through as read.
 	idsCanonical bool
 	// materialized is set once a CSV or JSON input is copied into tabInput.
 	materialized bool
@@ -169,21 +173,30 @@ func (p *queryPlan) unitSQL(expr string) string {
 	return transforms.CanonicalUnitSQL(expr, p.job.FoldUnitCase())
 }
 
-// idsCanonicalSQL asks whether every text person id of the input is already
-// canonical: transforms.CanonicalUnitSQL of it is the id itself. Most inputs
-// hold no id with surrounding white space (or upper case, when case is
-// folded), and then every later scan of the input (the refusals, the
-// dictionaries, the bounding windows) reads the ids as they are instead of
-// canonicalizing each row again: one scan of the id column instead of a
-// per-row check in each of them. The first id that is not canonical ends
-// the scan. Only for a text unit (textUnit).
-func (p *queryPlan) idsCanonicalSQL() string {
+// checksIds reports whether __events carries __canon, the test that the
+// row's person id is canonical already (transforms.CanonicalUnitSQL of it is
+// the id itself): for a text unit, until the first dictionary has answered
+// it for every row (idsCanonicalSQL).
+func (p *queryPlan) checksIds() bool { return p.textUnit() && !p.in.idsCanonical }
+
+// canonSQL is __events' __canon column over __src (checksIds).
+func (p *queryPlan) canonSQL() string {
 	id := q(p.column(p.job.PrivacyUnit))
 	if p.types[p.column(p.job.PrivacyUnit)] != typeVarchar {
 		id = "CAST(" + id + " AS VARCHAR)"
 	}
-	return fmt.Sprintf("SELECT NOT EXISTS (SELECT 1 FROM %s WHERE %s <> %s)",
-		p.sourceRel(), transforms.CanonicalUnitSQL(id, p.job.FoldUnitCase()), id)
+	return fmt.Sprintf("%s IS NOT DISTINCT FROM %s", colUnit, id)
+}
+
+// idsCanonicalSQL asks the counted output's dictionary whether every text
+// person id of the input is already canonical (dictSQL counts it while it
+// reads the input anyway). Most inputs hold no id with surrounding white
+// space (or upper case, when case is folded), and then every later scan of
+// the input (the bounding windows, the other dictionaries, phase 2) reads
+// the ids as they are instead of canonicalizing each row again
+// (readIdsAsIs).
+func idsCanonicalSQL() string {
+	return fmt.Sprintf("SELECT coalesce(bool_and(%s), true) FROM %s", colCanon, dictTable(0))
 }
 
 // unitText is __unit as text, the canonical id the consent table join and
@@ -203,8 +216,8 @@ func (p *queryPlan) textUnit() bool {
 // materializeSQL copies the columns a CSV or JSON input's rows are read for
 // (Job.InputColumns) into tabInput, or is "" for Parquet.
 //
-// A run scans the input several times (the id check, the refusals, each
-// output's dictionary and bounding window, phase 2 of a two-phase output).
+// A run scans the input several times (each output's dictionary and
+// bounding window, phase 2 of a two-phase output, staging, bound estimates).
 // DuckDB reads Parquet by column, with projections and filters pushed into
 // the reader, so each scan reads little; CSV and JSON are parsed whole on
 // every scan, which cost 0.4 to 0.5 s per scan of 1M CSV rows. Read once
@@ -252,20 +265,41 @@ func (p *queryPlan) sourceColumns() []string {
 	return sel
 }
 
-// refusedSQL materializes the people with a refusing or malformed value in
-// the consent column (people with a usable id; with privacy_unit: row each
-// row decides for itself). "" when there is no consent column.
-func (p *queryPlan) refusedSQL() string {
-	j := p.job
-	if j.Consent.Column == "" || j.PrivacyUnit == job.RowUnit {
-		return ""
-	}
+// consentPerPerson reports whether the consent column decides per person:
+// there is one, and the privacy unit is not the row (with privacy_unit: row
+// each row decides for itself).
+func (p *queryPlan) consentPerPerson() bool {
+	return p.job.Consent.Column != "" && p.job.PrivacyUnit != job.RowUnit
+}
+
+// foldsConsent reports whether the bounding windows decide consent per
+// person (pairsSQL) instead of reading __clean: the consent column decides
+// per person and no other reader needs the consented rows (needClean). The
+// run then scans the input for consent no more than it scans it anyway;
+// otherwise one scan builds the table of people who refused
+// (refusedSQL), which __clean reads.
+func (p *queryPlan) foldsConsent() bool { return p.consentPerPerson() && !p.needClean }
+
+// usableUnitSQL holds for a row whose person id is present (not blank, for
+// a text id): the rows whose consent values count for their person.
+func (p *queryPlan) usableUnitSQL() string {
 	usable := colUnit + " IS NOT NULL"
 	if p.textUnit() {
 		usable += " AND " + colUnit + " <> ''"
 	}
+	return usable
+}
+
+// refusedSQL materializes the people with a refusing or malformed value in
+// the consent column (people with a usable id). "" when consent is not
+// decided per person by the consent column, or when the bounding windows
+// decide it (foldsConsent).
+func (p *queryPlan) refusedSQL() string {
+	if !p.consentPerPerson() || p.foldsConsent() {
+		return ""
+	}
 	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT DISTINCT %s AS u FROM %s WHERE %s AND %s IS DISTINCT FROM true",
-		tabRefused, colUnit, viewSource, usable, colCV)
+		tabRefused, colUnit, viewSource, p.usableUnitSQL(), colCV)
 }
 
 // refusedCountSQL counts the people of __consent_refused.
@@ -273,7 +307,10 @@ func refusedCountSQL() string { return "SELECT count(*)::BIGINT FROM " + tabRefu
 
 // viewsSQL creates __events and __clean over __src (and, for consent, the
 // tables of consentSQL and refusedSQL). Each statement is returned
-// separately.
+// separately. When the bounding windows decide consent (foldsConsent),
+// __consent is the row's own consent value (a row whose value grants consent
+// may belong to a person who refused elsewhere), and __clean decides per
+// person with a window of its own; the run itself never reads it then.
 func (p *queryPlan) viewsSQL() []string {
 	j := p.job
 	var sel []string
@@ -292,6 +329,9 @@ func (p *queryPlan) viewsSQL() []string {
 	for i, m := range p.measures {
 		sel = append(sel, fmt.Sprintf("%s AS __v%d", p.measureSQL(m), i))
 	}
+	if p.checksIds() {
+		sel = append(sel, p.canonSQL()+" AS "+colCanon)
+	}
 	sel = append(sel, badSQL(p.malformedRules())+" AS "+colBad)
 	switch {
 	case j.Consent.Column != "" && p.in.refusals:
@@ -303,10 +343,12 @@ func (p *queryPlan) viewsSQL() []string {
 	default: // consent.waived
 		sel = append(sel, "true AS "+colConsent)
 	}
-	return []string{
-		fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s FROM %s", viewEvents, strings.Join(sel, ",\n  "), viewSource),
-		fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT * FROM %s WHERE NOT %s AND %s", viewClean, viewEvents, colBad, colConsent),
+	stmts := []string{fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s FROM %s", viewEvents, strings.Join(sel, ",\n  "), viewSource)}
+	if p.foldsConsent() {
+		return append(stmts, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT * EXCLUDE (__ok) FROM (SELECT *, bool_and(%s) OVER (PARTITION BY %s) AS __ok FROM %s WHERE %s) WHERE __ok AND NOT %s",
+			viewClean, colConsent, colUnit, viewEvents, p.usableUnitSQL(), colBad))
 	}
+	return append(stmts, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT * FROM %s WHERE NOT %s AND %s", viewClean, viewEvents, colBad, colConsent))
 }
 
 // malformedRule is one rule of malformed rows: the input column it judges

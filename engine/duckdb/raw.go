@@ -27,6 +27,7 @@ func OpenRawInput(ctx context.Context, j *job.Job) (*RawInput, error) {
 	if err != nil {
 		return nil, err
 	}
+	qp.needClean = true // PairsSQL reads the consented rows
 	db, err := OpenDB(ctx, DBOptions{MemoryLimit: j.Privacy.MemoryLimit, TempDir: j.Privacy.TempDir, Threads: j.Privacy.Threads})
 	if err != nil {
 		return nil, err

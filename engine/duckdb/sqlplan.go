@@ -23,9 +23,12 @@ import (
 //	__clean   rows that are neither malformed nor without consent
 //
 // Per output, a small dictionary table maps each partition's keys to a
-// dense integer id (dictSQL; the first output's also counts the rows read,
-// malformed and without consent). One query then bounds and aggregates
-// (pairsSQL, statsSQL): each clean row is joined to its partition id, each
+// dense integer id (dictSQL; the first output's also counts the rows read
+// and malformed, and checks the person ids). One query then bounds and
+// aggregates (pairsSQL, statsSQL); with a consent column it also decides
+// consent per person (foldsConsent), so the run reads the input once per
+// dictionary and once per bounding. Each clean row is joined to its
+// partition id, each
 // unit keeps the rows of at most L0 of its partitions, ranked by a keyed hash
 // of (unit, partition keys, secret per-run seed), which is a uniformly random
 // choice per unit that no one without the seed can predict or steer; the
@@ -66,6 +69,14 @@ type queryPlan struct {
 	// one SQL column per distinct statistic, shared by the metrics that
 	// need it.
 	layouts []privacy.StatLayout
+	// needClean is set when a reader other than the bounding windows reads
+	// the consented rows (__clean): staging, bound estimates, or a RawInput.
+	// Otherwise the bounding windows decide consent (foldsConsent).
+	needClean bool
+	// excluded counts the well-formed rows of people who refused, once the
+	// counted output's statistics exist, when the bounding windows decide
+	// consent (its dictionary counts them otherwise).
+	excluded int64
 }
 
 const (
@@ -82,6 +93,7 @@ const (
 
 func newQueryPlan(j *job.Job, seed uint64) (*queryPlan, error) {
 	q := &queryPlan{job: j, derived: map[string]transforms.Derived{}, seed: seed, prepared: map[int]bool{}, unitExact: map[int]bool{}, partitions: map[int]int64{}, l0: map[int]int64{}, rebound: map[int]bool{}, unitHash: "hash(" + colUnit + ")"}
+	q.needClean = j.Staging != nil || q.estimates()
 	names := make([]string, 0, len(j.Columns))
 	for n := range j.Columns {
 		names = append(names, n)
@@ -255,8 +267,13 @@ func (p *queryPlan) dictSQL(o int) string {
 	if counted(o) {
 		sel = append(sel,
 			"count(*) AS "+colRead,
-			fmt.Sprintf("count(*) FILTER (WHERE %s) AS %s", colBad, colRej),
-			fmt.Sprintf("count(*) FILTER (WHERE NOT %s AND NOT %s) AS %s", colBad, colConsent, colExcl))
+			fmt.Sprintf("count(*) FILTER (WHERE %s) AS %s", colBad, colRej))
+		if p.checksIds() {
+			sel = append(sel, fmt.Sprintf("bool_and(%s) AS %s", colCanon, colCanon))
+		}
+		if !p.foldsConsent() {
+			sel = append(sel, fmt.Sprintf("count(*) FILTER (WHERE NOT %s AND NOT %s) AS %s", colBad, colConsent, colExcl))
+		}
 	}
 	pub := p.publicCond(o)
 	if pub == "" {
@@ -311,7 +328,8 @@ type bounding struct {
 	withUnit bool
 	// units, if set, is a table of window keys (__ukey): only these units
 	// are bounded. Phase 2 of a two-phase output; no collision check (phase
-	// 1 checked every row under the same key).
+	// 1 checked every row under the same key) and no consent decision (these
+	// units kept pairs in phase 1, so they consented on every row).
 	units string
 	// parts, if set, is a table of partition ids (__pid): only rows of
 	// these partitions are read, so units are ranked among them.
@@ -323,7 +341,7 @@ type bounding struct {
 // partition total __t<j>, and __collide (see unitKey); with b.withUnit also
 // the unit itself.
 //
-// Bounding is one window over the clean rows, each joined to its partition's
+// Bounding is one window over the rows, each joined to its partition's
 // dictionary entry: per unit, partitions are ranked by a keyed hash of (unit,
 // partition keys, secret per-run seed), a uniformly random order per unit
 // that nobody without the seed can predict or steer, and the rows of the
@@ -333,18 +351,33 @@ type bounding struct {
 // its own dense_rank even if two hashes are equal, so a unit never keeps more
 // than L0 partitions, whatever the input. The kept rows are then aggregated
 // per (unit, partition). With public lists, rows in unlisted partitions are
-// dropped first, so units are ranked among their listed partitions only.
+// not ranked, so units are ranked among their listed partitions only.
+//
+// When the window decides consent (foldsConsent) it reads every row with a
+// person id, not only the clean ones: a person is consented when every one
+// of their rows grants consent (bool_and over the window partition), and
+// only a consented person's clean rows are ranked and kept. Rows that are
+// not ranked (malformed, or in an unlisted partition) sort after every
+// ranked partition, so they never take a rank from one. The well-formed
+// rows of each person who refused leave the window as one pair with
+// partition id 0 (__rows counts them): statsSQL counts them for the run
+// report, and prepareOutput drops that pair's statistics (excludedPid).
+// The same window also flags hash collisions, so two people who share a
+// window key are bounded again apart before any consent decision counts.
 func (p *queryPlan) pairsSQL(o int, b bounding) string {
 	out := p.job.Outputs[o]
 	ukey, check := p.unitKey(o)
 	check = check && b.units == ""
+	// The window decides consent unless the units are given: they kept
+	// pairs in phase 1, so each of them consented on every row.
+	fold := p.foldsConsent() && b.units == ""
 	js := p.outputMeasures(o)
 	var vs []string
 	for _, j := range js {
 		vs = append(vs, fmt.Sprintf("__v%d", j))
 	}
 
-	// Each clean row with its window key, its partition's rank key and its
+	// Each row with its window key, its partition's rank key and its
 	// measures. The rank key holds the keyed hash in the high bits and the
 	// partition id in the low bits: unique per partition, and one 8-byte
 	// sort key that also carries the partition id through the window.
@@ -356,42 +389,96 @@ func (p *queryPlan) pairsSQL(o int, b bounding) string {
 	// three). Hashing it again mixes the seed into every bit, so each unit's
 	// order is a fresh random one per seed
 	// (TestBoundingChoiceIsUniformPerPerson).
-	pidBits := bits.Len64(uint64(p.partitions[o]))
+	//
+	// The partition id never has all its bits set (pidBits leaves room for
+	// one more id), so no rank key is unranked, the largest UBIGINT.
+	pidBits := bits.Len64(uint64(p.partitions[o]) + 1)
 	on := make([]string, len(out.GroupBy))
 	for i, g := range out.GroupBy {
 		on[i] = fmt.Sprintf("c.%s IS NOT DISTINCT FROM d.%s", q(g), q(g))
 	}
 	dict := dictTable(o)
-	if b.parts != "" {
-		dict = fmt.Sprintf("(SELECT * FROM %s SEMI JOIN %s USING (%s))", dictTable(o), b.parts, colPid)
-	}
-	joined := fmt.Sprintf("SELECT %s, %s AS %s, d.%s, d.%s, %s FROM %s c JOIN %s d ON %s",
-		colUnit, ukey, colUkey, colPid, colPh, strings.Join(prefixAll("c.", vs), ", "), viewClean, dict, strings.Join(on, " AND "))
-	if p.publicCond(o) != "" {
-		joined += " WHERE d." + colPub
+	pub := p.publicCond(o) != ""
+	rk := fmt.Sprintf("(hash(hash(%s, %s, %d::UBIGINT)) & %d::UBIGINT) | %s::UBIGINT", colUkey, colPh, p.seed, ^uint64(0)<<pidBits, colPid)
+	cols := []string{colUnit, fmt.Sprintf("%s AS %s", ukey, colUkey), "d." + colPid, "d." + colPh}
+	cols = append(cols, prefixAll("c.", vs)...)
+	var flags []string // the window's row flags, after the measures
+	var joined string
+	if fold {
+		// Every row with a person id. Rows the window does not rank
+		// (malformed, unlisted, or outside b.parts) get the rank key
+		// unranked, which sorts after every ranked partition, and still
+		// count for their person's consent.
+		skipIf := []string{"c." + colBad}
+		if pub {
+			skipIf = append(skipIf, "NOT d."+colPub)
+		}
+		if b.parts != "" {
+			dict = fmt.Sprintf("(SELECT *, %s IN (SELECT %s FROM %s) AS __in FROM %s)", colPid, colPid, b.parts, dictTable(o))
+			skipIf = append(skipIf, "NOT d.__in")
+		}
+		cols = append(cols, "c."+colBad, "c."+colConsent, strings.Join(skipIf, " OR ")+" AS __skip")
+		flags = []string{colBad, colConsent}
+		rk = fmt.Sprintf("CASE WHEN __skip THEN %s ELSE %s END", unranked, rk)
+		joined = fmt.Sprintf("SELECT %s FROM %s c JOIN %s d ON %s WHERE %s",
+			strings.Join(cols, ", "), viewEvents, dict, strings.Join(on, " AND "), p.usableUnitSQL())
+	} else {
+		if b.parts != "" {
+			dict = fmt.Sprintf("(SELECT * FROM %s SEMI JOIN %s USING (%s))", dictTable(o), b.parts, colPid)
+		}
+		clean := viewClean
+		if p.foldsConsent() {
+			// Consented units only (b.units): the rows that are clean.
+			clean = fmt.Sprintf("(SELECT * FROM %s WHERE NOT %s AND %s)", viewEvents, colBad, colConsent)
+		}
+		joined = fmt.Sprintf("SELECT %s FROM %s c JOIN %s d ON %s", strings.Join(cols, ", "), clean, dict, strings.Join(on, " AND "))
+		if pub {
+			joined += " WHERE d." + colPub
+		}
 	}
 	if b.units != "" {
 		joined = fmt.Sprintf("SELECT * FROM (%s) SEMI JOIN %s USING (%s)", joined, b.units, colUkey)
 	}
-	rows := fmt.Sprintf("SELECT %s, %s, (hash(hash(%s, %s, %d::UBIGINT)) & %d::UBIGINT) | %s::UBIGINT AS %s, %s FROM (%s)",
-		colUnit, colUkey, colUkey, colPh, p.seed, ^uint64(0)<<pidBits, colPid, colRk, strings.Join(vs, ", "), joined)
+	rows := fmt.Sprintf("SELECT %s, %s, %s AS %s, %s FROM (%s)",
+		colUnit, colUkey, rk, colRk, strings.Join(append(append([]string{}, vs...), flags...), ", "), joined)
 
 	group := []string{colUkey, colRk}
 	if b.withUnit && ukey != colUnit {
 		group = append(group, colUnit)
 	}
-	ranked := append(append([]string{}, group...), vs...)
 	l0 := out.MaxPartitionsPerUnit
 	if v, ok := p.l0[o]; ok {
 		l0 = v
 	}
-	keep := fmt.Sprintf("dense_rank() OVER w <= %d", l0)
-	if check {
-		ranked = append(ranked, fmt.Sprintf("%s <> first_value(%s) OVER w AS %s", colUnit, colUnit, colCollide))
-		keep += " OR " + colCollide
+	ranked := append(append([]string{}, group...), vs...)
+	windows := fmt.Sprintf("w AS (PARTITION BY %s ORDER BY %s)", colUkey, colRk)
+	var window string
+	if !fold {
+		keep := fmt.Sprintf("dense_rank() OVER w <= %d", l0)
+		if check {
+			ranked = append(ranked, fmt.Sprintf("%s <> first_value(%s) OVER w AS %s", colUnit, colUnit, colCollide))
+			keep += " OR " + colCollide
+		}
+		window = fmt.Sprintf("SELECT %s FROM (%s) WINDOW %s QUALIFY %s", strings.Join(ranked, ", "), rows, windows, keep)
+	} else {
+		// A refused person's well-formed rows keep rank key 0: one pair
+		// with partition id 0.
+		ranked[1] = fmt.Sprintf("CASE WHEN __ok THEN %s ELSE 0::UBIGINT END AS %s", colRk, colRk)
+		inner := append(append([]string{}, group...), vs...)
+		inner = append(inner, flags...)
+		inner = append(inner,
+			fmt.Sprintf("bool_and(%s) OVER wall AS __ok", colConsent),
+			"dense_rank() OVER w AS __dr")
+		windows += fmt.Sprintf(", wall AS (PARTITION BY %s ORDER BY %s ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)", colUkey, colRk)
+		keep := fmt.Sprintf("(__ok AND %s <> %s AND __dr <= %d) OR NOT (__ok OR %s)", colRk, unranked, l0, colBad)
+		if check {
+			inner = append(inner, fmt.Sprintf("%s <> first_value(%s) OVER w AS %s", colUnit, colUnit, colCollide))
+			ranked = append(ranked, colCollide)
+			keep += " OR " + colCollide
+		}
+		window = fmt.Sprintf("SELECT %s FROM (SELECT %s FROM (%s) WINDOW %s) WHERE %s",
+			strings.Join(ranked, ", "), strings.Join(inner, ", "), rows, windows, keep)
 	}
-	window := fmt.Sprintf("SELECT %s FROM (%s) WINDOW w AS (PARTITION BY %s ORDER BY %s) QUALIFY %s",
-		strings.Join(ranked, ", "), rows, colUkey, colRk, keep)
 
 	sel := append(append([]string{}, group...), fmt.Sprintf("(%s & %d::UBIGINT)::BIGINT AS %s", colRk, uint64(1)<<pidBits-1, colPid), "count(*) AS "+colRows)
 	for _, j := range js {
@@ -484,9 +571,12 @@ func emptySelectedSQL(o int) string {
 // unit keeps its phase-1 pairs: all its kept partitions were selected, so
 // they are still its first L0 among the selected ones (or all of them, if
 // it has no more than L0).
+//
+// The pairs of people who refused (partition id 0, pairsSQL) were never
+// kept: those people are not bounded again.
 func (p *queryPlan) affectedSQL(o int) string {
-	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT DISTINCT %s FROM %s ANTI JOIN %s USING (%s)",
-		affectedTable(o), colUkey, pairsTable(o), selectedTable(o), colPid)
+	return fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT DISTINCT %s FROM (SELECT * FROM %s WHERE %s <> %d) ANTI JOIN %s USING (%s)",
+		affectedTable(o), colUkey, pairsTable(o), colPid, excludedPid, selectedTable(o), colPid)
 }
 
 // reboundSQL is the query of a two-phase output's phase-2 pairs, bounded
@@ -524,10 +614,16 @@ func (p *queryPlan) selectedStats(o int) string {
 	return statsTable(o)
 }
 
-// countsSQL sums the row counts in the counted output's dictionary.
-func countsSQL() string {
-	return fmt.Sprintf("SELECT coalesce(sum(%s), 0)::BIGINT, coalesce(sum(%s), 0)::BIGINT, coalesce(sum(%s), 0)::BIGINT FROM %s",
-		colRead, colRej, colExcl, dictTable(0))
+// countsSQL sums the row counts in the counted output's dictionary: rows
+// read, malformed and, unless the bounding windows decide consent
+// (excludedSQL), excluded by consent.
+func (p *queryPlan) countsSQL() string {
+	excl := fmt.Sprintf("coalesce(sum(%s), 0)::BIGINT", colExcl)
+	if p.foldsConsent() {
+		excl = "0::BIGINT"
+	}
+	return fmt.Sprintf("SELECT coalesce(sum(%s), 0)::BIGINT, coalesce(sum(%s), 0)::BIGINT, %s FROM %s",
+		colRead, colRej, excl, dictTable(0))
 }
 
 // partitionsSQL counts the partitions in output o's dictionary.
@@ -610,7 +706,34 @@ func (p *queryPlan) statsSQL(o int, pairs string) string {
 		}
 	}
 	sel = append(sel, fmt.Sprintf("coalesce(bool_or(%s), false) AS %s", colCollide, colCollide))
+	if p.foldsConsent() && counted(o) {
+		// The well-formed rows of people who refused (pairsSQL), in the
+		// row of partition id 0.
+		sel = append(sel, fmt.Sprintf("coalesce(sum(%s) FILTER (WHERE %s = %d), 0)::BIGINT AS %s", colRows, colPid, excludedPid, colExcl))
+	}
 	return fmt.Sprintf("SELECT %s FROM %s GROUP BY %s", strings.Join(sel, ", "), pairs, colPid)
+}
+
+// unranked is the rank key of the rows a bounding window that decides
+// consent does not rank (pairsSQL): the largest UBIGINT, which no ranked
+// partition's key equals.
+var unranked = fmt.Sprintf("%d::UBIGINT", ^uint64(0))
+
+// excludedPid is the partition id of the pairs that hold the well-formed
+// rows of people who refused, when the bounding windows decide consent
+// (pairsSQL). Dictionary ids start at 1.
+const excludedPid = 0
+
+// excludedSQL reads the counted output's count of the well-formed rows of
+// people who refused (statsSQL).
+func excludedSQL() string {
+	return fmt.Sprintf("SELECT coalesce(sum(%s), 0)::BIGINT FROM %s", colExcl, statsTable(0))
+}
+
+// dropExcludedSQL deletes the statistics of output o's partition id 0 (the
+// people who refused, pairsSQL), which no release reads.
+func dropExcludedSQL(o int) string {
+	return fmt.Sprintf("DELETE FROM %s WHERE %s = %d", statsTable(o), colPid, excludedPid)
 }
 
 // statColumns are the statistics columns of output o, in layout order.
