@@ -9,7 +9,8 @@ import (
 	"github.com/google/differential-privacy/go/v3/noise"
 )
 
-// Gaussian composition (docs/budget.md, "Gaussian noise"):
+// GaussianBlock is the composition of a job's Gaussian-noised components
+// (docs/budget.md, "Gaussian noise").
 //
 // With Gaussian noise, the budget split (split.go) still gives every metric
 // component an (ε, δ) share, and the shares still add up to what the job
@@ -33,10 +34,8 @@ import (
 //     at least σ_c (Component.Noise, found by noiseParams).
 //
 // Against splitting (ε, δ) additively, this is the same charge with less
-// noise: at the issue job's L0 5, 32% less for a count of people
+// noise: at L0 5, 32% less for a count of people
 // (benchmarks/UTILITY.md, "Gaussian noise").
-
-// GaussianBlock is the composition of a job's Gaussian-noised components.
 type GaussianBlock struct {
 	// Share is the (ε, δ) the block spends: the sum of its components'
 	// shares, which the ledger charges.

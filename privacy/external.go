@@ -6,22 +6,6 @@ import (
 	"slices"
 )
 
-// External DP engines (the Apache Beam engine, through Privacy on Beam) select
-// partitions and draw noise themselves, with the budget and bounds of this
-// package's Plan. AddNoisedOutput turns their already-noised per-partition
-// statistics into a Table of a Release, so that the same sinks, manifest and
-// ledger protocol apply. It is the only way to put values that this package
-// did not noise into a Release, and it still needs the Releaser, hence a
-// Reservation: the budget must be charged before the external engine runs.
-//
-// The caller vouches that every statistic was noised by the Google DP
-// library (directly or through Privacy on Beam) with exactly the plan's
-// component for it: that component's (ε, δ), L0 and Linf, and that only
-// partitions which are public or passed DP partition selection with the
-// plan's SelectionPlan are present. Post-processing (each metric kind's
-// release: means and variances from their noisy parts, clamping, confidence
-// intervals) is done here, as the Releaser does for the embedded engine.
-
 // NoisedMetric holds one metric's noised statistics in one partition: one
 // Noisy per Component of the metric's plan, in order. Integer statistics go
 // in Int (counts not clamped at zero), the others in Float, streams in
@@ -38,9 +22,25 @@ type NoisedPartition struct {
 }
 
 // AddNoisedOutput adds output name to the release from partitions noised by
-// an external DP engine (see above). Partitions may come in any order; the
+// an external DP engine. Partitions may come in any order; the
 // table is sorted by key like the embedded engine's. stats are the internal,
 // non-private counts for the run report.
+//
+// External DP engines (the Apache Beam engine, through Privacy on Beam) select
+// partitions and draw noise themselves, with the budget and bounds of this
+// package's Plan. AddNoisedOutput turns their already-noised per-partition
+// statistics into a Table of a Release, so that the same sinks, manifest and
+// ledger protocol apply. It is the only way to put values that this package
+// did not noise into a Release, and it still needs the Releaser, hence a
+// Reservation: the budget must be charged before the external engine runs.
+//
+// The caller vouches that every statistic was noised by the Google DP
+// library (directly or through Privacy on Beam) with exactly the plan's
+// component for it: that component's (ε, δ), L0 and Linf, and that only
+// partitions which are public or passed DP partition selection with the
+// plan's SelectionPlan are present. Post-processing (each metric kind's
+// release: means and variances from their noisy parts, clamping, confidence
+// intervals) is done here, as the Releaser does for the embedded engine.
 func (r *Releaser) AddNoisedOutput(name string, parts []NoisedPartition, stats OutputStats) error {
 	if r.closed {
 		return errors.New("add noised output: releaser is finished")

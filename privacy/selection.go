@@ -12,23 +12,6 @@ import (
 	"github.com/google/differential-privacy/go/v3/noise"
 )
 
-// Two-phase release of an output whose keys come from the data (see
-// docs/two-phase.md):
-//
-//  1. the engine bounds each unit to L0 partitions among all partitions and
-//     hands the distinct bounded units per partition to SelectPartitions,
-//     which runs DP partition selection with the k pre-threshold on the
-//     plan's selection share and returns the selected keys;
-//  2. the engine bounds contributions again among the selected partitions
-//     only and hands their statistics to ReleaseOutput, which noises them
-//     with the metrics' shares, exactly as for public partitions.
-//
-// The selected keys are the output of a DP mechanism, so phase 2 treats them
-// as public partitions (post-processing), and the output spends the
-// selection share plus the metric shares (sequential composition).
-// ReleaseOutput accepts the phase-2 statistics of exactly the selected keys,
-// no more and no fewer.
-
 // Selection is the outcome of DP partition selection for one output: the
 // keys that passed, in key order, and nothing else (no count). It is a DP
 // output, so an engine may use it like a list of public partitions.
@@ -81,6 +64,23 @@ func (s *Selection) Keys(alloc memory.Allocator) arrow.RecordBatch {
 // The output must select partitions (keys not all public). ReleaseOutput
 // then accepts the phase-2 statistics of exactly the returned keys.
 // SelectPartitions does not release units; the caller does.
+//
+// Two-phase release of an output whose keys come from the data (see
+// docs/two-phase.md):
+//
+//  1. the engine bounds each unit to L0 partitions among all partitions and
+//     hands the distinct bounded units per partition to SelectPartitions,
+//     which runs DP partition selection with the k pre-threshold on the
+//     plan's selection share and returns the selected keys;
+//  2. the engine bounds contributions again among the selected partitions
+//     only and hands their statistics to ReleaseOutput, which noises them
+//     with the metrics' shares, exactly as for public partitions.
+//
+// The selected keys are the output of a DP mechanism, so phase 2 treats them
+// as public partitions (post-processing), and the output spends the
+// selection share plus the metric shares (sequential composition).
+// ReleaseOutput accepts the phase-2 statistics of exactly the selected keys,
+// no more and no fewer.
 func (r *Releaser) SelectPartitions(ctx context.Context, name string, units array.RecordReader) (*Selection, error) {
 	if r.closed {
 		return nil, errors.New("select partitions: releaser is finished")

@@ -6,28 +6,6 @@ import (
 	"math/big"
 )
 
-// The budget split (docs/budget.md):
-//
-//   - The job's (ε, δ) is split across its outputs in proportion to their
-//     Weight.
-//   - Within an output whose keys come from the data, partition selection
-//     gets SelectionShare of the output's ε and the metrics the rest; with
-//     public partitions the metrics get all of it.
-//   - Laplace noise uses no δ, so with Laplace all of the output's δ goes to
-//     partition selection (and none is spent with public partitions). With
-//     Gaussian noise selection gets SelectionDeltaShare of δ and the metrics
-//     the rest.
-//   - The metrics of an output share its metric budget (ε and, with
-//     Gaussian noise, δ) in proportion to their Weight.
-//   - Within a metric, its kind's Parts split the metric's share by their
-//     weights: mean in two (count, normalized sum) and variance in three
-//     (count, normalized sum, normalized sum of squares), like the library's
-//     BoundedMean and BoundedVariance.
-//
-// Sequential composition makes the total spent the sum of all shares. Every
-// split goes through splitByWeight, whose parts never add up (exactly) to
-// more than what they split, so the job never spends more than its (ε, δ).
-
 // DefaultWeight is the weight of an output that sets none, and of a metric
 // that sets none unless DefaultMetricWeight says otherwise.
 const DefaultWeight = 1.0
@@ -73,6 +51,28 @@ const SelectionDeltaShare = 0.5
 // and finite). Parts are total / Σw * w, so equal weights give exactly
 // total / n; where float rounding would make the parts add up (exactly) to
 // more than total, the largest part is lowered by an ulp until they do not.
+//
+// Every split of the budget (docs/budget.md) goes through it:
+//
+//   - The job's (ε, δ) is split across its outputs in proportion to their
+//     Weight.
+//   - Within an output whose keys come from the data, partition selection
+//     gets SelectionShare of the output's ε and the metrics the rest; with
+//     public partitions the metrics get all of it.
+//   - Laplace noise uses no δ, so with Laplace all of the output's δ goes to
+//     partition selection (and none is spent with public partitions). With
+//     Gaussian noise selection gets SelectionDeltaShare of δ and the metrics
+//     the rest.
+//   - The metrics of an output share its metric budget (ε and, with
+//     Gaussian noise, δ) in proportion to their Weight.
+//   - Within a metric, its kind's Parts split the metric's share by their
+//     weights: mean in two (count, normalized sum) and variance in three
+//     (count, normalized sum, normalized sum of squares), like the library's
+//     BoundedMean and BoundedVariance.
+//
+// Sequential composition makes the total spent the sum of all shares, and
+// since no split's parts add up (exactly) to more than what they split, the
+// job never spends more than its (ε, δ).
 func splitByWeight(total float64, weights []float64) []float64 {
 	sum := 0.0
 	for _, w := range weights {
