@@ -104,16 +104,20 @@ func TestReadMachine(t *testing.T) {
 func goldenReport() string {
 	m := machineInfo{cpus: 2, cpuModel: "Test CPU", memory: "23.5 GiB", kernel: "6.1.0-test", goVer: "go1.26.8",
 		duckdb: "v1.5.5", privagg: "privagg dev (go1.26.8, linux/amd64)",
-		loadStart: "0.15", loadEnd: "1.90"}
-	c := config{sizes: []int64{1_000_000, 10_000_000, 100_000_000}, reps: 3, warmup: 1, seed: 1, eventsPerUser: 10, memoryLimit: "4GB"}
+		loadStart: "0.15", loadEnd: "1.90", loadMax: "2.10"}
+	c := config{shapes: shapes, sizes: []int64{1_000_000, 10_000_000, 100_000_000}, reps: 3, warmup: 1, seed: 1, eventsPerUser: 10, memoryLimit: "4GB"}
 	rs := []sizeResult{
-		{events: 1_000_000, plain: ms(200*time.Millisecond, 210*time.Millisecond, 190*time.Millisecond)}, // private not measured
-		{events: 10_000_000, plain: ms(1200*time.Millisecond, 1300*time.Millisecond, 1250*time.Millisecond),
+		{shape: "parquet", events: 1_000_000, plain: ms(200*time.Millisecond, 210*time.Millisecond, 190*time.Millisecond)}, // private not measured
+		{shape: "parquet", events: 10_000_000, plain: ms(1200*time.Millisecond, 1300*time.Millisecond, 1250*time.Millisecond),
 			private: ms(2000*time.Millisecond, 2100*time.Millisecond, 2050*time.Millisecond)},
 		// Per event: private 24.6 s / 100M vs 2.05 s / 10M = 1.20x; plain
 		// 15 s vs 1.25 s = 1.20x.
-		{events: 100_000_000, plain: ms(15*time.Second, 14*time.Second, 16*time.Second),
+		{shape: "parquet", events: 100_000_000, plain: ms(15*time.Second, 14*time.Second, 16*time.Second),
 			private: ms(24600*time.Millisecond, 24000*time.Millisecond, 25000*time.Millisecond)},
+		// Per repetition 1.50, 1.60 and 2.00: median ratio 1.60, spread
+		// 1.50-2.00.
+		{shape: "csv", events: 10_000_000, plain: ms(2*time.Second, 3*time.Second, 1*time.Second),
+			private: ms(3*time.Second, 4800*time.Millisecond, 2*time.Second)},
 	}
 	return renderReport(m, c, rs, time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC))
 }

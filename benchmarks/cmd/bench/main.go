@@ -18,15 +18,33 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
+// shape is one benchmark job: its job file, the format of its generated
+// input and the plain query (plainquery --shape) that is its yardstick.
+type shape struct {
+	name   string // as in --shapes and the report
+	job    string // job file, relative to the working directory
+	format string // parquet or csv
+	plain  string // plainquery --shape
+}
+
+// shapes are the job shapes --shapes chooses from: the campaign job on
+// Parquet, and text keys with a derived week (and another consent column)
+// on CSV, where the run also sniffs and reads the file into storage.
+var shapes = []shape{
+	{name: "parquet", job: "benchmarks/job.yaml", format: "parquet", plain: "campaign_weekly"},
+	{name: "csv", job: "benchmarks/job_csv.yaml", format: "csv", plain: "type_country_weekly"},
+}
+
 type config struct {
 	privagg, plainquery string
-	job                 string
+	shapes              []shape
 	dataDir             string
 	results             string
 	sizes               []int64
@@ -56,7 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.privagg, "privagg", "bin/privagg", "privagg binary")
 	fs.StringVar(&c.plainquery, "plainquery", "bin/plainquery", "plainquery binary")
-	fs.StringVar(&c.job, "job", "benchmarks/job.yaml", "benchmark job file")
+	shapeNames := fs.String("shapes", "parquet,csv", "comma-separated job shapes: parquet (benchmarks/job.yaml), csv (benchmarks/job_csv.yaml)")
 	fs.StringVar(&c.dataDir, "data", "benchmarks/data", "folder for generated events (cached) and run folders")
 	fs.StringVar(&c.results, "results", "benchmarks/RESULTS.md", "markdown file to refresh (empty: do not write)")
 	sizes := fs.String("sizes", "1M,10M", "comma-separated event counts (k, M, G suffixes)")
@@ -83,6 +101,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			continue
 		}
 		c.sizes = append(c.sizes, n)
+	}
+	for _, name := range strings.Split(*shapeNames, ",") {
+		i := slices.IndexFunc(shapes, func(s shape) bool { return s.name == strings.TrimSpace(name) })
+		if i < 0 {
+			errs = append(errs, fmt.Errorf("--shapes: %q must be parquet or csv", name))
+			continue
+		}
+		c.shapes = append(c.shapes, shapes[i])
 	}
 	if c.reps < 1 {
 		errs = append(errs, fmt.Errorf("--reps: %d must be >= 1", c.reps))
@@ -139,14 +165,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for _, bin := range []*string{&c.privagg, &c.plainquery, &c.job, &c.dataDir} {
-		abs, err := filepath.Abs(*bin)
+	paths := []*string{&c.privagg, &c.plainquery, &c.dataDir}
+	files := []*string{&c.privagg, &c.plainquery}
+	for i := range c.shapes {
+		paths = append(paths, &c.shapes[i].job)
+		files = append(files, &c.shapes[i].job)
+	}
+	for _, p := range paths {
+		abs, err := filepath.Abs(*p)
 		if err != nil {
 			return err
 		}
-		*bin = abs
+		*p = abs
 	}
-	for _, f := range []string{c.privagg, c.plainquery, c.job} {
+	for _, f := range files {
+		f := *f
 		if _, err := os.Stat(f); err != nil {
 			return fmt.Errorf("%w (build with make build, or run make bench)", err)
 		}
@@ -161,14 +194,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	m.loadStart = loadAverage("/proc/loadavg")
 	var results []sizeResult
-	for _, n := range c.sizes {
-		res, err := r.size(ctx, n)
-		if err != nil {
-			return err
+	for _, sh := range c.shapes {
+		for _, n := range c.sizes {
+			res, err := r.size(ctx, sh, n)
+			if err != nil {
+				return err
+			}
+			results = append(results, res)
+			fmt.Fprintln(stdout, res.line())
 		}
-		results = append(results, res)
-		fmt.Fprintln(stdout, res.line())
 	}
+	m.loadMax = r.loadMax
 	m.duckdb = r.duckdb
 	m.loadEnd = loadAverage("/proc/loadavg")
 	report := renderReport(m, c, results, time.Now())

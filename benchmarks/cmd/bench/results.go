@@ -28,6 +28,8 @@ type machineInfo struct {
 	// load averages (1 min) at the start and the end of the benchmark: other
 	// work on the machine makes timings meaningless, so the report says so.
 	loadStart, loadEnd string
+	// loadMax is the highest load average seen before a timed run.
+	loadMax string
 }
 
 // loadAverage returns the 1-minute load average from a /proc/loadavg file.
@@ -79,8 +81,10 @@ func procField(path, key string) (string, bool) {
 	return "", false
 }
 
-// sizeResult holds the timed measurements of one event count.
+// sizeResult holds the timed measurements of one event count of one job
+// shape.
 type sizeResult struct {
+	shape   string
 	events  int64
 	groups  int64 // partitions of the plain query
 	plain   []measurement
@@ -133,6 +137,26 @@ func (r sizeResult) ratio() string {
 	return fmt.Sprintf("%.2f", b.Seconds()/a.Seconds())
 }
 
+// spread is the range of the per-repetition ratios: each timed run of
+// privagg over the plain run it alternated with.
+func (r sizeResult) spread() string {
+	n := min(len(r.plain), len(r.private))
+	if n == 0 {
+		return "-"
+	}
+	lo, hi := 0.0, 0.0
+	for i := range n {
+		q := r.private[i].wall.Seconds() / r.plain[i].wall.Seconds()
+		if i == 0 || q < lo {
+			lo = q
+		}
+		if i == 0 || q > hi {
+			hi = q
+		}
+	}
+	return fmt.Sprintf("%.2f-%.2f", lo, hi)
+}
+
 func (r sizeResult) row() string {
 	a, b := medianWall(r.plain), medianWall(r.private)
 	rss := func(ms []measurement) string {
@@ -141,15 +165,15 @@ func (r sizeResult) row() string {
 		}
 		return mib(peakRSS(ms))
 	}
-	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s |",
-		label(r.events), seconds(a), rss(r.plain), eventsPerSecond(r.events, a),
-		seconds(b), rss(r.private), eventsPerSecond(r.events, b), r.ratio())
+	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |",
+		orUnknown(r.shape), label(r.events), seconds(a), rss(r.plain), eventsPerSecond(r.events, a),
+		seconds(b), rss(r.private), eventsPerSecond(r.events, b), r.ratio(), r.spread())
 }
 
 // line is the one-line progress summary of a size.
 func (r sizeResult) line() string {
-	return fmt.Sprintf("%s events (%d partitions before selection): plain %s, private %s, ratio %s",
-		label(r.events), r.groups, seconds(medianWall(r.plain)), seconds(medianWall(r.private)), r.ratio())
+	return fmt.Sprintf("%s, %s events (%d partitions before selection): plain %s, private %s, ratio %s (per repetition %s)",
+		orUnknown(r.shape), label(r.events), r.groups, seconds(medianWall(r.plain)), seconds(medianWall(r.private)), r.ratio(), r.spread())
 }
 
 // renderReport is the generated part of RESULTS.md, markers included.
@@ -158,7 +182,8 @@ func renderReport(m machineInfo, c config, rs []sizeResult, now time.Time) strin
 	fmt.Fprintln(&b, beginMarker)
 	fmt.Fprintf(&b, "Measured %s with `%s`.\n\n", now.UTC().Format("2006-01-02 15:04 UTC"), commandLine(c))
 	fmt.Fprintf(&b, "- Machine: %d CPUs (%s), %s memory, Linux %s\n", m.cpus, m.cpuModel, m.memory, m.kernel)
-	fmt.Fprintf(&b, "- Load average (1 min) at start / end: %s / %s (should be well below the CPU count)\n", orUnknown(m.loadStart), orUnknown(m.loadEnd))
+	fmt.Fprintf(&b, "- Load average (1 min) at start / end: %s / %s, highest before a timed run %s (should be well below the CPU count)\n",
+		orUnknown(m.loadStart), orUnknown(m.loadEnd), orUnknown(m.loadMax))
 	fmt.Fprintf(&b, "- Versions: %s; DuckDB %s; harness built with %s\n", orUnknown(m.privagg), orUnknown(m.duckdb), m.goVer)
 	threads := "all cores"
 	if c.threads > 0 {
@@ -170,8 +195,10 @@ func renderReport(m machineInfo, c config, rs []sizeResult, now time.Time) strin
 	}
 	fmt.Fprintf(&b, "- Settings: threads %s, memory limit %s, %d timed + %d warm-up runs of each side, alternating; "+
 		"data `privagg gen --seed %d`, users = events / %d\n\n", threads, memory, c.reps, c.warmup, c.seed, c.eventsPerUser)
-	fmt.Fprintln(&b, "| events | plain: median wall | plain: peak RSS | plain: events/s | privagg run: median wall | privagg run: peak RSS | privagg run: events/s | ratio run/plain |")
-	fmt.Fprintln(&b, "|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(&b, "Jobs: parquet is benchmarks/job.yaml on Parquet; csv is benchmarks/job_csv.yaml on CSV (plainquery --shape type_country_weekly reads it with read_csv's defaults). The ratio is of the medians; per repetition, each privagg run over the plain run it alternated with.")
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, "| job | events | plain: median wall | plain: peak RSS | plain: events/s | privagg run: median wall | privagg run: peak RSS | privagg run: events/s | ratio run/plain | ratio per repetition |")
+	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
 		fmt.Fprintln(&b, r.row())
 	}
@@ -195,6 +222,27 @@ const scalingReference = 10_000_000
 // scalingLines compares, for each size above scalingReference, the median
 // time per event of both sides with that at scalingReference.
 func scalingLines(rs []sizeResult) []string {
+	var out []string
+	var shapes []string
+	for _, r := range rs {
+		if !slices.Contains(shapes, r.shape) {
+			shapes = append(shapes, r.shape)
+		}
+	}
+	for _, sh := range shapes {
+		var of []sizeResult
+		for _, r := range rs {
+			if r.shape == sh {
+				of = append(of, r)
+			}
+		}
+		out = append(out, shapeScaling(of)...)
+	}
+	return out
+}
+
+// shapeScaling is scalingLines for the sizes of one job shape.
+func shapeScaling(rs []sizeResult) []string {
 	var ref *sizeResult
 	for i := range rs {
 		if rs[i].events == scalingReference {
@@ -203,6 +251,10 @@ func scalingLines(rs []sizeResult) []string {
 	}
 	if ref == nil {
 		return nil
+	}
+	name := ""
+	if ref.shape != "" {
+		name = ref.shape + ": "
 	}
 	perEvent := func(ms []measurement, events int64) float64 {
 		d := medianWall(ms)
@@ -223,8 +275,8 @@ func scalingLines(rs []sizeResult) []string {
 		if r.events <= scalingReference {
 			continue
 		}
-		out = append(out, fmt.Sprintf("- Time per event at %s, relative to %s: privagg run %s, plain %s (linear scaling is 1.00x)",
-			label(r.events), label(ref.events), factor(r.private, ref.private, r.events), factor(r.plain, ref.plain, r.events)))
+		out = append(out, fmt.Sprintf("- %sTime per event at %s, relative to %s: privagg run %s, plain %s (linear scaling is 1.00x)",
+			name, label(r.events), label(ref.events), factor(r.private, ref.private, r.events), factor(r.plain, ref.plain, r.events)))
 	}
 	return out
 }
@@ -242,7 +294,11 @@ func commandLine(c config) string {
 	for i, n := range c.sizes {
 		sizes[i] = label(n)
 	}
-	s := fmt.Sprintf("bench --sizes %s --reps %d", strings.Join(sizes, ","), c.reps)
+	names := make([]string, len(c.shapes))
+	for i, sh := range c.shapes {
+		names[i] = sh.name
+	}
+	s := fmt.Sprintf("bench --shapes %s --sizes %s --reps %d", strings.Join(names, ","), strings.Join(sizes, ","), c.reps)
 	if c.threads > 0 {
 		s += fmt.Sprintf(" --threads %d", c.threads)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -25,6 +26,16 @@ type runner struct {
 	cfg            config
 	stdout, stderr io.Writer
 	duckdb         string // version reported by plainquery
+	loadMax        string // the highest 1-minute load average seen before a timed run
+	loadMaxValue   float64
+}
+
+// sampleLoad records the load average before a timed run.
+func (r *runner) sampleLoad() {
+	l := loadAverage("/proc/loadavg")
+	if v, err := strconv.ParseFloat(l, 64); err == nil && v >= r.loadMaxValue {
+		r.loadMax, r.loadMaxValue = l, v
+	}
 }
 
 // measurement is one child process run.
@@ -66,11 +77,11 @@ func tail(s string, n int) string {
 	return "  | " + strings.Join(lines, "\n  | ")
 }
 
-// dataFile returns the cached events file for n events, generating it with
-// privagg gen if it is missing.
-func (r *runner) dataFile(ctx context.Context, n int64) (string, error) {
+// dataFile returns the cached events file for n events in format, generating
+// it with privagg gen if it is missing.
+func (r *runner) dataFile(ctx context.Context, n int64, format string) (string, error) {
 	users := max(1, n/r.cfg.eventsPerUser)
-	path := filepath.Join(r.cfg.dataDir, fmt.Sprintf("events_%s_u%d_s%d.parquet", label(n), users, r.cfg.seed))
+	path := filepath.Join(r.cfg.dataDir, fmt.Sprintf("events_%s_u%d_s%d.%s", label(n), users, r.cfg.seed, format))
 	if _, err := os.Stat(path); err == nil {
 		fmt.Fprintf(r.stderr, "using cached %s\n", path)
 		return path, nil
@@ -102,15 +113,15 @@ func (r *runner) engineFlags() []string {
 	return f
 }
 
-// size benchmarks one event count.
-func (r *runner) size(ctx context.Context, n int64) (sizeResult, error) {
-	res := sizeResult{events: n}
-	data, err := r.dataFile(ctx, n)
+// size benchmarks one event count of one job shape.
+func (r *runner) size(ctx context.Context, sh shape, n int64) (sizeResult, error) {
+	res := sizeResult{shape: sh.name, events: n}
+	data, err := r.dataFile(ctx, n, sh.format)
 	if err != nil {
 		return res, err
 	}
 	stamp := time.Now().UTC().Format("20060102T150405")
-	work := filepath.Join(r.cfg.dataDir, "runs", label(n)+"-"+stamp)
+	work := filepath.Join(r.cfg.dataDir, "runs", sh.name+"-"+label(n)+"-"+stamp)
 	ledger := filepath.Join(work, "ledger.duckdb")
 	outDir := filepath.Join(work, "out")
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
@@ -119,7 +130,7 @@ func (r *runner) size(ctx context.Context, n int64) (sizeResult, error) {
 	defer os.RemoveAll(work) // released tables of a benchmark are not kept
 
 	plain := func() (measurement, error) {
-		args := append([]string{"--input", data}, r.engineFlags()...)
+		args := append([]string{"--input", data, "--shape", sh.plain}, r.engineFlags()...)
 		m, out, err := r.child(ctx, "plain query", nil, r.cfg.plainquery, args...)
 		if err != nil {
 			return m, err
@@ -153,15 +164,15 @@ func (r *runner) size(ctx context.Context, n int64) (sizeResult, error) {
 		env = append(env, fmt.Sprintf("PRIVAGG_PRIVACY_THREADS=%d", r.cfg.threads))
 	}
 	private := func(rep int) (measurement, error) {
-		args := []string{"run", r.cfg.job, "--ledger", ledger, "--quiet",
-			"--release-id", fmt.Sprintf("bench-%s-%s-%d", label(n), stamp, rep)}
+		args := []string{"run", sh.job, "--ledger", ledger, "--quiet",
+			"--release-id", fmt.Sprintf("bench-%s-%s-%s-%d", sh.name, label(n), stamp, rep)}
 		if r.cfg.memoryLimit != "" {
 			args = append(args, "--memory-limit", r.cfg.memoryLimit)
 		}
 		if r.cfg.tempDir != "" {
 			args = append(args, "--temp-dir", r.cfg.tempDir)
 		}
-		m, _, err := r.child(ctx, fmt.Sprintf("privagg run (%s events, repetition %d)", label(n), rep), env, r.cfg.privagg, args...)
+		m, _, err := r.child(ctx, fmt.Sprintf("privagg run (%s, %s events, repetition %d)", sh.name, label(n), rep), env, r.cfg.privagg, args...)
 		return m, err
 	}
 
@@ -178,6 +189,9 @@ func (r *runner) size(ctx context.Context, n int64) (sizeResult, error) {
 				m   measurement
 				err error
 			)
+			if timed {
+				r.sampleLoad()
+			}
 			switch {
 			case side == "plain":
 				m, err = plain()
@@ -198,7 +212,7 @@ func (r *runner) size(ctx context.Context, n int64) (sizeResult, error) {
 					res.private = append(res.private, m)
 				}
 			}
-			fmt.Fprintf(r.stderr, "%s %-7s %s: %s wall, %s peak RSS\n", label(n), side, tag,
+			fmt.Fprintf(r.stderr, "%s %s %-7s %s: %s wall, %s peak RSS\n", sh.name, label(n), side, tag,
 				m.wall.Round(time.Millisecond), mib(m.peakRSS))
 		}
 	}

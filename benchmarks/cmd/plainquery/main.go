@@ -2,11 +2,13 @@
 // plain GROUP BY of the benchmark job over the same file, in the same
 // embedded DuckDB, with the same threads and memory settings as privagg.
 //
-//	plainquery --input events.parquet [--threads N] [--memory-limit 4GB] [--temp-dir DIR]
+//	plainquery --input events.parquet [--shape campaign_weekly] [--threads N] [--memory-limit 4GB] [--temp-dir DIR]
 //
 // It prints one JSON line: {"groups":..., "elapsed_ms":..., "duckdb":"v1.5.5"}.
 // The consent filter of the job (WHERE consent_marketing) is applied here
-// too, so both sides aggregate the same rows.
+// too, so both sides aggregate the same rows (per row: the generator's
+// consent values are the same on every row of a person). A .csv input is
+// read with read_csv's defaults (its sniffer).
 package main
 
 import (
@@ -25,13 +27,33 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 )
 
-// Query is the plain aggregate: the keys of benchmarks/job.yaml with
-// count(*), count(DISTINCT privacy unit) and sum(measure).
-const Query = `SELECT campaign, channel, date_trunc('week', ts) AS week,
+// shapes are the plain aggregates, one per benchmark job shape: the keys of
+// the job with count(*), count(DISTINCT privacy unit) and sum(measure), and
+// the consent column the job reads. %[1]s is the reader, %[2]s the WHERE
+// clause.
+var shapes = map[string]struct{ query, consent string }{
+	// benchmarks/job.yaml
+	"campaign_weekly": {`SELECT campaign, channel, date_trunc('week', ts) AS week,
   count(*) AS events, count(DISTINCT user_id) AS people, sum(revenue) AS revenue
-FROM read_parquet(%s)
-%s
-GROUP BY ALL`
+FROM %[1]s
+%[2]s
+GROUP BY ALL`, "consent_marketing"},
+	// benchmarks/job_csv.yaml
+	"type_country_weekly": {`SELECT event_type, country, date_trunc('week', ts) AS week,
+  count(*) AS events, count(DISTINCT user_id) AS people, sum(revenue) AS revenue
+FROM %[1]s
+%[2]s
+GROUP BY ALL`, "consent_analytics"},
+}
+
+// reader is DuckDB's reader of path with its defaults: read_csv for a .csv
+// file, read_parquet otherwise.
+func reader(path string) string {
+	if strings.HasSuffix(strings.ToLower(path), ".csv") {
+		return "read_csv(" + sqlString(path) + ")"
+	}
+	return "read_parquet(" + sqlString(path) + ")"
+}
 
 type result struct {
 	Groups    int64  `json:"groups"`
@@ -52,13 +74,24 @@ func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") 
 
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("plainquery", flag.ContinueOnError)
-	input := fs.String("input", "", "Parquet file or glob (required)")
+	input := fs.String("input", "", "Parquet or CSV (.csv) file or glob (required)")
+	shapeName := fs.String("shape", "campaign_weekly", "the job shape: campaign_weekly or type_country_weekly")
 	threads := fs.Int("threads", 0, "DuckDB threads (0 = all cores)")
 	memoryLimit := fs.String("memory-limit", "", "DuckDB memory limit, e.g. 4GB")
 	tempDir := fs.String("temp-dir", "", "DuckDB spill folder")
-	consent := fs.String("consent-column", "consent_marketing", "boolean column rows must have true (empty: no filter)")
+	consent := fs.String("consent-column", "", "boolean column rows must have true (default: the shape's; none: no filter)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	shape, ok := shapes[*shapeName]
+	if !ok {
+		return fmt.Errorf("--shape: %q must be campaign_weekly or type_country_weekly", *shapeName)
+	}
+	switch *consent {
+	case "":
+		*consent = shape.consent
+	case "none":
+		*consent = ""
 	}
 	if *input == "" {
 		return errors.New("--input: must be set")
@@ -105,19 +138,19 @@ func run(args []string, stdout io.Writer) error {
 	if err := conn.QueryRowContext(ctx, "SELECT version()").Scan(&res.DuckDB); err != nil {
 		return fmt.Errorf("duckdb version: %w", err)
 	}
-	rows, err := conn.QueryContext(ctx, fmt.Sprintf(Query, sqlString(*input), where))
+	rows, err := conn.QueryContext(ctx, fmt.Sprintf(shape.query, reader(*input), where))
 	if err != nil {
 		return fmt.Errorf("plain query: %w", err)
 	}
 	defer rows.Close()
 	var (
-		campaign, channel string
-		week              time.Time
-		events, people    int64
-		revenue           sql.NullFloat64
+		key1, key2     string
+		week           time.Time
+		events, people int64
+		revenue        sql.NullFloat64
 	)
 	for rows.Next() { // the result is small (one row per partition)
-		if err := rows.Scan(&campaign, &channel, &week, &events, &people, &revenue); err != nil {
+		if err := rows.Scan(&key1, &key2, &week, &events, &people, &revenue); err != nil {
 			return fmt.Errorf("plain query: %w", err)
 		}
 		res.Groups++
