@@ -13,6 +13,6 @@ import (
 func WithNoise(t testing.TB, _ noise.Noise) (restore func()) {
 	t.Helper()
 	t.Skip("this test replaces the library's noise with a test double, which needs -tags=" + Tags +
-		" (make test sets it)")
+		" (make test sets them)")
 	return func() {}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/privagg/privagg/internal/duckarrow"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 )
@@ -33,8 +34,15 @@ type Budget struct {
 // into a new temporary folder, sets the budget b for the job's dataset in
 // the job's ledger and returns the loaded job. Relative paths in jobYAML
 // (input, output, ledger) resolve inside that folder.
+//
+// A job is there to be run, and the DuckDB engine runs only in a build with
+// the duckdb_arrow tag: without it, Job skips the test with a message that
+// names Tags, instead of letting it fail on the engine's error.
 func Job(t testing.TB, jobYAML string, files map[string]string, b Budget) *job.Job {
 	t.Helper()
+	if !duckarrow.Available {
+		t.Skip("this test runs a job, which needs -tags=" + Tags + " (make test sets them)")
+	}
 	dir := t.TempDir()
 	all := map[string]string{"job.yaml": jobYAML}
 	for name, content := range files {
