@@ -52,9 +52,14 @@ schema:
 
 # The tests of both modules: the main one, and the Beam engine's (beam/, its own
 # Go module; see beam.mk), on Beam's direct runner and on its portable runner
-# prism.
+# prism. The main module's run prints its coverage: per package in the go
+# test lines, then the total over all statements (bin/coverage.out; see it
+# with go tool cover -html=bin/coverage.out).
+COVER_OUT := bin/coverage.out
 test: vet lint
-	go test -count=1 -timeout 30m ./...
+	@mkdir -p $(dir $(COVER_OUT))
+	go test -count=1 -timeout 30m -coverprofile=$(COVER_OUT) ./...
+	@go tool cover -func=$(COVER_OUT) | tail -1 | awk '{print "coverage, main module:", $$NF, "of statements"}'
 	$(MAKE) test-race
 	$(MAKE) test-beam
 
