@@ -10,6 +10,7 @@ import (
 
 	"github.com/privagg/privagg/job"
 
+	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"
 )
@@ -85,7 +86,7 @@ func (f *fixture) release(t testing.TB, format string, extra bool, id string) {
 	if err != nil {
 		t.Fatalf("LoadJob: %v", err)
 	}
-	if _, err := pipeline.Run(context.Background(), job, pipeline.RunOptions{ReleaseID: id}); err != nil {
+	if _, err := pipeline.Run(context.Background(), job, pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{}), ReleaseID: id}); err != nil {
 		t.Fatalf("Run %s: %v", id, err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/internal/testfixture"
 	"github.com/privagg/privagg/internal/testnoise"
 	"github.com/privagg/privagg/job"
@@ -209,7 +210,7 @@ func buildFixture() (fx fixture) {
 			fx.err = err
 			return fx
 		}
-		if _, err := pipeline.Run(ctx, j, pipeline.RunOptions{ReleaseID: r.id}); err != nil {
+		if _, err := pipeline.Run(ctx, j, pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{}), ReleaseID: r.id}); err != nil {
 			fx.err = fmt.Errorf("run %s: %w", r.id, err)
 			return fx
 		}

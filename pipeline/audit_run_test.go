@@ -32,7 +32,7 @@ func TestVerifyAuditRun(t *testing.T) {
 	hits := [2]int{}
 	for i := range n {
 		for k, j := range []*job.Job{jd, jd2} {
-			if _, err := Run(context.Background(), j, RunOptions{ReleaseID: fmt.Sprintf("audit-%d", i)}); err != nil {
+			if _, err := Run(context.Background(), j, RunOptions{NewEngine: embedded, ReleaseID: fmt.Sprintf("audit-%d", i)}); err != nil {
 				t.Fatal(err)
 			}
 			if ev.Hit(readReleasedCSV(t, filepath.Join(j.Output.Dir, "t.csv"), "t")) {

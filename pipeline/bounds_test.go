@@ -87,7 +87,7 @@ func runBoundsJob(t *testing.T, dir string, repl map[string]string) (map[string]
 	t.Helper()
 	j := loadBoundsJob(t, dir, repl)
 	var logs bytes.Buffer
-	if _, err := Run(context.Background(), j, RunOptions{Logger: newTestLogger(&logs)}); err != nil {
+	if _, err := Run(context.Background(), j, RunOptions{NewEngine: embedded, Logger: newTestLogger(&logs)}); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(filepath.Join(j.Output.Dir, "weekly.csv"))

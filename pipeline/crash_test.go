@@ -79,7 +79,7 @@ func crashHelper() int {
 			}
 		}
 	}
-	_, err = Run(context.Background(), job, RunOptions{ReleaseID: os.Getenv(envCrashRelease)})
+	_, err = Run(context.Background(), job, RunOptions{NewEngine: embedded, ReleaseID: os.Getenv(envCrashRelease)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "run:", err)
 	}
@@ -389,7 +389,7 @@ func TestCrashAtEachStep(t *testing.T) {
 
 			// Running the job again completes; a reserved release is
 			// recomputed, a stored one re-published; nothing more is charged.
-			res, err := Run(context.Background(), job, RunOptions{ReleaseID: id})
+			res, err := Run(context.Background(), job, RunOptions{NewEngine: embedded, ReleaseID: id})
 			if err != nil {
 				t.Fatalf("re-run: %v", err)
 			}
@@ -415,7 +415,7 @@ func TestCrashAtEachStep(t *testing.T) {
 func checkResumeRefused(t *testing.T, job *job.Job, id, store string, eps, del privacy.Amount) {
 	t.Helper()
 	stored := readTree(t, store)
-	_, err := Run(context.Background(), job, RunOptions{ReleaseID: id})
+	_, err := Run(context.Background(), job, RunOptions{NewEngine: embedded, ReleaseID: id})
 	if !errors.Is(err, privacy.ErrNoiseWritten) || ExitCode(err) != ExitRuntime {
 		t.Fatalf("re-run after noised values may have reached disk: err %v (exit %d), want privacy.ErrNoiseWritten (exit 1)", err, ExitCode(err))
 	}

@@ -41,7 +41,7 @@ func TestInterruptLeavesReleaseResumable(t *testing.T) {
 					cancel(&Interrupted{Signal: tc.sig})
 				}
 			}
-			_, err := Run(ctx, j, RunOptions{ReleaseID: id})
+			_, err := Run(ctx, j, RunOptions{NewEngine: embedded, ReleaseID: id})
 			stepHook = nil
 			if code := ExitCode(err); code != tc.wantCode {
 				t.Fatalf("exit %d (%v), want %d", code, err, tc.wantCode)
@@ -59,7 +59,7 @@ func TestInterruptLeavesReleaseResumable(t *testing.T) {
 			led := checkLedger(t, j, id, wantEps, wantDel, tc.wantState)
 			checkOutputDir(t, j, led.StoreDir(id), tc.wantState == privacy.StatePublished)
 			// The next run completes (or re-publishes) it, charged once.
-			res, err := Run(context.Background(), j, RunOptions{ReleaseID: id})
+			res, err := Run(context.Background(), j, RunOptions{NewEngine: embedded, ReleaseID: id})
 			if err != nil {
 				t.Fatalf("run after the interruption: %v", err)
 			}

@@ -59,7 +59,7 @@ func TestLogsAreDocumented(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	for range 2 {
-		if _, err := Run(context.Background(), j, RunOptions{Logger: log}); err != nil {
+		if _, err := Run(context.Background(), j, RunOptions{NewEngine: embedded, Logger: log}); err != nil {
 			t.Fatal(err)
 		}
 	}

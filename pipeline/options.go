@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"log/slog"
 
 	"github.com/privagg/privagg/engine"
@@ -9,8 +10,8 @@ import (
 	"github.com/privagg/privagg/privacy"
 )
 
-// RunOptions configures Run. The zero value is what `privagg run` uses
-// without flags.
+// RunOptions configures Run. Engine or NewEngine is required; the rest
+// is optional, and what `privagg run` uses without flags when left zero.
 type RunOptions struct {
 	// ReleaseID names the release. Optional; defaults to Fingerprint(job):
 	// the same job file on the same input files is the same release, which is
@@ -19,20 +20,29 @@ type RunOptions struct {
 	// Ledger overrides the job's ledger path. Optional.
 	Ledger string
 	// MemoryLimit and TempDir override privacy.memory_limit and
-	// privacy.temp_dir. Optional.
+	// privacy.temp_dir. Optional. Check applies the flags' rules to them;
+	// the engine (NewEngine) is given them by its caller.
 	MemoryLimit string
 	TempDir     string
 	// Logger receives progress and stage messages. Optional; nil discards.
 	// Nothing identifying is ever logged.
 	Logger *slog.Logger
-	// Engine computes the release. Optional; nil means the embedded DuckDB
-	// engine. Another engine (e.g. Apache Beam) plugs in here and keeps the
-	// whole release protocol: ledger, store, publish, report.
+	// Engine computes the release: another engine than the embedded one
+	// (e.g. Apache Beam) plugs in here and keeps the whole release
+	// protocol: ledger, store, publish, report. When nil, NewEngine makes
+	// the engine.
 	Engine engine.Engine
+	// NewEngine makes the engine of the release once Run knows its release
+	// id: `privagg run` passes the embedded engine's, duckdb.Factory. The
+	// command chooses the engine; the protocol knows only engine.Engine.
+	NewEngine engine.Factory
 	// Progress is told the run's phases (reading input ... publishing), for
 	// a progress line or event. Optional; nil discards.
 	Progress progress.Reporter
 }
+
+// errNoEngine is Run's and DryRun's error for options that name no engine.
+var errNoEngine = errors.New("pipeline: RunOptions has neither an Engine nor a NewEngine")
 
 // RunResult describes a finished run. A failed run has only ReleaseID,
 // Report and RunReportPath.

@@ -48,7 +48,7 @@ func TestRunReportsProgress(t *testing.T) {
 	jobYAML := strings.Replace(goldenJob, "outputs:\n", "outputs:\n  - name: by_campaign\n    group_by: [campaign]\n    metrics:\n      - {name: people, type: count_units}\n", 1)
 	j := testfixture.CSVJob(t, jobYAML, eventsCSV, 10)
 	var p phaseLog
-	if _, err := Run(context.Background(), j, RunOptions{Progress: &p}); err != nil {
+	if _, err := Run(context.Background(), j, RunOptions{NewEngine: embedded, Progress: &p}); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{progress.PhaseReading, progress.PhaseBounding, progress.PhaseReleasing, progress.PhaseSelecting,
@@ -67,7 +67,7 @@ func TestRunReportsProgress(t *testing.T) {
 	}
 
 	var again phaseLog
-	res, err := Run(context.Background(), j, RunOptions{Progress: &again})
+	res, err := Run(context.Background(), j, RunOptions{NewEngine: embedded, Progress: &again})
 	if err != nil || !res.Republished {
 		t.Fatalf("second run: %v, %+v", err, res)
 	}

@@ -77,7 +77,7 @@ func TestRaceLoserRepublishes(t *testing.T) {
 					}
 					go func() {
 						defer close(winnerDone)
-						winnerRes, winnerErr = Run(ctx, j, RunOptions{ReleaseID: id})
+						winnerRes, winnerErr = Run(ctx, j, RunOptions{NewEngine: embedded, ReleaseID: id})
 					}()
 					if tc.during {
 						<-writing
@@ -97,7 +97,7 @@ func TestRaceLoserRepublishes(t *testing.T) {
 				}
 			}
 			defer func() { stepHook = nil }()
-			res, err := Run(ctx, j, RunOptions{ReleaseID: id})
+			res, err := Run(ctx, j, RunOptions{NewEngine: embedded, ReleaseID: id})
 			close(loserDone)
 			<-winnerDone
 			if winnerErr != nil || winnerRes == nil || winnerRes.Republished {

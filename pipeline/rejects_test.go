@@ -94,7 +94,7 @@ func TestRunReportListsRejectedRows(t *testing.T) {
 				}
 			}
 			defer testfixture.WithNoise(t, testnoise.None{})()
-			res, err := Run(context.Background(), j, RunOptions{ReleaseID: "rejects-1"})
+			res, err := Run(context.Background(), j, RunOptions{NewEngine: embedded, ReleaseID: "rejects-1"})
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
@@ -117,7 +117,7 @@ func TestRunReportListsRejectedRows(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			_, err = Run(context.Background(), j, RunOptions{ReleaseID: "rejects-2"})
+			_, err = Run(context.Background(), j, RunOptions{NewEngine: embedded, ReleaseID: "rejects-2"})
 			if !isInput(err) {
 				t.Fatalf("err = %v, want an input error", err)
 			}
@@ -172,7 +172,7 @@ func TestRunReportRejectsAtScale(t *testing.T) {
 		j := testfixture.CSVJob(t, y, records(1, n), 10)
 		setup(filepath.Dir(j.Input.Path))
 		defer testfixture.WithNoise(t, testnoise.None{})()
-		res, err := Run(context.Background(), j, RunOptions{ReleaseID: "scale-1"})
+		res, err := Run(context.Background(), j, RunOptions{NewEngine: embedded, ReleaseID: "scale-1"})
 		if err != nil {
 			t.Fatalf("Run: %v", err)
 		}
@@ -247,7 +247,7 @@ func sameRow(a, b engine.RejectedRow) bool { return a.String() == b.String() }
 func TestRunReportCleanInputHasNoRejects(t *testing.T) {
 	j := testfixture.CSVJob(t, rejectsJob, "user_id,consent_marketing,ts,revenue\nu1,true,2026-01-05 10:00:00,10\n", 10)
 	defer testfixture.WithNoise(t, testnoise.None{})()
-	res, err := Run(context.Background(), j, RunOptions{ReleaseID: "clean-1"})
+	res, err := Run(context.Background(), j, RunOptions{NewEngine: embedded, ReleaseID: "clean-1"})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -327,7 +327,7 @@ ledger: ledger/privagg-ledger.duckdb
 	}
 	j := setup(t, y)
 	defer testfixture.WithNoise(t, testnoise.None{})()
-	res, err := Run(context.Background(), j, RunOptions{ReleaseID: "consent-rejects-1"})
+	res, err := Run(context.Background(), j, RunOptions{NewEngine: embedded, ReleaseID: "consent-rejects-1"})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -354,7 +354,7 @@ ledger: ledger/privagg-ledger.duckdb
 	noSecrets(t, "run report", reportText(t, j.Ledger))
 
 	j = setup(t, strings.Replace(y, "max_reject_fraction: 0.9", "max_reject_fraction: 0.1", 1))
-	_, err = Run(context.Background(), j, RunOptions{ReleaseID: "consent-rejects-2"})
+	_, err = Run(context.Background(), j, RunOptions{NewEngine: embedded, ReleaseID: "consent-rejects-2"})
 	if !isInput(err) {
 		t.Fatalf("err = %v, want an input error", err)
 	}
@@ -388,7 +388,7 @@ func TestJSONLateBadValuesAreRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer testfixture.WithNoise(t, testnoise.None{})()
-	res, err := Run(context.Background(), j, RunOptions{ReleaseID: "late-1"})
+	res, err := Run(context.Background(), j, RunOptions{NewEngine: embedded, ReleaseID: "late-1"})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}

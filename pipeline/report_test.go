@@ -29,7 +29,7 @@ func runForReport(t *testing.T, jobYAML, id string) (*job.Job, string) {
 	t.Helper()
 	job := testfixture.CSVJob(t, jobYAML, eventsCSV, 10)
 	defer testfixture.WithNoise(t, testnoise.None{})()
-	if _, err := Run(context.Background(), job, RunOptions{ReleaseID: id}); err != nil {
+	if _, err := Run(context.Background(), job, RunOptions{NewEngine: embedded, ReleaseID: id}); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	led, err := privacy.OpenLedger(job.Ledger)

@@ -35,7 +35,7 @@ func TestEnvOverrideChangesTheRelease(t *testing.T) {
 		t.Run(tc.env, func(t *testing.T) {
 			j := testfixture.CSVJob(t, goldenJob, eventsCSV, 10)
 			ctx := context.Background()
-			first, err := Run(ctx, j, RunOptions{})
+			first, err := Run(ctx, j, RunOptions{NewEngine: embedded})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,7 +50,7 @@ func TestEnvOverrideChangesTheRelease(t *testing.T) {
 				if err := os.RemoveAll(j.Output.Dir); err != nil {
 					t.Fatal(err)
 				}
-				_, err := Run(ctx, j2, RunOptions{ReleaseID: first.ReleaseID})
+				_, err := Run(ctx, j2, RunOptions{NewEngine: embedded, ReleaseID: first.ReleaseID})
 				var ce *job.ConfigError
 				if !errors.As(err, &ce) || ExitCode(err) != ExitConfig || !strings.Contains(err.Error(), "different job") {
 					t.Fatalf("forced release id of another job: err %v (exit %d), want a config error (exit 2) saying it is a different job", err, ExitCode(err))
@@ -59,7 +59,7 @@ func TestEnvOverrideChangesTheRelease(t *testing.T) {
 					t.Errorf("refused run left output.dir (stat: %v)", err)
 				}
 			}
-			second, err := Run(ctx, j2, RunOptions{})
+			second, err := Run(ctx, j2, RunOptions{NewEngine: embedded})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,7 +100,7 @@ func TestOtherJobCannotCompleteReservation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Run(ctx, other, RunOptions{ReleaseID: id})
+	_, err = Run(ctx, other, RunOptions{NewEngine: embedded, ReleaseID: id})
 	if ExitCode(err) != ExitConfig || !strings.Contains(err.Error(), "different job") {
 		t.Fatalf("another job completing the reservation: err %v (exit %d), want exit 2 naming a different job", err, ExitCode(err))
 	}
@@ -110,7 +110,7 @@ func TestOtherJobCannotCompleteReservation(t *testing.T) {
 	}
 
 	os.Unsetenv("PRIVAGG_PURPOSE")
-	res, err := Run(ctx, j, RunOptions{ReleaseID: id})
+	res, err := Run(ctx, j, RunOptions{NewEngine: embedded, ReleaseID: id})
 	if err != nil || res.Republished {
 		t.Fatalf("the reserving job resumes: err %v", err)
 	}
@@ -123,7 +123,7 @@ func TestOtherJobCannotCompleteReservation(t *testing.T) {
 func publishedRelease(t *testing.T) (*job.Job, string, string) {
 	t.Helper()
 	j := testfixture.CSVJob(t, goldenJob, eventsCSV, 10)
-	res, err := Run(context.Background(), j, RunOptions{})
+	res, err := Run(context.Background(), j, RunOptions{NewEngine: embedded})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestRepublishRefusesChangedStore(t *testing.T) {
 			j, id, store := publishedRelease(t)
 			data := storedDataFile(t, store)
 			tc.tamper(t, store, data)
-			_, err := Run(context.Background(), j, RunOptions{ReleaseID: id})
+			_, err := Run(context.Background(), j, RunOptions{NewEngine: embedded, ReleaseID: id})
 			var ie *release.IntegrityError
 			if !errors.As(err, &ie) || ExitCode(err) != ExitRuntime {
 				t.Fatalf("re-publish of a changed store: err %v (exit %d), want a *release.IntegrityError (exit 1)", err, ExitCode(err))

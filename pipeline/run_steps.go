@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/privagg/privagg/engine"
-	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/internal/progress"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
@@ -210,12 +209,16 @@ func engineWritesNoise(e engine.Engine) bool {
 	return ok && w.WritesNoise()
 }
 
-// selectEngine returns the engine of opts, or the embedded DuckDB engine.
-// Only the DuckDB engine writes staging files; a job with a bounds share
-// needs an engine that makes the estimates (engine.BoundsEstimator).
+// selectEngine returns the engine of opts: opts.Engine, or the one
+// opts.NewEngine makes. Only the embedded engine (made by NewEngine) writes
+// staging files; a job with a bounds share needs an engine that makes the
+// estimates (engine.BoundsEstimator).
 func selectEngine(j *job.Job, id string, opts RunOptions, log *slog.Logger) (engine.Engine, error) {
 	if opts.Engine == nil {
-		return duckdb.New(j, duckdb.Options{ReleaseID: id, MemoryLimit: opts.MemoryLimit, TempDir: opts.TempDir, Logger: log, Progress: opts.Progress})
+		if opts.NewEngine == nil {
+			return nil, errNoEngine
+		}
+		return opts.NewEngine(j, engine.RunParams{ReleaseID: id, Logger: log, Progress: opts.Progress})
 	}
 	if j.Staging != nil {
 		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "staging", Rule: "is written by the duckdb engine only; run the staging job with --engine duckdb"}}}
@@ -240,9 +243,7 @@ func (r *run) prepareInput(ctx context.Context, computer engine.Engine, plan *pr
 	scanStart := time.Now()
 	counts, err := computer.Prepare(ctx)
 	if err != nil {
-		// An input DuckDB could not read: its reason is withheld (it
-		// quotes the input); the line and kind of problem instead.
-		return duckdb.LocateReadError(ctx, r.j, err)
+		return err
 	}
 	r.report.RowsRead, r.report.RowsRejected, r.report.RowsExcludedByConsent = counts.Read, counts.Rejected, counts.Excluded
 	r.report.ConsentRecordsRead, r.report.ConsentRecordsRejected = counts.ConsentRead, counts.ConsentRejected

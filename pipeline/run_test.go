@@ -110,7 +110,7 @@ func checkGolden(t *testing.T, got []byte, name string) {
 func TestRunGolden(t *testing.T) {
 	job := testfixture.CSVJob(t, goldenJob, eventsCSV, 10)
 	defer testfixture.WithNoise(t, testnoise.None{})()
-	res, err := Run(context.Background(), job, RunOptions{ReleaseID: "golden-1"})
+	res, err := Run(context.Background(), job, RunOptions{NewEngine: embedded, ReleaseID: "golden-1"})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -163,7 +163,7 @@ func leakScan(t *testing.T, job *job.Job, secrets []string) {
 func TestRunRepublishesWithoutCharge(t *testing.T) {
 	job := testfixture.CSVJob(t, goldenJob, eventsCSV, 10)
 	ctx := context.Background()
-	first, err := Run(ctx, job, RunOptions{})
+	first, err := Run(ctx, job, RunOptions{NewEngine: embedded})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestRunRepublishesWithoutCharge(t *testing.T) {
 	if err := os.RemoveAll(job.Output.Dir); err != nil {
 		t.Fatal(err)
 	}
-	second, err := Run(ctx, job, RunOptions{})
+	second, err := Run(ctx, job, RunOptions{NewEngine: embedded})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestRunRepublishesWithoutCharge(t *testing.T) {
 		t.Errorf("re-publication charged: spent %s -> %s", st1.EpsilonSpent, st2.EpsilonSpent)
 	}
 	// A new release id draws new noise and is charged.
-	if _, err := Run(ctx, job, RunOptions{ReleaseID: "golden-2"}); err != nil {
+	if _, err := Run(ctx, job, RunOptions{NewEngine: embedded, ReleaseID: "golden-2"}); err != nil {
 		t.Fatal(err)
 	}
 	st3, _ := led.Status(ctx, job.Dataset)
@@ -240,7 +240,7 @@ func TestRunFailuresReleaseNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			job := testfixture.CSVJob(t, tc.job, tc.events, tc.budget)
-			_, err := Run(context.Background(), job, RunOptions{})
+			_, err := Run(context.Background(), job, RunOptions{NewEngine: embedded})
 			if err == nil || !tc.check(err) {
 				t.Fatalf("err = %v (%T)", err, err)
 			}
@@ -288,7 +288,7 @@ output: {dir: out, format: csv}
 ledger: privagg-ledger.duckdb
 `, b.String(), 10)
 	defer testfixture.WithNoise(t, testnoise.None{})()
-	res, err := Run(context.Background(), job, RunOptions{})
+	res, err := Run(context.Background(), job, RunOptions{NewEngine: embedded})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +344,7 @@ ledger: privagg-ledger.duckdb
 		t.Fatal(err)
 	}
 	defer testfixture.WithNoise(t, testnoise.None{})()
-	res, err := Run(context.Background(), job, RunOptions{})
+	res, err := Run(context.Background(), job, RunOptions{NewEngine: embedded})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +370,7 @@ func TestStaging(t *testing.T) {
 	t.Run("no key", func(t *testing.T) {
 		job := testfixture.CSVJob(t, stagingJob, eventsCSV, 10)
 		t.Setenv("PRIVAGG_TEST_STAGING_KEY", "")
-		_, err := Run(context.Background(), job, RunOptions{})
+		_, err := Run(context.Background(), job, RunOptions{NewEngine: embedded})
 		if !isConfig(err) || !strings.Contains(err.Error(), "staging.pseudonym_key_env") {
 			t.Fatalf("err = %v, want a config error naming staging.pseudonym_key_env", err)
 		}
@@ -383,7 +383,7 @@ func TestStaging(t *testing.T) {
 		t.Setenv("PRIVAGG_TEST_STAGING_KEY", key)
 		job := testfixture.CSVJob(t, stagingJob, eventsCSV, 10)
 		var logs bytes.Buffer
-		if _, err := Run(context.Background(), job, RunOptions{Logger: newTestLogger(&logs)}); err != nil {
+		if _, err := Run(context.Background(), job, RunOptions{NewEngine: embedded, Logger: newTestLogger(&logs)}); err != nil {
 			t.Fatal(err)
 		}
 		eng, err := duckdb.OpenDB(context.Background(), duckdb.DBOptions{Threads: 1})

@@ -40,7 +40,7 @@ func TestEngineErrorsAfterReservationQuoteNoInput(t *testing.T) {
 	}
 	defer func() { stepHook = nil }()
 	var logs bytes.Buffer
-	_, err := Run(context.Background(), j, RunOptions{Logger: newTestLogger(&logs)})
+	_, err := Run(context.Background(), j, RunOptions{NewEngine: embedded, Logger: newTestLogger(&logs)})
 	if err == nil {
 		t.Fatal("Run succeeded on an input that changed after the reservation")
 	}
@@ -104,7 +104,7 @@ func TestTextInputIsReadOnce(t *testing.T) {
 		}
 	}
 	defer func() { stepHook = nil }()
-	if _, err := Run(context.Background(), j, RunOptions{}); err != nil {
+	if _, err := Run(context.Background(), j, RunOptions{NewEngine: embedded}); err != nil {
 		t.Fatalf("Run read the input again after the reservation: %v", err)
 	}
 }

@@ -64,7 +64,7 @@ func TestStdDevEndToEnd(t *testing.T) {
 	}
 	job := testfixture.CSVJob(t, spreadJob, b.String(), 10)
 	defer testfixture.WithNoise(t, testnoise.None{})()
-	if _, err := Run(context.Background(), job, RunOptions{ReleaseID: "spread-1"}); err != nil {
+	if _, err := Run(context.Background(), job, RunOptions{NewEngine: embedded, ReleaseID: "spread-1"}); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	rows := readCSV(t, filepath.Join(job.Output.Dir, "by_group.csv"))

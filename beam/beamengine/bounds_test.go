@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
 
+	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/internal/testfixture"
 	"github.com/privagg/privagg/internal/testnoise"
 	"github.com/privagg/privagg/pipeline"
@@ -141,7 +142,7 @@ func agreeOnAutoBounds(t *testing.T, jobYAML string) {
 	embedded := setupJob(t, jobYAML, files, 1000)
 	restore := testfixture.WithNoise(t, testnoise.None{})
 	defer restore()
-	if _, err := pipeline.Run(context.Background(), embedded, pipeline.RunOptions{ReleaseID: "auto-1"}); err != nil {
+	if _, err := pipeline.Run(context.Background(), embedded, pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{}), ReleaseID: "auto-1"}); err != nil {
 		t.Fatalf("embedded engine: %v", err)
 	}
 	onBeam := setupJob(t, jobYAML, files, 1000)

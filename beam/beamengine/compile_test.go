@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"
@@ -91,7 +92,7 @@ func TestColumnCheckMatchesEmbedded(t *testing.T) {
 			jobYAML := strings.Replace(typo, "path: events.csv", "path: "+tc.input, 1)
 			files := map[string]string{tc.input: tc.data(t)}
 			embedded := setupJob(t, jobYAML, files, 10)
-			_, want := pipeline.Run(context.Background(), embedded, pipeline.RunOptions{ReleaseID: "typo-1"})
+			_, want := pipeline.Run(context.Background(), embedded, pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{}), ReleaseID: "typo-1"})
 			onBeam := setupJob(t, jobYAML, files, 10)
 			eng, err := New(onBeam, Options{Runner: testRunner()})
 			if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
 
+	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"
 )
@@ -191,7 +192,7 @@ func TestEnginesAgreeWithoutNoise(t *testing.T) {
 			files := map[string]string{tc.input: tc.data(t)}
 			embedded := setupJob(t, jobYAML, files, 10)
 			restore := testfixture.WithNoise(t, testnoise.None{})
-			want, err := pipeline.Run(context.Background(), embedded, pipeline.RunOptions{ReleaseID: "equiv-1"})
+			want, err := pipeline.Run(context.Background(), embedded, pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{}), ReleaseID: "equiv-1"})
 			restore()
 			if err != nil {
 				t.Fatalf("embedded engine: %v", err)
@@ -242,7 +243,7 @@ func TestEnginesAgreeTwoPhase(t *testing.T) {
 	files := map[string]string{"events.csv": twoPhaseEvents(3)}
 	embedded := setupJob(t, twoPhaseJob, files, 1000)
 	restore := testfixture.WithNoise(t, testnoise.None{})
-	_, err := pipeline.Run(context.Background(), embedded, pipeline.RunOptions{ReleaseID: "two-phase-1"})
+	_, err := pipeline.Run(context.Background(), embedded, pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{}), ReleaseID: "two-phase-1"})
 	restore()
 	if err != nil {
 		t.Fatalf("embedded engine: %v", err)
@@ -318,7 +319,7 @@ func TestReleaseRepublishedByTheOtherEngine(t *testing.T) {
 		if engine == "beam" {
 			return runBeam(t, job, "cross-1", pbeam.TestModeDisabled)
 		}
-		return pipeline.Run(context.Background(), job, pipeline.RunOptions{ReleaseID: "cross-1"})
+		return pipeline.Run(context.Background(), job, pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{}), ReleaseID: "cross-1"})
 	}
 	for _, tc := range []struct{ first, second string }{{"duckdb", "beam"}, {"beam", "duckdb"}} {
 		t.Run(tc.first+" stores, "+tc.second+" re-publishes", func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
 
 	"github.com/privagg/privagg/engine"
+	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/internal/testfixture"
 	"github.com/privagg/privagg/internal/testnoise"
 	"github.com/privagg/privagg/internal/verify"
@@ -116,13 +117,13 @@ func runBothEngines(t *testing.T, jobYAML string, files map[string]string) (embe
 	t.Helper()
 	strict := strings.Replace(jobYAML, "max_reject_fraction: 0.9", "max_reject_fraction: 0.001", 1)
 	restore := testfixture.WithNoise(t, testnoise.None{})
-	res, err := pipeline.Run(context.Background(), setupJob(t, jobYAML, files, 10), pipeline.RunOptions{ReleaseID: "rejects-1"})
+	res, err := pipeline.Run(context.Background(), setupJob(t, jobYAML, files, 10), pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{}), ReleaseID: "rejects-1"})
 	if err != nil {
 		restore()
 		t.Fatalf("embedded engine: %v", err)
 	}
 	embedded.rejects = res.Report.Rejects
-	_, embedded.tooMany = pipeline.Run(context.Background(), setupJob(t, strict, files, 10), pipeline.RunOptions{ReleaseID: "rejects-2"})
+	_, embedded.tooMany = pipeline.Run(context.Background(), setupJob(t, strict, files, 10), pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{}), ReleaseID: "rejects-2"})
 	restore()
 	if res, err = runBeam(t, setupJob(t, jobYAML, files, 10), "rejects-1", pbeam.TestModeWithContributionBounding); err != nil {
 		t.Fatalf("beam engine: %v", err)
@@ -414,7 +415,7 @@ const rejectsUnbalancedCSV = "user_id,consent_marketing,ts,revenue\n" +
 func TestUnbalancedQuoteRefusedAlikeOnBothEngines(t *testing.T) {
 	files := map[string]string{"events.csv": rejectsUnbalancedCSV}
 	restore := testfixture.WithNoise(t, testnoise.None{})
-	_, embedded := pipeline.Run(context.Background(), setupJob(t, rejectsJob, files, 10), pipeline.RunOptions{ReleaseID: "quote-1"})
+	_, embedded := pipeline.Run(context.Background(), setupJob(t, rejectsJob, files, 10), pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{}), ReleaseID: "quote-1"})
 	restore()
 	_, beam := runBeam(t, setupJob(t, rejectsJob, files, 10), "quote-1", pbeam.TestModeWithContributionBounding)
 	const want = "line 5: a quoted value that is never closed"

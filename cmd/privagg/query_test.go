@@ -90,7 +90,7 @@ func publishTwoIn(t *testing.T, dir, outParent string) (ledger string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := pipeline.Run(context.Background(), job, pipeline.RunOptions{ReleaseID: r.id}); err != nil {
+		if _, err := pipeline.Run(context.Background(), job, pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{}), ReleaseID: r.id}); err != nil {
 			t.Fatal(err)
 		}
 	}

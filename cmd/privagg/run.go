@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"
@@ -108,6 +109,9 @@ func executeRun(cmd *cobra.Command, g *globals, path string, opts *pipeline.RunO
 		return nil, nil, err
 	}
 	warnRawTuned(g.stderr, path, j.Source)
+	// The command chooses the engine: the embedded one, unless --engine
+	// names another (which then runs the job itself, ef.run).
+	opts.NewEngine = duckdb.Factory(duckdb.Options{MemoryLimit: opts.MemoryLimit, TempDir: opts.TempDir})
 	if dryRun {
 		if ef.external() {
 			return j, nil, usageError{errors.New("--dry-run: reads the input with the embedded engine; it cannot be combined with --engine " + ef.engine)}

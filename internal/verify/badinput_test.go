@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/internal/testfixture"
 	"github.com/privagg/privagg/internal/testnoise"
 	"github.com/privagg/privagg/pipeline"
@@ -108,7 +109,7 @@ func TestVerifyBadInput(t *testing.T) {
 			job := newJob(t, jobSetup{format: tc.format, input: input, rejectFrac: tc.rejectFrac})
 			var logs logBuffer
 			restore := testfixture.WithNoise(t, testnoise.None{})
-			res, err := pipeline.Run(context.Background(), job, pipeline.RunOptions{Logger: logs.logger()})
+			res, err := pipeline.Run(context.Background(), job, pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{}), Logger: logs.logger()})
 			restore()
 			tried++
 			if got := exitCode(err); got != tc.wantExit {
@@ -146,7 +147,7 @@ func TestVerifyBadInput(t *testing.T) {
 		if err := os.Chmod(job.Input.Path, 0); err != nil {
 			t.Fatal(err)
 		}
-		_, err := pipeline.Run(context.Background(), job, pipeline.RunOptions{})
+		_, err := pipeline.Run(context.Background(), job, pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{})})
 		tried++
 		if got := exitCode(err); got != pipeline.ExitInput {
 			t.Fatalf("exit code %d (err %v), want %d", got, err, pipeline.ExitInput)

@@ -18,6 +18,7 @@ import (
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/release"
 
+	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"
 )
@@ -39,7 +40,7 @@ func TestMain(m *testing.M) {
 func childRun(path, releaseID string) int {
 	job, err := job.LoadJob(path)
 	if err == nil {
-		_, err = pipeline.Run(context.Background(), job, pipeline.RunOptions{ReleaseID: releaseID})
+		_, err = pipeline.Run(context.Background(), job, pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{}), ReleaseID: releaseID})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -131,7 +132,7 @@ func TestVerifyCrashSoak(t *testing.T) {
 		// its noised values may be on disk unstored: then it is refused.
 		if state == "reserved, writing" {
 			before, _ := led.Status(ctx, job.Dataset)
-			_, err := pipeline.Run(ctx, job, pipeline.RunOptions{ReleaseID: id})
+			_, err := pipeline.Run(ctx, job, pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{}), ReleaseID: id})
 			if !errors.Is(err, privacy.ErrNoiseWritten) {
 				t.Fatalf("kill %d (%s): re-run: %v, want privacy.ErrNoiseWritten", i, state, err)
 			}
@@ -141,7 +142,7 @@ func TestVerifyCrashSoak(t *testing.T) {
 			checkOutputDir(t, ctx, led, job, fmt.Sprintf("refused re-run after kill %d", i))
 			continue
 		}
-		if _, err := pipeline.Run(ctx, job, pipeline.RunOptions{ReleaseID: id}); err != nil {
+		if _, err := pipeline.Run(ctx, job, pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{}), ReleaseID: id}); err != nil {
 			t.Fatalf("kill %d (%s): re-run: %v", i, state, err)
 		}
 		if rec, err := led.Lookup(ctx, id); err != nil || rec == nil || rec.State != privacy.StatePublished {
@@ -243,7 +244,7 @@ func TestVerifyRerunRemovesPublishTempFiles(t *testing.T) {
 	if err := os.WriteFile(stale, []byte("campaign,ev"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pipeline.Run(context.Background(), job, pipeline.RunOptions{}); err != nil {
+	if _, err := pipeline.Run(context.Background(), job, pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{})}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(stale); err == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/privagg/privagg/internal/testnoise"
 	"github.com/privagg/privagg/job"
 
+	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/pipeline"
 )
 
@@ -48,7 +49,7 @@ func FuzzReadInput(f *testing.F) {
 		}
 		j := newJob(t, jobSetup{format: fm, input: data, rejectFrac: 1})
 		restore := testfixture.WithNoise(t, testnoise.None{})
-		res, err := pipeline.Run(context.Background(), j, pipeline.RunOptions{})
+		res, err := pipeline.Run(context.Background(), j, pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{})})
 		restore()
 		if err != nil {
 			var ce *job.ConfigError

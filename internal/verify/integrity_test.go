@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/internal/testfixture"
 	"github.com/privagg/privagg/internal/testnoise"
 	"github.com/privagg/privagg/job"
@@ -50,7 +51,7 @@ func TestVerifyIntegrity(t *testing.T) {
 			}
 			var logs logBuffer
 			restore := testfixture.WithNoise(t, testnoise.None{})
-			res, err := pipeline.Run(context.Background(), j, pipeline.RunOptions{ReleaseID: "integrity-1", Logger: logs.logger()})
+			res, err := pipeline.Run(context.Background(), j, pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{}), ReleaseID: "integrity-1", Logger: logs.logger()})
 			restore()
 			exit := "ok"
 			switch exitCode(err) {

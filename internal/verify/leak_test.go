@@ -11,6 +11,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2" // database/sql driver "duckdb", to read the staging file
 
+	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/pipeline"
 )
 
@@ -36,7 +37,7 @@ func TestVerifyLeakScanWithStaging(t *testing.T) {
 	var logs logBuffer
 	ctx := context.Background()
 	for range 2 {
-		if _, err := pipeline.Run(ctx, job, pipeline.RunOptions{Logger: logs.logger()}); err != nil {
+		if _, err := pipeline.Run(ctx, job, pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{}), Logger: logs.logger()}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/privagg/privagg/engine/duckdb"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/pipeline"
 	"github.com/privagg/privagg/privacy"
@@ -49,7 +50,7 @@ func TestGroupByTypoAsEmbedded(t *testing.T) {
 	if err := led.SetBudget(context.Background(), j.Dataset, 5, 1e-5, "none"); err != nil {
 		t.Fatal(err)
 	}
-	_, embedded := pipeline.Run(context.Background(), j, pipeline.RunOptions{})
+	_, embedded := pipeline.Run(context.Background(), j, pipeline.RunOptions{NewEngine: duckdb.Factory(duckdb.Options{})})
 	if code := pipeline.ExitCode(embedded); code != pipeline.ExitConfig {
 		t.Fatalf("embedded engine: exit %d (%v), want %d", code, embedded, pipeline.ExitConfig)
 	}
