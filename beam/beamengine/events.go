@@ -323,7 +323,9 @@ func (c *consentSpec) record(vals []transforms.Value, emit func(string, consentR
 	p, ok := vals[consentPurpose].Text()
 	p = strings.Trim(p, transforms.UnitSpace)
 	noPurpose := !ok || p == ""
-	if !noPurpose && strings.ToLower(p) != strings.ToLower(c.Purpose) {
+	// lower() on both sides, as the embedded engine's SQL compares purposes;
+	// strings.EqualFold folds a few runes differently.
+	if !noPurpose && strings.ToLower(p) != strings.ToLower(c.Purpose) { //nolint:staticcheck // see above
 		return nil
 	}
 	var broken []int

@@ -215,7 +215,8 @@ func jsonText(raw json.RawMessage) transforms.Value {
 	}
 	f, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil {
-		if ne, ok := err.(*strconv.NumError); !ok || ne.Err != strconv.ErrRange {
+		var ne *strconv.NumError
+		if !errors.As(err, &ne) || !errors.Is(ne.Err, strconv.ErrRange) {
 			return transforms.Value{}
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/gcs"   // gs:// inputs and results
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local" // local files
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
-	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct" // the default runner
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct" //nolint:staticcheck // the default runner; deprecated in favour of prism, which is registered too
 
 	// prism: Beam's portable runner, in process, through the job service
 	// that Flink, Spark and Dataflow use (encoding, registration).
