@@ -51,7 +51,7 @@ require (
 	github.com/golang/glog v1.2.5 // indirect
 	github.com/golang/protobuf v1.5.4 // indirect
 	github.com/golang/snappy v1.0.0 // indirect
-	github.com/google/differential-privacy/go/v3 v3.0.0
+	github.com/google/differential-privacy/go/v3 v3.0.0 // indirect
 	github.com/google/differential-privacy/privacy-on-beam/v3 v3.0.0
 	github.com/google/flatbuffers v25.12.19+incompatible // indirect
 	github.com/google/pprof v0.0.0-20240227163752-401108e1b7e7 // indirect
