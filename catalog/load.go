@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/privagg/privagg/internal/sqlq"
 	"github.com/privagg/privagg/release"
 )
 
@@ -53,7 +54,7 @@ func (db *DB) stageFiles(ctx context.Context, tables []QueryTable) error {
 		db.copies[stageKey(t)] = dst
 		// DuckDB looks for a write-ahead log beside a database it
 		// attaches; in the private folder there is none.
-		allowed = append(allowed, literal(dst), literal(dst+".wal"))
+		allowed = append(allowed, sqlq.String(dst), sqlq.String(dst+".wal"))
 	}
 	var settings []string
 	if len(allowed) > 0 {
@@ -130,30 +131,30 @@ func (db *DB) load(ctx context.Context, qt QueryTable) error {
 	if !ok {
 		return fmt.Errorf("data file %s was not staged", t.Path)
 	}
-	create := "CREATE TEMP TABLE " + ident(qt.Name) + " AS SELECT * FROM "
+	create := "CREATE TEMP TABLE " + sqlq.Ident(qt.Name) + " AS SELECT * FROM "
 	switch t.Format {
 	case release.FormatParquet:
-		return db.eng.Exec(ctx, create+"read_parquet("+literal(path)+")")
+		return db.eng.Exec(ctx, create+"read_parquet("+sqlq.String(path)+")")
 	case release.FormatCSV:
 		cols := make([]string, len(t.columns))
 		for i, c := range t.columns {
 			if !slices.Contains([]string{"VARCHAR", "BIGINT", "DOUBLE"}, c.Type) {
 				return fmt.Errorf("manifest %s: column %s: type %q must be VARCHAR, BIGINT or DOUBLE", t.ManifestPath, c.Name, c.Type)
 			}
-			cols[i] = literal(c.Name) + ": " + literal(c.Type)
+			cols[i] = sqlq.String(c.Name) + ": " + sqlq.String(c.Type)
 		}
 		// The csv sink writes NULL as an empty field and the empty string
 		// as "", so quoted empty fields are not NULL.
 		return db.eng.Exec(ctx, create+fmt.Sprintf("read_csv(%s, header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "+
-			"allow_quoted_nulls = false, columns = {%s})", literal(path), strings.Join(cols, ", ")))
+			"allow_quoted_nulls = false, columns = {%s})", sqlq.String(path), strings.Join(cols, ", ")))
 	case release.FormatDuckDB:
 		const alias = "__privagg_release"
-		if err := db.eng.Exec(ctx, fmt.Sprintf("ATTACH %s AS %s (READ_ONLY)", literal(path), alias)); err != nil {
+		if err := db.eng.Exec(ctx, fmt.Sprintf("ATTACH %s AS %s (READ_ONLY)", sqlq.String(path), alias)); err != nil {
 			return err
 		}
 		err := db.checkBaseTable(ctx, alias, t)
 		if err == nil {
-			err = db.eng.Exec(ctx, create+alias+"."+ident(t.DuckDBTable))
+			err = db.eng.Exec(ctx, create+alias+"."+sqlq.Ident(t.DuckDBTable))
 		}
 		return errors.Join(err, db.eng.Exec(ctx, "DETACH "+alias))
 	default:

@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"github.com/privagg/privagg/internal/sqlq"
+
 	"context"
 	"fmt"
 )
@@ -21,7 +23,7 @@ var macros = []struct{ name, def string }{
 // createMacros creates the sandbox's macros.
 func (db *DB) createMacros(ctx context.Context) error {
 	for _, m := range macros {
-		if err := db.eng.Exec(ctx, "CREATE TEMP MACRO "+ident(m.name)+m.def); err != nil {
+		if err := db.eng.Exec(ctx, "CREATE TEMP MACRO "+sqlq.Ident(m.name)+m.def); err != nil {
 			return fmt.Errorf("create macro %s: %w", m.name, err)
 		}
 	}

@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"github.com/privagg/privagg/internal/sqlq"
+
 	"bytes"
 	"context"
 	"flag"
@@ -64,7 +66,7 @@ func TestFormatsRoundTrip(t *testing.T) {
 			if err := WriteResultFile(ctx, path, rr, tc.format); err != nil {
 				t.Fatalf("WriteResultFile: %v", err)
 			}
-			got, err := reader.QueryRows(ctx, "SELECT * FROM "+sprintf(tc.read, literal(path)))
+			got, err := reader.QueryRows(ctx, "SELECT * FROM "+sprintf(tc.read, sqlq.String(path)))
 			if err != nil {
 				data, _ := os.ReadFile(path)
 				t.Fatalf("read back: %v\n%s", err, data)

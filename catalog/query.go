@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"github.com/privagg/privagg/internal/sqlq"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -120,7 +122,7 @@ func OpenDB(ctx context.Context, c *Catalog) (_ *DB, err error) {
 			db.warnings = append(db.warnings, fmt.Sprintf("output %s: the name is taken by another table; use %s", qt.Name, qt.Table.QueryName))
 			continue
 		}
-		if err := eng.Exec(ctx, fmt.Sprintf("CREATE TEMP VIEW %s AS SELECT * FROM %s", ident(qt.Name), ident(qt.Table.QueryName))); err != nil {
+		if err := eng.Exec(ctx, fmt.Sprintf("CREATE TEMP VIEW %s AS SELECT * FROM %s", sqlq.Ident(qt.Name), sqlq.Ident(qt.Table.QueryName))); err != nil {
 			return nil, fmt.Errorf("create view %s: %w", qt.Name, err)
 		}
 		db.add(qt)
@@ -419,6 +421,3 @@ func firstWord(sql string) string {
 		}
 	}
 }
-
-func ident(s string) string   { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/privagg/privagg/internal/sqlq"
 	"github.com/privagg/privagg/release"
 
 	duckdb "github.com/privagg/privagg/engine/duckdb"
@@ -32,7 +33,7 @@ func rewriteDuckDB(t *testing.T, dir, file string, stmts ...string) {
 		t.Fatal(err)
 	}
 	defer eng.Close()
-	if err := eng.Exec(ctx, "ATTACH "+literal(path)+" AS planted"); err != nil {
+	if err := eng.Exec(ctx, "ATTACH "+sqlq.String(path)+" AS planted"); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range append([]string{"USE planted"}, stmts...) {
@@ -93,12 +94,12 @@ func TestOpenDBRefusesDuckDBObjectsThatRun(t *testing.T) {
 	}{
 		{"view over a private file", []string{
 			"DROP TABLE by_channel",
-			"CREATE VIEW by_channel AS SELECT * FROM read_csv(" + literal(secret) + ")",
+			"CREATE VIEW by_channel AS SELECT * FROM read_csv(" + sqlq.String(secret) + ")",
 		}, "view"},
 		{"view beside the tables", []string{
-			"CREATE VIEW extra AS SELECT * FROM read_csv(" + literal(secret) + ")",
+			"CREATE VIEW extra AS SELECT * FROM read_csv(" + sqlq.String(secret) + ")",
 		}, "view"},
-		{"macro", []string{"CREATE MACRO leak() AS TABLE SELECT * FROM read_csv(" + literal(secret) + ")"}, "macro"},
+		{"macro", []string{"CREATE MACRO leak() AS TABLE SELECT * FROM read_csv(" + sqlq.String(secret) + ")"}, "macro"},
 		{"column default", []string{"ALTER TABLE by_channel ALTER COLUMN campaign SET DEFAULT 'x'"}, "default"},
 		{"generated column", []string{
 			"DROP TABLE by_channel",
@@ -162,11 +163,11 @@ func TestOpenDBReadsOnlyTheVerifiedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{
-		"ATTACH " + literal(scratch) + " AS planted",
+		"ATTACH " + sqlq.String(scratch) + " AS planted",
 		"SET wal_autocheckpoint = '1TB'",
 		"PRAGMA disable_checkpoint_on_shutdown",
 		"DROP TABLE planted.by_channel",
-		"CREATE VIEW planted.by_channel AS SELECT * FROM read_csv(" + literal(secret) + ")",
+		"CREATE VIEW planted.by_channel AS SELECT * FROM read_csv(" + sqlq.String(secret) + ")",
 	} {
 		if err := eng.Exec(ctx, s); err != nil {
 			t.Fatalf("%s: %v", s, err)

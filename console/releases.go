@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/privagg/privagg/catalog"
+	"github.com/privagg/privagg/internal/sqlq"
 	"github.com/privagg/privagg/release"
 )
 
@@ -183,7 +184,7 @@ func (s *Server) readTables(ctx context.Context, cat *catalog.Catalog, rel *cata
 // read fills the view with the table's first maxRows rows.
 func (tv *tableView) read(ctx context.Context, db *catalog.DB) error {
 	name := tv.T.QueryName
-	sql := fmt.Sprintf(`SELECT * FROM "%s" LIMIT %d`, strings.ReplaceAll(name, `"`, `""`), maxRows)
+	sql := fmt.Sprintf(`SELECT * FROM %s LIMIT %d`, sqlq.Ident(name), maxRows)
 	rr, err := db.Query(ctx, sql)
 	if err != nil {
 		return fmt.Errorf("query %s: %w", name, err)

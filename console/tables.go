@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/privagg/privagg/catalog"
+	"github.com/privagg/privagg/internal/sqlq"
 )
 
 // A table's workspace: /releases/{id}/tables/{output} shows one released
@@ -82,26 +83,23 @@ func (f tableFilter) sql(t catalog.Table) string {
 	keys, metrics := columnsOf(t)
 	for _, k := range keys {
 		if v, ok := f.Text[k]; ok {
-			where = append(where, fmt.Sprintf("contains(lower(%s), lower(%s))", sqlIdent(k), sqlLiteral(v)))
+			where = append(where, fmt.Sprintf("contains(lower(%s), lower(%s))", sqlq.Ident(k), sqlq.String(v)))
 		}
 	}
 	for _, c := range metrics {
 		if x, ok := f.Min[c]; ok {
-			where = append(where, fmt.Sprintf("%s >= %s", sqlIdent(c), strconv.FormatFloat(x, 'g', -1, 64)))
+			where = append(where, fmt.Sprintf("%s >= %s", sqlq.Ident(c), strconv.FormatFloat(x, 'g', -1, 64)))
 		}
 		if x, ok := f.Max[c]; ok {
-			where = append(where, fmt.Sprintf("%s <= %s", sqlIdent(c), strconv.FormatFloat(x, 'g', -1, 64)))
+			where = append(where, fmt.Sprintf("%s <= %s", sqlq.Ident(c), strconv.FormatFloat(x, 'g', -1, 64)))
 		}
 	}
-	sql := "SELECT * FROM " + sqlIdent(t.QueryName)
+	sql := "SELECT * FROM " + sqlq.Ident(t.QueryName)
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
 	return sql
 }
-
-func sqlIdent(s string) string   { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-func sqlLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // queryTable runs the filtered query of output in release rel and writes
 // the result in format to a buffer.

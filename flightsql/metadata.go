@@ -1,6 +1,8 @@
 package flightsql
 
 import (
+	"github.com/privagg/privagg/internal/sqlq"
+
 	"context"
 	"regexp"
 	"slices"
@@ -84,7 +86,7 @@ func (s *Server) DoGetTables(ctx context.Context, cmd afsql.GetTables) (*arrow.S
 		}
 		row := []any{nil, nil, t.Name, tableType}
 		if cmd.GetIncludeSchema() {
-			rr, err := db.Query(ctx, "SELECT * FROM "+quoteIdent(t.Name)+" LIMIT 0")
+			rr, err := db.Query(ctx, "SELECT * FROM "+sqlq.Ident(t.Name)+" LIMIT 0")
 			if err != nil {
 				return nil, nil, s.status(err)
 			}
@@ -134,8 +136,6 @@ func like(p, s string) bool {
 	ok, err := regexp.MatchString(re.String(), s)
 	return err == nil && ok
 }
-
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // metadataInfo is the FlightInfo of a metadata command: its schema, and
 // the command itself as the ticket (the framework routes it to DoGet*).

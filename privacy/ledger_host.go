@@ -1,11 +1,12 @@
 package privacy
 
 import (
+	"github.com/privagg/privagg/internal/sqlq"
+
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	_ "github.com/duckdb/duckdb-go/v2" // database/sql driver "duckdb"
@@ -132,7 +133,7 @@ func attach(ctx context.Context, path string, readOnly bool) (*ledgerConn, error
 	if readOnly {
 		opts = " (READ_ONLY)"
 	}
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("ATTACH %s AS %s%s", sqlString(path), ledgerAlias, opts)); err != nil {
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("ATTACH %s AS %s%s", sqlq.String(path), ledgerAlias, opts)); err != nil {
 		conn.Close()
 		releaseHost(path, host, false)
 		return nil, err
@@ -167,4 +168,3 @@ func (c *ledgerConn) Close() error {
 }
 
 // sqlString quotes s as an SQL string literal.
-func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -5,13 +5,13 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/privagg/privagg/internal/duckarrow"
+	"github.com/privagg/privagg/internal/sqlq"
 	"github.com/privagg/privagg/privacy"
 )
 
@@ -104,9 +104,9 @@ func createDuckDBTable(ctx context.Context, exec driver.ExecerContext, ar duckar
 	defer release()
 	partitions, note := t.partitions()
 	stmts := []string{
-		fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM %s", duckdbIdent(t.name), duckdbIdent(view)),
-		fmt.Sprintf("DROP VIEW IF EXISTS %s", duckdbIdent(view)),
-		fmt.Sprintf("COMMENT ON TABLE %s IS %s", duckdbIdent(t.name), duckdbLiteral(fmt.Sprintf(
+		fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM %s", sqlq.Ident(t.name), sqlq.Ident(view)),
+		fmt.Sprintf("DROP VIEW IF EXISTS %s", sqlq.Ident(view)),
+		fmt.Sprintf("COMMENT ON TABLE %s IS %s", sqlq.Ident(t.name), sqlq.String(fmt.Sprintf(
 			"%s %s (job %s, dataset %s, purpose %s; epsilon %g, delta %g, noise %s, k %d, partitions %s). %s",
 			ReleaseDescription, meta.ID, meta.Job, meta.Dataset, meta.Purpose,
 			meta.Epsilon, meta.Delta, meta.Noise, t.k, partitions, note))),
@@ -116,7 +116,7 @@ func createDuckDBTable(ctx context.Context, exec driver.ExecerContext, ar duckar
 		return err
 	}
 	for _, d := range descs {
-		stmts = append(stmts, fmt.Sprintf("COMMENT ON COLUMN %s.%s IS %s", duckdbIdent(t.name), duckdbIdent(d.name), duckdbLiteral(d.meaning)))
+		stmts = append(stmts, fmt.Sprintf("COMMENT ON COLUMN %s.%s IS %s", sqlq.Ident(t.name), sqlq.Ident(d.name), sqlq.String(d.meaning)))
 	}
 	for _, q := range stmts {
 		if _, err := exec.ExecContext(ctx, q, nil); err != nil {
@@ -127,7 +127,5 @@ func createDuckDBTable(ctx context.Context, exec driver.ExecerContext, ar duckar
 }
 
 // duckdbIdent quotes a SQL identifier.
-func duckdbIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // duckdbLiteral quotes a SQL string literal.
-func duckdbLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -24,6 +24,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	_ "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/privagg/privagg/internal/sqlq"
 	"github.com/privagg/privagg/internal/version"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
@@ -370,14 +371,14 @@ func dumpWithDuckDB(t *testing.T, path, format string) string {
 	var tables []string
 	switch format {
 	case FormatParquet:
-		tables = []string{fmt.Sprintf("read_parquet(%s)", duckdbLiteral(path))}
+		tables = []string{fmt.Sprintf("read_parquet(%s)", sqlq.String(path))}
 		fmt.Fprintf(&b, "-- key-value metadata\n")
 		dumpQuery(t, db, &b, fmt.Sprintf(
-			"SELECT decode(key) AS key, decode(value) AS value FROM parquet_kv_metadata(%s) WHERE decode(key) LIKE 'privagg.%%' ORDER BY key", duckdbLiteral(path)))
+			"SELECT decode(key) AS key, decode(value) AS value FROM parquet_kv_metadata(%s) WHERE decode(key) LIKE 'privagg.%%' ORDER BY key", sqlq.String(path)))
 		fmt.Fprintf(&b, "-- compression\n")
-		dumpQuery(t, db, &b, fmt.Sprintf("SELECT DISTINCT compression FROM parquet_metadata(%s)", duckdbLiteral(path)))
+		dumpQuery(t, db, &b, fmt.Sprintf("SELECT DISTINCT compression FROM parquet_metadata(%s)", sqlq.String(path)))
 	case FormatDuckDB:
-		if _, err := db.Exec(fmt.Sprintf("ATTACH %s AS rel (READ_ONLY)", duckdbLiteral(path))); err != nil {
+		if _, err := db.Exec(fmt.Sprintf("ATTACH %s AS rel (READ_ONLY)", sqlq.String(path))); err != nil {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(&b, "-- tables\n")
@@ -393,7 +394,7 @@ func dumpWithDuckDB(t *testing.T, path, format string) string {
 			if err := rows.Scan(&n); err != nil {
 				t.Fatal(err)
 			}
-			tables = append(tables, "rel."+duckdbIdent(n))
+			tables = append(tables, "rel."+sqlq.Ident(n))
 		}
 		rows.Close()
 	}
@@ -469,11 +470,11 @@ func TestSinkRoundTrip(t *testing.T) {
 			}[format]
 			from := "rel.campaign_weekly"
 			if format == FormatDuckDB {
-				if _, err := db.Exec(fmt.Sprintf("ATTACH %s AS rel (READ_ONLY)", duckdbLiteral(filepath.Join(dir, DuckDBFileName)))); err != nil {
+				if _, err := db.Exec(fmt.Sprintf("ATTACH %s AS rel (READ_ONLY)", sqlq.String(filepath.Join(dir, DuckDBFileName)))); err != nil {
 					t.Fatal(err)
 				}
 			} else {
-				from = fmt.Sprintf(src, duckdbLiteral(filepath.Join(dir, "campaign_weekly."+format)))
+				from = fmt.Sprintf(src, sqlq.String(filepath.Join(dir, "campaign_weekly."+format)))
 			}
 			rows, err := db.Query("SELECT campaign, week, events, revenue_q_p50, revenue_q_p90 FROM " + from)
 			if err != nil {

@@ -14,6 +14,8 @@
 package transforms
 
 import (
+	"github.com/privagg/privagg/internal/sqlq"
+
 	"fmt"
 	"strings"
 )
@@ -43,18 +45,13 @@ var (
 	_ Labeled = (*Part)(nil)
 )
 
-// QuoteIdent quotes s as a DuckDB identifier: "..." with inner double quotes
-// doubled.
-func QuoteIdent(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
+// QuoteIdent quotes s as a DuckDB identifier (internal/sqlq, the one
+// quoting rule).
+var QuoteIdent = sqlq.Ident
 
-// QuoteString quotes s as a DuckDB string literal: '...' with inner single
-// quotes doubled. Backslashes have no special meaning in DuckDB string
-// literals.
-func QuoteString(s string) string {
-	return `'` + strings.ReplaceAll(s, `'`, `''`) + `'`
-}
+// QuoteString quotes s as a DuckDB string literal (internal/sqlq, the one
+// quoting rule).
+var QuoteString = sqlq.String
 
 // spaceChars are the characters Prefix and Map trim from both ends of a
 // value, in Go (map keys) and in SQL (spaceCharsSQL) alike.

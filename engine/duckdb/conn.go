@@ -18,6 +18,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/privagg/privagg/internal/duckarrow"
+	"github.com/privagg/privagg/internal/sqlq"
 	"github.com/privagg/privagg/job"
 )
 
@@ -76,10 +77,10 @@ func OpenDB(ctx context.Context, opts DBOptions) (*DB, error) {
 		"SET TimeZone = 'UTC'", // derived time columns are UTC
 	}
 	if opts.MemoryLimit != "" {
-		settings = append(settings, "SET memory_limit = "+quoteString(opts.MemoryLimit))
+		settings = append(settings, "SET memory_limit = "+sqlq.String(opts.MemoryLimit))
 	}
 	if opts.TempDir != "" {
-		settings = append(settings, "SET temp_directory = "+quoteString(opts.TempDir))
+		settings = append(settings, "SET temp_directory = "+sqlq.String(opts.TempDir))
 	}
 	for _, s := range settings {
 		if err := e.Exec(ctx, s); err != nil {
@@ -153,15 +154,4 @@ func (e *DB) QueryRows(ctx context.Context, query string, args ...any) ([][]any,
 // Close closes the connection and the database.
 func (e *DB) Close() error {
 	return errors.Join(e.conn.Close(), e.db.Close())
-}
-
-func quoteString(s string) string {
-	out := []byte{'\''}
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\'' {
-			out = append(out, '\'')
-		}
-		out = append(out, s[i])
-	}
-	return string(append(out, '\''))
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/duckdb/duckdb-go/v2"
 
+	"github.com/privagg/privagg/internal/sqlq"
 	"github.com/privagg/privagg/job"
 )
 
@@ -27,7 +28,7 @@ func TestMemoryLimitAgreesWithDuckDB(t *testing.T) {
 		"4GB", "4G", "4g", "512MiB", "512M", "1.5 GB", " 2TB ", "3T", "100KB", "100K", "64KiB", "1.GB", ".5GB",
 		"2 gigabytes", "80%", "80", "4Gi", "4PB", "4 GBs", "GB", "1,5GB", "99999999999999GB",
 	} {
-		_, duckErr := raw.ExecContext(ctx, "SET memory_limit = "+quoteString(s))
+		_, duckErr := raw.ExecContext(ctx, "SET memory_limit = "+sqlq.String(s))
 		ruleErr := job.CheckMemoryLimit(s)
 		if ruleErr == nil && duckErr != nil {
 			t.Errorf("%q: the rule accepts what DuckDB refuses: %v", s, duckErr)

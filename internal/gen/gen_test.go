@@ -1,6 +1,8 @@
 package gen
 
 import (
+	"github.com/privagg/privagg/internal/sqlq"
+
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -96,7 +98,7 @@ func fileSHA(t *testing.T, path string) string {
 func contentSHA(t *testing.T, path string) string {
 	t.Helper()
 	h := sha256.New()
-	for _, r := range query(t, "SELECT * FROM "+sqlString(path)) {
+	for _, r := range query(t, "SELECT * FROM "+sqlq.String(path)) {
 		fmt.Fprintln(h, strings.Join(r, "\x1f"))
 	}
 	return hex.EncodeToString(h.Sum(nil))
@@ -182,7 +184,7 @@ func TestGenerateSchemaAndCounts(t *testing.T) {
 			if st.Rows != tc.events || st.Format != tc.format || st.Path != out || st.Users != 100 || st.Bytes <= 0 {
 				t.Errorf("stats = %+v, want %d rows of format %s at %s", st, tc.events, tc.format, out)
 			}
-			from := sqlString(out)
+			from := sqlq.String(out)
 			switch tc.format {
 			case FormatParquet:
 				from = "read_parquet(" + from + ")"
@@ -214,7 +216,7 @@ func testData(t *testing.T) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "events.parquet")
 	generate(t, Options{Events: 200_000, Users: 20_000, Seed: 42, Out: out})
-	return "read_parquet(" + sqlString(out) + ")"
+	return "read_parquet(" + sqlq.String(out) + ")"
 }
 
 func TestGenerateData(t *testing.T) {
@@ -327,7 +329,7 @@ func TestGenerateZipf(t *testing.T) {
 		t.Run(fmt.Sprint(tc.zipf), func(t *testing.T) {
 			opt := Options{Events: 200_000, Users: 10_000, Seed: 3, Zipf: tc.zipf, Out: filepath.Join(dir, fmt.Sprintf("z%v.parquet", tc.zipf))}
 			generate(t, opt)
-			r := query(t, `WITH c AS (SELECT user_id, count(*) n FROM `+sqlString(opt.Out)+` GROUP BY user_id),
+			r := query(t, `WITH c AS (SELECT user_id, count(*) n FROM `+sqlq.String(opt.Out)+` GROUP BY user_id),
 				r AS (SELECT n, row_number() OVER (ORDER BY n DESC) rk FROM c)
 				SELECT sum(n) FILTER (WHERE rk = 1) / sum(n), sum(n) FILTER (WHERE rk <= 100) / sum(n) FROM r`)[0]
 			for i, rank := range []int{1, 100} {
@@ -360,7 +362,7 @@ func TestGenerateConsentRate(t *testing.T) {
 		t.Run(fmt.Sprint(rate), func(t *testing.T) {
 			out := filepath.Join(dir, fmt.Sprintf("e%v.parquet", rate))
 			generate(t, Options{Events: 1000, Users: 100, Seed: 1, Out: out, ConsentRate: &rate})
-			got := one(t, "SELECT avg(consent_marketing::INT) FROM "+sqlString(out))
+			got := one(t, "SELECT avg(consent_marketing::INT) FROM "+sqlq.String(out))
 			if parseFloat(t, got) != rate {
 				t.Errorf("consent share = %s, want %v", got, rate)
 			}
@@ -378,7 +380,7 @@ func TestGenerateConsentTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := "read_csv(" + sqlString(consent) + ")"
+	c := "read_csv(" + sqlq.String(consent) + ")"
 	if got := one(t, "SELECT count(*) FROM "+c); got != fmt.Sprint(st.Rows) {
 		t.Errorf("count = %s, stats say %d", got, st.Rows)
 	}
@@ -412,7 +414,7 @@ func TestGenerateConsentTable(t *testing.T) {
 		q := `WITH latest AS (
 				SELECT user_id, purpose, arg_max(granted, updated_at) AS granted FROM ` + c + ` GROUP BY ALL),
 			u AS (SELECT user_id, any_value(consent_marketing) cm, any_value(consent_analytics) ca
-				FROM read_parquet(` + sqlString(events) + `) GROUP BY user_id)
+				FROM read_parquet(` + sqlq.String(events) + `) GROUP BY user_id)
 			SELECT
 				count(*) FILTER (WHERE cm IS DISTINCT FROM coalesce(m.granted, false)),
 				count(*) FILTER (WHERE ca IS DISTINCT FROM coalesce(a.granted, false)),
@@ -517,7 +519,7 @@ func TestGenerateAtomic(t *testing.T) {
 			t.Fatal(err)
 		}
 		generate(t, Options{Events: 10, Users: 2, Out: out})
-		if got := one(t, "SELECT count(*) FROM "+sqlString(out)); got != "10" {
+		if got := one(t, "SELECT count(*) FROM "+sqlq.String(out)); got != "10" {
 			t.Errorf("count = %s, want 10", got)
 		}
 		assertDir(t, dir, "e.csv")

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
 
 	"github.com/privagg/privagg/internal/progress"
+	"github.com/privagg/privagg/internal/sqlq"
 )
 
 // engineSettings are passed to DuckDB before the COPY.
@@ -23,7 +23,6 @@ type engineSettings struct {
 }
 
 // sqlString quotes s as a SQL string literal.
-func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func copyOptions(format string) string {
 	switch format {
@@ -53,10 +52,10 @@ func openEngine(ctx context.Context, es engineSettings) (*sql.DB, *sql.Conn, err
 		settings = append(settings, fmt.Sprintf("SET threads = %d", es.threads))
 	}
 	if es.memoryLimit != "" {
-		settings = append(settings, "SET memory_limit = "+sqlString(es.memoryLimit))
+		settings = append(settings, "SET memory_limit = "+sqlq.String(es.memoryLimit))
 	}
 	if es.tempDir != "" {
-		settings = append(settings, "SET temp_directory = "+sqlString(es.tempDir))
+		settings = append(settings, "SET temp_directory = "+sqlq.String(es.tempDir))
 	}
 	for _, s := range settings {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
@@ -95,7 +94,7 @@ func write(ctx context.Context, es engineSettings, query, out, format string, us
 	defer db.Close()
 	defer conn.Close()
 
-	stmt := fmt.Sprintf("COPY (%s) TO %s (%s)", query, sqlString(tmp), copyOptions(format))
+	stmt := fmt.Sprintf("COPY (%s) TO %s (%s)", query, sqlq.String(tmp), copyOptions(format))
 	// DuckDB tells nothing while the COPY runs: the phase, and the rows
 	// it writes when they are known.
 	prog = progress.OrNop(prog)

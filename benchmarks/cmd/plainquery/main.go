@@ -12,6 +12,8 @@
 package main
 
 import (
+	"github.com/privagg/privagg/internal/sqlq"
+
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -50,9 +52,9 @@ GROUP BY ALL`, "consent_analytics"},
 // file, read_parquet otherwise.
 func reader(path string) string {
 	if strings.HasSuffix(strings.ToLower(path), ".csv") {
-		return "read_csv(" + sqlString(path) + ")"
+		return "read_csv(" + sqlq.String(path) + ")"
 	}
-	return "read_parquet(" + sqlString(path) + ")"
+	return "read_parquet(" + sqlq.String(path) + ")"
 }
 
 type result struct {
@@ -69,8 +71,6 @@ func main() {
 		os.Exit(1)
 	}
 }
-
-func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("plainquery", flag.ContinueOnError)
@@ -104,7 +104,7 @@ func run(args []string, stdout io.Writer) error {
 	}
 	where := ""
 	if *consent != "" {
-		where = `WHERE "` + strings.ReplaceAll(*consent, `"`, `""`) + `"`
+		where = "WHERE " + sqlq.Ident(*consent)
 	}
 
 	ctx := context.Background()
@@ -124,10 +124,10 @@ func run(args []string, stdout io.Writer) error {
 		settings = append(settings, fmt.Sprintf("SET threads = %d", *threads))
 	}
 	if *memoryLimit != "" {
-		settings = append(settings, "SET memory_limit = "+sqlString(*memoryLimit))
+		settings = append(settings, "SET memory_limit = "+sqlq.String(*memoryLimit))
 	}
 	if *tempDir != "" {
-		settings = append(settings, "SET temp_directory = "+sqlString(*tempDir))
+		settings = append(settings, "SET temp_directory = "+sqlq.String(*tempDir))
 	}
 	for _, s := range settings {
 		if _, err := conn.ExecContext(ctx, s); err != nil {

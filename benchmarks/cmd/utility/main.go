@@ -42,6 +42,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/privagg/privagg/internal/gen"
+	"github.com/privagg/privagg/internal/sqlq"
 	"github.com/privagg/privagg/job"
 	"github.com/privagg/privagg/privacy"
 	"github.com/privagg/privagg/release"
@@ -96,7 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if _, err := db.ExecContext(ctx, fmt.Sprintf(perPersonSQL, sqlString(data))); err != nil {
+		if _, err := db.ExecContext(ctx, fmt.Sprintf(perPersonSQL, sqlq.String(data))); err != nil {
 			return fmt.Errorf("true values: %w", err)
 		}
 		if c.oracle {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/privagg/privagg/internal/sqlq"
+
 	"context"
 	"database/sql"
 	"fmt"
@@ -62,7 +64,7 @@ type partition struct {
 }
 
 func readPartitions(ctx context.Context, db *sql.DB, csv string, b bounds) (map[key]*partition, error) {
-	q := fmt.Sprintf(partitionSQL, sqlString(csv), b.L0, b.Linf, fmtFloat(b.Min), fmt.Sprint(b.OnePhase), fmtFloat(b.Max))
+	q := fmt.Sprintf(partitionSQL, sqlq.String(csv), b.L0, b.Linf, fmtFloat(b.Min), fmt.Sprint(b.OnePhase), fmtFloat(b.Max))
 	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("expected values: %w", err)
@@ -87,7 +89,7 @@ func readPartitions(ctx context.Context, db *sql.DB, csv string, b bounds) (map[
 		cols = append(cols, m, m+"_ci95")
 	}
 	rrows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT campaign, channel, week, %s FROM read_csv(%s, all_varchar=true)",
-		strings.Join(cols, ", "), sqlString(csv)))
+		strings.Join(cols, ", "), sqlq.String(csv)))
 	if err != nil {
 		return nil, fmt.Errorf("released values: %w", err)
 	}
@@ -201,5 +203,3 @@ func median(xs []float64) float64 {
 }
 
 func fmtFloat(f float64) string { return fmt.Sprintf("%g", f) }
-
-func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
