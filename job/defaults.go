@@ -117,3 +117,13 @@ func formatFromExtension(path string) InputFormat {
 // (compressed .gz and .zst files are looked through), or "" when it says
 // nothing.
 func FormatFromExtension(path string) InputFormat { return formatFromExtension(path) }
+
+// ConsentFormat is the format of the consent table at path: the one its
+// extension implies (FormatFromExtension), CSV when the extension says
+// nothing. Both engines read consent tables by it.
+func ConsentFormat(path string) InputFormat {
+	if f := formatFromExtension(path); f != "" {
+		return f
+	}
+	return InputCSV
+}

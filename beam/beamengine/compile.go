@@ -79,7 +79,7 @@ func compile(ctx context.Context, j *job.Job) (*compiled, error) {
 		return nil, &job.ConfigError{File: j.File, Problems: []job.Problem{{Key: "columns", Rule: err.Error()}}}
 	}
 	if t := j.Consent.Table; t != nil {
-		cs, err := newSource(formatOf(t.Path), t.Path, []string{t.Unit, t.Purpose, t.Granted, t.At}, ",", true)
+		cs, err := newSource(job.ConsentFormat(t.Path), t.Path, []string{t.Unit, t.Purpose, t.Granted, t.At}, ",", true)
 		if err != nil {
 			return nil, &engine.InputError{Reason: "cannot read consent.table", Err: err}
 		}
@@ -140,16 +140,6 @@ func unsupportedMetrics(j *job.Job) []job.Problem {
 		}
 	}
 	return problems
-}
-
-func formatOf(path string) job.InputFormat {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".parquet":
-		return job.InputParquet
-	case ".json", ".jsonl", ".ndjson":
-		return job.InputJSON
-	}
-	return job.InputCSV
 }
 
 // newSource describes how to read path. For local CSV files the header and

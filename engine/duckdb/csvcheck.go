@@ -306,7 +306,7 @@ func locateCSVProblem(ctx context.Context, paths []string, delim string, header 
 func inputCSVProblem(ctx context.Context, j *job.Job, consent bool) (*CSVLineError, error) {
 	if consent {
 		t := j.Consent.Table
-		if t == nil || consentFormat(t.Path) != job.InputCSV {
+		if t == nil || job.ConsentFormat(t.Path) != job.InputCSV {
 			return nil, nil
 		}
 		// The consent table's reader sniffs its delimiter.

@@ -524,7 +524,7 @@ func consentCountsSQL() string {
 // columns, lower-cased -> spelling) the JSON reader reads those keys as
 // VARCHAR.
 func consentReader(path string, names Spelling, extra string) string {
-	switch consentFormat(path) {
+	switch job.ConsentFormat(path) {
 	case job.InputParquet:
 		return fmt.Sprintf("read_parquet(%s%s)", lit(path), extra)
 	case job.InputJSON:
@@ -539,17 +539,6 @@ func consentReader(path string, names Spelling, extra string) string {
 		return fmt.Sprintf("read_json(%s, format='newline_delimited'%s%s)", lit(path), opts, extra)
 	}
 	return fmt.Sprintf("read_csv(%s, header=true, all_varchar=true%s)", lit(path), extra)
-}
-
-// consentFormat is the consent table's format, from its extension.
-func consentFormat(path string) job.InputFormat {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".parquet":
-		return job.InputParquet
-	case ".json", ".jsonl", ".ndjson":
-		return job.InputJSON
-	}
-	return job.InputCSV
 }
 
 // describeInput checks that the input files exist and can be opened, reads

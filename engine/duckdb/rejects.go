@@ -75,7 +75,7 @@ func (p *queryPlan) inputRejects() rejectScan {
 // count (consentForPurpose), each row naming the consent table's file.
 func (p *queryPlan) consentRejects() rejectScan {
 	path, names := p.job.Consent.Table.Path, p.in.consentNames
-	format := consentFormat(path)
+	format := job.ConsentFormat(path)
 	header := int64(0)
 	if format == job.InputCSV {
 		header = 1
