@@ -110,12 +110,12 @@ func cells(col arrow.Array, full bool) cellFunc {
 		if full {
 			return func(i int) (string, bool) { return fullFloat(c.Value(i)), valid(i) }
 		}
-		return func(i int) (string, bool) { return readableFloat(c.Value(i)), valid(i) }
+		return func(i int) (string, bool) { return ReadableFloat(c.Value(i)), valid(i) }
 	case *array.Float32:
 		if full {
 			return func(i int) (string, bool) { return fullFloat(float64(c.Value(i))), valid(i) }
 		}
-		return func(i int) (string, bool) { return readableFloat(float64(c.Value(i))), valid(i) }
+		return func(i int) (string, bool) { return ReadableFloat(float64(c.Value(i))), valid(i) }
 	case *array.Boolean:
 		return func(i int) (string, bool) { return strconv.FormatBool(c.Value(i)), valid(i) }
 	default:
@@ -140,10 +140,11 @@ func fullFloat(v float64) string {
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
-// readableFloat shows about 6 significant digits without an exponent for
-// magnitudes from 1e-4 to 1e15 (large values keep all their integer digits),
-// trailing zeros dropped.
-func readableFloat(v float64) string {
+// ReadableFloat is how a table cell shows a number, in query output and
+// in the console alike: about 6 significant digits without an exponent
+// for magnitudes from 1e-4 to 1e15 (large values keep all their integer
+// digits), trailing zeros dropped.
+func ReadableFloat(v float64) string {
 	a := math.Abs(v)
 	switch {
 	case math.IsNaN(v) || math.IsInf(v, 0):
@@ -424,7 +425,7 @@ func roundedCells(val, half arrow.Array, valCells, halfCells cellFunc) (cellFunc
 		if integer {
 			return strconv.FormatInt(int64(rv), 10), true
 		}
-		return readableFloat(rv), true
+		return ReadableFloat(rv), true
 	}
 	halfCell := func(i int) (string, bool) {
 		if !half.IsValid(i) {
@@ -434,7 +435,7 @@ func roundedCells(val, half arrow.Array, valCells, halfCells cellFunc) (cellFunc
 			return halfCells(i)
 		}
 		_, rh := pair(i)
-		return readableFloat(rh), true
+		return ReadableFloat(rh), true
 	}
 	return valueCell, halfCell
 }

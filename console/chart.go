@@ -151,7 +151,7 @@ func newChart(groupBy, header []string, rows [][]string, metric string) *chart {
 				continue
 			}
 			p := chartPoint{X: x(i), Y: y(o.v), Lo: y(o.v - o.ci), Hi: y(o.v + o.ci),
-				Title: fmt.Sprintf("%s: %s ± %s", strings.TrimPrefix(n+chartLegendSeparator+xv, chartLegendSeparator), readable(o.v), readable(o.ci))}
+				Title: fmt.Sprintf("%s: %s ± %s", strings.TrimPrefix(n+chartLegendSeparator+xv, chartLegendSeparator), catalog.ReadableFloat(o.v), catalog.ReadableFloat(o.ci))}
 			s.Points = append(s.Points, p)
 			line = append(line, fmt.Sprintf("%g,%g", p.X, p.Y))
 			upper = append(upper, fmt.Sprintf("%g,%g", p.X, p.Hi))

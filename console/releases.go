@@ -262,9 +262,9 @@ func (tv *tableView) layout(header []string, rows [][]string) {
 		for ri, row := range rows {
 			cell := cellView{Text: row[c.src], Null: row[c.src] == "" && c.view.Metric, Num: c.view.Metric}
 			if oks[ri] {
-				cell.Text, cell.Value = readable(vals[ri]), row[c.src]
+				cell.Text, cell.Value = catalog.ReadableFloat(vals[ri]), row[c.src]
 				if c.ci >= 0 {
-					cell.CI = "±" + readable(cis[ri])
+					cell.CI = "±" + catalog.ReadableFloat(cis[ri])
 					cell.Bar = newErrorBar(vals[ri], cis[ri], lo, hi)
 				}
 			}
@@ -282,7 +282,7 @@ func newErrorBar(v, ci, lo, hi float64) *errorBar {
 	}
 	x := func(u float64) float64 { return px(errBarPad + (errBarWidth-2*errBarPad)*(u-lo)/(hi-lo)) }
 	return &errorBar{W: errBarWidth, H: errBarHeight, Zero: x(0), Left: x(v - ci), Right: x(v + ci), X: x(v),
-		Label: fmt.Sprintf("%s, 95%% confidence interval %s to %s", readable(v), readable(v-ci), readable(v+ci))}
+		Label: fmt.Sprintf("%s, 95%% confidence interval %s to %s", catalog.ReadableFloat(v), catalog.ReadableFloat(v-ci), catalog.ReadableFloat(v+ci))}
 }
 
 // reportCSP is the policy of a release report page: REPORT.html carries its

@@ -69,27 +69,6 @@ func fmtNum(x float64) string {
 // for programs and tests).
 func fullNum(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 
-// readable shows a table value to about 6 significant digits.
-func readable(x float64) string {
-	a := math.Abs(x)
-	switch {
-	case math.IsNaN(x) || math.IsInf(x, 0):
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case x == 0:
-		return "0"
-	case a < 1e-4 || a >= 1e15:
-		return strconv.FormatFloat(x, 'g', 6, 64)
-	case a < 1:
-		return strconv.FormatFloat(x, 'g', 6, 64)
-	}
-	digits := int(math.Floor(math.Log10(a))) + 1
-	s := strconv.FormatFloat(x, 'f', max(0, 6-digits), 64)
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	return s
-}
-
 func formatInt(n int64) string {
 	s := strconv.FormatInt(n, 10)
 	var b strings.Builder
