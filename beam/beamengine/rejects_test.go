@@ -285,7 +285,7 @@ func TestRejectsListedAlikeAcrossSplits(t *testing.T) {
 		for _, l := range bad {
 			r := tsRule(int64(l))
 			if l < 0 {
-				r = engine.RejectedRow{Line: int64(-l), Column: "revenue", Rule: "csv: value does not fit the column's type"}
+				r = engine.RejectedRow{Line: int64(-l), Column: "revenue", Rule: "is not a finite number"}
 				cast++
 			} else {
 				ts++
@@ -296,7 +296,7 @@ func TestRejectsListedAlikeAcrossSplits(t *testing.T) {
 			}
 		}
 	}
-	want.Totals = []engine.RejectTotal{{Column: "revenue", Rule: "csv: value does not fit the column's type", Rows: cast}, {Column: "ts", Rule: "gives no value for week", Rows: ts}}
+	want.Totals = []engine.RejectTotal{{Column: "revenue", Rule: "is not a finite number", Rows: cast}, {Column: "ts", Rule: "gives no value for week", Rows: ts}}
 	if len(bad1) >= engine.MaxRejectedRows || cast == 0 {
 		t.Fatalf("corpus: %d malformed rows in part 1, %d cast errors: the listing must reach part 2", len(bad1), cast)
 	}
